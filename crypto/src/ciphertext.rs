@@ -1,0 +1,406 @@
+//! Encryption (wallet side), the ciphertext encoding, and the public validity check.
+//!
+//! Scheme (SPEC.md §Scheme): signed ElGamal / TDH0 KEM on G1 + ChaCha20-Poly1305 DEM.
+//! `u = r·G1`, `Z = r·PK1`, `key = KDF(u, Z)`, `payload = AEAD(key, label, frame(m))`, and a
+//! Schnorr proof of knowledge of `r`: `w = s·G1`, `e = H(label, u, w, payload)`, `f = s + e·r`.
+//! Valid iff `f·G1 = w + e·u`. Batched: `Σρ_j·w_j + Σ(ρ_j e_j)·u_j − (Σρ_j f_j)·G1 = 0`.
+
+use crate::encoding::{serde_via_bytes, Reader};
+use crate::error::{DecodeError, EncryptError, ValidityError};
+use crate::group::{self, generator_table};
+use crate::key::{CommitteeKey, EncryptionKey};
+use crate::label::Label;
+use crate::scalar::{Scalar, Transcript};
+use blst::*;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::ChaCha20Poly1305;
+use rand_core::CryptoRng;
+use zeroize::{Zeroize, Zeroizing};
+
+const CT_VERSION: u8 = 1;
+/// Largest plaintext a ciphertext may carry.
+pub const MAX_PLAINTEXT_LEN: usize = 128 * 1024;
+const FRAME_LEN: usize = 4;
+const TAG_LEN: usize = 16;
+const MIN_PAYLOAD: usize = FRAME_LEN + TAG_LEN;
+/// Largest payload (framed, padded plaintext plus tag) a ciphertext may carry.
+pub const MAX_PAYLOAD_LEN: usize = MAX_PLAINTEXT_LEN + FRAME_LEN + TAG_LEN;
+/// Padding buckets for [`Padding::Buckets`] (sizes of the framed plaintext).
+pub const BUCKETS: [usize; 7] = [64, 256, 1024, 4096, 16384, 65536, MAX_PLAINTEXT_LEN + FRAME_LEN];
+
+pub(crate) const DST_POK: &[u8] = b"curtain/v1/tdh0-pok";
+pub(crate) const DST_KDF: &[u8] = b"curtain/v1/kem-kdf";
+pub(crate) const DST_ID: &[u8] = b"curtain/v1/ciphertext-id";
+const DST_HEDGE_R: &[u8] = b"curtain/v1/hedge-r";
+const DST_HEDGE_S: &[u8] = b"curtain/v1/hedge-s";
+const DST_AAD: &[u8] = b"curtain/v1/dem-aad";
+
+/// How much the plaintext's length is hidden (FIELD attack 7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Padding {
+    /// Exact length.
+    #[default]
+    None,
+    /// Pad to the smallest of [`BUCKETS`] that fits.
+    Buckets,
+}
+
+/// A decoded ciphertext: its points are canonical, in G1 and not the identity; its scalar is
+/// canonical; its lengths are within the caps. Validity (the proof) is checked separately and
+/// yields a [`VerifiedCiphertext`].
+#[derive(Clone)]
+pub struct Ciphertext {
+    label: Label,
+    u: blst_p1_affine,
+    w: blst_p1_affine,
+    f: Scalar,
+    payload: Vec<u8>,
+    // derived from the above
+    e: Scalar,
+    id: [u8; 32],
+}
+
+impl core::fmt::Debug for Ciphertext {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Ciphertext")
+            .field("id", &hex::encode(self.id))
+            .field("namespace", &self.label.namespace())
+            .field("payload_len", &self.payload.len())
+            .finish()
+    }
+}
+
+impl PartialEq for Ciphertext {
+    fn eq(&self, o: &Self) -> bool {
+        self.id == o.id
+    }
+}
+impl Eq for Ciphertext {}
+
+impl Ciphertext {
+    fn assemble(label: Label, u: blst_p1_affine, w: blst_p1_affine, f: Scalar, payload: Vec<u8>) -> Self {
+        let e = challenge(&label, &u, &w, &payload);
+        let mut ct = Self {
+            label,
+            u,
+            w,
+            f,
+            payload,
+            e,
+            id: [0; 32],
+        };
+        let mut t = Transcript::new(DST_ID);
+        t.append(&ct.to_bytes());
+        ct.id = t.finalize_32();
+        ct
+    }
+
+    pub fn label(&self) -> &Label {
+        &self.label
+    }
+    /// Digest of the canonical encoding; unique per valid ciphertext (no malleability).
+    pub fn id(&self) -> [u8; 32] {
+        self.id
+    }
+    pub fn payload_len(&self) -> usize {
+        self.payload.len()
+    }
+    pub(crate) fn u(&self) -> &blst_p1_affine {
+        &self.u
+    }
+    pub(crate) fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+
+    /// Encoded size in bytes.
+    pub fn encoded_len(&self) -> usize {
+        1 + 49 + self.label.sender().len() + 48 + 48 + 32 + 4 + self.payload.len()
+    }
+
+    /// version ‖ label ‖ u(48) ‖ w(48) ‖ f(32) ‖ payload_len(u32) ‖ payload.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.encoded_len());
+        out.push(CT_VERSION);
+        self.label.write(&mut out);
+        out.extend_from_slice(&group::g1_compress(&self.u));
+        out.extend_from_slice(&group::g1_compress(&self.w));
+        out.extend_from_slice(&self.f.to_be_bytes());
+        out.extend_from_slice(&(self.payload.len() as u32).to_be_bytes());
+        out.extend_from_slice(&self.payload);
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        r.version("ciphertext", CT_VERSION)?;
+        let label = Label::read(&mut r)?;
+        let u = r.g1("ciphertext.u")?;
+        let w = r.g1("ciphertext.w")?;
+        let f = r.scalar("ciphertext.f")?;
+        let len = r.len_u32("ciphertext.payload", MIN_PAYLOAD, MAX_PAYLOAD_LEN)?;
+        let payload = r.take(len, "ciphertext.payload")?.to_vec();
+        r.finish()?;
+        Ok(Self::assemble(label, u, w, f, payload))
+    }
+}
+
+serde_via_bytes!(Ciphertext);
+
+fn challenge(label: &Label, u: &blst_p1_affine, w: &blst_p1_affine, payload: &[u8]) -> Scalar {
+    let mut t = Transcript::new(DST_POK);
+    t.append(&label.to_bytes())
+        .append(&group::g1_compress(u))
+        .append(&group::g1_compress(w))
+        .append(payload);
+    t.challenge_scalar()
+}
+
+/// `KDF(u, Z)`: the DEM key. SHA-512 based, domain separated, truncated to 32 bytes.
+pub(crate) fn kdf(u: &blst_p1_affine, z: &blst_p1_affine) -> Zeroizing<[u8; 32]> {
+    let mut t = Transcript::new(DST_KDF);
+    t.append(&group::g1_compress(u)).append(&group::g1_compress(z));
+    Zeroizing::new(t.finalize_32())
+}
+
+pub(crate) fn aad(label: &Label) -> Vec<u8> {
+    let mut a = DST_AAD.to_vec();
+    label.write(&mut a);
+    a
+}
+
+/// Encrypts `msg` to the committee under `label`.
+pub fn encrypt<R: CryptoRng + ?Sized>(
+    key: &EncryptionKey,
+    label: &Label,
+    msg: &[u8],
+    padding: Padding,
+    rng: &mut R,
+) -> Result<Ciphertext, EncryptError> {
+    if label.key_id() != &key.id {
+        return Err(EncryptError::WrongKey);
+    }
+    if msg.len() > MAX_PLAINTEXT_LEN {
+        return Err(EncryptError::PlaintextTooLong {
+            len: msg.len(),
+            max: MAX_PLAINTEXT_LEN,
+        });
+    }
+    // Hedged randomness: a weak RNG alone does not expose r.
+    let mut seed = Zeroizing::new([0u8; 32]);
+    rng.fill_bytes(seed.as_mut());
+    let mut r = {
+        let mut t = Transcript::new(DST_HEDGE_R);
+        t.append(seed.as_ref()).append(&label.to_bytes()).append(msg);
+        t.challenge_scalar()
+    };
+    let mut s = {
+        let mut t = Transcript::new(DST_HEDGE_S);
+        t.append(seed.as_ref());
+        t.challenge_scalar()
+    };
+    let g = generator_table();
+    let proj = [g.mul(&r), g.mul(&s), key.comb.mul(&r)];
+    let mut aff = group::p1s_to_affine(&proj);
+    let (u, w) = (aff[0], aff[1]);
+    let dem_key = kdf(&u, &aff[2]);
+    aff[2].x.l.zeroize();
+    aff[2].y.l.zeroize();
+
+    let framed_len = match padding {
+        Padding::None => FRAME_LEN + msg.len(),
+        Padding::Buckets => *BUCKETS
+            .iter()
+            .find(|&&b| b >= FRAME_LEN + msg.len())
+            .expect("the last bucket fits MAX_PLAINTEXT_LEN"),
+    };
+    let mut framed = Zeroizing::new(Vec::with_capacity(framed_len));
+    framed.extend_from_slice(&(msg.len() as u32).to_be_bytes());
+    framed.extend_from_slice(msg);
+    framed.resize(framed_len, 0);
+    let cipher = ChaCha20Poly1305::new(dem_key.as_ref().into());
+    // A fresh key per ciphertext, so the all-zero nonce is never reused with one key.
+    let payload = cipher
+        .encrypt(
+            &Default::default(),
+            Payload {
+                msg: &framed,
+                aad: &aad(label),
+            },
+        )
+        .expect("ChaCha20-Poly1305 encryption of a bounded message cannot fail");
+
+    let e = challenge(label, &u, &w, &payload);
+    let f = s.add(&e.mul(&r));
+    r.zeroize();
+    s.zeroize();
+    Ok(Ciphertext::assemble(label.clone(), u, w, f, payload))
+}
+
+/// A ciphertext that passed the public validity check for a given committee key. Only the
+/// functions of this module construct it; only it can be given to share production.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedCiphertext(Ciphertext);
+
+impl core::ops::Deref for VerifiedCiphertext {
+    type Target = Ciphertext;
+    fn deref(&self) -> &Ciphertext {
+        &self.0
+    }
+}
+
+impl VerifiedCiphertext {
+    pub fn into_inner(self) -> Ciphertext {
+        self.0
+    }
+}
+
+/// A ciphertext that failed validity, returned with the reason.
+#[derive(Clone, Debug)]
+pub struct Rejected {
+    pub ciphertext: Ciphertext,
+    pub reason: ValidityError,
+}
+
+/// The public validity check for one ciphertext (no secret involved).
+pub fn verify(key: &CommitteeKey, ct: Ciphertext) -> Result<VerifiedCiphertext, Rejected> {
+    let reason = if ct.label.key_id() != &key.id() {
+        ValidityError::WrongKey
+    } else if proof_holds(&ct) {
+        return Ok(VerifiedCiphertext(ct));
+    } else {
+        ValidityError::InvalidProof
+    };
+    Err(Rejected {
+        ciphertext: ct,
+        reason,
+    })
+}
+
+fn proof_holds(ct: &Ciphertext) -> bool {
+    let lhs = generator_table().mul(&ct.f);
+    let rhs = group::p1_add_affine(&group::g1_mul_ct(&ct.u, &ct.e), &ct.w);
+    group::p1_eq(&lhs, &rhs)
+}
+
+/// Batched validity: one random linear combination over all proofs (two multi-scalar
+/// multiplications); on failure, bisects to find exactly the invalid ones. The verdict for each
+/// ciphertext equals that of [`verify`] except with probability 2^-128 per check.
+pub fn verify_batch<R: CryptoRng + ?Sized>(
+    key: &CommitteeKey,
+    cts: Vec<Ciphertext>,
+    rng: &mut R,
+) -> Vec<Result<VerifiedCiphertext, Rejected>> {
+    let id = key.id();
+    let mut ok = vec![true; cts.len()];
+    let candidates: Vec<usize> = (0..cts.len())
+        .filter(|&i| cts[i].label.key_id() == &id)
+        .collect();
+    mark_invalid(&cts, &candidates, &mut ok, rng);
+    cts.into_iter()
+        .zip(ok)
+        .map(|(ct, good)| {
+            if ct.label.key_id() != &id {
+                Err(Rejected {
+                    ciphertext: ct,
+                    reason: ValidityError::WrongKey,
+                })
+            } else if good {
+                Ok(VerifiedCiphertext(ct))
+            } else {
+                Err(Rejected {
+                    ciphertext: ct,
+                    reason: ValidityError::InvalidProof,
+                })
+            }
+        })
+        .collect()
+}
+
+fn mark_invalid<R: CryptoRng + ?Sized>(
+    cts: &[Ciphertext],
+    idx: &[usize],
+    ok: &mut [bool],
+    rng: &mut R,
+) {
+    match idx.len() {
+        0 => {}
+        1 => ok[idx[0]] = proof_holds(&cts[idx[0]]),
+        _ => {
+            if !batch_holds(cts, idx, rng) {
+                let (a, b) = idx.split_at(idx.len() / 2);
+                mark_invalid(cts, a, ok, rng);
+                mark_invalid(cts, b, ok, rng);
+            }
+        }
+    }
+}
+
+fn batch_holds<R: CryptoRng + ?Sized>(cts: &[Ciphertext], idx: &[usize], rng: &mut R) -> bool {
+    let k = idx.len();
+    let mut w_points = Vec::with_capacity(k);
+    let mut rho_bytes = Vec::with_capacity(k * 16);
+    let mut u_points = Vec::with_capacity(k + 1);
+    let mut u_scalars = Vec::with_capacity((k + 1) * 32);
+    let mut f_sum = Scalar::zero();
+    for &i in idx {
+        let ct = &cts[i];
+        let rho_le = Scalar::random_u128_le(rng);
+        let rho = Scalar::from_u128_le(&rho_le);
+        w_points.push(ct.w);
+        rho_bytes.extend_from_slice(&rho_le[..16]);
+        u_points.push(ct.u);
+        u_scalars.extend_from_slice(&rho.mul(&ct.e).to_le_bytes());
+        f_sum = f_sum.add(&rho.mul(&ct.f));
+    }
+    u_points.push(group::g1_generator());
+    u_scalars.extend_from_slice(&f_sum.neg().to_le_bytes());
+    let (a, b) = rayon::join(
+        || group::msm_vartime(&w_points, &rho_bytes, 128),
+        || group::msm_vartime(&u_points, &u_scalars, 255),
+    );
+    unsafe { blst_p1_is_inf(&group::p1_add(&a, &b)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::deal;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    #[test]
+    fn encrypt_verify_roundtrip_and_batch_bisection() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let (key, _) = deal(4, 3, &mut rng).unwrap();
+        let label = Label::new(key.id(), 0, 9, b"bob").unwrap();
+        let mut cts: Vec<Ciphertext> = (0..9)
+            .map(|i| encrypt(key.encryption_key(), &label, &[i as u8; 100], Padding::None, &mut rng).unwrap())
+            .collect();
+        for ct in &cts {
+            assert_eq!(Ciphertext::from_bytes(&ct.to_bytes()).unwrap().id(), ct.id());
+            assert!(verify(&key, ct.clone()).is_ok());
+        }
+        // break two proofs: swap f between ciphertexts
+        let f3 = cts[3].f;
+        cts[3] = Ciphertext::assemble(cts[3].label.clone(), cts[3].u, cts[3].w, cts[5].f, cts[3].payload.clone());
+        cts[5] = Ciphertext::assemble(cts[5].label.clone(), cts[5].u, cts[5].w, f3, cts[5].payload.clone());
+        let res = verify_batch(&key, cts, &mut rng);
+        let bad: Vec<usize> = res.iter().enumerate().filter(|(_, r)| r.is_err()).map(|(i, _)| i).collect();
+        assert_eq!(bad, vec![3, 5]);
+    }
+
+    #[test]
+    fn padding_hides_length() {
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        let (key, _) = deal(1, 1, &mut rng).unwrap();
+        let label = Label::new(key.id(), 0, 0, b"").unwrap();
+        let a = encrypt(key.encryption_key(), &label, &[1; 10], Padding::Buckets, &mut rng).unwrap();
+        let b = encrypt(key.encryption_key(), &label, &[1; 50], Padding::Buckets, &mut rng).unwrap();
+        assert_eq!(a.payload_len(), b.payload_len());
+        assert!(encrypt(key.encryption_key(), &label, &vec![0; MAX_PLAINTEXT_LEN], Padding::Buckets, &mut rng).is_ok());
+        assert!(matches!(
+            encrypt(key.encryption_key(), &label, &vec![0; MAX_PLAINTEXT_LEN + 1], Padding::None, &mut rng),
+            Err(EncryptError::PlaintextTooLong { .. })
+        ));
+    }
+}

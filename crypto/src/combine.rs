@@ -1,0 +1,348 @@
+//! Combining decryption shares: optimistic first, attributable when something is wrong.
+//!
+//! 1. Take the first `t` well-formed share batches (by member index). For every ciphertext j,
+//!    `Z_j = Σ_i (Δ·λ_i)·s_ij` (small integer weights, shared doublings, parallel over j).
+//! 2. Check all `Z_j` at once: each in G1, and `e(Σρ_j·Z_j, G2) = e(Σρ_j·u_j, PK2)` with
+//!    fresh 128-bit weights ρ. This pins every `Z_j` to the unique correct value `Δ·x·u_j`.
+//!    (The AEAD tag alone is not enough: ChaCha20-Poly1305 is not key-committing, so a
+//!    colluding sender and member could make two subsets of shares decrypt to two plaintexts.)
+//! 3. If the check fails, verify members' batches one by one (subgroup checks and one pairing
+//!    equation per member), record [`FaultEvidence`] for the bad ones, and recombine from `t`
+//!    verified members.
+//! 4. `open` each ciphertext with its `Z_j`: a plaintext, or an [`Undecryptable`] verdict that
+//!    anyone can re-check from the ciphertext and the published opening `Z_j`.
+
+use crate::ciphertext::{kdf, Ciphertext, VerifiedCiphertext};
+use crate::encoding::{serde_via_bytes, Reader};
+use crate::error::{CombineError, DecodeError};
+use crate::group::{self, SharedWeights};
+use crate::key::CommitteeKey;
+use crate::scalar::Scalar;
+use crate::share::ShareBatch;
+use blst::*;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::ChaCha20Poly1305;
+use rand_core::CryptoRng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+impl AsRef<Ciphertext> for Ciphertext {
+    fn as_ref(&self) -> &Ciphertext {
+        self
+    }
+}
+impl AsRef<Ciphertext> for VerifiedCiphertext {
+    fn as_ref(&self) -> &Ciphertext {
+        self
+    }
+}
+
+/// `Z_j = Δ·x·u_j`, the KEM secret of one ciphertext, published with its release so that
+/// anyone can check the decryption (`verify_openings`) without trusting the combiner.
+#[derive(Clone, Copy)]
+pub struct Opening(blst_p1_affine);
+
+impl PartialEq for Opening {
+    fn eq(&self, o: &Self) -> bool {
+        group::g1_eq(&self.0, &o.0)
+    }
+}
+impl Eq for Opening {}
+
+impl core::fmt::Debug for Opening {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Opening({})", hex::encode(self.to_bytes()))
+    }
+}
+
+impl Opening {
+    pub fn to_bytes(&self) -> [u8; 48] {
+        group::g1_compress(&self.0)
+    }
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let p = r.g1("opening")?;
+        r.finish()?;
+        Ok(Self(p))
+    }
+}
+
+serde_via_bytes!(Opening);
+
+/// The outcome for one ciphertext.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Decryption {
+    Plaintext(Vec<u8>),
+    Undecryptable(Undecryptable),
+}
+
+/// Why a correctly opened ciphertext has no plaintext: its sender made it so.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum Undecryptable {
+    #[error("the AEAD tag does not verify under the correct key")]
+    AeadFailure,
+    #[error("the decrypted frame is malformed (length or padding)")]
+    BadFraming,
+}
+
+/// Why a member's share batch is wrong. Each is re-checkable by anyone from the batch bytes
+/// and the ciphertexts (attribution, i.e. the member's signature on the batch, is the node's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum FaultReason {
+    #[error("batch has {got} shares for {expected} ciphertexts")]
+    WrongLength { expected: u32, got: u32 },
+    #[error("share {position} is not in the prime-order subgroup")]
+    NotInSubgroup { position: u32 },
+    #[error("shares do not match the member's verification key")]
+    PairingMismatch,
+}
+
+/// Evidence that a member sent wrong shares for a batch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultEvidence {
+    pub batch: ShareBatch,
+    pub reason: FaultReason,
+}
+
+impl FaultEvidence {
+    pub fn member(&self) -> u32 {
+        self.batch.member
+    }
+
+    /// Re-checks the evidence: true iff the batch is indeed faulty for these ciphertexts.
+    pub fn verify<C: AsRef<Ciphertext> + Sync, R: CryptoRng + ?Sized>(
+        &self,
+        key: &CommitteeKey,
+        cts: &[C],
+        rng: &mut R,
+    ) -> bool {
+        (self.batch.member as usize) < key.n() && check_share_batch(key, cts, &self.batch, rng).is_err()
+    }
+}
+
+/// The result of combining one batch.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Combined {
+    /// One per ciphertext, in batch order.
+    pub decryptions: Vec<Decryption>,
+    /// One per ciphertext: the verified KEM secret, for third-party checking.
+    pub openings: Vec<Opening>,
+    /// Members whose shares were combined.
+    pub members: Vec<u32>,
+    /// Faulty members found (only on the pessimistic path).
+    pub faults: Vec<FaultEvidence>,
+    /// Whether the first `t` batches were all correct.
+    pub optimistic: bool,
+}
+
+/// Combines the share batches received so far for the ciphertexts of `batch_id`.
+/// Batches for another batch id or from an unknown member index are ignored; a second batch
+/// from the same member is ignored (the first one counts).
+pub fn combine<R: CryptoRng + ?Sized>(
+    key: &CommitteeKey,
+    batch_id: [u8; 32],
+    cts: &[VerifiedCiphertext],
+    batches: &[ShareBatch],
+    rng: &mut R,
+) -> Result<Combined, CombineError> {
+    let t = key.t();
+    let mut faults = Vec::new();
+    let mut by_member: BTreeMap<u32, &ShareBatch> = BTreeMap::new();
+    for b in batches {
+        if b.batch_id != batch_id || b.member as usize >= key.n() || by_member.contains_key(&b.member) {
+            continue;
+        }
+        if b.shares.len() != cts.len() {
+            faults.push(FaultEvidence {
+                batch: b.clone(),
+                reason: FaultReason::WrongLength {
+                    expected: cts.len() as u32,
+                    got: b.shares.len() as u32,
+                },
+            });
+            continue;
+        }
+        by_member.insert(b.member, b);
+    }
+    let candidates: Vec<&ShareBatch> = by_member.into_values().collect();
+    if candidates.len() < t {
+        return Err(CombineError::NotEnoughShares {
+            valid: candidates.len(),
+            needed: t,
+            faults,
+        });
+    }
+
+    let optimistic = &candidates[..t];
+    let zs = combine_points(key, cts.len(), optimistic);
+    let (chosen, zs, was_optimistic) = if openings_hold(key, cts, &zs, rng) {
+        (optimistic.to_vec(), zs, true)
+    } else {
+        let mut good = Vec::with_capacity(t);
+        for b in &candidates {
+            match check_share_batch(key, cts, b, rng) {
+                Ok(()) => good.push(*b),
+                Err(reason) => faults.push(FaultEvidence {
+                    batch: (*b).clone(),
+                    reason,
+                }),
+            }
+            if good.len() == t {
+                break;
+            }
+        }
+        if good.len() < t {
+            return Err(CombineError::NotEnoughShares {
+                valid: good.len(),
+                needed: t,
+                faults,
+            });
+        }
+        let zs = combine_points(key, cts.len(), &good);
+        (good, zs, false)
+    };
+
+    let decryptions = cts
+        .par_iter()
+        .zip(zs.par_iter())
+        .map(|(ct, z)| open_point(ct, z))
+        .collect();
+    Ok(Combined {
+        decryptions,
+        openings: zs.into_iter().map(Opening).collect(),
+        members: chosen.iter().map(|b| b.member).collect(),
+        faults,
+        optimistic: was_optimistic,
+    })
+}
+
+fn combine_points(key: &CommitteeKey, len: usize, chosen: &[&ShareBatch]) -> Vec<blst_p1_affine> {
+    let members: Vec<u32> = chosen.iter().map(|b| b.member).collect();
+    let weights = SharedWeights::new(&key.combine_weights(&members));
+    let proj: Vec<blst_p1> = (0..len)
+        .into_par_iter()
+        .with_min_len(8)
+        .map_init(
+            || Vec::with_capacity(chosen.len()),
+            |pts, j| {
+                pts.clear();
+                pts.extend(chosen.iter().map(|b| b.shares[j]));
+                weights.msm_vartime(pts)
+            },
+        )
+        .collect();
+    proj.par_chunks(256).flat_map_iter(group::p1s_to_affine).collect()
+}
+
+/// Checks that every `Z_j` is the correct opening `Δ·x·u_j` (one randomised pairing equation).
+fn openings_hold<C: AsRef<Ciphertext> + Sync, R: CryptoRng + ?Sized>(
+    key: &CommitteeKey,
+    cts: &[C],
+    zs: &[blst_p1_affine],
+    rng: &mut R,
+) -> bool {
+    if zs.len() != cts.len() {
+        return false;
+    }
+    if cts.is_empty() {
+        return true;
+    }
+    let in_g1 = zs
+        .par_iter()
+        .all(|z| !group::g1_is_inf(z) && group::g1_in_subgroup(z));
+    if !in_g1 {
+        return false;
+    }
+    let us: Vec<blst_p1_affine> = cts.iter().map(|c| *c.as_ref().u()).collect();
+    randomized_pairing_check(zs, &us, key.pk2(), rng)
+}
+
+/// `e(Σρ_j·a_j, G2) = e(Σρ_j·b_j, q)` for fresh 128-bit ρ. All points must be in G1.
+fn randomized_pairing_check<R: CryptoRng + ?Sized>(
+    a: &[blst_p1_affine],
+    b: &[blst_p1_affine],
+    q: &blst_p2_affine,
+    rng: &mut R,
+) -> bool {
+    let mut rho = Vec::with_capacity(16 * a.len());
+    for _ in 0..a.len() {
+        rho.extend_from_slice(&Scalar::random_u128_le(rng)[..16]);
+    }
+    let (sa, sb) = rayon::join(
+        || group::msm_vartime(a, &rho, 128),
+        || group::msm_vartime(b, &rho, 128),
+    );
+    let sa = group::p1_to_affine(&sa);
+    let sb = group::p1_to_affine(&sb);
+    group::pairing_eq(&sa, &group::g2_generator(), &sb, q)
+}
+
+/// Verifies one member's batch against its verification key.
+pub fn check_share_batch<C: AsRef<Ciphertext> + Sync, R: CryptoRng + ?Sized>(
+    key: &CommitteeKey,
+    cts: &[C],
+    batch: &ShareBatch,
+    rng: &mut R,
+) -> Result<(), FaultReason> {
+    if batch.shares.len() != cts.len() {
+        return Err(FaultReason::WrongLength {
+            expected: cts.len() as u32,
+            got: batch.shares.len() as u32,
+        });
+    }
+    if let Some(position) = batch
+        .shares
+        .par_iter()
+        .position_first(|s| !group::g1_in_subgroup(s))
+    {
+        return Err(FaultReason::NotInSubgroup {
+            position: position as u32,
+        });
+    }
+    if cts.is_empty() {
+        return Ok(());
+    }
+    let us: Vec<blst_p1_affine> = cts.iter().map(|c| *c.as_ref().u()).collect();
+    if randomized_pairing_check(&batch.shares, &us, key.vk(batch.member), rng) {
+        Ok(())
+    } else {
+        Err(FaultReason::PairingMismatch)
+    }
+}
+
+/// Third-party check of a released batch: every opening is correct for its ciphertext.
+pub fn verify_openings<C: AsRef<Ciphertext> + Sync, R: CryptoRng + ?Sized>(
+    key: &CommitteeKey,
+    cts: &[C],
+    openings: &[Opening],
+    rng: &mut R,
+) -> bool {
+    let zs: Vec<blst_p1_affine> = openings.iter().map(|o| o.0).collect();
+    openings_hold(key, cts, &zs, rng)
+}
+
+/// Decrypts one ciphertext with its opening. Only meaningful for a verified opening.
+pub fn open(ct: &Ciphertext, opening: &Opening) -> Decryption {
+    open_point(ct, &opening.0)
+}
+
+fn open_point(ct: &Ciphertext, z: &blst_p1_affine) -> Decryption {
+    let key = kdf(ct.u(), z);
+    let cipher = ChaCha20Poly1305::new(key.as_ref().into());
+    let framed = match cipher.decrypt(
+        &Default::default(),
+        Payload {
+            msg: ct.payload(),
+            aad: &crate::ciphertext::aad(ct.label()),
+        },
+    ) {
+        Ok(f) => zeroize::Zeroizing::new(f),
+        Err(_) => return Decryption::Undecryptable(Undecryptable::AeadFailure),
+    };
+    let len = u32::from_be_bytes(framed[..4].try_into().expect("frame header")) as usize;
+    match framed[4..].split_at_checked(len) {
+        Some((msg, pad)) if pad.iter().all(|&b| b == 0) => Decryption::Plaintext(msg.to_vec()),
+        _ => Decryption::Undecryptable(Undecryptable::BadFraming),
+    }
+}

@@ -1,0 +1,567 @@
+//! Group arithmetic on BLS12-381 over blst: checked encodings, a constant-time fixed-base comb
+//! for encryption, variable-time multi-scalar multiplication for public data, pairing checks.
+//!
+//! Everything here that touches a secret scalar (`FixedBase::mul`, `mul_ct`) is constant time;
+//! functions named `*_vartime` or `msm` must only ever see public scalars and points.
+
+use crate::error::PointError;
+use crate::scalar::Scalar;
+use blst::*;
+use rayon::prelude::*;
+use subtle::{ConditionallySelectable, ConstantTimeEq};
+
+pub(crate) const G1_COMPRESSED: usize = 48;
+pub(crate) const G1_UNCOMPRESSED: usize = 96;
+pub(crate) const G2_COMPRESSED: usize = 96;
+
+pub(crate) fn g1_generator() -> blst_p1_affine {
+    unsafe { *blst_p1_affine_generator() }
+}
+
+pub(crate) fn g2_generator() -> blst_p2_affine {
+    unsafe { *blst_p2_affine_generator() }
+}
+
+pub(crate) fn g1_is_inf(p: &blst_p1_affine) -> bool {
+    unsafe { blst_p1_affine_is_inf(p) }
+}
+
+pub(crate) fn g1_eq(a: &blst_p1_affine, b: &blst_p1_affine) -> bool {
+    unsafe { blst_p1_affine_is_equal(a, b) }
+}
+
+pub(crate) fn g2_eq(a: &blst_p2_affine, b: &blst_p2_affine) -> bool {
+    unsafe { blst_p2_affine_is_equal(a, b) }
+}
+
+/// Decodes a compressed G1 point that must be canonical, on the curve, in the prime-order
+/// subgroup and not the identity.
+pub(crate) fn g1_decompress(bytes: &[u8; G1_COMPRESSED]) -> Result<blst_p1_affine, PointError> {
+    let mut p = blst_p1_affine::default();
+    match unsafe { blst_p1_uncompress(&mut p, bytes.as_ptr()) } {
+        BLST_ERROR::BLST_SUCCESS => {}
+        BLST_ERROR::BLST_POINT_NOT_ON_CURVE => return Err(PointError::NotOnCurve),
+        _ => return Err(PointError::Encoding),
+    }
+    if g1_is_inf(&p) {
+        return Err(PointError::Identity);
+    }
+    // blst already rejects x >= p; the round trip also pins the flag bits.
+    if g1_compress(&p) != *bytes {
+        return Err(PointError::NonCanonical);
+    }
+    if !unsafe { blst_p1_affine_in_g1(&p) } {
+        return Err(PointError::NotInSubgroup);
+    }
+    Ok(p)
+}
+
+pub(crate) fn g1_compress(p: &blst_p1_affine) -> [u8; G1_COMPRESSED] {
+    let mut out = [0u8; G1_COMPRESSED];
+    unsafe { blst_p1_affine_compress(out.as_mut_ptr(), p) };
+    out
+}
+
+/// Decodes an uncompressed G1 point that must be canonical, on the curve and not the identity.
+/// Subgroup membership is NOT checked here: decryption shares are decoded this way and their
+/// membership is established lazily (see `combine`), because a subgroup check costs ~3x a
+/// decompression and the optimistic path does not need it per share.
+pub(crate) fn g1_deserialize_on_curve(
+    bytes: &[u8; G1_UNCOMPRESSED],
+) -> Result<blst_p1_affine, PointError> {
+    let mut p = blst_p1_affine::default();
+    match unsafe { blst_p1_deserialize(&mut p, bytes.as_ptr()) } {
+        BLST_ERROR::BLST_SUCCESS => {}
+        BLST_ERROR::BLST_POINT_NOT_ON_CURVE => return Err(PointError::NotOnCurve),
+        _ => return Err(PointError::Encoding),
+    }
+    if g1_is_inf(&p) {
+        return Err(PointError::Identity);
+    }
+    if g1_serialize(&p) != *bytes {
+        return Err(PointError::NonCanonical);
+    }
+    Ok(p)
+}
+
+pub(crate) fn g1_serialize(p: &blst_p1_affine) -> [u8; G1_UNCOMPRESSED] {
+    let mut out = [0u8; G1_UNCOMPRESSED];
+    unsafe { blst_p1_affine_serialize(out.as_mut_ptr(), p) };
+    out
+}
+
+pub(crate) fn g1_in_subgroup(p: &blst_p1_affine) -> bool {
+    unsafe { blst_p1_affine_in_g1(p) }
+}
+
+/// Decodes a compressed G2 point: canonical, on the curve, in the subgroup, not the identity.
+pub(crate) fn g2_decompress(bytes: &[u8; G2_COMPRESSED]) -> Result<blst_p2_affine, PointError> {
+    let mut p = blst_p2_affine::default();
+    match unsafe { blst_p2_uncompress(&mut p, bytes.as_ptr()) } {
+        BLST_ERROR::BLST_SUCCESS => {}
+        BLST_ERROR::BLST_POINT_NOT_ON_CURVE => return Err(PointError::NotOnCurve),
+        _ => return Err(PointError::Encoding),
+    }
+    if unsafe { blst_p2_affine_is_inf(&p) } {
+        return Err(PointError::Identity);
+    }
+    if g2_compress(&p) != *bytes {
+        return Err(PointError::NonCanonical);
+    }
+    if !unsafe { blst_p2_affine_in_g2(&p) } {
+        return Err(PointError::NotInSubgroup);
+    }
+    Ok(p)
+}
+
+pub(crate) fn g2_compress(p: &blst_p2_affine) -> [u8; G2_COMPRESSED] {
+    let mut out = [0u8; G2_COMPRESSED];
+    unsafe { blst_p2_affine_compress(out.as_mut_ptr(), p) };
+    out
+}
+
+pub(crate) fn p1_to_affine(p: &blst_p1) -> blst_p1_affine {
+    let mut a = blst_p1_affine::default();
+    unsafe { blst_p1_to_affine(&mut a, p) };
+    a
+}
+
+pub(crate) fn p2_to_affine(p: &blst_p2) -> blst_p2_affine {
+    let mut a = blst_p2_affine::default();
+    unsafe { blst_p2_to_affine(&mut a, p) };
+    a
+}
+
+/// Constant-time G1 scalar multiplication (blst's GLV ladder).
+pub(crate) fn g1_mul_ct(p: &blst_p1_affine, s: &Scalar) -> blst_p1 {
+    let mut pp = blst_p1::default();
+    let mut out = blst_p1::default();
+    let mut b = s.to_le_bytes();
+    unsafe {
+        blst_p1_from_affine(&mut pp, p);
+        blst_p1_mult(&mut out, &pp, b.as_ptr(), 255);
+    }
+    zeroize::Zeroize::zeroize(&mut b);
+    out
+}
+
+/// Constant-time G2 scalar multiplication.
+pub(crate) fn g2_mul_ct(p: &blst_p2_affine, s: &Scalar) -> blst_p2 {
+    let mut pp = blst_p2::default();
+    let mut out = blst_p2::default();
+    let mut b = s.to_le_bytes();
+    unsafe {
+        blst_p2_from_affine(&mut pp, p);
+        blst_p2_mult(&mut out, &pp, b.as_ptr(), 255);
+    }
+    zeroize::Zeroize::zeroize(&mut b);
+    out
+}
+
+/// G2 multiplication by a small public integer (variable time).
+pub(crate) fn g2_mul_small(p: &blst_p2, k: u64) -> blst_p2 {
+    let b = k.to_le_bytes();
+    let mut out = blst_p2::default();
+    unsafe { blst_p2_mult(&mut out, p, b.as_ptr(), 64 - k.leading_zeros() as usize) };
+    out
+}
+
+/// Batch normalisation with one field inversion (Montgomery's trick in blst). Identity inputs
+/// map to the identity (blst's trick would otherwise zero every output).
+pub(crate) fn p1s_to_affine(points: &[blst_p1]) -> Vec<blst_p1_affine> {
+    let gen = unsafe { *blst_p1_generator() };
+    let inf: Vec<bool> = points.iter().map(|p| unsafe { blst_p1_is_inf(p) }).collect();
+    let fixed: Vec<blst_p1> = points
+        .iter()
+        .zip(&inf)
+        .map(|(p, &i)| if i { gen } else { *p })
+        .collect();
+    let mut out = vec![blst_p1_affine::default(); points.len()];
+    if !points.is_empty() {
+        let ptrs = [fixed.as_ptr(), core::ptr::null()];
+        unsafe { blst_p1s_to_affine(out.as_mut_ptr(), ptrs.as_ptr(), fixed.len()) };
+    }
+    for (o, &i) in out.iter_mut().zip(&inf) {
+        if i {
+            *o = blst_p1_affine::default();
+        }
+    }
+    out
+}
+
+/// Fixed-base comb for constant-time multiplication of a fixed G1 point: 64 windows of 4 bits,
+/// each with the 16 multiples `j * 16^k * B`. A multiplication is 64 mixed additions and a
+/// constant-time scan of each window (no doublings, no secret-dependent memory access).
+pub(crate) struct FixedBase {
+    windows: Vec<[blst_p1_affine; 16]>,
+}
+
+impl FixedBase {
+    pub fn new(base: &blst_p1_affine) -> Self {
+        let mut proj = Vec::with_capacity(64 * 15);
+        let mut b = blst_p1::default();
+        unsafe { blst_p1_from_affine(&mut b, base) };
+        for _ in 0..64 {
+            let mut acc = b;
+            proj.push(acc);
+            for _ in 2..16 {
+                unsafe { blst_p1_add_or_double(&mut acc, &acc, &b) };
+                proj.push(acc);
+            }
+            // next window base = 16 * b
+            for _ in 0..4 {
+                unsafe { blst_p1_double(&mut b, &b) };
+            }
+        }
+        let aff = p1s_to_affine(&proj);
+        let windows = aff
+            .chunks_exact(15)
+            .map(|c| {
+                let mut w = [blst_p1_affine::default(); 16];
+                w[1..].copy_from_slice(c);
+                w
+            })
+            .collect();
+        Self { windows }
+    }
+
+    pub fn mul(&self, s: &Scalar) -> blst_p1 {
+        let mut bytes = s.to_le_bytes();
+        let mut acc = blst_p1::default();
+        for (k, window) in self.windows.iter().enumerate() {
+            let digit = (bytes[k / 2] >> ((k % 2) * 4)) & 0x0f;
+            let mut sel = blst_p1_affine::default();
+            for (j, entry) in window.iter().enumerate() {
+                let c = (j as u8).ct_eq(&digit);
+                for l in 0..6 {
+                    sel.x.l[l].conditional_assign(&entry.x.l[l], c);
+                    sel.y.l[l].conditional_assign(&entry.y.l[l], c);
+                }
+            }
+            // blst's mixed addition is constant time, including the identity and doubling cases.
+            unsafe { blst_p1_add_or_double_affine(&mut acc, &acc, &sel) };
+        }
+        zeroize::Zeroize::zeroize(&mut bytes);
+        acc
+    }
+}
+
+/// The G1 generator's comb, built once per process.
+pub(crate) fn generator_table() -> &'static FixedBase {
+    static TABLE: std::sync::OnceLock<FixedBase> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| FixedBase::new(&g1_generator()))
+}
+
+/// A public scalar written as a signed integer of small magnitude, in non-adjacent form.
+/// Combining decryption shares uses the same Lagrange weights for every ciphertext of a
+/// batch, so their NAF digits are computed once and reused for every multi-scalar product.
+#[derive(Clone, Debug)]
+pub(crate) struct SharedWeights {
+    /// `digits[i][k]` is digit k (least significant first) of weight i, in {-1, 0, 1}.
+    digits: Vec<Vec<i8>>,
+    len: usize,
+}
+
+impl SharedWeights {
+    /// Builds the NAF of each scalar, using whichever of `c` and `c - r` has the smaller
+    /// magnitude, so small negative integers stay small.
+    pub fn new(weights: &[Scalar]) -> Self {
+        let digits: Vec<Vec<i8>> = weights.iter().map(signed_naf).collect();
+        let len = digits.iter().map(Vec::len).max().unwrap_or(0);
+        Self { digits, len }
+    }
+
+    /// Bit length of the largest weight (cost driver of `msm`).
+    #[cfg(test)]
+    pub fn bits(&self) -> usize {
+        self.len
+    }
+
+    /// Σ weight_i · points_i with shared doublings (Straus), variable time: for public data.
+    pub fn msm_vartime(&self, points: &[blst_p1_affine]) -> blst_p1 {
+        debug_assert_eq!(points.len(), self.digits.len());
+        let negs: Vec<blst_p1_affine> = points
+            .iter()
+            .map(|p| {
+                let mut n = *p;
+                unsafe { blst_fp_cneg(&mut n.y, &p.y, true) };
+                n
+            })
+            .collect();
+        let mut acc = blst_p1::default();
+        let mut started = false;
+        for k in (0..self.len).rev() {
+            if started {
+                unsafe { blst_p1_double(&mut acc, &acc) };
+            }
+            for (i, d) in self.digits.iter().enumerate() {
+                let digit = d.get(k).copied().unwrap_or(0);
+                if digit == 0 {
+                    continue;
+                }
+                let p = if digit > 0 { &points[i] } else { &negs[i] };
+                unsafe { blst_p1_add_or_double_affine(&mut acc, &acc, p) };
+                started = true;
+            }
+        }
+        acc
+    }
+}
+
+/// NAF of the representative of `s` with the smaller absolute value (sign folded into digits).
+fn signed_naf(s: &Scalar) -> Vec<i8> {
+    let pos = s.to_le_bytes();
+    let neg = s.neg().to_le_bytes();
+    let (mag, sign) = if le_less(&neg, &pos) {
+        (neg, -1i8)
+    } else {
+        (pos, 1i8)
+    };
+    let mut limbs = [0u64; 5];
+    for (i, chunk) in mag.chunks_exact(8).enumerate() {
+        limbs[i] = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+    }
+    let mut out = Vec::with_capacity(257);
+    while limbs.iter().any(|&l| l != 0) {
+        let d: i8 = if limbs[0] & 1 == 1 {
+            // digit in {-1, 1} so that the remainder is divisible by 4
+            if limbs[0] & 3 == 3 {
+                -1
+            } else {
+                1
+            }
+        } else {
+            0
+        };
+        if d == 1 {
+            sub_small(&mut limbs, 1);
+        } else if d == -1 {
+            add_small(&mut limbs, 1);
+        }
+        out.push(d * sign);
+        shr1(&mut limbs);
+    }
+    out
+}
+
+fn le_less(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    for i in (0..32).rev() {
+        if a[i] != b[i] {
+            return a[i] < b[i];
+        }
+    }
+    false
+}
+
+fn add_small(l: &mut [u64; 5], v: u64) {
+    let mut carry = v;
+    for x in l.iter_mut() {
+        let (s, c) = x.overflowing_add(carry);
+        *x = s;
+        carry = c as u64;
+        if carry == 0 {
+            break;
+        }
+    }
+}
+
+fn sub_small(l: &mut [u64; 5], v: u64) {
+    let mut borrow = v;
+    for x in l.iter_mut() {
+        let (s, b) = x.overflowing_sub(borrow);
+        *x = s;
+        borrow = b as u64;
+        if borrow == 0 {
+            break;
+        }
+    }
+}
+
+fn shr1(l: &mut [u64; 5]) {
+    for i in 0..5 {
+        let hi = if i + 1 < 5 { l[i + 1] << 63 } else { 0 };
+        l[i] = (l[i] >> 1) | hi;
+    }
+}
+
+/// Variable-time multi-scalar multiplication (blst's Pippenger), split across rayon threads.
+/// `scalars` holds `points.len()` little-endian scalars of `(nbits + 7) / 8` bytes each.
+pub(crate) fn msm_vartime(points: &[blst_p1_affine], scalars: &[u8], nbits: usize) -> blst_p1 {
+    let nbytes = nbits.div_ceil(8);
+    assert_eq!(scalars.len(), points.len() * nbytes, "scalar buffer size");
+    if points.is_empty() {
+        return blst_p1::default();
+    }
+    let threads = rayon::current_num_threads().max(1);
+    let chunk = points.len().div_ceil(threads).max(64);
+    points
+        .par_chunks(chunk)
+        .zip(scalars.par_chunks(chunk * nbytes))
+        .map(|(pts, sc)| {
+            let mut out = blst_p1::default();
+            let p = [pts.as_ptr(), core::ptr::null()];
+            let s = [sc.as_ptr(), core::ptr::null()];
+            unsafe {
+                let mut scratch =
+                    vec![0u64; blst_p1s_mult_pippenger_scratch_sizeof(pts.len()).div_ceil(8)];
+                blst_p1s_mult_pippenger(
+                    &mut out,
+                    p.as_ptr(),
+                    pts.len(),
+                    s.as_ptr(),
+                    nbits,
+                    scratch.as_mut_ptr(),
+                );
+            }
+            out
+        })
+        .reduce(blst_p1::default, |a, b| {
+            let mut o = blst_p1::default();
+            unsafe { blst_p1_add_or_double(&mut o, &a, &b) };
+            o
+        })
+}
+
+pub(crate) fn p1_add(a: &blst_p1, b: &blst_p1) -> blst_p1 {
+    let mut o = blst_p1::default();
+    unsafe { blst_p1_add_or_double(&mut o, a, b) };
+    o
+}
+
+pub(crate) fn p1_add_affine(a: &blst_p1, b: &blst_p1_affine) -> blst_p1 {
+    let mut o = blst_p1::default();
+    unsafe { blst_p1_add_or_double_affine(&mut o, a, b) };
+    o
+}
+
+pub(crate) fn p1_eq(a: &blst_p1, b: &blst_p1) -> bool {
+    unsafe { blst_p1_is_equal(a, b) }
+}
+
+/// Checks e(a, q1) == e(b, q2) for G1 points in the subgroup and non-identity G2 points.
+/// In prime-order groups e(P, Q) = 1 iff P or Q is the identity, so identities are compared
+/// directly rather than fed to the Miller loop.
+pub(crate) fn pairing_eq(
+    a: &blst_p1_affine,
+    q1: &blst_p2_affine,
+    b: &blst_p1_affine,
+    q2: &blst_p2_affine,
+) -> bool {
+    match (g1_is_inf(a), g1_is_inf(b)) {
+        (true, true) => return true,
+        (false, false) => {}
+        _ => return false,
+    }
+    let mut ml1 = blst_fp12::default();
+    let mut ml2 = blst_fp12::default();
+    unsafe {
+        blst_miller_loop(&mut ml1, q1, a);
+        blst_miller_loop(&mut ml2, q2, b);
+        blst_fp12_finalverify(&ml1, &ml2)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    fn rng() -> ChaCha20Rng {
+        ChaCha20Rng::seed_from_u64(7)
+    }
+
+    #[test]
+    fn comb_matches_blst() {
+        let mut r = rng();
+        let base = p1_to_affine(&g1_mul_ct(&g1_generator(), &Scalar::random(&mut r)));
+        let comb = FixedBase::new(&base);
+        for s in [Scalar::zero(), Scalar::one(), Scalar::one().neg(), Scalar::random(&mut r)] {
+            assert!(p1_eq(&comb.mul(&s), &g1_mul_ct(&base, &s)));
+        }
+    }
+
+    #[test]
+    fn shared_weights_msm_matches_naive() {
+        let mut r = rng();
+        for weights in [
+            vec![Scalar::from_u64(18), Scalar::from_u64(18).neg(), Scalar::from_u64(6)],
+            vec![Scalar::random(&mut r), Scalar::random(&mut r)],
+            vec![Scalar::zero(), Scalar::one()],
+        ] {
+            let points: Vec<_> = weights
+                .iter()
+                .map(|_| p1_to_affine(&g1_mul_ct(&g1_generator(), &Scalar::random(&mut r))))
+                .collect();
+            let sw = SharedWeights::new(&weights);
+            let mut expect = blst_p1::default();
+            for (p, w) in points.iter().zip(&weights) {
+                expect = p1_add(&expect, &g1_mul_ct(p, w));
+            }
+            assert!(p1_eq(&sw.msm_vartime(&points), &expect));
+        }
+        // small negative weights stay small
+        assert!(SharedWeights::new(&[Scalar::from_u64(5).neg()]).bits() <= 4);
+    }
+
+    #[test]
+    fn msm_matches_naive() {
+        let mut r = rng();
+        let n = 200;
+        let points: Vec<_> = (0..n)
+            .map(|_| p1_to_affine(&g1_mul_ct(&g1_generator(), &Scalar::random(&mut r))))
+            .collect();
+        let scalars: Vec<Scalar> = (0..n).map(|_| Scalar::random(&mut r)).collect();
+        let bytes: Vec<u8> = scalars.iter().flat_map(|s| s.to_le_bytes()).collect();
+        let mut expect = blst_p1::default();
+        for (p, s) in points.iter().zip(&scalars) {
+            expect = p1_add(&expect, &g1_mul_ct(p, s));
+        }
+        assert!(p1_eq(&msm_vartime(&points, &bytes, 255), &expect));
+    }
+
+    #[test]
+    fn batch_normalisation_keeps_identity() {
+        let g = unsafe { *blst_p1_generator() };
+        let out = p1s_to_affine(&[g, blst_p1::default(), g]);
+        assert!(g1_eq(&out[0], &g1_generator()));
+        assert!(g1_is_inf(&out[1]));
+        assert!(g1_eq(&out[2], &g1_generator()));
+    }
+
+    #[test]
+    fn decoders_reject_bad_points() {
+        // identity
+        let mut inf = [0u8; 48];
+        inf[0] = 0xc0;
+        assert_eq!(g1_decompress(&inf), Err(PointError::Identity));
+        // garbage flags
+        assert!(g1_decompress(&[0u8; 48]).is_err());
+        // x not on curve: find one by scanning small x
+        let mut found = false;
+        for x in 1u8..50 {
+            let mut b = [0u8; 48];
+            b[0] = 0x80;
+            b[47] = x;
+            if let Err(e) = g1_decompress(&b) {
+                if e == PointError::NotOnCurve {
+                    found = true;
+                    break;
+                }
+            }
+        }
+        assert!(found);
+        // a point on the curve outside the subgroup (x = 4 gives y^2 = 68... scan)
+        let mut outside = false;
+        for x in 1u8..200 {
+            let mut b = [0u8; 48];
+            b[0] = 0x80;
+            b[47] = x;
+            if g1_decompress(&b) == Err(PointError::NotInSubgroup) {
+                outside = true;
+                break;
+            }
+        }
+        assert!(outside);
+    }
+}

@@ -1,0 +1,450 @@
+//! Committee keys: the public committee key (encryption key in G1, public polynomial and
+//! verification keys in G2), secret key shares, Lagrange weights, and a trusted dealer for
+//! tests and dev. A Joint-Feldman DKG produces exactly `(public polynomial in G2, Fr share)`,
+//! plus `x·G1` (which members publish and anyone checks by pairing), so its output feeds
+//! [`CommitteeKey::from_polynomial`] and [`KeyShare::from_be_bytes`] unchanged.
+//!
+//! The encryption key is `PK1 = Δ·x·G1` with `Δ = (n-1)!` fixed when the key is created:
+//! `Δ·λ_i` is then an integer of ~60 bits for committees of ~16 (see SPEC.md §Combine), which
+//! makes combining shares 4x cheaper than with full-size Lagrange coefficients.
+
+use crate::encoding::{serde_via_bytes, Reader};
+use crate::error::{DecodeError, KeyError};
+use crate::group::{self, FixedBase};
+use crate::scalar::{Scalar, Transcript};
+use blst::*;
+use rand_core::CryptoRng;
+use rayon::prelude::*;
+use std::sync::Arc;
+use zeroize::{Zeroize, Zeroizing};
+
+/// Largest committee this crate accepts (bounds decoding and key-load work).
+pub const MAX_MEMBERS: usize = 1024;
+
+const KEY_VERSION: u8 = 1;
+const SHARE_VERSION: u8 = 1;
+pub(crate) const DST_KEY_ID: &[u8] = b"curtain/v1/key-id";
+
+/// The committee's public key material. Every value that exists passed the consistency
+/// checks of its constructor or decoder.
+#[derive(Clone)]
+pub struct CommitteeKey {
+    n: u32,
+    t: u32,
+    delta: Scalar,
+    /// Public polynomial in G2, `commitments[k] = a_k·G2`, `commitments[0] = x·G2`.
+    commitments: Vec<blst_p2_affine>,
+    /// `Δ·x·G1`: what wallets encrypt to.
+    pk1: blst_p1_affine,
+    // derived
+    pk2: blst_p2_affine,
+    vks: Vec<blst_p2_affine>,
+    encryption: EncryptionKey,
+}
+
+impl core::fmt::Debug for CommitteeKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CommitteeKey")
+            .field("id", &hex::encode(self.id()))
+            .field("n", &self.n)
+            .field("t", &self.t)
+            .finish()
+    }
+}
+
+impl PartialEq for CommitteeKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_bytes() == other.to_bytes()
+    }
+}
+impl Eq for CommitteeKey {}
+
+/// `(n-1)! mod r`: with member evaluation points 1..=n every `Δ·λ_i` is an integer.
+pub fn default_delta(n: usize) -> Scalar {
+    (1..n as u64).fold(Scalar::one(), |acc, k| acc.mul(&Scalar::from_u64(k)))
+}
+
+impl CommitteeKey {
+    /// Builds the committee key from a public polynomial in G2 (compressed coefficients,
+    /// `t = commitments.len()`) and `x·G1`, as a DKG outputs them. Checks
+    /// `e(x·G1, G2) = e(G1, x·G2)`.
+    pub fn from_polynomial(
+        n: usize,
+        commitments: &[[u8; 96]],
+        x_g1: &[u8; 48],
+    ) -> Result<Self, KeyError> {
+        let t = commitments.len();
+        check_params(n, t)?;
+        let commitments = commitments
+            .iter()
+            .map(|c| group::g2_decompress(c).map_err(|_| KeyError::InconsistentKey))
+            .collect::<Result<Vec<_>, _>>()?;
+        let x_g1 = group::g1_decompress(x_g1).map_err(|_| KeyError::InconsistentKey)?;
+        let delta = default_delta(n);
+        let pk1 = group::p1_to_affine(&group::g1_mul_ct(&x_g1, &delta));
+        Self::from_parts(n, delta, commitments, pk1)
+    }
+
+    fn from_parts(
+        n: usize,
+        delta: Scalar,
+        commitments: Vec<blst_p2_affine>,
+        pk1: blst_p1_affine,
+    ) -> Result<Self, KeyError> {
+        let t = commitments.len();
+        check_params(n, t)?;
+        if delta.is_zero() {
+            return Err(KeyError::InconsistentKey);
+        }
+        let pk2 = group::p2_to_affine(&group::g2_mul_ct(&commitments[0], &delta));
+        if !group::pairing_eq(&pk1, &group::g2_generator(), &group::g1_generator(), &pk2) {
+            return Err(KeyError::InconsistentKey);
+        }
+        let vks = (1..=n as u64)
+            .into_par_iter()
+            .map(|alpha| {
+                // Horner with small public evaluation points.
+                let mut acc = blst_p2::default();
+                for c in commitments.iter().rev() {
+                    acc = group::g2_mul_small(&acc, alpha);
+                    unsafe { blst_p2_add_or_double_affine(&mut acc, &acc, c) };
+                }
+                group::p2_to_affine(&acc)
+            })
+            .collect();
+        Ok(Self {
+            n: n as u32,
+            t: t as u32,
+            delta,
+            commitments,
+            pk1,
+            pk2,
+            vks,
+            encryption: EncryptionKey::new(pk1),
+        })
+    }
+
+    pub fn n(&self) -> usize {
+        self.n as usize
+    }
+    pub fn t(&self) -> usize {
+        self.t as usize
+    }
+    /// The key id that labels bind to: a digest of the encryption key.
+    pub fn id(&self) -> [u8; 32] {
+        self.encryption.id
+    }
+    pub fn encryption_key(&self) -> &EncryptionKey {
+        &self.encryption
+    }
+    /// Member `i`'s verification key `x_i·G2` (compressed).
+    pub fn verification_key(&self, member: u32) -> Option<[u8; 96]> {
+        self.vks.get(member as usize).map(group::g2_compress)
+    }
+    pub(crate) fn vk(&self, member: u32) -> &blst_p2_affine {
+        &self.vks[member as usize]
+    }
+    pub(crate) fn pk2(&self) -> &blst_p2_affine {
+        &self.pk2
+    }
+
+    /// Canonical encoding: version ‖ n(u32) ‖ t(u32) ‖ Δ(32) ‖ PK1(48) ‖ t × commitment(96).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(1 + 8 + 32 + 48 + 96 * self.commitments.len());
+        out.push(KEY_VERSION);
+        out.extend_from_slice(&self.n.to_be_bytes());
+        out.extend_from_slice(&self.t.to_be_bytes());
+        out.extend_from_slice(&self.delta.to_be_bytes());
+        out.extend_from_slice(&group::g1_compress(&self.pk1));
+        for c in &self.commitments {
+            out.extend_from_slice(&group::g2_compress(c));
+        }
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        r.version("committee key", KEY_VERSION)?;
+        let n = r.u32("committee key n")? as usize;
+        let t = r.u32("committee key t")? as usize;
+        check_params(n, t).map_err(|_| DecodeError::Invalid {
+            field: "committee key n/t",
+            reason: "need 1 <= t <= n <= MAX_MEMBERS",
+        })?;
+        let delta = r.scalar("committee key delta")?;
+        let pk1 = r.g1("committee key pk1")?;
+        if r.remaining() != 96 * t {
+            return Err(DecodeError::Length {
+                field: "committee key commitments",
+                len: r.remaining(),
+                min: 96 * t,
+                max: 96 * t,
+            });
+        }
+        let commitments = (0..t)
+            .map(|_| r.g2("committee key commitment"))
+            .collect::<Result<Vec<_>, _>>()?;
+        r.finish()?;
+        Self::from_parts(n, delta, commitments, pk1).map_err(|_| DecodeError::Invalid {
+            field: "committee key",
+            reason: "PK1 does not match the public polynomial",
+        })
+    }
+
+    /// Weights `Δ·λ_i(0)` for combining the shares of `members` (distinct, in range).
+    pub(crate) fn combine_weights(&self, members: &[u32]) -> Vec<Scalar> {
+        lagrange_at_zero(members)
+            .into_iter()
+            .map(|l| l.mul(&self.delta))
+            .collect()
+    }
+}
+
+serde_via_bytes!(CommitteeKey);
+
+fn check_params(n: usize, t: usize) -> Result<(), KeyError> {
+    if t == 0 || t > n || n > MAX_MEMBERS {
+        return Err(KeyError::InvalidParameters {
+            n,
+            t,
+            max: MAX_MEMBERS,
+        });
+    }
+    Ok(())
+}
+
+/// Lagrange coefficients at 0 for members (0-based) evaluated at `index + 1`.
+pub(crate) fn lagrange_at_zero(members: &[u32]) -> Vec<Scalar> {
+    let alphas: Vec<Scalar> = members.iter().map(|&i| Scalar::from_u64(i as u64 + 1)).collect();
+    alphas
+        .iter()
+        .enumerate()
+        .map(|(i, ai)| {
+            let mut num = Scalar::one();
+            let mut den = Scalar::one();
+            for (j, aj) in alphas.iter().enumerate() {
+                if i != j {
+                    num = num.mul(aj);
+                    den = den.mul(&aj.sub(ai));
+                }
+            }
+            num.mul(&den.inverse().expect("distinct members"))
+        })
+        .collect()
+}
+
+/// What a wallet needs to encrypt: `PK1`, its id, and a precomputed comb for `r·PK1`.
+#[derive(Clone)]
+pub struct EncryptionKey {
+    pub(crate) pk1: blst_p1_affine,
+    pub(crate) id: [u8; 32],
+    pub(crate) comb: Arc<FixedBase>,
+}
+
+impl core::fmt::Debug for EncryptionKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "EncryptionKey({})", hex::encode(self.id))
+    }
+}
+
+impl EncryptionKey {
+    fn new(pk1: blst_p1_affine) -> Self {
+        let mut t = Transcript::new(DST_KEY_ID);
+        t.append(&group::g1_compress(&pk1));
+        Self {
+            pk1,
+            id: t.finalize_32(),
+            comb: Arc::new(FixedBase::new(&pk1)),
+        }
+    }
+
+    pub fn id(&self) -> [u8; 32] {
+        self.id
+    }
+
+    /// Compressed `PK1` (48 bytes): what a wallet pins.
+    pub fn to_bytes(&self) -> [u8; 48] {
+        group::g1_compress(&self.pk1)
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let pk1 = r.g1("encryption key")?;
+        r.finish()?;
+        Ok(Self::new(pk1))
+    }
+}
+
+serde_via_bytes!(EncryptionKey);
+
+/// A member's secret key share `x_i`. Zeroized on drop; `Debug` shows the index only.
+pub struct KeyShare {
+    index: u32,
+    secret: Scalar,
+}
+
+impl Drop for KeyShare {
+    fn drop(&mut self) {
+        self.secret.zeroize();
+    }
+}
+
+impl core::fmt::Debug for KeyShare {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "KeyShare {{ index: {}, secret: <redacted> }}", self.index)
+    }
+}
+
+impl KeyShare {
+    /// From a DKG's output: the member's 0-based index and its Fr share (big-endian).
+    pub fn from_be_bytes(index: u32, secret: &[u8; 32]) -> Result<Self, DecodeError> {
+        let secret = Scalar::from_be_bytes(secret).ok_or(DecodeError::Scalar("key share"))?;
+        Ok(Self { index, secret })
+    }
+
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    pub(crate) fn secret(&self) -> &Scalar {
+        &self.secret
+    }
+
+    /// Checks that this share belongs to `key` (its `x_i·G2` equals the verification key).
+    pub fn check(&self, key: &CommitteeKey) -> Result<(), KeyError> {
+        if self.index >= key.n {
+            return Err(KeyError::MemberOutOfRange {
+                index: self.index,
+                n: key.n(),
+            });
+        }
+        let mine = group::p2_to_affine(&group::g2_mul_ct(&group::g2_generator(), &self.secret));
+        if group::g2_eq(&mine, key.vk(self.index)) {
+            Ok(())
+        } else {
+            Err(KeyError::ShareMismatch)
+        }
+    }
+
+    /// `x_i·G1`, which members publish after a DKG so that `x·G1` can be interpolated.
+    pub fn public_g1(&self) -> [u8; 48] {
+        group::g1_compress(&group::p1_to_affine(&group::g1_mul_ct(
+            &group::g1_generator(),
+            &self.secret,
+        )))
+    }
+
+    /// Secret encoding (for encrypted keystores only): version ‖ index(u32) ‖ x_i(32 BE).
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(Vec::with_capacity(37));
+        out.push(SHARE_VERSION);
+        out.extend_from_slice(&self.index.to_be_bytes());
+        let mut s = self.secret.to_be_bytes();
+        out.extend_from_slice(&s);
+        s.zeroize();
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        r.version("key share", SHARE_VERSION)?;
+        let index = r.u32("key share index")?;
+        let mut s: [u8; 32] = r.array("key share secret")?;
+        r.finish()?;
+        let out = Self::from_be_bytes(index, &s);
+        s.zeroize();
+        out
+    }
+}
+
+serde_via_bytes!(KeyShare);
+
+/// Trusted dealer, for tests and dev committees only: whoever runs it learns the secret.
+pub fn deal<R: CryptoRng + ?Sized>(
+    n: usize,
+    t: usize,
+    rng: &mut R,
+) -> Result<(CommitteeKey, Vec<KeyShare>), KeyError> {
+    check_params(n, t)?;
+    let mut coeffs: Vec<Scalar> = (0..t).map(|_| Scalar::random(rng)).collect();
+    let commitments: Vec<[u8; 96]> = coeffs
+        .iter()
+        .map(|a| group::g2_compress(&group::p2_to_affine(&group::g2_mul_ct(&group::g2_generator(), a))))
+        .collect();
+    let x_g1 = group::g1_compress(&group::p1_to_affine(&group::g1_mul_ct(
+        &group::g1_generator(),
+        &coeffs[0],
+    )));
+    let shares = (1..=n as u64)
+        .map(|alpha| {
+            let a = Scalar::from_u64(alpha);
+            let mut acc = Scalar::zero();
+            for c in coeffs.iter().rev() {
+                acc = acc.mul(&a).add(c);
+            }
+            KeyShare {
+                index: (alpha - 1) as u32,
+                secret: acc,
+            }
+        })
+        .collect();
+    coeffs.iter_mut().for_each(Zeroize::zeroize);
+    let key = CommitteeKey::from_polynomial(n, &commitments, &x_g1)?;
+    Ok((key, shares))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    #[test]
+    fn dealt_shares_match_verification_keys() {
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        let (key, shares) = deal(5, 3, &mut rng).unwrap();
+        for s in &shares {
+            s.check(&key).unwrap();
+        }
+        let wrong = KeyShare::from_be_bytes(1, &shares[0].secret.to_be_bytes()).unwrap();
+        assert_eq!(wrong.check(&key), Err(KeyError::ShareMismatch));
+        let back = CommitteeKey::from_bytes(&key.to_bytes()).unwrap();
+        assert_eq!(back, key);
+        assert_eq!(back.id(), key.id());
+        let share_back = KeyShare::from_bytes(&shares[2].to_bytes()).unwrap();
+        assert_eq!(share_back.index(), 2);
+        share_back.check(&key).unwrap();
+        assert!(!format!("{:?}", shares[0]).contains(&hex::encode(shares[0].secret.to_be_bytes())));
+    }
+
+    #[test]
+    fn integer_lagrange_weights_are_small() {
+        // Δ·λ_i is an integer; for (16, 11) it fits in ~61 bits, for (4, 3) in 5.
+        let members: Vec<u32> = (0..11).collect();
+        let w: Vec<Scalar> = lagrange_at_zero(&members)
+            .into_iter()
+            .map(|l| l.mul(&default_delta(16)))
+            .collect();
+        assert!(crate::group::SharedWeights::new(&w).bits() <= 64);
+        let w: Vec<Scalar> = lagrange_at_zero(&[0, 1, 2])
+            .into_iter()
+            .map(|l| l.mul(&default_delta(4)))
+            .collect();
+        assert!(crate::group::SharedWeights::new(&w).bits() <= 6);
+    }
+
+    #[test]
+    fn rejects_bad_parameters_and_inconsistent_keys() {
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        assert!(deal(3, 0, &mut rng).is_err());
+        assert!(deal(3, 4, &mut rng).is_err());
+        let (key, _) = deal(4, 3, &mut rng).unwrap();
+        let (other, _) = deal(4, 3, &mut rng).unwrap();
+        // splice other's PK1 into key's encoding
+        let mut b = key.to_bytes();
+        let ob = other.to_bytes();
+        b[41..89].copy_from_slice(&ob[41..89]);
+        assert!(CommitteeKey::from_bytes(&b).is_err());
+        assert!(CommitteeKey::from_bytes(&key.to_bytes()[..100]).is_err());
+    }
+}

@@ -1,0 +1,34 @@
+//! # curtain-crypto
+//!
+//! Threshold encryption for curtain's encrypted mempool, on BLS12-381 with blst:
+//!
+//! - [`key`]: committee keys (encryption key `Δ·x·G1`, public polynomial in G2), key shares,
+//!   trusted dealer for tests and dev.
+//! - [`label`]: what a ciphertext is bound to (key, epoch, namespace, sender).
+//! - [`ciphertext`]: labelled CCA2 encryption (signed-ElGamal KEM + ChaCha20-Poly1305), the
+//!   public validity check, single and batched.
+//! - [`share`]: a member's decryption shares for a committed batch.
+//! - [`combine`]: optimistic combine, verifiable openings, fault evidence.
+//!
+//! This crate does no IO and holds no clocks; every function is deterministic given its RNG.
+//! SPEC.md at the repository root is the normative description of the scheme and encodings.
+
+pub mod ciphertext;
+pub mod combine;
+mod encoding;
+pub mod error;
+mod group;
+pub mod key;
+pub mod label;
+mod scalar;
+pub mod share;
+
+pub use ciphertext::{encrypt, verify, verify_batch, Ciphertext, Padding, Rejected, VerifiedCiphertext};
+pub use combine::{
+    check_share_batch, combine, open, verify_openings, Combined, Decryption, FaultEvidence,
+    FaultReason, Opening, Undecryptable,
+};
+pub use error::{CombineError, DecodeError, EncryptError, KeyError, PointError, ValidityError};
+pub use key::{deal, CommitteeKey, EncryptionKey, KeyShare, MAX_MEMBERS};
+pub use label::{Label, Namespace, MAX_SENDER_LEN};
+pub use share::ShareBatch;

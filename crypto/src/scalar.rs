@@ -1,0 +1,213 @@
+//! Scalars of BLS12-381's prime-order groups (the field F_r), and hashing into them.
+//!
+//! `Scalar` is `Copy` for arithmetic convenience; values that are secrets (key shares, encryption
+//! randomness) are held in wrappers that zeroize on drop (see `key::KeyShare`) or wiped explicitly.
+
+use blst::*;
+use rand_core::CryptoRng;
+use sha2::{Digest, Sha512};
+use zeroize::Zeroize;
+
+/// An element of F_r, in blst's Montgomery representation.
+#[derive(Clone, Copy, Default)]
+pub struct Scalar(pub(crate) blst_fr);
+
+impl PartialEq for Scalar {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.l == other.0.l
+    }
+}
+impl Eq for Scalar {}
+
+impl Zeroize for Scalar {
+    fn zeroize(&mut self) {
+        self.0.l.zeroize();
+    }
+}
+
+impl core::fmt::Debug for Scalar {
+    // Scalars may be secrets: never print them.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Scalar(..)")
+    }
+}
+
+impl Scalar {
+    pub fn zero() -> Self {
+        Self(blst_fr::default())
+    }
+
+    pub fn from_u64(v: u64) -> Self {
+        let mut out = blst_fr::default();
+        let limbs = [v, 0, 0, 0];
+        // SAFETY: blst reads four limbs from `limbs` and writes `out`.
+        unsafe { blst_fr_from_uint64(&mut out, limbs.as_ptr()) };
+        Self(out)
+    }
+
+    pub fn one() -> Self {
+        Self::from_u64(1)
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.0.l == [0u64; 4]
+    }
+
+    pub fn add(&self, o: &Self) -> Self {
+        let mut out = blst_fr::default();
+        unsafe { blst_fr_add(&mut out, &self.0, &o.0) };
+        Self(out)
+    }
+
+    pub fn sub(&self, o: &Self) -> Self {
+        let mut out = blst_fr::default();
+        unsafe { blst_fr_sub(&mut out, &self.0, &o.0) };
+        Self(out)
+    }
+
+    pub fn mul(&self, o: &Self) -> Self {
+        let mut out = blst_fr::default();
+        unsafe { blst_fr_mul(&mut out, &self.0, &o.0) };
+        Self(out)
+    }
+
+    pub fn neg(&self) -> Self {
+        Self::zero().sub(self)
+    }
+
+    /// Multiplicative inverse; `None` for zero. Constant time in blst.
+    pub fn inverse(&self) -> Option<Self> {
+        if self.is_zero() {
+            return None;
+        }
+        let mut out = blst_fr::default();
+        unsafe { blst_fr_eucl_inverse(&mut out, &self.0) };
+        Some(Self(out))
+    }
+
+    /// Canonical little-endian bytes (the form blst's scalar multiplications take).
+    pub fn to_le_bytes(&self) -> [u8; 32] {
+        let mut s = blst_scalar::default();
+        unsafe { blst_scalar_from_fr(&mut s, &self.0) };
+        s.b
+    }
+
+    /// Canonical big-endian bytes (the wire form).
+    pub fn to_be_bytes(&self) -> [u8; 32] {
+        let mut b = self.to_le_bytes();
+        b.reverse();
+        b
+    }
+
+    /// Parses canonical big-endian bytes; `None` if the value is not below r.
+    pub fn from_be_bytes(bytes: &[u8; 32]) -> Option<Self> {
+        let mut s = blst_scalar::default();
+        unsafe { blst_scalar_from_bendian(&mut s, bytes.as_ptr()) };
+        if !unsafe { blst_scalar_fr_check(&s) } {
+            return None;
+        }
+        let mut out = blst_fr::default();
+        unsafe { blst_fr_from_scalar(&mut out, &s) };
+        Some(Self(out))
+    }
+
+    /// Reduces arbitrary big-endian bytes modulo r (64 uniform bytes give a bias below 2^-256).
+    pub fn from_wide_be(bytes: &[u8]) -> Self {
+        let mut s = blst_scalar::default();
+        unsafe { blst_scalar_from_be_bytes(&mut s, bytes.as_ptr(), bytes.len()) };
+        let mut out = blst_fr::default();
+        unsafe { blst_fr_from_scalar(&mut out, &s) };
+        Self(out)
+    }
+
+    /// A uniformly random scalar.
+    pub fn random<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        let mut wide = [0u8; 64];
+        rng.fill_bytes(&mut wide);
+        let s = Self::from_wide_be(&wide);
+        wide.zeroize();
+        s
+    }
+
+    /// A uniformly random 128-bit value, returned as little-endian scalar bytes (upper half zero).
+    /// Used as the weights of random linear combinations in batch checks (soundness 2^-128).
+    pub(crate) fn random_u128_le<R: CryptoRng + ?Sized>(rng: &mut R) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        rng.fill_bytes(&mut out[..16]);
+        out
+    }
+
+    /// Interprets the low 128 bits little-endian as a scalar.
+    pub(crate) fn from_u128_le(b: &[u8; 32]) -> Self {
+        let lo = u64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
+        let hi = u64::from_le_bytes(b[8..16].try_into().expect("8 bytes"));
+        let mut out = blst_fr::default();
+        let limbs = [lo, hi, 0, 0];
+        unsafe { blst_fr_from_uint64(&mut out, limbs.as_ptr()) };
+        Self(out)
+    }
+}
+
+/// A domain-separated transcript hash (SHA-512). Every item is length-prefixed so that the
+/// encoding of the hashed sequence is injective.
+pub(crate) struct Transcript(Sha512);
+
+impl Transcript {
+    pub fn new(dst: &[u8]) -> Self {
+        let mut h = Sha512::new();
+        h.update((dst.len() as u64).to_be_bytes());
+        h.update(dst);
+        Self(h)
+    }
+
+    pub fn append(&mut self, item: &[u8]) -> &mut Self {
+        self.0.update((item.len() as u64).to_be_bytes());
+        self.0.update(item);
+        self
+    }
+
+    pub fn challenge_scalar(self) -> Scalar {
+        let out = self.0.finalize();
+        Scalar::from_wide_be(&out)
+    }
+
+    pub fn finalize_32(self) -> [u8; 32] {
+        let out = self.0.finalize();
+        let mut b = [0u8; 32];
+        b.copy_from_slice(&out[..32]);
+        b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_roundtrip_and_rejection() {
+        let s = Scalar::from_u64(123456789);
+        assert_eq!(Scalar::from_be_bytes(&s.to_be_bytes()), Some(s));
+        // r itself is not canonical.
+        let r_be: [u8; 32] = hex_literal("73eda753299d7d483339d80809a1d80553bda402fffe5bfeffffffff00000001");
+        assert!(Scalar::from_be_bytes(&r_be).is_none());
+        assert!(Scalar::from_be_bytes(&[0xff; 32]).is_none());
+        let mut r_minus_1 = r_be;
+        r_minus_1[31] = 0;
+        assert!(Scalar::from_be_bytes(&r_minus_1).is_some());
+    }
+
+    #[test]
+    fn field_arithmetic() {
+        let a = Scalar::from_u64(7);
+        let b = Scalar::from_u64(5);
+        assert_eq!(a.mul(&b), Scalar::from_u64(35));
+        assert_eq!(a.sub(&b), Scalar::from_u64(2));
+        assert_eq!(a.mul(&a.inverse().unwrap()), Scalar::one());
+        assert!(Scalar::zero().inverse().is_none());
+        assert_eq!(a.add(&a.neg()), Scalar::zero());
+    }
+
+    fn hex_literal(s: &str) -> [u8; 32] {
+        hex::decode(s).unwrap().try_into().unwrap()
+    }
+}
