@@ -404,3 +404,27 @@ mod tests {
         ));
     }
 }
+
+/// Builds a ciphertext with a valid proof around an arbitrary framed plaintext (or, with
+/// `raw_payload`, arbitrary payload bytes): what a malicious sender can do. Tests only.
+#[cfg(test)]
+pub(crate) fn encrypt_malformed<R: CryptoRng + ?Sized>(
+    key: &EncryptionKey,
+    label: &Label,
+    framed: &[u8],
+    raw_payload: Option<Vec<u8>>,
+    rng: &mut R,
+) -> Ciphertext {
+    let r = Scalar::random(rng);
+    let s = Scalar::random(rng);
+    let g = generator_table();
+    let aff = group::p1s_to_affine(&[g.mul(&r), g.mul(&s), key.comb.mul(&r)]);
+    let payload = raw_payload.unwrap_or_else(|| {
+        let k = kdf(&aff[0], &aff[2]);
+        ChaCha20Poly1305::new(k.as_ref().into())
+            .encrypt(&Default::default(), Payload { msg: framed, aad: &aad(label) })
+            .unwrap()
+    });
+    let e = challenge(label, &aff[0], &aff[1], &payload);
+    Ciphertext::assemble(label.clone(), aff[0], aff[1], s.add(&e.mul(&r)), payload)
+}

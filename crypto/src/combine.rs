@@ -346,3 +346,77 @@ fn open_point(ct: &Ciphertext, z: &blst_p1_affine) -> Decryption {
         _ => Decryption::Undecryptable(Undecryptable::BadFraming),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ciphertext::{encrypt_malformed, verify};
+    use crate::key::deal;
+    use crate::label::Label;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    /// A sender's garbage ends as a publicly checkable verdict, never silently dropped, and
+    /// does not disturb the rest of the batch.
+    #[test]
+    fn malformed_senders_get_checkable_verdicts() {
+        let mut r = ChaCha20Rng::seed_from_u64(21);
+        let (key, shares) = deal(4, 3, &mut r).unwrap();
+        let l = Label::new(key.id(), 0, 3, b"s").unwrap();
+        let ek = key.encryption_key();
+        let mut long_len = 100u32.to_be_bytes().to_vec();
+        long_len.extend_from_slice(b"short");
+        let mut dirty_pad = 1u32.to_be_bytes().to_vec();
+        dirty_pad.extend_from_slice(b"x\x01");
+        let cts: Vec<VerifiedCiphertext> = [
+            encrypt_malformed(ek, &l, b"", Some(vec![7u8; 40]), &mut r),
+            encrypt_malformed(ek, &l, &long_len, None, &mut r),
+            encrypt_malformed(ek, &l, &dirty_pad, None, &mut r),
+            crate::encrypt(ek, &l, b"fine", crate::Padding::Buckets, &mut r).unwrap(),
+        ]
+        .into_iter()
+        .map(|c| verify(&key, c).unwrap())
+        .collect();
+        let batches: Vec<ShareBatch> = shares.iter().map(|s| s.decryption_shares([1; 32], &cts)).collect();
+        let out = combine(&key, [1; 32], &cts, &batches, &mut r).unwrap();
+        assert_eq!(
+            out.decryptions,
+            vec![
+                Decryption::Undecryptable(Undecryptable::AeadFailure),
+                Decryption::Undecryptable(Undecryptable::BadFraming),
+                Decryption::Undecryptable(Undecryptable::BadFraming),
+                Decryption::Plaintext(b"fine".to_vec()),
+            ]
+        );
+        // anyone can check: the openings are correct, and opening gives the same verdicts
+        assert!(verify_openings(&key, &cts, &out.openings, &mut r));
+        for ((ct, o), d) in cts.iter().zip(&out.openings).zip(&out.decryptions) {
+            assert_eq!(&open(ct, o), d);
+        }
+    }
+
+    #[test]
+    fn duplicate_foreign_and_short_batches() {
+        let mut r = ChaCha20Rng::seed_from_u64(22);
+        let (key, shares) = deal(4, 2, &mut r).unwrap();
+        let l = Label::new(key.id(), 0, 3, b"s").unwrap();
+        let ct = verify(&key, crate::encrypt(key.encryption_key(), &l, b"m", crate::Padding::None, &mut r).unwrap()).unwrap();
+        let cts = vec![ct];
+        let good = shares[0].decryption_shares([1; 32], &cts);
+        let foreign = shares[1].decryption_shares([2; 32], &cts);
+        let short = shares[2].decryption_shares([1; 32], &[]);
+        // duplicates of member 0 count once; the foreign batch is ignored; the short one is a fault
+        let err = combine(&key, [1; 32], &cts, &[good.clone(), good.clone(), foreign, short], &mut r).unwrap_err();
+        match err {
+            CombineError::NotEnoughShares { valid, needed, faults } => {
+                assert_eq!((valid, needed), (1, 2));
+                assert_eq!(faults.len(), 1);
+                assert_eq!(faults[0].reason, FaultReason::WrongLength { expected: 1, got: 0 });
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // an empty batch combines to nothing
+        let out = combine(&key, [1; 32], &[], &[shares[0].decryption_shares([1; 32], &[]), shares[1].decryption_shares([1; 32], &[])], &mut r).unwrap();
+        assert!(out.decryptions.is_empty());
+    }
+}
