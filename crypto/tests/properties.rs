@@ -86,6 +86,8 @@ proptest! {
     #[test]
     fn wrong_shares_are_attributed((n, t) in (2usize..=24).prop_flat_map(|n| (Just(n), 1..n)),
                                    seed in any::<u64>(), kind in 0u8..3) {
+        // with t = 1 every member holds the same share, so another member's shares are correct
+        prop_assume!(t > 1 || kind != 0);
         let mut r = rng(seed);
         let (key, shares) = deal(n, t, &mut r).unwrap();
         let msgs: Vec<Vec<u8>> = (0..3).map(|i| vec![i as u8; 40]).collect();
