@@ -26,7 +26,15 @@ const MIN_PAYLOAD: usize = FRAME_LEN + TAG_LEN;
 /// Largest payload (framed, padded plaintext plus tag) a ciphertext may carry.
 pub const MAX_PAYLOAD_LEN: usize = MAX_PLAINTEXT_LEN + FRAME_LEN + TAG_LEN;
 /// Padding buckets for [`Padding::Buckets`] (sizes of the framed plaintext).
-pub const BUCKETS: [usize; 7] = [64, 256, 1024, 4096, 16384, 65536, MAX_PLAINTEXT_LEN + FRAME_LEN];
+pub const BUCKETS: [usize; 7] = [
+    64,
+    256,
+    1024,
+    4096,
+    16384,
+    65536,
+    MAX_PLAINTEXT_LEN + FRAME_LEN,
+];
 
 pub(crate) const DST_POK: &[u8] = b"curtain/v1/tdh0-pok";
 pub(crate) const DST_KDF: &[u8] = b"curtain/v1/kem-kdf";
@@ -78,7 +86,13 @@ impl PartialEq for Ciphertext {
 impl Eq for Ciphertext {}
 
 impl Ciphertext {
-    fn assemble(label: Label, u: blst_p1_affine, w: blst_p1_affine, f: Scalar, payload: Vec<u8>) -> Self {
+    fn assemble(
+        label: Label,
+        u: blst_p1_affine,
+        w: blst_p1_affine,
+        f: Scalar,
+        payload: Vec<u8>,
+    ) -> Self {
         let e = challenge(&label, &u, &w, &payload);
         let mut ct = Self {
             label,
@@ -158,7 +172,8 @@ fn challenge(label: &Label, u: &blst_p1_affine, w: &blst_p1_affine, payload: &[u
 /// `KDF(u, Z)`: the DEM key. SHA-512 based, domain separated, truncated to 32 bytes.
 pub(crate) fn kdf(u: &blst_p1_affine, z: &blst_p1_affine) -> Zeroizing<[u8; 32]> {
     let mut t = Transcript::new(DST_KDF);
-    t.append(&group::g1_compress(u)).append(&group::g1_compress(z));
+    t.append(&group::g1_compress(u))
+        .append(&group::g1_compress(z));
     Zeroizing::new(t.finalize_32())
 }
 
@@ -190,7 +205,9 @@ pub fn encrypt<R: CryptoRng + ?Sized>(
     rng.fill_bytes(seed.as_mut());
     let mut r = {
         let mut t = Transcript::new(DST_HEDGE_R);
-        t.append(seed.as_ref()).append(&label.to_bytes()).append(msg);
+        t.append(seed.as_ref())
+            .append(&label.to_bytes())
+            .append(msg);
         t.challenge_scalar()
     };
     let mut s = {
@@ -257,7 +274,7 @@ impl VerifiedCiphertext {
 /// A ciphertext that failed validity, returned with the reason.
 #[derive(Clone, Debug)]
 pub struct Rejected {
-    pub ciphertext: Ciphertext,
+    pub ciphertext: Box<Ciphertext>,
     pub reason: ValidityError,
 }
 
@@ -271,7 +288,7 @@ pub fn verify(key: &CommitteeKey, ct: Ciphertext) -> Result<VerifiedCiphertext, 
         ValidityError::InvalidProof
     };
     Err(Rejected {
-        ciphertext: ct,
+        ciphertext: Box::new(ct),
         reason,
     })
 }
@@ -301,14 +318,14 @@ pub fn verify_batch<R: CryptoRng + ?Sized>(
         .map(|(ct, good)| {
             if ct.label.key_id() != &id {
                 Err(Rejected {
-                    ciphertext: ct,
+                    ciphertext: Box::new(ct),
                     reason: ValidityError::WrongKey,
                 })
             } else if good {
                 Ok(VerifiedCiphertext(ct))
             } else {
                 Err(Rejected {
-                    ciphertext: ct,
+                    ciphertext: Box::new(ct),
                     reason: ValidityError::InvalidProof,
                 })
             }
@@ -361,50 +378,6 @@ fn batch_holds<R: CryptoRng + ?Sized>(cts: &[Ciphertext], idx: &[usize], rng: &m
     unsafe { blst_p1_is_inf(&group::p1_add(&a, &b)) }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::key::deal;
-    use rand_chacha::ChaCha20Rng;
-    use rand_core::SeedableRng;
-
-    #[test]
-    fn encrypt_verify_roundtrip_and_batch_bisection() {
-        let mut rng = ChaCha20Rng::seed_from_u64(3);
-        let (key, _) = deal(4, 3, &mut rng).unwrap();
-        let label = Label::new(key.id(), 0, 9, b"bob").unwrap();
-        let mut cts: Vec<Ciphertext> = (0..9)
-            .map(|i| encrypt(key.encryption_key(), &label, &[i as u8; 100], Padding::None, &mut rng).unwrap())
-            .collect();
-        for ct in &cts {
-            assert_eq!(Ciphertext::from_bytes(&ct.to_bytes()).unwrap().id(), ct.id());
-            assert!(verify(&key, ct.clone()).is_ok());
-        }
-        // break two proofs: swap f between ciphertexts
-        let f3 = cts[3].f;
-        cts[3] = Ciphertext::assemble(cts[3].label.clone(), cts[3].u, cts[3].w, cts[5].f, cts[3].payload.clone());
-        cts[5] = Ciphertext::assemble(cts[5].label.clone(), cts[5].u, cts[5].w, f3, cts[5].payload.clone());
-        let res = verify_batch(&key, cts, &mut rng);
-        let bad: Vec<usize> = res.iter().enumerate().filter(|(_, r)| r.is_err()).map(|(i, _)| i).collect();
-        assert_eq!(bad, vec![3, 5]);
-    }
-
-    #[test]
-    fn padding_hides_length() {
-        let mut rng = ChaCha20Rng::seed_from_u64(4);
-        let (key, _) = deal(1, 1, &mut rng).unwrap();
-        let label = Label::new(key.id(), 0, 0, b"").unwrap();
-        let a = encrypt(key.encryption_key(), &label, &[1; 10], Padding::Buckets, &mut rng).unwrap();
-        let b = encrypt(key.encryption_key(), &label, &[1; 50], Padding::Buckets, &mut rng).unwrap();
-        assert_eq!(a.payload_len(), b.payload_len());
-        assert!(encrypt(key.encryption_key(), &label, &vec![0; MAX_PLAINTEXT_LEN], Padding::Buckets, &mut rng).is_ok());
-        assert!(matches!(
-            encrypt(key.encryption_key(), &label, &vec![0; MAX_PLAINTEXT_LEN + 1], Padding::None, &mut rng),
-            Err(EncryptError::PlaintextTooLong { .. })
-        ));
-    }
-}
-
 /// Builds a ciphertext with a valid proof around an arbitrary framed plaintext (or, with
 /// `raw_payload`, arbitrary payload bytes): what a malicious sender can do. Tests only.
 #[cfg(test)]
@@ -422,9 +395,115 @@ pub(crate) fn encrypt_malformed<R: CryptoRng + ?Sized>(
     let payload = raw_payload.unwrap_or_else(|| {
         let k = kdf(&aff[0], &aff[2]);
         ChaCha20Poly1305::new(k.as_ref().into())
-            .encrypt(&Default::default(), Payload { msg: framed, aad: &aad(label) })
+            .encrypt(
+                &Default::default(),
+                Payload {
+                    msg: framed,
+                    aad: &aad(label),
+                },
+            )
             .unwrap()
     });
     let e = challenge(label, &aff[0], &aff[1], &payload);
     Ciphertext::assemble(label.clone(), aff[0], aff[1], s.add(&e.mul(&r)), payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::deal;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    #[test]
+    fn encrypt_verify_roundtrip_and_batch_bisection() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let (key, _) = deal(4, 3, &mut rng).unwrap();
+        let label = Label::new(key.id(), 0, 9, b"bob").unwrap();
+        let mut cts: Vec<Ciphertext> = (0..9)
+            .map(|i| {
+                encrypt(
+                    key.encryption_key(),
+                    &label,
+                    &[i as u8; 100],
+                    Padding::None,
+                    &mut rng,
+                )
+                .unwrap()
+            })
+            .collect();
+        for ct in &cts {
+            assert_eq!(
+                Ciphertext::from_bytes(&ct.to_bytes()).unwrap().id(),
+                ct.id()
+            );
+            assert!(verify(&key, ct.clone()).is_ok());
+        }
+        // break two proofs: swap f between ciphertexts
+        let f3 = cts[3].f;
+        cts[3] = Ciphertext::assemble(
+            cts[3].label.clone(),
+            cts[3].u,
+            cts[3].w,
+            cts[5].f,
+            cts[3].payload.clone(),
+        );
+        cts[5] = Ciphertext::assemble(
+            cts[5].label.clone(),
+            cts[5].u,
+            cts[5].w,
+            f3,
+            cts[5].payload.clone(),
+        );
+        let res = verify_batch(&key, cts, &mut rng);
+        let bad: Vec<usize> = res
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.is_err())
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(bad, vec![3, 5]);
+    }
+
+    #[test]
+    fn padding_hides_length() {
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        let (key, _) = deal(1, 1, &mut rng).unwrap();
+        let label = Label::new(key.id(), 0, 0, b"").unwrap();
+        let a = encrypt(
+            key.encryption_key(),
+            &label,
+            &[1; 10],
+            Padding::Buckets,
+            &mut rng,
+        )
+        .unwrap();
+        let b = encrypt(
+            key.encryption_key(),
+            &label,
+            &[1; 50],
+            Padding::Buckets,
+            &mut rng,
+        )
+        .unwrap();
+        assert_eq!(a.payload_len(), b.payload_len());
+        assert!(encrypt(
+            key.encryption_key(),
+            &label,
+            &vec![0; MAX_PLAINTEXT_LEN],
+            Padding::Buckets,
+            &mut rng
+        )
+        .is_ok());
+        assert!(matches!(
+            encrypt(
+                key.encryption_key(),
+                &label,
+                &vec![0; MAX_PLAINTEXT_LEN + 1],
+                Padding::None,
+                &mut rng
+            ),
+            Err(EncryptError::PlaintextTooLong { .. })
+        ));
+    }
 }

@@ -117,7 +117,8 @@ impl FaultEvidence {
         cts: &[C],
         rng: &mut R,
     ) -> bool {
-        (self.batch.member as usize) < key.n() && check_share_batch(key, cts, &self.batch, rng).is_err()
+        (self.batch.member as usize) < key.n()
+            && check_share_batch(key, cts, &self.batch, rng).is_err()
     }
 }
 
@@ -150,7 +151,10 @@ pub fn combine<R: CryptoRng + ?Sized>(
     let mut faults = Vec::new();
     let mut by_member: BTreeMap<u32, &ShareBatch> = BTreeMap::new();
     for b in batches {
-        if b.batch_id != batch_id || b.member as usize >= key.n() || by_member.contains_key(&b.member) {
+        if b.batch_id != batch_id
+            || b.member as usize >= key.n()
+            || by_member.contains_key(&b.member)
+        {
             continue;
         }
         if b.shares.len() != cts.len() {
@@ -232,7 +236,9 @@ fn combine_points(key: &CommitteeKey, len: usize, chosen: &[&ShareBatch]) -> Vec
             },
         )
         .collect();
-    proj.par_chunks(256).flat_map_iter(group::p1s_to_affine).collect()
+    proj.par_chunks(256)
+        .flat_map_iter(group::p1s_to_affine)
+        .collect()
 }
 
 /// Checks that every `Z_j` is the correct opening `Δ·x·u_j` (one randomised pairing equation).
@@ -377,7 +383,10 @@ mod tests {
         .into_iter()
         .map(|c| verify(&key, c).unwrap())
         .collect();
-        let batches: Vec<ShareBatch> = shares.iter().map(|s| s.decryption_shares([1; 32], &cts)).collect();
+        let batches: Vec<ShareBatch> = shares
+            .iter()
+            .map(|s| s.decryption_shares([1; 32], &cts))
+            .collect();
         let out = combine(&key, [1; 32], &cts, &batches, &mut r).unwrap();
         assert_eq!(
             out.decryptions,
@@ -400,23 +409,54 @@ mod tests {
         let mut r = ChaCha20Rng::seed_from_u64(22);
         let (key, shares) = deal(4, 2, &mut r).unwrap();
         let l = Label::new(key.id(), 0, 3, b"s").unwrap();
-        let ct = verify(&key, crate::encrypt(key.encryption_key(), &l, b"m", crate::Padding::None, &mut r).unwrap()).unwrap();
+        let ct = verify(
+            &key,
+            crate::encrypt(key.encryption_key(), &l, b"m", crate::Padding::None, &mut r).unwrap(),
+        )
+        .unwrap();
         let cts = vec![ct];
         let good = shares[0].decryption_shares([1; 32], &cts);
         let foreign = shares[1].decryption_shares([2; 32], &cts);
         let short = shares[2].decryption_shares([1; 32], &[]);
         // duplicates of member 0 count once; the foreign batch is ignored; the short one is a fault
-        let err = combine(&key, [1; 32], &cts, &[good.clone(), good.clone(), foreign, short], &mut r).unwrap_err();
+        let err = combine(
+            &key,
+            [1; 32],
+            &cts,
+            &[good.clone(), good.clone(), foreign, short],
+            &mut r,
+        )
+        .unwrap_err();
         match err {
-            CombineError::NotEnoughShares { valid, needed, faults } => {
+            CombineError::NotEnoughShares {
+                valid,
+                needed,
+                faults,
+            } => {
                 assert_eq!((valid, needed), (1, 2));
                 assert_eq!(faults.len(), 1);
-                assert_eq!(faults[0].reason, FaultReason::WrongLength { expected: 1, got: 0 });
+                assert_eq!(
+                    faults[0].reason,
+                    FaultReason::WrongLength {
+                        expected: 1,
+                        got: 0
+                    }
+                );
             }
             other => panic!("unexpected {other:?}"),
         }
         // an empty batch combines to nothing
-        let out = combine(&key, [1; 32], &[], &[shares[0].decryption_shares([1; 32], &[]), shares[1].decryption_shares([1; 32], &[])], &mut r).unwrap();
+        let out = combine(
+            &key,
+            [1; 32],
+            &[],
+            &[
+                shares[0].decryption_shares([1; 32], &[]),
+                shares[1].decryption_shares([1; 32], &[]),
+            ],
+            &mut r,
+        )
+        .unwrap();
         assert!(out.decryptions.is_empty());
     }
 }

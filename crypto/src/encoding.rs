@@ -149,7 +149,10 @@ pub(crate) mod serde_bytes_buf {
                 fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Buf, E> {
                     Ok(Buf(v))
                 }
-                fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Buf, A::Error> {
+                fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                    self,
+                    mut a: A,
+                ) -> Result<Buf, A::Error> {
                     // Cap the pre-allocation: the hint comes from untrusted input.
                     let mut v = Vec::with_capacity(a.size_hint().unwrap_or(0).min(4096));
                     while let Some(b) = a.next_element::<u8>()? {

@@ -170,7 +170,10 @@ pub(crate) fn g2_mul_small(p: &blst_p2, k: u64) -> blst_p2 {
 /// map to the identity (blst's trick would otherwise zero every output).
 pub(crate) fn p1s_to_affine(points: &[blst_p1]) -> Vec<blst_p1_affine> {
     let gen = unsafe { *blst_p1_generator() };
-    let inf: Vec<bool> = points.iter().map(|p| unsafe { blst_p1_is_inf(p) }).collect();
+    let inf: Vec<bool> = points
+        .iter()
+        .map(|p| unsafe { blst_p1_is_inf(p) })
+        .collect();
     let fixed: Vec<blst_p1> = points
         .iter()
         .zip(&inf)
@@ -476,7 +479,12 @@ mod tests {
         let mut r = rng();
         let base = p1_to_affine(&g1_mul_ct(&g1_generator(), &Scalar::random(&mut r)));
         let comb = FixedBase::new(&base);
-        for s in [Scalar::zero(), Scalar::one(), Scalar::one().neg(), Scalar::random(&mut r)] {
+        for s in [
+            Scalar::zero(),
+            Scalar::one(),
+            Scalar::one().neg(),
+            Scalar::random(&mut r),
+        ] {
             assert!(p1_eq(&comb.mul(&s), &g1_mul_ct(&base, &s)));
         }
     }
@@ -485,7 +493,11 @@ mod tests {
     fn shared_weights_msm_matches_naive() {
         let mut r = rng();
         for weights in [
-            vec![Scalar::from_u64(18), Scalar::from_u64(18).neg(), Scalar::from_u64(6)],
+            vec![
+                Scalar::from_u64(18),
+                Scalar::from_u64(18).neg(),
+                Scalar::from_u64(6),
+            ],
             vec![Scalar::random(&mut r), Scalar::random(&mut r)],
             vec![Scalar::zero(), Scalar::one()],
         ] {

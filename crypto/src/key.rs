@@ -215,7 +215,10 @@ fn check_params(n: usize, t: usize) -> Result<(), KeyError> {
 
 /// Lagrange coefficients at 0 for members (0-based) evaluated at `index + 1`.
 pub(crate) fn lagrange_at_zero(members: &[u32]) -> Vec<Scalar> {
-    let alphas: Vec<Scalar> = members.iter().map(|&i| Scalar::from_u64(i as u64 + 1)).collect();
+    let alphas: Vec<Scalar> = members
+        .iter()
+        .map(|&i| Scalar::from_u64(i as u64 + 1))
+        .collect();
     alphas
         .iter()
         .enumerate()
@@ -291,7 +294,11 @@ impl Drop for KeyShare {
 
 impl core::fmt::Debug for KeyShare {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "KeyShare {{ index: {}, secret: <redacted> }}", self.index)
+        write!(
+            f,
+            "KeyShare {{ index: {}, secret: <redacted> }}",
+            self.index
+        )
     }
 }
 
@@ -369,7 +376,12 @@ pub fn deal<R: CryptoRng + ?Sized>(
     let mut coeffs: Vec<Scalar> = (0..t).map(|_| Scalar::random(rng)).collect();
     let commitments: Vec<[u8; 96]> = coeffs
         .iter()
-        .map(|a| group::g2_compress(&group::p2_to_affine(&group::g2_mul_ct(&group::g2_generator(), a))))
+        .map(|a| {
+            group::g2_compress(&group::p2_to_affine(&group::g2_mul_ct(
+                &group::g2_generator(),
+                a,
+            )))
+        })
         .collect();
     let x_g1 = group::g1_compress(&group::p1_to_affine(&group::g1_mul_ct(
         &group::g1_generator(),

@@ -22,7 +22,12 @@ pub struct Label {
 
 impl Label {
     /// Builds a label; `None` if the sender tag is longer than [`MAX_SENDER_LEN`].
-    pub fn new(key_id: [u8; 32], key_epoch: u64, namespace: Namespace, sender: &[u8]) -> Option<Self> {
+    pub fn new(
+        key_id: [u8; 32],
+        key_epoch: u64,
+        namespace: Namespace,
+        sender: &[u8],
+    ) -> Option<Self> {
         (sender.len() <= MAX_SENDER_LEN).then(|| Self {
             key_id,
             key_epoch,
@@ -102,10 +107,16 @@ mod tests {
         assert!(Label::new([0; 32], 0, 0, &[0u8; MAX_SENDER_LEN + 1]).is_none());
         let mut b = l.to_bytes();
         b[48] = 200; // sender length over the cap
-        assert!(matches!(Label::from_bytes(&b), Err(DecodeError::Length { .. })));
+        assert!(matches!(
+            Label::from_bytes(&b),
+            Err(DecodeError::Length { .. })
+        ));
         let mut b = l.to_bytes();
         b.push(0);
         assert_eq!(Label::from_bytes(&b), Err(DecodeError::TrailingBytes(1)));
-        assert!(matches!(Label::from_bytes(&l.to_bytes()[..40]), Err(DecodeError::Truncated(_))));
+        assert!(matches!(
+            Label::from_bytes(&l.to_bytes()[..40]),
+            Err(DecodeError::Truncated(_))
+        ));
     }
 }

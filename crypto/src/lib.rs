@@ -23,7 +23,9 @@ pub mod label;
 mod scalar;
 pub mod share;
 
-pub use ciphertext::{encrypt, verify, verify_batch, Ciphertext, Padding, Rejected, VerifiedCiphertext};
+pub use ciphertext::{
+    encrypt, verify, verify_batch, Ciphertext, Padding, Rejected, VerifiedCiphertext,
+};
 pub use combine::{
     check_share_batch, combine, open, verify_openings, Combined, Decryption, FaultEvidence,
     FaultReason, Opening, Undecryptable,

@@ -86,14 +86,14 @@ impl Scalar {
     }
 
     /// Canonical little-endian bytes (the form blst's scalar multiplications take).
-    pub fn to_le_bytes(&self) -> [u8; 32] {
+    pub fn to_le_bytes(self) -> [u8; 32] {
         let mut s = blst_scalar::default();
         unsafe { blst_scalar_from_fr(&mut s, &self.0) };
         s.b
     }
 
     /// Canonical big-endian bytes (the wire form).
-    pub fn to_be_bytes(&self) -> [u8; 32] {
+    pub fn to_be_bytes(self) -> [u8; 32] {
         let mut b = self.to_le_bytes();
         b.reverse();
         b
@@ -188,7 +188,8 @@ mod tests {
         let s = Scalar::from_u64(123456789);
         assert_eq!(Scalar::from_be_bytes(&s.to_be_bytes()), Some(s));
         // r itself is not canonical.
-        let r_be: [u8; 32] = hex_literal("73eda753299d7d483339d80809a1d80553bda402fffe5bfeffffffff00000001");
+        let r_be: [u8; 32] =
+            hex_literal("73eda753299d7d483339d80809a1d80553bda402fffe5bfeffffffff00000001");
         assert!(Scalar::from_be_bytes(&r_be).is_none());
         assert!(Scalar::from_be_bytes(&[0xff; 32]).is_none());
         let mut r_minus_1 = r_be;

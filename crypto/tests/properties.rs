@@ -22,11 +22,22 @@ fn label(key: &CommitteeKey, ns: u64) -> Label {
     Label::new(key.id(), 1, ns, b"wallet-7").unwrap()
 }
 
-fn encrypt_many(key: &CommitteeKey, msgs: &[Vec<u8>], r: &mut ChaCha20Rng) -> Vec<VerifiedCiphertext> {
+fn encrypt_many(
+    key: &CommitteeKey,
+    msgs: &[Vec<u8>],
+    r: &mut ChaCha20Rng,
+) -> Vec<VerifiedCiphertext> {
     msgs.iter()
         .enumerate()
         .map(|(i, m)| {
-            let ct = encrypt(key.encryption_key(), &label(key, i as u64), m, Padding::None, r).unwrap();
+            let ct = encrypt(
+                key.encryption_key(),
+                &label(key, i as u64),
+                m,
+                Padding::None,
+                r,
+            )
+            .unwrap();
             verify(key, ct).unwrap()
         })
         .collect()
@@ -168,7 +179,14 @@ fn label_mismatch_is_rejected() {
     let (key, _) = deal(4, 3, &mut r).unwrap();
     let (other_key, _) = deal(4, 3, &mut r).unwrap();
     let original = Label::new(key.id(), 1, 7, b"alice").unwrap();
-    let ct = encrypt(key.encryption_key(), &original, b"secret order", Padding::None, &mut r).unwrap();
+    let ct = encrypt(
+        key.encryption_key(),
+        &original,
+        b"secret order",
+        Padding::None,
+        &mut r,
+    )
+    .unwrap();
     let bytes = ct.to_bytes();
     let label_len = original.to_bytes().len();
     for copy in [
@@ -198,11 +216,25 @@ fn openings_are_bound_to_their_ciphertext() {
     let mut r = rng(12);
     let (key, shares) = deal(4, 3, &mut r).unwrap();
     let cts = encrypt_many(&key, &[b"a".to_vec(), b"b".to_vec()], &mut r);
-    let batches: Vec<ShareBatch> = shares[1..].iter().map(|s| s.decryption_shares(BATCH_ID, &cts)).collect();
+    let batches: Vec<ShareBatch> = shares[1..]
+        .iter()
+        .map(|s| s.decryption_shares(BATCH_ID, &cts))
+        .collect();
     let out = combine(&key, BATCH_ID, &cts, &batches, &mut r).unwrap();
-    assert_eq!(open(&cts[0], &out.openings[0]), Decryption::Plaintext(b"a".to_vec()));
-    assert!(!verify_openings(&key, &cts[..1], &out.openings[1..], &mut r));
-    assert_eq!(open(&cts[0], &out.openings[1]), Decryption::Undecryptable(Undecryptable::AeadFailure));
+    assert_eq!(
+        open(&cts[0], &out.openings[0]),
+        Decryption::Plaintext(b"a".to_vec())
+    );
+    assert!(!verify_openings(
+        &key,
+        &cts[..1],
+        &out.openings[1..],
+        &mut r
+    ));
+    assert_eq!(
+        open(&cts[0], &out.openings[1]),
+        Decryption::Undecryptable(Undecryptable::AeadFailure)
+    );
 }
 
 /// Non-canonical and out-of-subgroup encodings get typed errors.
@@ -210,7 +242,14 @@ fn openings_are_bound_to_their_ciphertext() {
 fn bad_point_encodings_have_typed_errors() {
     let mut r = rng(13);
     let (key, shares) = deal(4, 3, &mut r).unwrap();
-    let ct = encrypt(key.encryption_key(), &label(&key, 0), b"m", Padding::None, &mut r).unwrap();
+    let ct = encrypt(
+        key.encryption_key(),
+        &label(&key, 0),
+        b"m",
+        Padding::None,
+        &mut r,
+    )
+    .unwrap();
     let bytes = ct.to_bytes();
     let u_at = 1 + label(&key, 0).to_bytes().len();
 
@@ -220,7 +259,10 @@ fn bad_point_encodings_have_typed_errors() {
     b[u_at] = 0xc0;
     assert!(matches!(
         Ciphertext::from_bytes(&b),
-        Err(DecodeError::Point { field: "ciphertext.u", error: PointError::Identity })
+        Err(DecodeError::Point {
+            field: "ciphertext.u",
+            error: PointError::Identity
+        })
     ));
     // an on-curve point outside G1 for u
     let outside = (1u8..=255)
@@ -235,7 +277,10 @@ fn bad_point_encodings_have_typed_errors() {
             b[u_at..u_at + 48].copy_from_slice(p);
             matches!(
                 Ciphertext::from_bytes(&b),
-                Err(DecodeError::Point { error: PointError::NotInSubgroup, .. })
+                Err(DecodeError::Point {
+                    error: PointError::NotInSubgroup,
+                    ..
+                })
             )
         });
     assert!(outside.is_some());
@@ -243,25 +288,39 @@ fn bad_point_encodings_have_typed_errors() {
     let f_at = u_at + 96;
     let mut b = bytes.clone();
     b[f_at..f_at + 32].fill(0xff);
-    assert_eq!(Ciphertext::from_bytes(&b).unwrap_err(), DecodeError::Scalar("ciphertext.f"));
+    assert_eq!(
+        Ciphertext::from_bytes(&b).unwrap_err(),
+        DecodeError::Scalar("ciphertext.f")
+    );
     // oversized payload length is refused before allocation
     let len_at = f_at + 32;
     let mut b = bytes.clone();
     b[len_at..len_at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
-    assert!(matches!(Ciphertext::from_bytes(&b), Err(DecodeError::Length { .. })));
+    assert!(matches!(
+        Ciphertext::from_bytes(&b),
+        Err(DecodeError::Length { .. })
+    ));
     // wrong version
     let mut b = bytes.clone();
     b[0] = 9;
-    assert!(matches!(Ciphertext::from_bytes(&b), Err(DecodeError::UnsupportedVersion { .. })));
+    assert!(matches!(
+        Ciphertext::from_bytes(&b),
+        Err(DecodeError::UnsupportedVersion { .. })
+    ));
 
     // share batches: off-curve and non-canonical coordinates
     let vct = verify(&key, ct).unwrap();
-    let sb = shares[0].decryption_shares(BATCH_ID, std::slice::from_ref(&vct)).to_bytes();
+    let sb = shares[0]
+        .decryption_shares(BATCH_ID, std::slice::from_ref(&vct))
+        .to_bytes();
     let mut b = sb.clone();
     b[41 + 95] ^= 1; // y changes: off the curve
     assert!(matches!(
         ShareBatch::from_bytes(&b),
-        Err(DecodeError::Point { error: PointError::NotOnCurve, .. })
+        Err(DecodeError::Point {
+            error: PointError::NotOnCurve,
+            ..
+        })
     ));
     let mut b = sb.clone();
     b[41] |= 0x1f; // x >= p
@@ -269,7 +328,10 @@ fn bad_point_encodings_have_typed_errors() {
     // count larger than the cap
     let mut b = sb.clone();
     b[37..41].copy_from_slice(&u32::MAX.to_be_bytes());
-    assert!(matches!(ShareBatch::from_bytes(&b), Err(DecodeError::Length { .. })));
+    assert!(matches!(
+        ShareBatch::from_bytes(&b),
+        Err(DecodeError::Length { .. })
+    ));
 }
 
 /// A share batch containing an on-curve point outside G1 is caught on the pessimistic path
@@ -279,7 +341,10 @@ fn out_of_subgroup_share_is_evidence() {
     let mut r = rng(14);
     let (key, shares) = deal(4, 2, &mut r).unwrap();
     let cts = encrypt_many(&key, &[b"x".to_vec(), b"y".to_vec()], &mut r);
-    let mut batches: Vec<ShareBatch> = shares.iter().map(|s| s.decryption_shares(BATCH_ID, &cts)).collect();
+    let mut batches: Vec<ShareBatch> = shares
+        .iter()
+        .map(|s| s.decryption_shares(BATCH_ID, &cts))
+        .collect();
     // an on-curve point outside G1 (its compressed form decodes to NotInSubgroup), written
     // uncompressed into member 0's second share
     let mut point = None;
@@ -287,7 +352,11 @@ fn out_of_subgroup_share_is_evidence() {
         let mut p = [0u8; 48];
         p[0] = 0x80;
         p[47] = x;
-        if let Err(DecodeError::Point { error: PointError::NotInSubgroup, .. }) = Opening::from_bytes(&p) {
+        if let Err(DecodeError::Point {
+            error: PointError::NotInSubgroup,
+            ..
+        }) = Opening::from_bytes(&p)
+        {
             point = Some(x);
             break;
         }
@@ -299,7 +368,10 @@ fn out_of_subgroup_share_is_evidence() {
     batches[0] = ShareBatch::from_bytes(&bytes).unwrap();
     let out = combine(&key, BATCH_ID, &cts, &batches, &mut r).unwrap();
     assert_eq!(out.faults.len(), 1);
-    assert_eq!(out.faults[0].reason, FaultReason::NotInSubgroup { position: 1 });
+    assert_eq!(
+        out.faults[0].reason,
+        FaultReason::NotInSubgroup { position: 1 }
+    );
     assert!(out.faults[0].verify(&key, &cts, &mut r));
     assert_eq!(out.decryptions[1], Decryption::Plaintext(b"y".to_vec()));
 }
