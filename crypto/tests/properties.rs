@@ -397,3 +397,60 @@ fn uncompressed_from_x(x: u8) -> [u8; 96] {
     out[96 - ys.len()..].copy_from_slice(&ys);
     out
 }
+
+/// serde: canonical bytes in binary formats, hex in human-readable ones; deserialising runs
+/// the checked decoder (a mauled value does not deserialise).
+#[test]
+fn serde_roundtrips_through_the_decoders() {
+    let mut r = rng(15);
+    let (key, shares) = deal(4, 3, &mut r).unwrap();
+    let ct = encrypt(
+        key.encryption_key(),
+        &label(&key, 2),
+        b"m",
+        Padding::Buckets,
+        &mut r,
+    )
+    .unwrap();
+    let json = serde_json::to_string(&ct).unwrap();
+    assert_eq!(json, format!("\"{}\"", hex_of(&ct.to_bytes())));
+    assert_eq!(serde_json::from_str::<Ciphertext>(&json).unwrap(), ct);
+    let bin = bincode::serialize(&ct).unwrap();
+    assert_eq!(bincode::deserialize::<Ciphertext>(&bin).unwrap(), ct);
+    let mut mauled = ct.to_bytes();
+    mauled[60] ^= 0x40;
+    if let Ok(c) = serde_json::from_str::<Ciphertext>(&format!("\"{}\"", hex_of(&mauled))) {
+        assert!(verify(&key, c).is_err());
+    }
+
+    let k2: CommitteeKey = serde_json::from_str(&serde_json::to_string(&key).unwrap()).unwrap();
+    assert_eq!(k2, key);
+    let s2: KeyShare = bincode::deserialize(&bincode::serialize(&shares[1]).unwrap()).unwrap();
+    s2.check(&key).unwrap();
+    let v = verify(&key, ct).unwrap();
+    let batch = shares[0].decryption_shares(BATCH_ID, std::slice::from_ref(&v));
+    let b2: ShareBatch = bincode::deserialize(&bincode::serialize(&batch).unwrap()).unwrap();
+    assert_eq!(b2, batch);
+    let out = combine(
+        &key,
+        BATCH_ID,
+        &[v],
+        &[
+            batch.clone(),
+            shares[1].decryption_shares(BATCH_ID, &[]),
+            batch,
+        ],
+        &mut r,
+    );
+    let faults = match out {
+        Err(CombineError::NotEnoughShares { faults, .. }) => faults,
+        other => panic!("unexpected {other:?}"),
+    };
+    let f2: Vec<FaultEvidence> =
+        serde_json::from_str(&serde_json::to_string(&faults).unwrap()).unwrap();
+    assert_eq!(f2, faults);
+}
+
+fn hex_of(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
