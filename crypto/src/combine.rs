@@ -261,16 +261,21 @@ fn openings_hold<C: AsRef<Ciphertext> + Sync, R: CryptoRng + ?Sized>(
         return false;
     }
     let us: Vec<blst_p1_affine> = cts.iter().map(|c| *c.as_ref().u()).collect();
-    randomized_pairing_check(zs, &us, key.pk2(), rng)
+    let (sz, su) = random_combinations(zs, &us, rng);
+    group::pairing_eq_prepared(&sz, group::g2_generator_prepared(), &su, key.pk2_lines())
 }
 
-/// `e(Σρ_j·a_j, G2) = e(Σρ_j·b_j, q)` for fresh 128-bit ρ. All points must be in G1.
-fn randomized_pairing_check<R: CryptoRng + ?Sized>(
+/// `(Σρ_j·a_j, Σρ_j·b_j)` for fresh 128-bit `ρ`: checking `e(Σρa, G2) = e(Σρb, q)` checks every
+/// `e(a_j, G2) = e(b_j, q)` except with probability 2^-128. All points must be in G1.
+fn random_combinations<R: CryptoRng + ?Sized>(
     a: &[blst_p1_affine],
     b: &[blst_p1_affine],
-    q: &blst_p2_affine,
     rng: &mut R,
-) -> bool {
+) -> (blst_p1_affine, blst_p1_affine) {
+    // One equation needs no batching.
+    if let ([a0], [b0]) = (a, b) {
+        return (*a0, *b0);
+    }
     let mut rho = Vec::with_capacity(16 * a.len());
     for _ in 0..a.len() {
         rho.extend_from_slice(&Scalar::random_u128_le(rng)[..16]);
@@ -279,9 +284,7 @@ fn randomized_pairing_check<R: CryptoRng + ?Sized>(
         || group::msm_vartime(a, &rho, 128),
         || group::msm_vartime(b, &rho, 128),
     );
-    let sa = group::p1_to_affine(&sa);
-    let sb = group::p1_to_affine(&sb);
-    group::pairing_eq(&sa, &group::g2_generator(), &sb, q)
+    (group::p1_to_affine(&sa), group::p1_to_affine(&sb))
 }
 
 /// Verifies one member's batch against its verification key.
@@ -310,7 +313,8 @@ pub fn check_share_batch<C: AsRef<Ciphertext> + Sync, R: CryptoRng + ?Sized>(
         return Ok(());
     }
     let us: Vec<blst_p1_affine> = cts.iter().map(|c| *c.as_ref().u()).collect();
-    if randomized_pairing_check(&batch.shares, &us, key.vk(batch.member), rng) {
+    let (sz, su) = random_combinations(&batch.shares, &us, rng);
+    if group::pairing_eq(&sz, &group::g2_generator(), &su, key.vk(batch.member)) {
         Ok(())
     } else {
         Err(FaultReason::PairingMismatch)

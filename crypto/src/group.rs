@@ -464,6 +464,46 @@ pub(crate) fn pairing_eq(
     }
 }
 
+/// Miller-loop lines of a fixed G2 point, computed once: a pairing with a prepared point skips
+/// all G2 arithmetic (the committee's `PK2` and the generator are fixed for a key's lifetime).
+#[derive(Clone)]
+pub(crate) struct PreparedG2(Box<[blst_fp6; 68]>);
+
+impl PreparedG2 {
+    pub(crate) fn new(q: &blst_p2_affine) -> Self {
+        let mut lines = Box::new([blst_fp6::default(); 68]);
+        unsafe { blst_precompute_lines(lines.as_mut_ptr(), q) };
+        Self(lines)
+    }
+}
+
+/// The G2 generator's lines, built once per process.
+pub(crate) fn g2_generator_prepared() -> &'static PreparedG2 {
+    static LINES: std::sync::OnceLock<PreparedG2> = std::sync::OnceLock::new();
+    LINES.get_or_init(|| PreparedG2::new(&g2_generator()))
+}
+
+/// `e(a, q1) == e(b, q2)` for prepared `q1`, `q2`; `a`, `b` must be in G1.
+pub(crate) fn pairing_eq_prepared(
+    a: &blst_p1_affine,
+    q1: &PreparedG2,
+    b: &blst_p1_affine,
+    q2: &PreparedG2,
+) -> bool {
+    match (g1_is_inf(a), g1_is_inf(b)) {
+        (true, true) => return true,
+        (false, false) => {}
+        _ => return false,
+    }
+    let mut ml1 = blst_fp12::default();
+    let mut ml2 = blst_fp12::default();
+    unsafe {
+        blst_miller_loop_lines(&mut ml1, q1.0.as_ptr(), a);
+        blst_miller_loop_lines(&mut ml2, q2.0.as_ptr(), b);
+        blst_fp12_finalverify(&ml1, &ml2)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,7 +37,8 @@ pub struct CommitteeKey {
     /// `Δ·x·G1`: what wallets encrypt to.
     pk1: blst_p1_affine,
     // derived
-    pk2: blst_p2_affine,
+    /// Miller-loop lines of `PK2 = Δ·x·G2`, the pairing partner of every opening check.
+    pk2_lines: group::PreparedG2,
     vks: Vec<blst_p2_affine>,
     encryption: EncryptionKey,
 }
@@ -118,7 +119,7 @@ impl CommitteeKey {
             delta,
             commitments,
             pk1,
-            pk2,
+            pk2_lines: group::PreparedG2::new(&pk2),
             vks,
             encryption: EncryptionKey::new(pk1),
         })
@@ -144,8 +145,8 @@ impl CommitteeKey {
     pub(crate) fn vk(&self, member: u32) -> &blst_p2_affine {
         &self.vks[member as usize]
     }
-    pub(crate) fn pk2(&self) -> &blst_p2_affine {
-        &self.pk2
+    pub(crate) fn pk2_lines(&self) -> &group::PreparedG2 {
+        &self.pk2_lines
     }
 
     /// Canonical encoding: version ‖ n(u32) ‖ t(u32) ‖ Δ(32) ‖ PK1(48) ‖ t × commitment(96).
