@@ -431,24 +431,20 @@ mod tests {
             &mut r,
         )
         .unwrap_err();
-        match err {
-            CombineError::NotEnoughShares {
-                valid,
-                needed,
-                faults,
-            } => {
-                assert_eq!((valid, needed), (1, 2));
-                assert_eq!(faults.len(), 1);
-                assert_eq!(
-                    faults[0].reason,
-                    FaultReason::WrongLength {
-                        expected: 1,
-                        got: 0
-                    }
-                );
+        let CombineError::NotEnoughShares {
+            valid,
+            needed,
+            faults,
+        } = err;
+        assert_eq!((valid, needed), (1, 2));
+        assert_eq!(faults.len(), 1);
+        assert_eq!(
+            faults[0].reason,
+            FaultReason::WrongLength {
+                expected: 1,
+                got: 0
             }
-            other => panic!("unexpected {other:?}"),
-        }
+        );
         // an empty batch combines to nothing
         let out = combine(
             &key,

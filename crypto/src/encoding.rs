@@ -6,7 +6,9 @@ use crate::group;
 use crate::scalar::Scalar;
 use blst::{blst_p1_affine, blst_p2_affine};
 
-pub(crate) struct Reader<'a> {
+/// A bounded reader over untrusted bytes: every read is length-checked, every length is capped
+/// before allocation, and [`Reader::finish`] rejects trailing bytes.
+pub struct Reader<'a> {
     buf: &'a [u8],
 }
 
@@ -101,38 +103,50 @@ pub(crate) fn point(field: &'static str, error: PointError) -> DecodeError {
 
 /// Implements serde for a type with canonical `to_bytes` / `from_bytes`: raw bytes for binary
 /// formats, lowercase hex for human-readable ones. Deserialisation runs the full decoder.
+#[macro_export]
 macro_rules! serde_via_bytes {
     ($ty:ty) => {
-        impl serde::Serialize for $ty {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        impl $crate::encoding::__serde::Serialize for $ty {
+            fn serialize<S: $crate::encoding::__serde::Serializer>(
+                &self,
+                s: S,
+            ) -> Result<S::Ok, S::Error> {
                 let bytes = self.to_bytes();
                 if s.is_human_readable() {
-                    s.serialize_str(&hex::encode(bytes))
+                    s.serialize_str(&$crate::encoding::__hex::encode(bytes))
                 } else {
                     s.serialize_bytes(&bytes)
                 }
             }
         }
 
-        impl<'de> serde::Deserialize<'de> for $ty {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                use serde::de::Error;
+        impl<'de> $crate::encoding::__serde::Deserialize<'de> for $ty {
+            fn deserialize<D: $crate::encoding::__serde::Deserializer<'de>>(
+                d: D,
+            ) -> Result<Self, D::Error> {
+                use $crate::encoding::__serde::de::Error;
                 if d.is_human_readable() {
-                    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                    let bytes = hex::decode(s.as_bytes()).map_err(D::Error::custom)?;
+                    let s = <std::borrow::Cow<'de, str> as $crate::encoding::__serde::Deserialize>::deserialize(d)?;
+                    let bytes =
+                        $crate::encoding::__hex::decode(s.as_bytes()).map_err(D::Error::custom)?;
                     <$ty>::from_bytes(&bytes).map_err(D::Error::custom)
                 } else {
-                    let bytes = <$crate::encoding::serde_bytes_buf::Buf>::deserialize(d)?;
+                    let bytes = <$crate::encoding::serde_bytes_buf::Buf as $crate::encoding::__serde::Deserialize>::deserialize(d)?;
                     <$ty>::from_bytes(&bytes.0).map_err(D::Error::custom)
                 }
             }
         }
     };
 }
-pub(crate) use serde_via_bytes;
+#[doc(hidden)]
+pub use hex as __hex;
+#[doc(hidden)]
+pub use serde as __serde;
+pub use serde_via_bytes;
 
 /// Minimal owned byte buffer that accepts both `bytes` and `seq` forms from deserializers.
-pub(crate) mod serde_bytes_buf {
+#[doc(hidden)]
+pub mod serde_bytes_buf {
     pub struct Buf(pub Vec<u8>);
 
     impl<'de> serde::Deserialize<'de> for Buf {

@@ -91,6 +91,4 @@ pub enum CombineError {
         needed: usize,
         faults: Vec<crate::combine::FaultEvidence>,
     },
-    #[error("share batch for member {0} is for another batch or key")]
-    Mismatch(u32),
 }

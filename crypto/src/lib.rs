@@ -15,7 +15,7 @@
 
 pub mod ciphertext;
 pub mod combine;
-mod encoding;
+pub mod encoding;
 pub mod error;
 mod group;
 pub mod key;

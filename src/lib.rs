@@ -1,0 +1,3 @@
+//! curtain: a threshold-encrypted mempool sequencer. See README.md and SPEC.md.
+
+pub mod node;

@@ -1,0 +1,244 @@
+//! Released batches and the release log: what a member publishes for every finalized height,
+//! in height order. Everything in a released batch is determined by the finalized block (the
+//! openings are unique, the certificate is a threshold signature), so all honest members write
+//! byte-identical logs, and a third party can check a batch without trusting the member.
+
+use super::block::{Block, NamespaceBatch};
+use super::Digest;
+use curtain_crypto::{
+    encoding::Reader, open, verify_openings, Ciphertext, CommitteeKey, DecodeError, Decryption,
+    Namespace, Opening, Undecryptable,
+};
+use rand_core::CryptoRng;
+use std::collections::BTreeMap;
+
+const RELEASE_VERSION: u8 = 1;
+/// Caps for decoding a released batch from untrusted bytes.
+pub const MAX_RELEASE_CIPHERTEXTS: usize = 1 << 16;
+pub const MAX_CERTIFICATE_LEN: usize = 1 << 12;
+const MAX_CT_LEN: usize = curtain_crypto::ciphertext::MAX_PAYLOAD_LEN + 256;
+
+/// One ciphertext's outcome.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReleasedEntry {
+    pub ciphertext: Ciphertext,
+    /// The verified KEM secret: anyone can re-open the ciphertext with it.
+    pub opening: Opening,
+    pub outcome: Decryption,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReleasedNamespace {
+    pub namespace: Namespace,
+    pub entries: Vec<ReleasedEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReleasedBatch {
+    pub height: u64,
+    pub parent: Digest,
+    pub block: Digest,
+    /// The consensus finalization certificate of `block` (checked by the ordering layer's
+    /// verifier; opaque here).
+    pub certificate: Vec<u8>,
+    pub namespaces: Vec<ReleasedNamespace>,
+}
+
+impl ReleasedBatch {
+    /// The block this batch releases, rebuilt from its contents.
+    pub fn rebuild_block(&self) -> Block {
+        Block::new(
+            self.parent,
+            self.height,
+            self.namespaces
+                .iter()
+                .map(|ns| NamespaceBatch {
+                    namespace: ns.namespace,
+                    ids: ns.entries.iter().map(|e| e.ciphertext.id()).collect(),
+                })
+                .collect(),
+        )
+    }
+
+    /// Third-party check: the entries are exactly the block's ciphertexts in order, every
+    /// opening is correct for its ciphertext under the key of its epoch, and every outcome is
+    /// what the opening gives. The certificate is checked by `certificate_ok`.
+    pub fn verify<R: CryptoRng + ?Sized>(
+        &self,
+        key_for_epoch: impl Fn(u64) -> Option<std::sync::Arc<CommitteeKey>>,
+        certificate_ok: impl FnOnce(u64, &Digest, &[u8]) -> bool,
+        rng: &mut R,
+    ) -> Result<(), ReleaseError> {
+        if self.rebuild_block().digest() != self.block {
+            return Err(ReleaseError::BlockMismatch);
+        }
+        if !certificate_ok(self.height, &self.block, &self.certificate) {
+            return Err(ReleaseError::BadCertificate);
+        }
+        let mut by_epoch: BTreeMap<u64, (Vec<&Ciphertext>, Vec<Opening>)> = BTreeMap::new();
+        for ns in &self.namespaces {
+            for e in &ns.entries {
+                if e.ciphertext.label().namespace() != ns.namespace {
+                    return Err(ReleaseError::BlockMismatch);
+                }
+                if open(&e.ciphertext, &e.opening) != e.outcome {
+                    return Err(ReleaseError::WrongOutcome(e.ciphertext.id()));
+                }
+                let g = by_epoch
+                    .entry(e.ciphertext.label().key_epoch())
+                    .or_default();
+                g.0.push(&e.ciphertext);
+                g.1.push(e.opening);
+            }
+        }
+        for (epoch, (cts, openings)) in by_epoch {
+            let key = key_for_epoch(epoch).ok_or(ReleaseError::UnknownEpoch(epoch))?;
+            if cts.iter().any(|c| c.label().key_id() != &key.id())
+                || !verify_openings(&key, &cts, &openings, rng)
+            {
+                return Err(ReleaseError::BadOpenings(epoch));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.push(RELEASE_VERSION);
+        out.extend_from_slice(&self.height.to_be_bytes());
+        out.extend_from_slice(&self.parent.0);
+        out.extend_from_slice(&self.block.0);
+        out.extend_from_slice(&(self.certificate.len() as u32).to_be_bytes());
+        out.extend_from_slice(&self.certificate);
+        out.extend_from_slice(&(self.namespaces.len() as u32).to_be_bytes());
+        for ns in &self.namespaces {
+            out.extend_from_slice(&ns.namespace.to_be_bytes());
+            out.extend_from_slice(&(ns.entries.len() as u32).to_be_bytes());
+            for e in &ns.entries {
+                let ct = e.ciphertext.to_bytes();
+                out.extend_from_slice(&(ct.len() as u32).to_be_bytes());
+                out.extend_from_slice(&ct);
+                out.extend_from_slice(&e.opening.to_bytes());
+                match &e.outcome {
+                    Decryption::Plaintext(p) => {
+                        out.push(0);
+                        out.extend_from_slice(&(p.len() as u32).to_be_bytes());
+                        out.extend_from_slice(p);
+                    }
+                    Decryption::Undecryptable(Undecryptable::AeadFailure) => out.push(1),
+                    Decryption::Undecryptable(Undecryptable::BadFraming) => out.push(2),
+                }
+            }
+        }
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        r.version("released batch", RELEASE_VERSION)?;
+        let height = r.u64("released height")?;
+        let parent = Digest(r.array("released parent")?);
+        let block = Digest(r.array("released block")?);
+        let cert_len = r.len_u32("released certificate", 0, MAX_CERTIFICATE_LEN)?;
+        let certificate = r.take(cert_len, "released certificate")?.to_vec();
+        let n_ns = r.len_u32("released namespaces", 0, MAX_RELEASE_CIPHERTEXTS)?;
+        let mut namespaces = Vec::new();
+        let mut total = 0;
+        for _ in 0..n_ns {
+            let namespace = r.u64("released namespace")?;
+            let count = r.len_u32("released entries", 1, MAX_RELEASE_CIPHERTEXTS - total)?;
+            total += count;
+            let mut entries = Vec::new();
+            for _ in 0..count {
+                let len = r.len_u32("released ciphertext", 1, MAX_CT_LEN)?;
+                let ciphertext = Ciphertext::from_bytes(r.take(len, "released ciphertext")?)?;
+                let opening = Opening::from_bytes(r.take(48, "released opening")?)?;
+                let outcome = match r.u8("released outcome")? {
+                    0 => {
+                        let len = r.len_u32(
+                            "released plaintext",
+                            0,
+                            curtain_crypto::ciphertext::MAX_PLAINTEXT_LEN,
+                        )?;
+                        Decryption::Plaintext(r.take(len, "released plaintext")?.to_vec())
+                    }
+                    1 => Decryption::Undecryptable(Undecryptable::AeadFailure),
+                    2 => Decryption::Undecryptable(Undecryptable::BadFraming),
+                    _ => {
+                        return Err(DecodeError::Invalid {
+                            field: "released outcome",
+                            reason: "unknown tag",
+                        })
+                    }
+                };
+                entries.push(ReleasedEntry {
+                    ciphertext,
+                    opening,
+                    outcome,
+                });
+            }
+            namespaces.push(ReleasedNamespace { namespace, entries });
+        }
+        r.finish()?;
+        Ok(Self {
+            height,
+            parent,
+            block,
+            certificate,
+            namespaces,
+        })
+    }
+}
+
+/// The append-only release log's in-memory head: enforces height order and chaining. The
+/// shell persists each appended batch before publishing it.
+#[derive(Clone, Debug)]
+pub struct ReleaseLog {
+    next_height: u64,
+    last_block: Digest,
+}
+
+impl ReleaseLog {
+    /// A log that has released everything up to and including `last` (genesis: height 0).
+    pub fn after(last: &Block) -> Self {
+        Self {
+            next_height: last.height + 1,
+            last_block: last.digest(),
+        }
+    }
+
+    pub fn next_height(&self) -> u64 {
+        self.next_height
+    }
+
+    pub fn append(&mut self, batch: &ReleasedBatch) -> Result<(), ReleaseError> {
+        if batch.height != self.next_height {
+            return Err(ReleaseError::OutOfOrder {
+                expected: self.next_height,
+                got: batch.height,
+            });
+        }
+        if batch.parent != self.last_block {
+            return Err(ReleaseError::BlockMismatch);
+        }
+        self.next_height += 1;
+        self.last_block = batch.block;
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReleaseError {
+    #[error("released batch does not match its block")]
+    BlockMismatch,
+    #[error("finalization certificate rejected")]
+    BadCertificate,
+    #[error("outcome of {} differs from what its opening gives", hex::encode(.0))]
+    WrongOutcome([u8; 32]),
+    #[error("openings for key epoch {0} are not correct")]
+    BadOpenings(u64),
+    #[error("key epoch {0} unknown")]
+    UnknownEpoch(u64),
+    #[error("expected height {expected}, got {got}")]
+    OutOfOrder { expected: u64, got: u64 },
+}

@@ -1,0 +1,383 @@
+//! Reveal and collect: a member's decryption shares exist only for a [`FinalizedBlock`], a
+//! value only the finalization path can construct; the collector gathers every member's share
+//! batches, combines them optimistically, names faulty members, and emits released batches in
+//! height order.
+
+use super::block::Block;
+use super::release::{ReleasedBatch, ReleasedEntry, ReleasedNamespace};
+use super::Digest;
+use curtain_crypto::{
+    combine, CombineError, CommitteeKey, FaultEvidence, KeyShare, ShareBatch, VerifiedCiphertext,
+};
+use rand_core::CryptoRng;
+use sha2::{Digest as _, Sha256};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+
+const DST_SHARE_BATCH: &[u8] = b"curtain/v1/share-batch";
+
+/// A block the consensus engine reported final, with its certificate and its ciphertexts in
+/// committed order. The constructor is private to the node: only the finalization handler of
+/// the ordering layer makes one, so shares cannot be produced for a merely proposed or
+/// notarized block.
+#[derive(Clone, Debug)]
+pub struct FinalizedBlock {
+    block: Block,
+    certificate: Vec<u8>,
+    cts: Vec<Arc<VerifiedCiphertext>>,
+}
+
+impl FinalizedBlock {
+    /// Only for the ordering layer's finalization path (and the cores' tests).
+    // The ordering layer (commonware simplex glue) is the next piece of the node.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(in crate::node) fn new(
+        block: Block,
+        certificate: Vec<u8>,
+        cts: Vec<Arc<VerifiedCiphertext>>,
+    ) -> Self {
+        debug_assert!(block
+            .ids()
+            .eq(cts.iter().map(|c| c.id()).collect::<Vec<_>>().iter()));
+        Self {
+            block,
+            certificate,
+            cts,
+        }
+    }
+    pub fn block(&self) -> &Block {
+        &self.block
+    }
+    pub fn height(&self) -> u64 {
+        self.block.height
+    }
+    pub fn certificate(&self) -> &[u8] {
+        &self.certificate
+    }
+    pub fn ciphertexts(&self) -> &[Arc<VerifiedCiphertext>] {
+        &self.cts
+    }
+}
+
+/// The id binding a share batch to one key epoch's part of one finalized block.
+pub fn batch_id(block: &Digest, epoch: u64) -> [u8; 32] {
+    Sha256::new_with_prefix(DST_SHARE_BATCH)
+        .chain_update(block.0)
+        .chain_update(epoch.to_be_bytes())
+        .finalize()
+        .into()
+}
+
+/// This member's share batches for a finalized block, one per key epoch it holds a share of.
+pub fn reveal(shares: &BTreeMap<u64, KeyShare>, fin: &FinalizedBlock) -> Vec<ShareBatch> {
+    groups(fin)
+        .into_iter()
+        .filter_map(|(epoch, (_, cts))| {
+            let share = shares.get(&epoch)?;
+            Some(share.decryption_shares(batch_id(&fin.block.digest(), epoch), &cts))
+        })
+        .collect()
+}
+
+/// The block's ciphertexts split by key epoch: positions in block order and the ciphertexts.
+type Groups = BTreeMap<u64, (Vec<usize>, Vec<VerifiedCiphertext>)>;
+
+fn groups(fin: &FinalizedBlock) -> Groups {
+    let mut g = Groups::new();
+    for (i, ct) in fin.cts.iter().enumerate() {
+        let e = g.entry(ct.label().key_epoch()).or_default();
+        e.0.push(i);
+        e.1.push((**ct).clone());
+    }
+    g
+}
+
+/// What the shell must do after a collector step.
+#[derive(Clone, Debug)]
+pub enum Effect {
+    /// Send this member's batch to every other member.
+    Broadcast(ShareBatch),
+    /// Persist and publish, in this order (heights are consecutive).
+    Release(ReleasedBatch),
+    /// Persist and report: a member sent a wrong batch.
+    Fault(FaultEvidence),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ShareError {
+    #[error("batch claims member {claimed} but came from member {from}")]
+    Impersonation { from: u32, claimed: u32 },
+    #[error("no open key epoch for this batch")]
+    UnknownEpoch(u64),
+}
+
+struct Group {
+    epoch: u64,
+    batch_id: [u8; 32],
+    positions: Vec<usize>,
+    cts: Vec<VerifiedCiphertext>,
+    batches: BTreeMap<u32, ShareBatch>,
+    done: Option<curtain_crypto::Combined>,
+}
+
+struct Slot {
+    fin: FinalizedBlock,
+    groups: Vec<Group>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct CollectorConfig {
+    /// Share batches kept per member for blocks not yet final here (a member ahead of us).
+    pub max_early_per_member: usize,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        Self {
+            max_early_per_member: 32,
+        }
+    }
+}
+
+pub struct Collector {
+    cfg: CollectorConfig,
+    keys: BTreeMap<u64, Arc<CommitteeKey>>,
+    my_shares: BTreeMap<u64, KeyShare>,
+    next_release: u64,
+    slots: BTreeMap<u64, Slot>,
+    /// batch id → (height, group index) for slots held.
+    index: HashMap<[u8; 32], (u64, usize)>,
+    /// Batches that arrived before their block was final here, oldest first per member.
+    early: BTreeMap<u32, VecDeque<ShareBatch>>,
+    /// Members caught sending a wrong batch, per key epoch: their later batches are ignored.
+    faulty: BTreeSet<(u64, u32)>,
+}
+
+impl Collector {
+    /// `next_release`: the first height not yet in the release log.
+    pub fn new(
+        cfg: CollectorConfig,
+        keys: BTreeMap<u64, Arc<CommitteeKey>>,
+        my_shares: BTreeMap<u64, KeyShare>,
+        next_release: u64,
+    ) -> Self {
+        Self {
+            cfg,
+            keys,
+            my_shares,
+            next_release,
+            slots: BTreeMap::new(),
+            index: HashMap::new(),
+            early: BTreeMap::new(),
+            faulty: BTreeSet::new(),
+        }
+    }
+
+    pub fn next_release(&self) -> u64 {
+        self.next_release
+    }
+
+    /// Finalized heights still waiting for shares.
+    pub fn waiting(&self) -> impl Iterator<Item = u64> + '_ {
+        self.slots.keys().copied()
+    }
+
+    pub fn faulty_members(&self) -> impl Iterator<Item = &(u64, u32)> {
+        self.faulty.iter()
+    }
+
+    /// A block became final here: produce and send this member's shares, then use any shares
+    /// that arrived early.
+    pub fn on_finalized<R: CryptoRng + ?Sized>(
+        &mut self,
+        fin: FinalizedBlock,
+        rng: &mut R,
+    ) -> Result<Vec<Effect>, ShareError> {
+        let h = fin.height();
+        if h < self.next_release || self.slots.contains_key(&h) {
+            return Ok(Vec::new());
+        }
+        let digest = fin.block.digest();
+        let mut effects = Vec::new();
+        let mut slot_groups = Vec::new();
+        for (epoch, (positions, cts)) in groups(&fin) {
+            if !self.keys.contains_key(&epoch) {
+                return Err(ShareError::UnknownEpoch(epoch));
+            }
+            let id = batch_id(&digest, epoch);
+            let mut batches = BTreeMap::new();
+            if let Some(share) = self.my_shares.get(&epoch) {
+                let mine = share.decryption_shares(id, &cts);
+                batches.insert(mine.member(), mine.clone());
+                effects.push(Effect::Broadcast(mine));
+            }
+            slot_groups.push(Group {
+                epoch,
+                batch_id: id,
+                positions,
+                cts,
+                batches,
+                done: None,
+            });
+        }
+        for (gi, g) in slot_groups.iter().enumerate() {
+            self.index.insert(g.batch_id, (h, gi));
+        }
+        self.slots.insert(
+            h,
+            Slot {
+                fin,
+                groups: slot_groups,
+            },
+        );
+        // Adopt early batches for this block.
+        let ids: BTreeSet<[u8; 32]> = self.slots[&h].groups.iter().map(|g| g.batch_id).collect();
+        let mut adopted = Vec::new();
+        for q in self.early.values_mut() {
+            q.retain(|b| {
+                if ids.contains(&b.batch_id()) {
+                    adopted.push(b.clone());
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        for b in adopted {
+            self.store(b);
+        }
+        self.progress(h, rng, &mut effects);
+        Ok(effects)
+    }
+
+    /// A share batch arrived from member `from` (authenticated by the p2p layer).
+    pub fn on_shares<R: CryptoRng + ?Sized>(
+        &mut self,
+        from: u32,
+        batch: ShareBatch,
+        rng: &mut R,
+    ) -> Result<Vec<Effect>, ShareError> {
+        if batch.member() != from {
+            return Err(ShareError::Impersonation {
+                from,
+                claimed: batch.member(),
+            });
+        }
+        let mut effects = Vec::new();
+        match self.index.get(&batch.batch_id()) {
+            Some(&(h, _)) => {
+                self.store(batch);
+                self.progress(h, rng, &mut effects);
+            }
+            None => {
+                let q = self.early.entry(from).or_default();
+                if !q.iter().any(|b| b.batch_id() == batch.batch_id()) {
+                    if q.len() >= self.cfg.max_early_per_member {
+                        q.pop_front();
+                    }
+                    q.push_back(batch);
+                }
+            }
+        }
+        Ok(effects)
+    }
+
+    /// This member's batch for a block still waiting here (for a peer that asks again).
+    pub fn my_batch(&self, batch_id: &[u8; 32]) -> Option<&ShareBatch> {
+        let &(h, gi) = self.index.get(batch_id)?;
+        let g = &self.slots[&h].groups[gi];
+        let share = self.my_shares.get(&g.epoch)?;
+        g.batches.get(&share.index())
+    }
+
+    fn store(&mut self, batch: ShareBatch) {
+        let Some(&(h, gi)) = self.index.get(&batch.batch_id()) else {
+            return;
+        };
+        let g = &mut self.slots.get_mut(&h).expect("indexed").groups[gi];
+        if g.done.is_none() && !self.faulty.contains(&(g.epoch, batch.member())) {
+            g.batches.entry(batch.member()).or_insert(batch);
+        }
+    }
+
+    /// Combines what can be combined at height `h`, then releases every complete height in
+    /// order.
+    fn progress<R: CryptoRng + ?Sized>(&mut self, h: u64, rng: &mut R, effects: &mut Vec<Effect>) {
+        let slot = self.slots.get_mut(&h).expect("slot exists");
+        for g in slot.groups.iter_mut().filter(|g| g.done.is_none()) {
+            let key = &self.keys[&g.epoch];
+            if g.batches.len() < key.t() {
+                continue;
+            }
+            let batches: Vec<ShareBatch> = g.batches.values().cloned().collect();
+            let faults = match combine(key, g.batch_id, &g.cts, &batches, rng) {
+                Ok(c) => {
+                    let f = c.faults.clone();
+                    g.done = Some(c);
+                    f
+                }
+                Err(CombineError::NotEnoughShares { faults, .. }) => faults,
+            };
+            for f in faults {
+                g.batches.remove(&f.member());
+                if self.faulty.insert((g.epoch, f.member())) {
+                    effects.push(Effect::Fault(f));
+                }
+            }
+        }
+        while let Some(entry) = self.slots.first_entry() {
+            if *entry.key() != self.next_release
+                || entry.get().groups.iter().any(|g| g.done.is_none())
+            {
+                break;
+            }
+            let slot = entry.remove();
+            for g in &slot.groups {
+                self.index.remove(&g.batch_id);
+            }
+            effects.push(Effect::Release(release(slot)));
+            self.next_release += 1;
+        }
+    }
+}
+
+/// Assembles the released batch: entries in block order, grouped by namespace as the block is.
+fn release(slot: Slot) -> ReleasedBatch {
+    let n = slot.fin.cts.len();
+    let mut outcome = vec![None; n];
+    for g in slot.groups {
+        let c = g.done.expect("complete");
+        for ((pos, d), o) in g.positions.into_iter().zip(c.decryptions).zip(c.openings) {
+            outcome[pos] = Some((d, o));
+        }
+    }
+    let mut it = slot.fin.cts.iter().zip(outcome);
+    let namespaces = slot
+        .fin
+        .block
+        .batches
+        .iter()
+        .map(|nb| ReleasedNamespace {
+            namespace: nb.namespace,
+            entries: it
+                .by_ref()
+                .take(nb.ids.len())
+                .map(|(ct, o)| {
+                    let (outcome, opening) = o.expect("every position combined");
+                    ReleasedEntry {
+                        ciphertext: (**ct).clone().into_inner(),
+                        opening,
+                        outcome,
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    ReleasedBatch {
+        height: slot.fin.block.height,
+        parent: slot.fin.block.parent,
+        block: slot.fin.block.digest(),
+        certificate: slot.fin.certificate,
+        namespaces,
+    }
+}

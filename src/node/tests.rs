@@ -1,0 +1,685 @@
+//! Unit tests of the node's pure cores.
+
+use super::block::*;
+use super::mempool::*;
+use super::release::*;
+use super::reveal::*;
+use super::{CtId, Digest};
+use curtain_crypto::{
+    deal, encrypt, Ciphertext, CommitteeKey, Decryption, KeyShare, Label, Padding, ShareBatch,
+};
+use rand::{RngExt as _, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+fn rng(seed: u64) -> ChaCha20Rng {
+    ChaCha20Rng::seed_from_u64(seed)
+}
+
+struct Committee {
+    key: Arc<CommitteeKey>,
+    shares: Vec<KeyShare>,
+}
+
+fn committee(n: usize, t: usize, r: &mut ChaCha20Rng) -> Committee {
+    let (key, shares) = deal(n, t, r).unwrap();
+    Committee {
+        key: Arc::new(key),
+        shares,
+    }
+}
+
+fn ct(key: &CommitteeKey, ns: u64, msg: &[u8], r: &mut ChaCha20Rng) -> Ciphertext {
+    let label = Label::new(key.id(), 0, ns, b"wallet").unwrap();
+    encrypt(key.encryption_key(), &label, msg, Padding::None, r).unwrap()
+}
+
+const CLIENT: Source = Source::Client(IpAddr::V4(Ipv4Addr::LOCALHOST));
+
+fn accepted(a: &[Admission]) -> usize {
+    a.iter().filter(|a| a.result.is_ok()).count()
+}
+
+// ---------------------------------------------------------------- blocks
+
+#[test]
+fn block_encoding_round_trips_and_rejects_non_canonical() {
+    let limits = BlockLimits::default();
+    let b = Block::new(
+        Digest([1; 32]),
+        7,
+        vec![
+            NamespaceBatch {
+                namespace: 1,
+                ids: vec![[1; 32], [2; 32]],
+            },
+            NamespaceBatch {
+                namespace: 9,
+                ids: vec![[3; 32]],
+            },
+        ],
+    );
+    let bytes = b.to_bytes();
+    assert_eq!(Block::from_bytes(&bytes, &limits).unwrap(), b);
+    assert_eq!(b.len(), 3);
+
+    let bad = [
+        // unsorted namespaces
+        Block::new(
+            Digest::default(),
+            1,
+            vec![
+                NamespaceBatch {
+                    namespace: 9,
+                    ids: vec![[1; 32]],
+                },
+                NamespaceBatch {
+                    namespace: 1,
+                    ids: vec![[2; 32]],
+                },
+            ],
+        ),
+        // duplicate id across namespaces
+        Block::new(
+            Digest::default(),
+            1,
+            vec![
+                NamespaceBatch {
+                    namespace: 1,
+                    ids: vec![[1; 32]],
+                },
+                NamespaceBatch {
+                    namespace: 2,
+                    ids: vec![[1; 32]],
+                },
+            ],
+        ),
+        // empty group
+        Block::new(
+            Digest::default(),
+            1,
+            vec![NamespaceBatch {
+                namespace: 1,
+                ids: vec![],
+            }],
+        ),
+    ];
+    for b in bad {
+        assert!(b.check_shape(&limits).is_err());
+        assert!(Block::from_bytes(&b.to_bytes(), &limits).is_err());
+    }
+    let tight = BlockLimits {
+        max_ciphertexts: 2,
+        ..limits
+    };
+    assert!(matches!(
+        Block::from_bytes(&bytes, &tight),
+        Err(BlockError::Decode(_))
+    ));
+    // every truncation and random garbage: a typed error, never a panic
+    for cut in 0..bytes.len() {
+        assert!(Block::from_bytes(&bytes[..cut], &limits).is_err());
+    }
+    let mut r = rng(1);
+    for _ in 0..2000 {
+        let len = r.random_range(0..200);
+        let mut g: Vec<u8> = (0..len).map(|_| r.random()).collect();
+        if !g.is_empty() {
+            g[0] = 1;
+        }
+        let _ = Block::from_bytes(&g, &limits);
+    }
+}
+
+#[test]
+fn proposals_are_checked_against_parent_and_mempool() {
+    let mut r = rng(2);
+    let c = committee(4, 3, &mut r);
+    let mut pool = Mempool::new(MempoolConfig::default(), 0, c.key.clone());
+    let cts: Vec<Ciphertext> = (0..4).map(|i| ct(&c.key, i % 2, b"tx", &mut r)).collect();
+    assert_eq!(accepted(&pool.admit(0, CLIENT, cts.clone(), &mut r)), 4);
+    let genesis = Block::genesis();
+    let limits = BlockLimits::default();
+    let b = pool.build(&genesis, &limits, &HashSet::new());
+    assert_eq!(b.len(), 4);
+    let lookup = |id: &CtId| match pool.get(id) {
+        Some(c) => Lookup::Pending(c.clone()),
+        None if pool.is_ordered(id) => Lookup::Finalized,
+        None => Lookup::Unknown,
+    };
+    let got = check_proposal(&b, &genesis, &limits, &HashSet::new(), lookup).unwrap();
+    assert!(got.iter().map(|c| c.id()).eq(b.ids().copied()));
+
+    let wrong_parent = Block::new(Digest([9; 32]), 1, b.batches.clone());
+    assert_eq!(
+        check_proposal(&wrong_parent, &genesis, &limits, &HashSet::new(), lookup),
+        Err(BlockError::WrongParent).map(|_: ()| unreachable!())
+    );
+    let first = *b.ids().next().unwrap();
+    let ancestors = HashSet::from([first]);
+    assert!(matches!(
+        check_proposal(&b, &genesis, &limits, &ancestors, lookup),
+        Err(BlockError::AlreadyOrdered(id)) if id == first
+    ));
+    let unknown = Block::new(
+        genesis.digest(),
+        1,
+        vec![NamespaceBatch {
+            namespace: 0,
+            ids: vec![[7; 32]],
+        }],
+    );
+    assert_eq!(
+        check_proposal(&unknown, &genesis, &limits, &HashSet::new(), lookup).unwrap_err(),
+        BlockError::Missing(vec![[7; 32]])
+    );
+    // a ciphertext listed under another namespace than its label's
+    let moved = Block::new(
+        genesis.digest(),
+        1,
+        vec![NamespaceBatch {
+            namespace: 5,
+            ids: vec![first],
+        }],
+    );
+    assert!(matches!(
+        check_proposal(&moved, &genesis, &limits, &HashSet::new(), lookup),
+        Err(BlockError::WrongNamespace(_))
+    ));
+    let small = BlockLimits {
+        max_bytes: 100,
+        ..limits
+    };
+    assert!(matches!(
+        check_proposal(&b, &genesis, &small, &HashSet::new(), lookup),
+        Err(BlockError::TooLarge(_))
+    ));
+    // once final, the same ids are refused by checker and mempool alike
+    pool.on_finalized(&got);
+    assert!(pool.is_empty());
+    let lookup = |id: &CtId| match pool.get(id) {
+        Some(c) => Lookup::Pending(c.clone()),
+        None if pool.is_ordered(id) => Lookup::Finalized,
+        None => Lookup::Unknown,
+    };
+    assert!(matches!(
+        check_proposal(&b, &genesis, &limits, &HashSet::new(), lookup),
+        Err(BlockError::AlreadyOrdered(_))
+    ));
+    let again = pool.admit(1, CLIENT, vec![cts[0].clone()], &mut r);
+    assert_eq!(
+        again[0].result.as_ref().unwrap_err(),
+        &Reject::AlreadyOrdered
+    );
+}
+
+// ---------------------------------------------------------------- mempool
+
+#[test]
+fn admission_verdicts() {
+    let mut r = rng(3);
+    let c = committee(4, 3, &mut r);
+    let other = committee(4, 3, &mut r);
+    let cfg = MempoolConfig {
+        namespaces: Some(BTreeSet::from([1, 2])),
+        ..MempoolConfig::default()
+    };
+    let mut pool = Mempool::new(cfg, 0, c.key.clone());
+    let good = ct(&c.key, 1, b"a", &mut r);
+    let mut tampered = good.to_bytes();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1; // payload bit: the proof's challenge no longer matches
+    let tampered = Ciphertext::from_bytes(&tampered).unwrap();
+    let foreign = ct(&other.key, 1, b"b", &mut r);
+    let wrong_ns = ct(&c.key, 3, b"c", &mut r);
+    let epoch_label = Label::new(c.key.id(), 5, 1, b"w").unwrap();
+    let wrong_epoch = encrypt(
+        c.key.encryption_key(),
+        &epoch_label,
+        b"d",
+        Padding::None,
+        &mut r,
+    )
+    .unwrap();
+    let out = pool.admit(
+        0,
+        CLIENT,
+        vec![
+            good.clone(),
+            good.clone(),
+            tampered,
+            foreign,
+            wrong_ns,
+            wrong_epoch,
+        ],
+        &mut r,
+    );
+    let verdicts: Vec<_> = out
+        .iter()
+        .map(|a| a.result.as_ref().err().cloned())
+        .collect();
+    assert_eq!(
+        verdicts,
+        vec![
+            None,
+            Some(Reject::Duplicate),
+            Some(Reject::Invalid(curtain_crypto::ValidityError::InvalidProof)),
+            Some(Reject::WrongKey),
+            Some(Reject::UnknownNamespace(3)),
+            Some(Reject::UnknownEpoch(5)),
+        ]
+    );
+    assert_eq!(pool.len(), 1);
+    assert_eq!(pool.bytes(), good.encoded_len());
+    let dup = pool.admit(0, Source::Peer(2), vec![good], &mut r);
+    assert_eq!(dup[0].result.as_ref().unwrap_err(), &Reject::Duplicate);
+}
+
+#[test]
+fn rate_limits_and_caps_push_back() {
+    let mut r = rng(4);
+    let c = committee(4, 3, &mut r);
+    let cfg = MempoolConfig {
+        client_rate_per_s: 2,
+        client_burst: 3,
+        max_pending: 5,
+        max_sources: 2,
+        ..MempoolConfig::default()
+    };
+    let mut pool = Mempool::new(cfg, 0, c.key.clone());
+    let cts: Vec<Ciphertext> = (0..12).map(|_| ct(&c.key, 1, b"x", &mut r)).collect();
+    let out = pool.admit(0, CLIENT, cts[..4].to_vec(), &mut r);
+    assert_eq!(accepted(&out), 3);
+    assert_eq!(out[3].result.as_ref().unwrap_err(), &Reject::RateLimited);
+    // 500 ms at 2/s refills one token
+    let out = pool.admit(499, CLIENT, cts[3..4].to_vec(), &mut r);
+    assert_eq!(out[0].result.as_ref().unwrap_err(), &Reject::RateLimited);
+    assert_eq!(
+        accepted(&pool.admit(500, CLIENT, cts[3..4].to_vec(), &mut r)),
+        1
+    );
+    // another client has its own bucket; the global cap stops it at 5 pending
+    let other = Source::Client(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)));
+    let out = pool.admit(500, other, cts[4..7].to_vec(), &mut r);
+    assert_eq!(accepted(&out), 1);
+    assert_eq!(out[1].result.as_ref().unwrap_err(), &Reject::Full);
+    // a third source while two are tracked and busy: refused, not tracked
+    let third = Source::Client(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 3)));
+    let out = pool.admit(500, third, cts[7..8].to_vec(), &mut r);
+    assert_eq!(out[0].result.as_ref().unwrap_err(), &Reject::RateLimited);
+    // bodies fetched for a proposal are exempt from caps
+    assert_eq!(
+        accepted(&pool.admit(500, Source::Internal, cts[8..10].to_vec(), &mut r)),
+        2
+    );
+    assert_eq!(pool.len(), 7);
+    // once the busy buckets refill they are forgotten, and the third source gets in
+    let mut small = pool;
+    let _ = small.end_epoch(0);
+    small.open_epoch(0, c.key.clone());
+    assert_eq!(
+        accepted(&small.admit(10_000, third, cts[10..11].to_vec(), &mut r)),
+        1
+    );
+}
+
+#[test]
+fn building_is_fair_ordered_and_bounded() {
+    let mut r = rng(5);
+    let c = committee(4, 3, &mut r);
+    let mut pool = Mempool::new(MempoolConfig::default(), 0, c.key.clone());
+    // namespace 1 floods; namespaces 2 and 3 send a little
+    let mut cts = Vec::new();
+    for i in 0..20 {
+        cts.push(ct(&c.key, 1, &[i], &mut r));
+    }
+    cts.push(ct(&c.key, 2, b"two", &mut r));
+    cts.push(ct(&c.key, 3, b"three", &mut r));
+    assert_eq!(
+        accepted(&pool.admit(0, Source::Internal, cts.clone(), &mut r)),
+        22
+    );
+    let limits = BlockLimits {
+        max_ciphertexts: 6,
+        ..BlockLimits::default()
+    };
+    let g = Block::genesis();
+    let b = pool.build(&g, &limits, &HashSet::new());
+    assert_eq!(b.len(), 6);
+    let nss: Vec<u64> = b.batches.iter().map(|x| x.namespace).collect();
+    assert_eq!(nss, vec![1, 2, 3], "small namespaces are not starved");
+    // FIFO inside namespace 1
+    let ns1: Vec<CtId> = cts[..4].iter().map(|c| c.id()).collect();
+    assert_eq!(b.batches[0].ids, ns1);
+    // excluded ids (in an unfinalized ancestor) are skipped
+    let exclude: HashSet<CtId> = b.ids().copied().collect();
+    let b2 = pool.build(&b, &limits, &exclude);
+    assert_eq!(b2.height, 2);
+    assert!(b2.ids().all(|id| !exclude.contains(id)));
+    assert_eq!(b2.len(), 6);
+    // byte limit: stops before exceeding
+    let one = cts[0].encoded_len();
+    let tight = BlockLimits {
+        max_bytes: one * 2 + one / 2,
+        ..limits
+    };
+    assert_eq!(pool.build(&g, &tight, &HashSet::new()).len(), 2);
+    assert!(pool
+        .build(&g, &limits, &HashSet::new())
+        .check_shape(&limits)
+        .is_ok());
+}
+
+#[test]
+fn ending_an_epoch_rejects_its_pending_entries_with_a_reason() {
+    let mut r = rng(6);
+    let c0 = committee(4, 3, &mut r);
+    let c1 = committee(4, 3, &mut r);
+    let mut pool = Mempool::new(MempoolConfig::default(), 0, c0.key.clone());
+    pool.open_epoch(1, c1.key.clone());
+    let a = ct(&c0.key, 1, b"old", &mut r);
+    let l1 = Label::new(c1.key.id(), 1, 1, b"w").unwrap();
+    let b = encrypt(c1.key.encryption_key(), &l1, b"new", Padding::None, &mut r).unwrap();
+    assert_eq!(
+        accepted(&pool.admit(0, CLIENT, vec![a.clone(), b.clone()], &mut r)),
+        2
+    );
+    let dropped = pool.end_epoch(0);
+    assert_eq!(dropped, vec![(a.id(), Reject::EpochEnded(0))]);
+    assert_eq!(pool.len(), 1);
+    assert!(pool.get(&b.id()).is_some());
+    let late = pool.admit(0, CLIENT, vec![a], &mut r);
+    assert_eq!(
+        late[0].result.as_ref().unwrap_err(),
+        &Reject::UnknownEpoch(0)
+    );
+}
+
+// ---------------------------------------------------------------- reveal, collect, release
+
+struct Member {
+    collector: Collector,
+    log: ReleaseLog,
+    released: Vec<Vec<u8>>,
+    faults: Vec<u32>,
+}
+
+/// Key shares are deliberately not `Clone`; tests copy one through its encoding.
+fn dup(s: &KeyShare) -> KeyShare {
+    KeyShare::from_bytes(&s.to_bytes()).unwrap()
+}
+
+fn members(c: &Committee) -> Vec<Member> {
+    c.shares
+        .iter()
+        .map(|s| Member {
+            collector: Collector::new(
+                CollectorConfig::default(),
+                BTreeMap::from([(0, c.key.clone())]),
+                BTreeMap::from([(0, dup(s))]),
+                1,
+            ),
+            log: ReleaseLog::after(&Block::genesis()),
+            released: Vec::new(),
+            faults: Vec::new(),
+        })
+        .collect()
+}
+
+/// Finalized blocks at heights 1..=k with `per` ciphertexts each (mixed namespaces and one
+/// undecryptable ciphertext per block).
+fn chain(c: &Committee, k: u64, per: usize, r: &mut ChaCha20Rng) -> Vec<FinalizedBlock> {
+    let mut pool = Mempool::new(MempoolConfig::default(), 0, c.key.clone());
+    let mut parent = Block::genesis();
+    let mut out = Vec::new();
+    for h in 1..=k {
+        let cts: Vec<Ciphertext> = (0..per)
+            .map(|i| ct(&c.key, (i % 3) as u64, format!("h{h} tx{i}").as_bytes(), r))
+            .collect();
+        assert_eq!(accepted(&pool.admit(0, Source::Internal, cts, r)), per);
+        let b = pool.build(&parent, &BlockLimits::default(), &HashSet::new());
+        let verified: Vec<_> = b.ids().map(|id| pool.get(id).unwrap().clone()).collect();
+        pool.on_finalized(&verified);
+        out.push(FinalizedBlock::new(
+            b.clone(),
+            format!("cert{h}").into_bytes(),
+            verified,
+        ));
+        parent = b;
+    }
+    out
+}
+
+/// Delivers every broadcast to every other member, applying `tamper` to what `from` sends;
+/// returns when nothing is in flight.
+fn deliver(
+    ms: &mut [Member],
+    mut inbox: Vec<(u32, ShareBatch)>,
+    withhold: Option<u32>,
+    tamper: Option<u32>,
+    r: &mut ChaCha20Rng,
+) {
+    while let Some((from, batch)) = inbox.pop() {
+        if Some(from) == withhold {
+            continue;
+        }
+        let batch = if Some(from) == tamper {
+            corrupt(&batch)
+        } else {
+            batch
+        };
+        for (i, m) in ms.iter_mut().enumerate() {
+            if i as u32 == from {
+                continue;
+            }
+            let fx = m.collector.on_shares(from, batch.clone(), r).unwrap();
+            apply(m, i as u32, fx, &mut inbox);
+        }
+    }
+}
+
+fn apply(m: &mut Member, me: u32, fx: Vec<Effect>, inbox: &mut Vec<(u32, ShareBatch)>) {
+    for e in fx {
+        match e {
+            Effect::Broadcast(b) => inbox.push((me, b)),
+            Effect::Release(rb) => {
+                m.log.append(&rb).unwrap();
+                m.released.push(rb.to_bytes());
+            }
+            Effect::Fault(f) => m.faults.push(f.member()),
+        }
+    }
+}
+
+/// Swaps a batch's first two shares: well-formed, on the curve, and wrong.
+fn corrupt(b: &ShareBatch) -> ShareBatch {
+    let mut bytes = b.to_bytes();
+    if b.len() >= 2 {
+        let (head, tail) = bytes[41..].split_at_mut(96);
+        head.swap_with_slice(&mut tail[..96]);
+    }
+    ShareBatch::from_bytes(&bytes).unwrap()
+}
+
+fn finalize_all(
+    ms: &mut [Member],
+    fins: &[FinalizedBlock],
+    withhold: Option<u32>,
+    tamper: Option<u32>,
+    r: &mut ChaCha20Rng,
+) {
+    for fin in fins {
+        let mut inbox = Vec::new();
+        for (i, m) in ms.iter_mut().enumerate() {
+            let fx = m.collector.on_finalized(fin.clone(), r).unwrap();
+            apply(m, i as u32, fx, &mut inbox);
+        }
+        deliver(ms, inbox, withhold, tamper, r);
+    }
+}
+
+#[test]
+fn honest_members_release_identical_verifiable_logs() {
+    let mut r = rng(7);
+    let c = committee(4, 3, &mut r);
+    let fins = chain(&c, 3, 7, &mut r);
+    let mut ms = members(&c);
+    finalize_all(&mut ms, &fins, None, None, &mut r);
+    for m in &ms {
+        assert_eq!(m.released.len(), 3);
+        assert_eq!(m.released, ms[0].released);
+        assert!(m.faults.is_empty());
+    }
+    for (h, bytes) in ms[0].released.iter().enumerate() {
+        let rb = ReleasedBatch::from_bytes(bytes).unwrap();
+        assert_eq!(rb.height, h as u64 + 1);
+        assert_eq!(rb.to_bytes(), *bytes);
+        let key = c.key.clone();
+        rb.verify(
+            |e| (e == 0).then(|| key.clone()),
+            |_, _, cert| cert == format!("cert{}", h + 1).as_bytes(),
+            &mut r,
+        )
+        .unwrap();
+        // plaintexts in committed order, per namespace
+        let block = fins[h].block();
+        assert_eq!(rb.rebuild_block(), *block);
+        for (ns, nb) in rb.namespaces.iter().zip(&block.batches) {
+            assert_eq!(ns.namespace, nb.namespace);
+            for e in &ns.entries {
+                let Decryption::Plaintext(p) = &e.outcome else {
+                    panic!("undecryptable")
+                };
+                assert!(p.starts_with(format!("h{} tx", h + 1).as_bytes()));
+            }
+        }
+    }
+}
+
+#[test]
+fn wrong_shares_are_named_and_withheld_shares_do_not_stall() {
+    let mut r = rng(8);
+    let c = committee(4, 3, &mut r);
+    let fins = chain(&c, 2, 5, &mut r);
+    let mut ms = members(&c);
+    // member 3 lies: every honest member names it and still releases
+    finalize_all(&mut ms, &fins, None, Some(3), &mut r);
+    for m in &ms[..3] {
+        assert_eq!(m.released.len(), 2);
+        assert_eq!(m.released, ms[0].released);
+        assert_eq!(m.faults, vec![3], "named once, then ignored");
+    }
+    // member 1 withholds: the other three suffice (t = 3)
+    let mut ms = members(&c);
+    finalize_all(&mut ms, &fins, Some(1), None, &mut r);
+    for (i, m) in ms.iter().enumerate() {
+        if i != 1 {
+            assert_eq!(m.released.len(), 2);
+        }
+    }
+    // two withhold: members 0 and 1 hold 2 < t batches and release nothing (2 and 3 have
+    // their own share on top of the two they receive, so they can)
+    let mut ms = members(&c);
+    for fin in &fins {
+        let mut inbox = Vec::new();
+        for (i, m) in ms.iter_mut().enumerate() {
+            let fx = m.collector.on_finalized(fin.clone(), &mut r).unwrap();
+            apply(m, i as u32, fx, &mut inbox);
+        }
+        inbox.retain(|(from, _)| *from < 2);
+        deliver(&mut ms, inbox, None, None, &mut r);
+    }
+    assert!(ms[..2].iter().all(|m| m.released.is_empty()));
+    assert!(ms[2..].iter().all(|m| m.released.len() == 2));
+    assert_eq!(ms[0].collector.waiting().collect::<Vec<_>>(), vec![1, 2]);
+}
+
+#[test]
+fn early_shares_are_kept_and_heights_release_in_order() {
+    let mut r = rng(9);
+    let c = committee(4, 3, &mut r);
+    let fins = chain(&c, 3, 3, &mut r);
+    let mut ms = members(&c);
+    // members 1..3 finalize every height and share; member 0 is behind and sees the shares
+    // first, then finalizes the heights in reverse order
+    let mut inbox = Vec::new();
+    for fin in &fins {
+        for (i, m) in ms.iter_mut().enumerate().skip(1) {
+            let fx = m.collector.on_finalized(fin.clone(), &mut r).unwrap();
+            apply(m, i as u32, fx, &mut inbox);
+        }
+    }
+    deliver(&mut ms, inbox, None, None, &mut r);
+    assert!(ms[0].released.is_empty());
+    for fin in fins.iter().rev() {
+        let fx = ms[0].collector.on_finalized(fin.clone(), &mut r).unwrap();
+        let mut inbox = Vec::new();
+        apply(&mut ms[0], 0, fx, &mut inbox);
+        assert!(inbox.len() == 1, "member 0 still shares");
+    }
+    assert_eq!(ms[0].released, ms[1].released);
+    assert_eq!(ms[0].released.len(), 3);
+    // impersonation is refused
+    let b = reveal(&BTreeMap::from([(0, dup(&c.shares[2]))]), &fins[0]).remove(0);
+    assert_eq!(
+        ms[0].collector.on_shares(1, b, &mut r).unwrap_err(),
+        ShareError::Impersonation {
+            from: 1,
+            claimed: 2
+        }
+    );
+}
+
+#[test]
+fn released_batches_reject_tampering_and_bad_bytes() {
+    let mut r = rng(10);
+    let c = committee(4, 3, &mut r);
+    let fins = chain(&c, 1, 4, &mut r);
+    let mut ms = members(&c);
+    finalize_all(&mut ms, &fins, None, None, &mut r);
+    let bytes = &ms[0].released[0];
+    let rb = ReleasedBatch::from_bytes(bytes).unwrap();
+    let key = c.key.clone();
+    let keys = move |e: u64| (e == 0).then(|| key.clone());
+    // a different plaintext
+    let mut lie = rb.clone();
+    lie.namespaces[0].entries[0].outcome = Decryption::Plaintext(b"forged".to_vec());
+    assert!(matches!(
+        lie.verify(&keys, |_, _, _| true, &mut r),
+        Err(ReleaseError::WrongOutcome(_))
+    ));
+    // reordered entries no longer match the finalized block
+    let mut swapped = rb.clone();
+    swapped.namespaces[0].entries.swap(0, 1);
+    assert_eq!(
+        swapped.verify(&keys, |_, _, _| true, &mut r),
+        Err(ReleaseError::BlockMismatch)
+    );
+    assert_eq!(
+        rb.verify(&keys, |_, _, _| false, &mut r),
+        Err(ReleaseError::BadCertificate)
+    );
+    // out-of-order appends are refused
+    let mut log = ReleaseLog::after(&Block::genesis());
+    let mut later = rb.clone();
+    later.height = 2;
+    assert!(matches!(
+        log.append(&later),
+        Err(ReleaseError::OutOfOrder { .. })
+    ));
+    log.append(&rb).unwrap();
+    assert_eq!(log.next_height(), 2);
+    // truncations and flips decode to typed errors, never panics
+    for cut in 0..bytes.len() {
+        assert!(ReleasedBatch::from_bytes(&bytes[..cut]).is_err());
+    }
+    for i in (0..bytes.len()).step_by(7) {
+        let mut b = bytes.clone();
+        b[i] ^= 0x40;
+        if let Ok(x) = ReleasedBatch::from_bytes(&b) {
+            assert!(x.verify(&keys, |_, _, c| c == b"cert1", &mut r).is_err() || x == rb);
+        }
+    }
+}
