@@ -224,6 +224,8 @@ pub fn combine<R: CryptoRng + ?Sized>(
 fn combine_points(key: &CommitteeKey, len: usize, chosen: &[&ShareBatch]) -> Vec<blst_p1_affine> {
     let members: Vec<u32> = chosen.iter().map(|b| b.member).collect();
     let weights = SharedWeights::new(&key.combine_weights(&members));
+    // Fewer ciphertexts than threads: split each product's points across threads instead.
+    let split = len < rayon::current_num_threads();
     let proj: Vec<blst_p1> = (0..len)
         .into_par_iter()
         .with_min_len(8)
@@ -232,7 +234,11 @@ fn combine_points(key: &CommitteeKey, len: usize, chosen: &[&ShareBatch]) -> Vec
             |pts, j| {
                 pts.clear();
                 pts.extend(chosen.iter().map(|b| b.shares[j]));
-                weights.msm_vartime(pts)
+                if split {
+                    weights.msm_vartime_split(pts)
+                } else {
+                    weights.msm_vartime(pts)
+                }
             },
         )
         .collect();

@@ -220,7 +220,7 @@ pub(crate) fn lagrange_at_zero(members: &[u32]) -> Vec<Scalar> {
         .iter()
         .map(|&i| Scalar::from_u64(i as u64 + 1))
         .collect();
-    alphas
+    let (nums, dens): (Vec<Scalar>, Vec<Scalar>) = alphas
         .iter()
         .enumerate()
         .map(|(i, ai)| {
@@ -232,9 +232,23 @@ pub(crate) fn lagrange_at_zero(members: &[u32]) -> Vec<Scalar> {
                     den = den.mul(&aj.sub(ai));
                 }
             }
-            num.mul(&den.inverse().expect("distinct members"))
+            (num, den)
         })
-        .collect()
+        .unzip();
+    // Montgomery's trick: one inversion for all denominators (t inversions cost ~0.5 ms at t = 43).
+    let mut prefix = Vec::with_capacity(dens.len());
+    let mut acc = Scalar::one();
+    for d in &dens {
+        prefix.push(acc);
+        acc = acc.mul(d);
+    }
+    let mut inv = acc.inverse().expect("distinct members");
+    let mut out = vec![Scalar::zero(); dens.len()];
+    for i in (0..dens.len()).rev() {
+        out[i] = nums[i].mul(&inv.mul(&prefix[i]));
+        inv = inv.mul(&dens[i]);
+    }
+    out
 }
 
 /// What a wallet needs to encrypt: `PK1`, its id, and a precomputed comb for `r·PK1`.
