@@ -235,4 +235,6 @@ pub enum BlockError {
     AlreadyOrdered(CtId),
     #[error("{} ciphertexts unknown here", .0.len())]
     Missing(Vec<CtId>),
+    #[error("the block's bodies are not its listed ciphertexts")]
+    BodiesMismatch,
 }

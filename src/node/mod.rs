@@ -2,6 +2,7 @@
 //! them, the IO shells that connect them to consensus, the network and storage.
 
 pub mod block;
+pub mod chain;
 pub mod mempool;
 pub mod release;
 pub mod reveal;

@@ -683,3 +683,57 @@ fn released_batches_reject_tampering_and_bad_bytes() {
         }
     }
 }
+
+// ---------------------------------------------------------------- chain blocks (commonware codec)
+
+#[test]
+fn chain_blocks_round_trip_and_refuse_mismatched_bodies() {
+    use super::chain::ChainBlock;
+    use commonware_codec::{Decode as _, Encode as _};
+    use commonware_consensus::Heightable as _;
+    use commonware_cryptography::Digestible as _;
+    let mut r = rng(11);
+    let c = committee(4, 3, &mut r);
+    let mut pool = Mempool::new(MempoolConfig::default(), 0, c.key.clone());
+    let cts: Vec<Ciphertext> = (0..5).map(|i| ct(&c.key, i % 2, b"tx", &mut r)).collect();
+    assert_eq!(accepted(&pool.admit(0, CLIENT, cts, &mut r)), 5);
+    let limits = BlockLimits::default();
+    let block = pool.build(&Block::genesis(), &limits, &HashSet::new());
+    let bodies: Vec<Ciphertext> = block
+        .ids()
+        .map(|id| (**pool.get(id).unwrap()).clone().into_inner())
+        .collect();
+    let cb = ChainBlock::new(block.clone(), bodies.clone()).unwrap();
+    assert_eq!(cb.digest().0, block.digest().0);
+    assert_eq!(cb.height().get(), 1);
+    let bytes = cb.encode();
+    assert_eq!(ChainBlock::decode_cfg(bytes.clone(), &limits).unwrap(), cb);
+    // bodies out of order or missing
+    let mut swapped = bodies.clone();
+    swapped.swap(0, 1);
+    assert_eq!(
+        ChainBlock::new(block.clone(), swapped).unwrap_err(),
+        BlockError::BodiesMismatch
+    );
+    assert!(ChainBlock::new(block.clone(), bodies[1..].to_vec()).is_err());
+    // every truncation, and a byte limit below the bodies, decode to errors
+    for cut in 0..bytes.len() {
+        assert!(ChainBlock::decode_cfg(bytes.slice(..cut), &limits).is_err());
+    }
+    let tight = BlockLimits {
+        max_bytes: 100,
+        ..limits
+    };
+    assert!(ChainBlock::decode_cfg(bytes.clone(), &tight).is_err());
+    for i in (0..bytes.len()).step_by(5) {
+        let mut b = bytes.to_vec();
+        b[i] ^= 0x10;
+        if let Ok(x) = ChainBlock::decode_cfg(bytes::Bytes::from(b), &limits) {
+            assert_ne!(
+                x.digest(),
+                cb.digest(),
+                "a flip is either refused or changes the block"
+            );
+        }
+    }
+}
