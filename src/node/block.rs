@@ -237,4 +237,8 @@ pub enum BlockError {
     Missing(Vec<CtId>),
     #[error("the block's bodies are not its listed ciphertexts")]
     BodiesMismatch,
+    #[error("a body is for key epoch {0}, which is not open here")]
+    UnknownEpoch(u64),
+    #[error("ciphertext {} fails the validity check", hex::encode(.0))]
+    InvalidCiphertext(CtId),
 }

@@ -3,12 +3,17 @@
 //! stored with everything a member needs to verify it and, once final, decrypt it. Ids are
 //! digests of the bodies, so committing to the ids commits to the bodies.
 
-use super::block::{Block, BlockError, BlockLimits};
+use super::block::{check_proposal, Block, BlockError, BlockLimits, Lookup};
+use super::mempool::Mempool;
+use super::CtId;
 use bytes::{Buf, BufMut};
 use commonware_codec::{EncodeSize, Error as CodecError, Read, Write};
 use commonware_consensus::{types::Height, Heightable};
 use commonware_cryptography::{sha256, Digestible};
-use curtain_crypto::Ciphertext;
+use curtain_crypto::{verify_batch, Ciphertext, VerifiedCiphertext};
+use rand_core::CryptoRng;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 /// Largest encoded ciphertext accepted inside a block.
 const MAX_BODY_LEN: usize = curtain_crypto::ciphertext::MAX_PAYLOAD_LEN + 256;
@@ -146,4 +151,50 @@ impl commonware_consensus::Block for ChainBlock {
     fn parent(&self) -> sha256::Digest {
         sha256::Digest(self.block.parent.0)
     }
+}
+
+/// The full check of a proposal that arrives with its bodies: everything
+/// [`check_proposal`] checks, with bodies this member does not hold verified in its mempool
+/// checked by one batched validity check per key epoch (a body for an epoch that is not open
+/// here, or that fails validity, makes the block invalid). Returns the verified ciphertexts in
+/// committed order; they are what share production will later be given.
+pub fn verify_chain_block<R: CryptoRng + ?Sized>(
+    cb: &ChainBlock,
+    parent: &Block,
+    limits: &BlockLimits,
+    in_ancestors: &HashSet<CtId>,
+    pool: &Mempool,
+    rng: &mut R,
+) -> Result<Vec<Arc<VerifiedCiphertext>>, BlockError> {
+    let mut fresh: BTreeMap<u64, Vec<Ciphertext>> = BTreeMap::new();
+    for ct in &cb.bodies {
+        let id = ct.id();
+        if pool.get(&id).is_none() && !pool.is_ordered(&id) {
+            fresh
+                .entry(ct.label().key_epoch())
+                .or_default()
+                .push(ct.clone());
+        }
+    }
+    let mut verified: HashMap<CtId, Arc<VerifiedCiphertext>> = HashMap::new();
+    for (epoch, cts) in fresh {
+        let key = pool.key(epoch).ok_or(BlockError::UnknownEpoch(epoch))?;
+        for res in verify_batch(key, cts, rng) {
+            match res {
+                Ok(v) => {
+                    verified.insert(v.id(), Arc::new(v));
+                }
+                Err(rej) => return Err(BlockError::InvalidCiphertext(rej.ciphertext.id())),
+            }
+        }
+    }
+    check_proposal(&cb.block, parent, limits, in_ancestors, |id| {
+        if let Some(v) = pool.get(id).or_else(|| verified.get(id)) {
+            Lookup::Pending(Arc::clone(v))
+        } else if pool.is_ordered(id) {
+            Lookup::Finalized
+        } else {
+            Lookup::Unknown
+        }
+    })
 }

@@ -737,3 +737,82 @@ fn chain_blocks_round_trip_and_refuse_mismatched_bodies() {
         }
     }
 }
+
+#[test]
+fn proposals_with_bodies_verify_unknown_bodies_once() {
+    use super::chain::{verify_chain_block, ChainBlock};
+    let mut r = rng(12);
+    let c = committee(4, 3, &mut r);
+    let limits = BlockLimits::default();
+    // the proposer knows five ciphertexts; the checker knows only the first two
+    let mut proposer = Mempool::new(MempoolConfig::default(), 0, c.key.clone());
+    let mut checker = Mempool::new(MempoolConfig::default(), 0, c.key.clone());
+    let cts: Vec<Ciphertext> = (0..5).map(|i| ct(&c.key, i % 2, b"tx", &mut r)).collect();
+    assert_eq!(accepted(&proposer.admit(0, CLIENT, cts.clone(), &mut r)), 5);
+    assert_eq!(
+        accepted(&checker.admit(0, CLIENT, cts[..2].to_vec(), &mut r)),
+        2
+    );
+    let g = Block::genesis();
+    let block = proposer.build(&g, &limits, &HashSet::new());
+    let bodies: Vec<Ciphertext> = block
+        .ids()
+        .map(|id| (**proposer.get(id).unwrap()).clone().into_inner())
+        .collect();
+    let cb = ChainBlock::new(block.clone(), bodies.clone()).unwrap();
+    let got = verify_chain_block(&cb, &g, &limits, &HashSet::new(), &checker, &mut r).unwrap();
+    assert!(got.iter().map(|v| v.id()).eq(block.ids().copied()));
+
+    // a body that fails validity (the proposer lies about a ciphertext it made up)
+    let mut bad = bodies[4].to_bytes();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    let bad = Ciphertext::from_bytes(&bad).unwrap();
+    let mut lying = block.batches.clone();
+    for nb in &mut lying {
+        for id in &mut nb.ids {
+            if *id == bodies[4].id() {
+                *id = bad.id();
+            }
+        }
+    }
+    let lying_block = Block::new(g.digest(), 1, lying);
+    let lying_bodies: Vec<Ciphertext> = lying_block
+        .ids()
+        .map(|id| {
+            if *id == bad.id() {
+                bad.clone()
+            } else {
+                bodies.iter().find(|b| b.id() == *id).unwrap().clone()
+            }
+        })
+        .collect();
+    let cb_bad = ChainBlock::new(lying_block, lying_bodies).unwrap();
+    assert_eq!(
+        verify_chain_block(&cb_bad, &g, &limits, &HashSet::new(), &checker, &mut r).unwrap_err(),
+        BlockError::InvalidCiphertext(bad.id())
+    );
+    // a body for a key epoch that is not open here
+    let other_epoch = Label::new(c.key.id(), 9, 0, b"w").unwrap();
+    let e9 = encrypt(
+        c.key.encryption_key(),
+        &other_epoch,
+        b"x",
+        Padding::None,
+        &mut r,
+    )
+    .unwrap();
+    let b9 = Block::new(
+        g.digest(),
+        1,
+        vec![NamespaceBatch {
+            namespace: 0,
+            ids: vec![e9.id()],
+        }],
+    );
+    let cb9 = ChainBlock::new(b9, vec![e9]).unwrap();
+    assert_eq!(
+        verify_chain_block(&cb9, &g, &limits, &HashSet::new(), &checker, &mut r).unwrap_err(),
+        BlockError::UnknownEpoch(9)
+    );
+}
