@@ -3,6 +3,7 @@
 
 pub mod block;
 pub mod chain;
+pub mod member;
 pub mod mempool;
 pub mod release;
 pub mod reveal;

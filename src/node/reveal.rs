@@ -28,9 +28,7 @@ pub struct FinalizedBlock {
 }
 
 impl FinalizedBlock {
-    /// Only for the ordering layer's finalization path (and the cores' tests).
-    // The ordering layer (commonware simplex glue) is the next piece of the node.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// Only for [`super::member::Member::on_finalized`] (and the cores' tests).
     pub(in crate::node) fn new(
         block: Block,
         certificate: Vec<u8>,

@@ -816,3 +816,105 @@ fn proposals_with_bodies_verify_unknown_bodies_once() {
         BlockError::UnknownEpoch(9)
     );
 }
+
+// ---------------------------------------------------------------- member core
+
+#[test]
+fn members_order_finalize_and_release_identically() {
+    use super::chain::ChainBlock;
+    use super::member::{decode_gossip, encode_gossip, Member};
+    let mut r = rng(13);
+    let c = committee(4, 3, &mut r);
+    let mut ms: Vec<Member> = c
+        .shares
+        .iter()
+        .map(|s| {
+            Member::new(
+                Mempool::new(MempoolConfig::default(), 0, c.key.clone()),
+                Collector::new(
+                    CollectorConfig::default(),
+                    BTreeMap::from([(0, c.key.clone())]),
+                    BTreeMap::from([(0, dup(s))]),
+                    1,
+                ),
+                BlockLimits::default(),
+            )
+        })
+        .collect();
+    // a client submits to member 0, which gossips what it accepted to member 1 only
+    let cts: Vec<Ciphertext> = (0..6)
+        .map(|i| ct(&c.key, i % 3, &[i as u8; 40], &mut r))
+        .collect();
+    let adm = ms[0].mempool.admit(0, CLIENT, cts, &mut r);
+    let ok: Vec<_> = adm.into_iter().map(|a| a.result.unwrap()).collect();
+    let msg = encode_gossip(&ok);
+    assert_eq!(decode_gossip(&msg).unwrap().len(), 6);
+    assert!(decode_gossip(&msg[..msg.len() - 1]).is_err());
+    assert_eq!(accepted(&ms[1].on_gossip(0, 0, &msg, &mut r).unwrap()), 6);
+
+    let mut chain = vec![ChainBlock::genesis()];
+    let mut logs: Vec<Vec<Vec<u8>>> = vec![Vec::new(); 4];
+    for h in 1..=2u64 {
+        let leader = (h % 2) as usize; // members 1 and 0 lead in turn
+        let ancestors: Vec<ChainBlock> = chain.iter().rev().cloned().collect();
+        let proposal = ms[leader].propose(&ancestors).unwrap();
+        for m in &ms {
+            // members 2 and 3 never saw the gossip: they verify the bodies themselves
+            m.verify(&proposal, &ancestors, &mut r).unwrap();
+        }
+        // a replay of the same ids on top of the proposal is refused before finality
+        let mut with_proposal = vec![proposal.clone()];
+        with_proposal.extend(ancestors.iter().cloned());
+        if !proposal.block().is_empty() {
+            let replay = ChainBlock::new(
+                Block::new(
+                    proposal.block().digest(),
+                    h + 1,
+                    proposal.block().batches.clone(),
+                ),
+                proposal.bodies().to_vec(),
+            )
+            .unwrap();
+            assert!(matches!(
+                ms[2].verify(&replay, &with_proposal, &mut r),
+                Err(BlockError::AlreadyOrdered(_))
+            ));
+        }
+        let mut inbox = Vec::new();
+        for (i, m) in ms.iter_mut().enumerate() {
+            for e in m
+                .on_finalized(proposal.clone(), b"cert".to_vec(), &mut r)
+                .unwrap()
+            {
+                match e {
+                    Effect::Broadcast(b) => inbox.push((i as u32, b.to_bytes())),
+                    Effect::Release(rb) => logs[i].push(rb.to_bytes()),
+                    Effect::Fault(_) => panic!("no faults"),
+                }
+            }
+        }
+        for (from, bytes) in inbox {
+            for (i, m) in ms.iter_mut().enumerate().filter(|(i, _)| *i as u32 != from) {
+                for e in m.on_share_message(from, &bytes, &mut r).unwrap() {
+                    match e {
+                        Effect::Release(rb) => logs[i].push(rb.to_bytes()),
+                        Effect::Broadcast(_) | Effect::Fault(_) => panic!("unexpected"),
+                    }
+                }
+            }
+        }
+        chain.push(proposal);
+    }
+    assert!(logs.iter().all(|l| l.len() == 2 && *l == logs[0]));
+    let released: usize = logs[0]
+        .iter()
+        .map(|b| ReleasedBatch::from_bytes(b).unwrap())
+        .map(|rb| rb.namespaces.iter().map(|n| n.entries.len()).sum::<usize>())
+        .sum();
+    assert_eq!(released, 6, "every accepted ciphertext released once");
+    assert!(ms
+        .iter()
+        .all(|m| m.mempool.is_empty() && m.finalized_height() == 2));
+    // malformed share messages are typed errors
+    assert!(ms[0].on_share_message(1, b"\x01garbage", &mut r).is_err());
+}

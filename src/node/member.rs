@@ -1,0 +1,218 @@
+//! One committee member's protocol state, as a deterministic core: the shell (consensus,
+//! network and storage actors) calls these methods and carries out what they return.
+//!
+//! The finalization path is [`Member::on_finalized`]: it is the only place a
+//! [`FinalizedBlock`] is made, so it is the only way to decryption shares. The shell calls it
+//! only for blocks the consensus engine reported finalized, with the finalization certificate.
+
+use super::block::{Block, BlockError, BlockLimits};
+use super::chain::{verify_chain_block, ChainBlock};
+use super::mempool::{Admission, Mempool, Source};
+use super::reveal::{Collector, Effect, FinalizedBlock, ShareError};
+use super::CtId;
+use curtain_crypto::{encoding::Reader, Ciphertext, DecodeError, ShareBatch, VerifiedCiphertext};
+use rand_core::CryptoRng;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// Most ciphertexts in one gossip message.
+pub const MAX_GOSSIP_BATCH: usize = 1024;
+const GOSSIP_VERSION: u8 = 1;
+
+pub struct Member {
+    pub mempool: Mempool,
+    pub collector: Collector,
+    limits: BlockLimits,
+    /// Height of the last block finalized here.
+    finalized_height: u64,
+}
+
+impl Member {
+    pub fn new(mempool: Mempool, collector: Collector, limits: BlockLimits) -> Self {
+        Self {
+            mempool,
+            collector,
+            limits,
+            finalized_height: 0,
+        }
+    }
+
+    pub fn limits(&self) -> &BlockLimits {
+        &self.limits
+    }
+
+    pub fn finalized_height(&self) -> u64 {
+        self.finalized_height
+    }
+
+    /// Ids ordered in `ancestors` (newest first, starting with the parent) that are not final
+    /// yet: they must not be ordered again.
+    fn unfinalized_ids<'a>(
+        &self,
+        ancestors: impl IntoIterator<Item = &'a ChainBlock>,
+    ) -> HashSet<CtId> {
+        ancestors
+            .into_iter()
+            .take_while(|b| b.block().height > self.finalized_height)
+            .flat_map(|b| b.block().ids().copied())
+            .collect()
+    }
+
+    /// A proposal on `ancestors[0]` (the parent), `ancestors` newest first down to at least
+    /// the last finalized block.
+    pub fn propose(&mut self, ancestors: &[ChainBlock]) -> Option<ChainBlock> {
+        let parent = ancestors.first()?;
+        let exclude = self.unfinalized_ids(ancestors);
+        let block = self.mempool.build(parent.block(), &self.limits, &exclude);
+        let bodies = block
+            .ids()
+            .map(|id| {
+                (**self.mempool.get(id).expect("built from pending entries"))
+                    .clone()
+                    .into_inner()
+            })
+            .collect();
+        Some(ChainBlock::new(block, bodies).expect("built from its own bodies"))
+    }
+
+    /// Checks `block` proposed on `ancestors[0]`; `ancestors` newest first.
+    pub fn verify<R: CryptoRng + ?Sized>(
+        &self,
+        block: &ChainBlock,
+        ancestors: &[ChainBlock],
+        rng: &mut R,
+    ) -> Result<(), BlockError> {
+        let parent: &Block = ancestors.first().ok_or(BlockError::WrongParent)?.block();
+        let exclude = self.unfinalized_ids(ancestors);
+        verify_chain_block(block, parent, &self.limits, &exclude, &self.mempool, rng).map(|_| ())
+    }
+
+    /// The consensus engine finalized `block` (heights arrive in order, each once).
+    pub fn on_finalized<R: CryptoRng + ?Sized>(
+        &mut self,
+        block: ChainBlock,
+        certificate: Vec<u8>,
+        rng: &mut R,
+    ) -> Result<Vec<Effect>, FinalizeError> {
+        // The chain position was checked when the block was voted on; here only validity
+        // matters: a share is never produced for a ciphertext that fails it.
+        let verified: Vec<Arc<VerifiedCiphertext>> = self.verified_bodies(&block, rng)?;
+        self.mempool.on_finalized(&verified);
+        self.finalized_height = block.block().height;
+        let (b, _) = block.into_parts();
+        let fin = FinalizedBlock::new(b, certificate, verified);
+        Ok(self.collector.on_finalized(fin, rng)?)
+    }
+
+    fn verified_bodies<R: CryptoRng + ?Sized>(
+        &self,
+        block: &ChainBlock,
+        rng: &mut R,
+    ) -> Result<Vec<Arc<VerifiedCiphertext>>, FinalizeError> {
+        let mut out = Vec::with_capacity(block.bodies().len());
+        let mut fresh = Vec::new();
+        for (i, ct) in block.bodies().iter().enumerate() {
+            match self.mempool.get(&ct.id()) {
+                Some(v) => out.push(Some(Arc::clone(v))),
+                None => {
+                    out.push(None);
+                    fresh.push((i, ct.clone()));
+                }
+            }
+        }
+        let mut by_epoch: std::collections::BTreeMap<u64, Vec<(usize, Ciphertext)>> =
+            Default::default();
+        for (i, ct) in fresh {
+            by_epoch
+                .entry(ct.label().key_epoch())
+                .or_default()
+                .push((i, ct));
+        }
+        for (epoch, group) in by_epoch {
+            let key = self
+                .mempool
+                .key(epoch)
+                .ok_or(FinalizeError::UnknownEpoch(epoch))?;
+            let (idx, cts): (Vec<usize>, Vec<Ciphertext>) = group.into_iter().unzip();
+            for (i, res) in idx
+                .into_iter()
+                .zip(curtain_crypto::verify_batch(key, cts, rng))
+            {
+                out[i] = Some(Arc::new(res.map_err(|rej| {
+                    FinalizeError::InvalidCiphertext(rej.ciphertext.id())
+                })?));
+            }
+        }
+        Ok(out.into_iter().map(|v| v.expect("filled")).collect())
+    }
+
+    /// A share batch arrived on the shares channel from authenticated member `from`.
+    pub fn on_share_message<R: CryptoRng + ?Sized>(
+        &mut self,
+        from: u32,
+        bytes: &[u8],
+        rng: &mut R,
+    ) -> Result<Vec<Effect>, MessageError> {
+        let batch = ShareBatch::from_bytes_capped(bytes, self.limits.max_ciphertexts)?;
+        Ok(self.collector.on_shares(from, batch, rng)?)
+    }
+
+    /// Ciphertexts gossiped by member `from`.
+    pub fn on_gossip<R: CryptoRng + ?Sized>(
+        &mut self,
+        now_ms: u64,
+        from: u32,
+        bytes: &[u8],
+        rng: &mut R,
+    ) -> Result<Vec<Admission>, MessageError> {
+        let cts = decode_gossip(bytes)?;
+        Ok(self.mempool.admit(now_ms, Source::Peer(from), cts, rng))
+    }
+}
+
+/// `version ‖ count(4) ‖ count × (len(4) ‖ Ciphertext)`.
+pub fn encode_gossip(cts: &[Arc<VerifiedCiphertext>]) -> Vec<u8> {
+    let mut out = vec![GOSSIP_VERSION];
+    out.extend_from_slice(&(cts.len() as u32).to_be_bytes());
+    for ct in cts {
+        let b = ct.to_bytes();
+        out.extend_from_slice(&(b.len() as u32).to_be_bytes());
+        out.extend_from_slice(&b);
+    }
+    out
+}
+
+pub fn decode_gossip(bytes: &[u8]) -> Result<Vec<Ciphertext>, DecodeError> {
+    let mut r = Reader::new(bytes);
+    r.version("gossip", GOSSIP_VERSION)?;
+    let count = r.len_u32("gossip count", 0, MAX_GOSSIP_BATCH)?;
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let len = r.len_u32(
+            "gossip ciphertext",
+            1,
+            curtain_crypto::ciphertext::MAX_PAYLOAD_LEN + 256,
+        )?;
+        out.push(Ciphertext::from_bytes(r.take(len, "gossip ciphertext")?)?);
+    }
+    r.finish()?;
+    Ok(out)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FinalizeError {
+    #[error("finalized block holds a body for key epoch {0}, which is not open here")]
+    UnknownEpoch(u64),
+    #[error("finalized block holds ciphertext {} that fails validity: more than f members are faulty", hex::encode(.0))]
+    InvalidCiphertext(CtId),
+    #[error(transparent)]
+    Share(#[from] ShareError),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MessageError {
+    #[error("malformed message: {0}")]
+    Decode(#[from] DecodeError),
+    #[error(transparent)]
+    Share(#[from] ShareError),
+}
