@@ -166,28 +166,7 @@ pub fn verify_chain_block<R: CryptoRng + ?Sized>(
     pool: &Mempool,
     rng: &mut R,
 ) -> Result<Vec<Arc<VerifiedCiphertext>>, BlockError> {
-    let mut fresh: BTreeMap<u64, Vec<Ciphertext>> = BTreeMap::new();
-    for ct in &cb.bodies {
-        let id = ct.id();
-        if pool.get(&id).is_none() && !pool.is_ordered(&id) {
-            fresh
-                .entry(ct.label().key_epoch())
-                .or_default()
-                .push(ct.clone());
-        }
-    }
-    let mut verified: HashMap<CtId, Arc<VerifiedCiphertext>> = HashMap::new();
-    for (epoch, cts) in fresh {
-        let key = pool.key(epoch).ok_or(BlockError::UnknownEpoch(epoch))?;
-        for res in verify_batch(key, cts, rng) {
-            match res {
-                Ok(v) => {
-                    verified.insert(v.id(), Arc::new(v));
-                }
-                Err(rej) => return Err(BlockError::InvalidCiphertext(rej.ciphertext.id())),
-            }
-        }
-    }
+    let verified = verify_unheld(&cb.bodies, pool, true, rng)?;
     check_proposal(&cb.block, parent, limits, in_ancestors, |id| {
         if let Some(v) = pool.get(id).or_else(|| verified.get(id)) {
             Lookup::Pending(Arc::clone(v))
@@ -197,4 +176,33 @@ pub fn verify_chain_block<R: CryptoRng + ?Sized>(
             Lookup::Unknown
         }
     })
+}
+
+/// Checks, with one batched validity check per key epoch, the bodies `pool` does not hold
+/// verified (skipping ids already ordered when `skip_ordered`: the block check refuses those).
+pub(crate) fn verify_unheld<R: CryptoRng + ?Sized>(
+    bodies: &[Ciphertext],
+    pool: &Mempool,
+    skip_ordered: bool,
+    rng: &mut R,
+) -> Result<HashMap<CtId, Arc<VerifiedCiphertext>>, BlockError> {
+    let mut fresh: BTreeMap<u64, Vec<Ciphertext>> = BTreeMap::new();
+    for ct in bodies {
+        let id = ct.id();
+        if pool.get(&id).is_none() && !(skip_ordered && pool.is_ordered(&id)) {
+            fresh
+                .entry(ct.label().key_epoch())
+                .or_default()
+                .push(ct.clone());
+        }
+    }
+    let mut verified = HashMap::new();
+    for (epoch, cts) in fresh {
+        let key = pool.key(epoch).ok_or(BlockError::UnknownEpoch(epoch))?;
+        for res in verify_batch(key, cts, rng) {
+            let v = res.map_err(|rej| BlockError::InvalidCiphertext(rej.ciphertext.id()))?;
+            verified.insert(v.id(), Arc::new(v));
+        }
+    }
+    Ok(verified)
 }

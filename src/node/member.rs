@@ -6,7 +6,7 @@
 //! only for blocks the consensus engine reported finalized, with the finalization certificate.
 
 use super::block::{Block, BlockError, BlockLimits};
-use super::chain::{verify_chain_block, ChainBlock};
+use super::chain::{verify_chain_block, verify_unheld, ChainBlock};
 use super::mempool::{Admission, Mempool, Source};
 use super::reveal::{Collector, Effect, FinalizedBlock, ShareError};
 use super::CtId;
@@ -109,41 +109,19 @@ impl Member {
         block: &ChainBlock,
         rng: &mut R,
     ) -> Result<Vec<Arc<VerifiedCiphertext>>, FinalizeError> {
-        let mut out = Vec::with_capacity(block.bodies().len());
-        let mut fresh = Vec::new();
-        for (i, ct) in block.bodies().iter().enumerate() {
-            match self.mempool.get(&ct.id()) {
-                Some(v) => out.push(Some(Arc::clone(v))),
-                None => {
-                    out.push(None);
-                    fresh.push((i, ct.clone()));
-                }
-            }
-        }
-        let mut by_epoch: std::collections::BTreeMap<u64, Vec<(usize, Ciphertext)>> =
-            Default::default();
-        for (i, ct) in fresh {
-            by_epoch
-                .entry(ct.label().key_epoch())
-                .or_default()
-                .push((i, ct));
-        }
-        for (epoch, group) in by_epoch {
-            let key = self
-                .mempool
-                .key(epoch)
-                .ok_or(FinalizeError::UnknownEpoch(epoch))?;
-            let (idx, cts): (Vec<usize>, Vec<Ciphertext>) = group.into_iter().unzip();
-            for (i, res) in idx
-                .into_iter()
-                .zip(curtain_crypto::verify_batch(key, cts, rng))
-            {
-                out[i] = Some(Arc::new(res.map_err(|rej| {
-                    FinalizeError::InvalidCiphertext(rej.ciphertext.id())
-                })?));
-            }
-        }
-        Ok(out.into_iter().map(|v| v.expect("filled")).collect())
+        let mut fresh = verify_unheld(block.bodies(), &self.mempool, false, rng)?;
+        Ok(block
+            .bodies()
+            .iter()
+            .map(|ct| {
+                let id = ct.id();
+                self.mempool
+                    .get(&id)
+                    .cloned()
+                    .or_else(|| fresh.remove(&id))
+                    .expect("held or just verified")
+            })
+            .collect())
     }
 
     /// A share batch arrived on the shares channel from authenticated member `from`.
@@ -201,10 +179,10 @@ pub fn decode_gossip(bytes: &[u8]) -> Result<Vec<Ciphertext>, DecodeError> {
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum FinalizeError {
-    #[error("finalized block holds a body for key epoch {0}, which is not open here")]
-    UnknownEpoch(u64),
-    #[error("finalized block holds ciphertext {} that fails validity: more than f members are faulty", hex::encode(.0))]
-    InvalidCiphertext(CtId),
+    /// A finalized block with a body that fails validity (or is for a key epoch not open
+    /// here) means more than f members are faulty; no share is produced for it.
+    #[error("finalized block refused: {0}")]
+    Body(#[from] BlockError),
     #[error(transparent)]
     Share(#[from] ShareError),
 }
