@@ -7,6 +7,7 @@ pub mod member;
 pub mod mempool;
 pub mod release;
 pub mod reveal;
+pub mod shell;
 
 /// A ciphertext's id (`Ciphertext::id`, the digest of its canonical encoding).
 pub type CtId = [u8; 32];

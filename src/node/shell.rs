@@ -1,0 +1,582 @@
+//! The IO shell around [`Member`]: commonware simplex orders [`ChainBlock`]s through marshal
+//! (block dissemination, backfill, finalized delivery in height order), and three tasks carry
+//! out what the member core returns: the finalization task (marshal's finalized blocks →
+//! shares → releases), the share receiver and the gossip receiver.
+//!
+//! Generic over the runtime (deterministic in simulation, tokio in the binary) and over the
+//! p2p network (simulated or authenticated), which the caller builds and passes in as channels.
+
+use super::chain::ChainBlock;
+use super::member::{encode_gossip, Member};
+use super::mempool::{Admission, Source};
+use super::release::ReleasedBatch;
+use super::reveal::Effect;
+use commonware_actor::Feedback;
+use commonware_broadcast::buffered;
+use commonware_codec::Encode as _;
+use commonware_consensus::{
+    marshal::{
+        self,
+        ancestry::Ancestry,
+        core::{Actor as MarshalActor, Mailbox as MarshalMailbox},
+        resolver::p2p as marshal_resolver,
+        standard::{Inline, Standard},
+        Start, Update,
+    },
+    simplex::{
+        self,
+        config::{Floor, ForwardPolicy, SkipPolicy},
+        elector::RoundRobin,
+        scheme::bls12381_threshold::standard as threshold,
+        types::Context as SimplexContext,
+    },
+    types::{Epoch, FixedEpocher, Height, ViewDelta},
+    Application, Reporter,
+};
+use commonware_cryptography::{
+    bls12381::primitives::variant::MinSig,
+    certificate::{ConstantProvider, Verifier},
+    ed25519,
+    sha256::{self, Sha256},
+    Digested, Digestible as _,
+};
+use commonware_p2p::{Blocker, Provider, Receiver, Recipients, Sender};
+use commonware_parallel::Sequential;
+use commonware_runtime::{buffer::paged::CacheRef, Clock, Handle, Metrics, Spawner, Storage};
+use commonware_storage::archive::immutable;
+use commonware_utils::{channel::mpsc, Acknowledgement as _, NZDuration, NZUsize, NZU16, NZU64};
+use futures::StreamExt as _;
+use rand_core::CryptoRng;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tracing::{debug, info, warn};
+
+/// Consensus signing: threshold BLS, so a finalization certificate is one signature that is the
+/// same at every member (release logs stay byte-identical).
+pub type ConsensusScheme = threshold::Scheme<ed25519::PublicKey, MinSig>;
+pub type PublicKey = ed25519::PublicKey;
+type D = sha256::Digest;
+
+/// The p2p channels a member uses (ids are part of the protocol, see SPEC.md).
+pub mod channel {
+    pub const VOTE: u64 = 0;
+    pub const CERTIFICATE: u64 = 1;
+    pub const RESOLVER: u64 = 2;
+    pub const BACKFILL: u64 = 3;
+    pub const BLOCKS: u64 = 4;
+    pub const SHARES: u64 = 5;
+    pub const GOSSIP: u64 = 6;
+}
+
+#[derive(Clone)]
+pub struct Timeouts {
+    pub leader: Duration,
+    pub certification: Duration,
+    pub timeout_retry: Duration,
+    pub fetch: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            leader: Duration::from_secs(1),
+            certification: Duration::from_secs(2),
+            timeout_retry: Duration::from_secs(5),
+            fetch: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Everything the shell needs besides the network.
+pub struct ShellConfig {
+    pub me: PublicKey,
+    /// This member's index among the committee (its share index).
+    pub index: u32,
+    /// Committee identities in index order.
+    pub participants: Vec<PublicKey>,
+    pub scheme: ConsensusScheme,
+    pub member: Member,
+    pub timeouts: Timeouts,
+    /// Storage partition prefix (unique per member).
+    pub partition: String,
+}
+
+/// What the outside world holds of a running member.
+#[derive(Clone)]
+pub struct NodeHandle {
+    member: Arc<Mutex<Member>>,
+    gossip: mpsc::UnboundedSender<Vec<u8>>,
+}
+
+impl NodeHandle {
+    /// Admits client submissions and gossips what was accepted.
+    pub fn submit<R: CryptoRng + ?Sized>(
+        &self,
+        now_ms: u64,
+        source: Source,
+        cts: Vec<curtain_crypto::Ciphertext>,
+        rng: &mut R,
+    ) -> Vec<Admission> {
+        let out = self
+            .member
+            .lock()
+            .expect("member lock")
+            .mempool
+            .admit(now_ms, source, cts, rng);
+        let accepted: Vec<_> = out.iter().filter_map(|a| a.result.clone().ok()).collect();
+        if !accepted.is_empty() {
+            let _ = self.gossip.send(encode_gossip(&accepted));
+        }
+        out
+    }
+
+    pub fn finalized_height(&self) -> u64 {
+        self.member.lock().expect("member lock").finalized_height()
+    }
+}
+
+/// The marshal-facing application: builds and checks proposals with the member core.
+#[derive(Clone)]
+struct App {
+    member: Arc<Mutex<Member>>,
+}
+
+impl App {
+    /// Collects the ancestry (newest first) down to the last finalized block here.
+    async fn ancestors(&self, mut ancestry: impl Ancestry<ChainBlock>) -> Vec<ChainBlock> {
+        let finalized = self.member.lock().expect("member lock").finalized_height();
+        let mut out = Vec::new();
+        while let Some(b) = ancestry.next().await {
+            let h = b.inner().block().height;
+            out.push(b.inner().clone());
+            if h <= finalized {
+                break;
+            }
+        }
+        out
+    }
+}
+
+impl<E> Application<E> for App
+where
+    E: CryptoRng + Send + 'static,
+{
+    type SigningScheme = ConsensusScheme;
+    type Context = SimplexContext<D, PublicKey>;
+    type Block = ChainBlock;
+    type Input = ();
+
+    async fn propose(
+        &mut self,
+        _context: (E, Self::Context),
+        ancestry: impl Ancestry<ChainBlock>,
+        _input: (),
+    ) -> Option<Digested<ChainBlock>> {
+        let ancestors = self.ancestors(ancestry).await;
+        let block = self
+            .member
+            .lock()
+            .expect("member lock")
+            .propose(&ancestors)?;
+        let digest = block.digest();
+        debug!(
+            height = block.block().height,
+            txs = block.block().len(),
+            "proposing"
+        );
+        Some(Digested::precomputed(block, digest))
+    }
+
+    async fn verify(
+        &mut self,
+        (mut rng, _context): (E, Self::Context),
+        mut ancestry: impl Ancestry<ChainBlock>,
+    ) -> bool {
+        let Some(block) = ancestry.next().await else {
+            return false;
+        };
+        let ancestors = self.ancestors(ancestry).await;
+        let verdict =
+            self.member
+                .lock()
+                .expect("member lock")
+                .verify(block.inner(), &ancestors, &mut rng);
+        match verdict {
+            Ok(()) => true,
+            Err(e) => {
+                warn!(height = block.inner().block().height, error = %e, "rejecting proposal");
+                false
+            }
+        }
+    }
+}
+
+/// Marshal's finalized blocks, forwarded to the finalization task.
+#[derive(Clone)]
+struct Finalized(mpsc::UnboundedSender<Update<ChainBlock>>);
+
+impl Reporter for Finalized {
+    type Activity = Update<ChainBlock>;
+    fn report(&mut self, activity: Self::Activity) -> Feedback {
+        if self.0.send(activity).is_err() {
+            return Feedback::Closed;
+        }
+        Feedback::Ok
+    }
+}
+
+/// The channel pairs of one member's p2p network.
+pub struct Channels<S, R> {
+    pub vote: (S, R),
+    pub certificate: (S, R),
+    pub resolver: (S, R),
+    pub backfill: (S, R),
+    pub blocks: (S, R),
+    pub shares: (S, R),
+    pub gossip: (S, R),
+}
+
+/// Starts a member; released batches are sent on `releases` in height order.
+pub async fn start<E, S, R, M, B>(
+    context: E,
+    cfg: ShellConfig,
+    channels: Channels<S, R>,
+    peers: M,
+    blocker: B,
+    releases: mpsc::UnboundedSender<ReleasedBatch>,
+) -> (NodeHandle, Vec<Handle<()>>)
+where
+    E: Clock + CryptoRng + Spawner + Storage + Metrics,
+    S: Sender<PublicKey = PublicKey>,
+    R: Receiver<PublicKey = PublicKey>,
+    M: Provider<PublicKey = PublicKey> + Clone,
+    B: Blocker<PublicKey = PublicKey> + Clone,
+{
+    let limits = *cfg.member.limits();
+    let member = Arc::new(Mutex::new(cfg.member));
+    let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(64));
+    let prefix = cfg.partition.clone();
+    let genesis = ChainBlock::genesis();
+    let genesis_digest = genesis.digest();
+
+    // Marshal: block dissemination, backfill, finalized blocks in order.
+    let marshal_cfg = marshal::Config {
+        provider: ConstantProvider::new(cfg.scheme.clone()),
+        epocher: FixedEpocher::new(NZU64!(u64::MAX)),
+        start: Start::Genesis(Digested::precomputed(genesis, genesis_digest)),
+        mailbox_size: NZUsize!(1024),
+        view_retention: ViewDelta::new(10),
+        max_repair: NZUsize!(16),
+        max_pending_acks: NZUsize!(1),
+        block_codec_config: limits,
+        partition_prefix: prefix.clone(),
+        prunable_items_per_section: NZU64!(64),
+        replay_buffer: NZUsize!(1 << 16),
+        key_write_buffer: NZUsize!(1 << 12),
+        value_write_buffer: NZUsize!(1 << 16),
+        page_cache: page_cache.clone(),
+        strategy: Sequential,
+    };
+    let resolver = marshal_resolver::init(
+        context.child("resolver"),
+        marshal_resolver::Config {
+            public_key: cfg.me.clone(),
+            peer_provider: peers.clone(),
+            blocker: blocker.clone(),
+            mailbox_size: NZUsize!(1024),
+            fetch_timeout: NZDuration!(Duration::from_secs(2)),
+            fetch_retry_delay: Duration::from_millis(100),
+            priority_requests: false,
+            priority_responses: false,
+        },
+        channels.backfill,
+    );
+    let (broadcast_engine, buffer) = buffered::Engine::new(
+        context.child("broadcast"),
+        buffered::Config {
+            public_key: cfg.me.clone(),
+            mailbox_size: NZUsize!(1024),
+            deque_size: 16,
+            priority: false,
+            codec_config: limits,
+            peer_provider: peers.clone(),
+            strategy: Sequential,
+        },
+    );
+    let mut handles = vec![broadcast_engine.start(channels.blocks)];
+    let finalizations = immutable::Archive::init(
+        context.child("finalizations"),
+        // Threshold certificates have a unit codec config (fixed size).
+        archive_config(&format!("{prefix}-finalizations"), &page_cache, ()),
+    )
+    .await
+    .expect("finalizations archive");
+    let blocks = immutable::Archive::init(
+        context.child("blocks"),
+        archive_config(&format!("{prefix}-blocks"), &page_cache, limits),
+    )
+    .await
+    .expect("blocks archive");
+    let (actor, marshal_mailbox, _floor): (
+        _,
+        MarshalMailbox<ConsensusScheme, Standard<ChainBlock>>,
+        _,
+    ) = MarshalActor::init(context.child("marshal"), finalizations, blocks, marshal_cfg).await;
+    let (fin_tx, fin_rx) = mpsc::unbounded_channel();
+    handles.push(actor.start(Finalized(fin_tx), buffer, resolver));
+
+    // Consensus.
+    let app = App {
+        member: member.clone(),
+    };
+    let inline = Inline::new(
+        context.child("inline"),
+        app,
+        marshal_mailbox.clone(),
+        FixedEpocher::new(NZU64!(u64::MAX)),
+    );
+    let engine = simplex::Engine::new(
+        context.child("simplex"),
+        simplex::config::Config {
+            scheme: cfg.scheme.clone(),
+            elector: RoundRobin::<Sha256>::default(),
+            blocker: blocker.clone(),
+            automaton: inline.clone(),
+            relay: inline.clone(),
+            reporter: inline,
+            strategy: Sequential,
+            partition: format!("{prefix}-simplex"),
+            mailbox_size: NZUsize!(1024),
+            epoch: Epoch::zero(),
+            floor: Floor::Genesis(genesis_digest),
+            replay_buffer: NZUsize!(1 << 20),
+            write_buffer: NZUsize!(1 << 20),
+            page_cache: page_cache.clone(),
+            leader_timeout: cfg.timeouts.leader,
+            certification_timeout: cfg.timeouts.certification,
+            timeout_retry: cfg.timeouts.timeout_retry,
+            view_retention: ViewDelta::new(10),
+            skip: SkipPolicy::Disabled,
+            fetch_timeout: NZDuration!(Duration::from_secs(1)),
+            fetch_retry_delay: Duration::from_millis(100),
+            forward: ForwardPolicy::Disabled,
+            track_historical_votes: false,
+        },
+    );
+    handles.push(engine.start(channels.vote, channels.certificate, channels.resolver));
+
+    // The finalization path and the share exchange.
+    let (share_tx, share_rx) = channels.shares;
+    let share_out = Arc::new(futures::lock::Mutex::new(share_tx));
+    handles.push(context.child("finalizer").spawn({
+        let member = member.clone();
+        let share_out = share_out.clone();
+        let releases = releases.clone();
+        let mailbox = marshal_mailbox.clone();
+        move |ctx| finalizer(ctx, member, mailbox, fin_rx, share_out, releases)
+    }));
+    let participants = cfg.participants.clone();
+    handles.push(context.child("shares").spawn({
+        let member = member.clone();
+        let releases = releases.clone();
+        move |ctx| share_receiver(ctx, member, participants, share_rx, releases)
+    }));
+    let (gossip_tx, gossip_rx) = channels.gossip;
+    let (gossip_out, gossip_in) = mpsc::unbounded_channel::<Vec<u8>>();
+    handles.push(
+        context
+            .child("gossip_out")
+            .spawn(move |_| gossip_sender(gossip_tx, gossip_in)),
+    );
+    let participants = cfg.participants.clone();
+    handles.push(context.child("gossip_in").spawn({
+        let member = member.clone();
+        move |ctx| gossip_receiver(ctx, member, participants, gossip_rx)
+    }));
+    info!(index = cfg.index, "member started");
+    (
+        NodeHandle {
+            member,
+            gossip: gossip_out,
+        },
+        handles,
+    )
+}
+
+fn archive_config<C>(name: &str, page_cache: &CacheRef, codec_config: C) -> immutable::Config<C> {
+    immutable::Config {
+        metadata_partition: format!("{name}-metadata"),
+        freezer_table_partition: format!("{name}-freezer-table"),
+        freezer_table_initial_size: 64,
+        freezer_table_resize_frequency: 10,
+        freezer_table_resize_chunk_size: 10,
+        freezer_key_partition: format!("{name}-freezer-key"),
+        freezer_key_page_cache: page_cache.clone(),
+        freezer_value_partition: format!("{name}-freezer-value"),
+        freezer_value_target_size: 1 << 20,
+        freezer_value_compression: None,
+        ordinal_partition: format!("{name}-ordinal"),
+        items_per_section: NZU64!(64),
+        codec_config,
+        replay_buffer: NZUsize!(1 << 16),
+        freezer_key_write_buffer: NZUsize!(1 << 12),
+        freezer_value_write_buffer: NZUsize!(1 << 16),
+        ordinal_write_buffer: NZUsize!(1 << 12),
+    }
+}
+
+fn index_of(participants: &[PublicKey], pk: &PublicKey) -> Option<u32> {
+    participants.iter().position(|p| p == pk).map(|i| i as u32)
+}
+
+/// Carries out collector effects: shares to every member, releases to the log's consumer.
+async fn apply<S: Sender<PublicKey = PublicKey>>(
+    effects: Vec<Effect>,
+    share_out: &futures::lock::Mutex<S>,
+    releases: &mpsc::UnboundedSender<ReleasedBatch>,
+) {
+    for e in effects {
+        match e {
+            Effect::Broadcast(batch) => {
+                let bytes = batch.to_bytes();
+                share_out.lock().await.send(Recipients::All, bytes, true);
+            }
+            Effect::Release(batch) => {
+                info!(height = batch.height, "released");
+                let _ = releases.send(batch);
+            }
+            Effect::Fault(evidence) => {
+                warn!(member = evidence.member(), "faulty share batch");
+            }
+        }
+    }
+}
+
+async fn finalizer<E, S>(
+    mut context: E,
+    member: Arc<Mutex<Member>>,
+    mailbox: MarshalMailbox<ConsensusScheme, Standard<ChainBlock>>,
+    mut updates: mpsc::UnboundedReceiver<Update<ChainBlock>>,
+    share_out: Arc<futures::lock::Mutex<S>>,
+    releases: mpsc::UnboundedSender<ReleasedBatch>,
+) where
+    E: CryptoRng,
+    S: Sender<PublicKey = PublicKey>,
+{
+    while let Some(update) = updates.recv().await {
+        let Update::Block(block, ack) = update else {
+            continue;
+        };
+        let block: ChainBlock = block.inner().clone();
+        let height = block.block().height;
+        if height == 0 {
+            ack.acknowledge();
+            continue;
+        }
+        let Some(finalization) = mailbox.get_finalization(Height::new(height)).await else {
+            warn!(height, "finalized block without a stored finalization");
+            ack.acknowledge();
+            continue;
+        };
+        let certificate = finalization.encode().to_vec();
+        let effects =
+            member
+                .lock()
+                .expect("member lock")
+                .on_finalized(block, certificate, &mut context);
+        match effects {
+            Ok(fx) => apply(fx, &share_out, &releases).await,
+            Err(e) => warn!(height, error = %e, "finalized block refused"),
+        }
+        ack.acknowledge();
+    }
+}
+
+async fn share_receiver<E: CryptoRng, R: Receiver<PublicKey = PublicKey>>(
+    mut context: E,
+    member: Arc<Mutex<Member>>,
+    participants: Vec<PublicKey>,
+    mut rx: R,
+    releases: mpsc::UnboundedSender<ReleasedBatch>,
+) {
+    while let Ok((from, bytes)) = rx.recv().await {
+        let Some(from) = index_of(&participants, &from) else {
+            continue;
+        };
+        let res = member.lock().expect("member lock").on_share_message(
+            from,
+            bytes.as_ref(),
+            &mut context,
+        );
+        match res {
+            Ok(fx) => {
+                for e in fx {
+                    match e {
+                        Effect::Release(batch) => {
+                            info!(height = batch.height, "released");
+                            let _ = releases.send(batch);
+                        }
+                        Effect::Fault(evidence) => {
+                            warn!(member = evidence.member(), "faulty share batch")
+                        }
+                        Effect::Broadcast(_) => {}
+                    }
+                }
+            }
+            Err(e) => warn!(from, error = %e, "bad share message"),
+        }
+    }
+}
+
+async fn gossip_sender<S: Sender<PublicKey = PublicKey>>(
+    mut tx: S,
+    mut out: mpsc::UnboundedReceiver<Vec<u8>>,
+) {
+    while let Some(bytes) = out.recv().await {
+        tx.send(Recipients::All, bytes, false);
+    }
+}
+
+async fn gossip_receiver<E: Clock + CryptoRng, R: Receiver<PublicKey = PublicKey>>(
+    mut context: E,
+    member: Arc<Mutex<Member>>,
+    participants: Vec<PublicKey>,
+    mut rx: R,
+) {
+    while let Ok((from, bytes)) = rx.recv().await {
+        let Some(from) = index_of(&participants, &from) else {
+            continue;
+        };
+        let now_ms = context
+            .current()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let res = member.lock().expect("member lock").on_gossip(
+            now_ms,
+            from,
+            bytes.as_ref(),
+            &mut context,
+        );
+        if let Err(e) = res {
+            warn!(from, error = %e, "bad gossip message");
+        }
+    }
+}
+
+/// Third-party check of a released batch's certificate: it decodes (with the verifier's
+/// bounds), finalizes exactly `block`, and its threshold signature verifies.
+pub fn check_certificate<R: CryptoRng>(
+    verifier: &ConsensusScheme,
+    block: &super::Digest,
+    certificate: &[u8],
+    rng: &mut R,
+) -> bool {
+    use commonware_codec::Decode as _;
+    let Ok(finalization) = simplex::types::Finalization::<ConsensusScheme, D>::decode_cfg(
+        bytes::Bytes::copy_from_slice(certificate),
+        &verifier.certificate_codec_config(),
+    ) else {
+        return false;
+    };
+    finalization.proposal.payload.0 == block.0 && finalization.verify(rng, verifier, &Sequential)
+}

@@ -1,0 +1,253 @@
+//! Deterministic simulation of whole members: commonware's deterministic runtime and simulated
+//! p2p, real simplex + marshal, real crypto. Each seed is one run; an invariant checker reads
+//! every member's release stream.
+
+use commonware_cryptography::{
+    bls12381::{
+        dkg::feldman_desmedt::deal as consensus_deal,
+        primitives::{sharing::Mode, variant::MinSig},
+    },
+    ed25519, Signer as _,
+};
+use commonware_p2p::simulated::{self, Link};
+use commonware_runtime::{deterministic, Clock as _, Quota, Runner as _, Supervisor as _};
+use commonware_utils::{channel::mpsc, ordered::Set, probability, N3f1, NZUsize, NZU32};
+use curtain::node::{
+    block::BlockLimits,
+    member::Member,
+    mempool::{Mempool, MempoolConfig, Source},
+    release::ReleasedBatch,
+    reveal::{Collector, CollectorConfig},
+    shell::{self, channel, Channels, ConsensusScheme, NodeHandle, ShellConfig, Timeouts},
+};
+use curtain_crypto::{deal, encrypt, CommitteeKey, Decryption, Label, Padding};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+const NAMESPACE: &[u8] = b"curtain-sim";
+
+struct Run {
+    releases: Vec<Vec<ReleasedBatch>>,
+    submitted: BTreeSet<[u8; 32]>,
+    key: Arc<CommitteeKey>,
+    verifier: ConsensusScheme,
+}
+
+fn run(seed: u64, n: usize, txs: usize) -> Run {
+    let cfg = deterministic::Config::new()
+        .with_seed(seed)
+        .with_timeout(Some(Duration::from_secs(600)));
+    deterministic::Runner::new(cfg).start(|context| async move {
+        let mut rng = context.child("rng");
+        // identities, sorted: a member's index is its place in the sorted set
+        let keys: Vec<ed25519::PrivateKey> =
+            (0..n as u64).map(ed25519::PrivateKey::from_seed).collect();
+        let mut by_pk: Vec<(ed25519::PublicKey, ed25519::PrivateKey)> =
+            keys.into_iter().map(|k| (k.public_key(), k)).collect();
+        by_pk.sort_by(|a, b| a.0.cmp(&b.0));
+        let pks: Vec<ed25519::PublicKey> = by_pk.iter().map(|(p, _)| p.clone()).collect();
+        let participants = Set::try_from(pks.clone()).expect("distinct");
+        let (output, consensus_shares) =
+            consensus_deal::<MinSig, _, N3f1>(&mut rng, Mode::NonZeroCounter, participants.clone())
+                .expect("consensus deal");
+        let f = (n - 1) / 3;
+        let (key, enc_shares) = deal(n, 2 * f + 1, &mut rng).expect("deal");
+        let key = Arc::new(key);
+
+        let (network, oracle) = simulated::Network::new_with_peers(
+            context.child("network"),
+            simulated::Config {
+                max_size: 8 << 20,
+                max_peers_per_set: NZUsize!(n),
+                disconnect_on_block: true,
+                tracked_peer_sets: NZUsize!(1),
+            },
+            pks.clone(),
+        )
+        .await;
+        network.start();
+        for a in &pks {
+            for b in &pks {
+                if a != b {
+                    oracle
+                        .add_link(
+                            a.clone(),
+                            b.clone(),
+                            Link {
+                                latency: Duration::from_millis(20),
+                                jitter: Duration::from_millis(5),
+                                success_rate: probability!(1.0),
+                            },
+                        )
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+
+        let mut handles: Vec<NodeHandle> = Vec::new();
+        let mut streams = Vec::new();
+        for (i, (pk, share)) in pks.iter().zip(enc_shares).enumerate() {
+            let control = oracle.control(pk.clone());
+            let quota = Quota::per_second(NZU32!(10_000));
+            let mut ch = Vec::new();
+            for id in [
+                channel::VOTE,
+                channel::CERTIFICATE,
+                channel::RESOLVER,
+                channel::BACKFILL,
+                channel::BLOCKS,
+                channel::SHARES,
+                channel::GOSSIP,
+            ] {
+                ch.push(control.register(id, quota).await.unwrap());
+            }
+            let mut ch = ch.into_iter();
+            let channels = Channels {
+                vote: ch.next().unwrap(),
+                certificate: ch.next().unwrap(),
+                resolver: ch.next().unwrap(),
+                backfill: ch.next().unwrap(),
+                blocks: ch.next().unwrap(),
+                shares: ch.next().unwrap(),
+                gossip: ch.next().unwrap(),
+            };
+            let scheme = ConsensusScheme::signer(
+                NAMESPACE,
+                participants.clone(),
+                output.public().clone(),
+                consensus_shares.get_value(pk).expect("share").clone(),
+            )
+            .expect("signer");
+            let member = Member::new(
+                Mempool::new(MempoolConfig::default(), 0, key.clone()),
+                Collector::new(
+                    CollectorConfig::default(),
+                    BTreeMap::from([(0, key.clone())]),
+                    BTreeMap::from([(0, share)]),
+                    1,
+                ),
+                BlockLimits::default(),
+            );
+            let (tx, rx) = mpsc::unbounded_channel();
+            let (handle, _tasks) = shell::start(
+                context.child("member").with_attribute("index", i),
+                ShellConfig {
+                    me: pk.clone(),
+                    index: i as u32,
+                    participants: pks.clone(),
+                    scheme,
+                    member,
+                    timeouts: Timeouts::default(),
+                    partition: format!("member{i}"),
+                },
+                channels,
+                oracle.manager(),
+                oracle.control(pk.clone()),
+                tx,
+            )
+            .await;
+            handles.push(handle);
+            streams.push(rx);
+        }
+
+        // clients submit to different members
+        let mut submitted = BTreeSet::new();
+        for k in 0..txs {
+            let label = Label::new(key.id(), 0, (k % 3) as u64, b"wallet").unwrap();
+            let ct = encrypt(
+                key.encryption_key(),
+                &label,
+                format!("tx {k}").as_bytes(),
+                Padding::None,
+                &mut rng,
+            )
+            .unwrap();
+            submitted.insert(ct.id());
+            let out = handles[k % n].submit(
+                0,
+                Source::Client(IpAddr::V4(Ipv4Addr::new(10, 0, 0, k as u8))),
+                vec![ct],
+                &mut rng,
+            );
+            assert!(out[0].result.is_ok());
+            context.sleep(Duration::from_millis(7)).await;
+        }
+
+        // run until every member released every submitted ciphertext
+        let mut releases: Vec<Vec<ReleasedBatch>> = vec![Vec::new(); n];
+        let mut seen: Vec<BTreeSet<[u8; 32]>> = vec![BTreeSet::new(); n];
+        while seen.iter().any(|s| s.len() < submitted.len()) {
+            for i in 0..n {
+                while let Ok(b) = streams[i].try_recv() {
+                    for ns in &b.namespaces {
+                        for e in &ns.entries {
+                            seen[i].insert(e.ciphertext.id());
+                        }
+                    }
+                    releases[i].push(b);
+                }
+            }
+            context.sleep(Duration::from_millis(100)).await;
+        }
+        Run {
+            releases,
+            submitted,
+            verifier: ConsensusScheme::verifier(NAMESPACE, participants, output.public().clone()),
+            key,
+        }
+    })
+}
+
+/// The invariants every run must satisfy.
+fn check(run: &Run) {
+    // every member's log is a prefix of the longest one, byte for byte
+    let longest = run.releases.iter().max_by_key(|r| r.len()).unwrap();
+    for log in &run.releases {
+        for (a, b) in log.iter().zip(longest) {
+            assert_eq!(a.to_bytes(), b.to_bytes(), "release logs diverge");
+        }
+        // heights consecutive from 1
+        for (i, b) in log.iter().enumerate() {
+            assert_eq!(b.height, i as u64 + 1);
+        }
+    }
+    // every accepted ciphertext released exactly once, as its plaintext
+    let mut released = BTreeSet::new();
+    let mut rng = rand::rng();
+    for b in longest {
+        // a third party checks the batch: block, certificate, openings, outcomes
+        let key = run.key.clone();
+        b.verify(
+            |e| (e == 0).then(|| key.clone()),
+            |_, digest, cert| {
+                shell::check_certificate(&run.verifier, digest, cert, &mut rand::rng())
+            },
+            &mut rng,
+        )
+        .expect("released batch verifies");
+        for ns in &b.namespaces {
+            for e in &ns.entries {
+                assert!(released.insert(e.ciphertext.id()), "released twice");
+                assert!(matches!(&e.outcome, Decryption::Plaintext(p) if p.starts_with(b"tx ")));
+            }
+        }
+    }
+    assert_eq!(released, run.submitted);
+}
+
+#[test]
+fn four_members_order_and_release_identically() {
+    for seed in 0..3 {
+        let run = run(seed, 4, 12);
+        check(&run);
+    }
+}
+
+#[test]
+fn seven_members_order_and_release_identically() {
+    let run = run(7, 7, 20);
+    check(&run);
+}
