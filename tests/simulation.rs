@@ -11,7 +11,7 @@ use commonware_cryptography::{
 };
 use commonware_p2p::simulated::{self, Link};
 use commonware_runtime::{deterministic, Clock as _, Quota, Runner as _, Supervisor as _};
-use commonware_utils::{channel::mpsc, ordered::Set, probability, N3f1, NZUsize, NZU32};
+use commonware_utils::{channel::mpsc, ordered::Set, N3f1, NZUsize, NZU32};
 use curtain::node::{
     block::BlockLimits,
     member::Member,
@@ -29,13 +29,47 @@ use std::time::Duration;
 const NAMESPACE: &[u8] = b"curtain-sim";
 
 struct Run {
+    scenario: Scenario,
+    /// Per member: its releases (empty for an absent member).
     releases: Vec<Vec<ReleasedBatch>>,
+    /// Per member: the members it caught sending wrong shares.
+    faulty: Vec<Vec<u32>>,
     submitted: BTreeSet<[u8; 32]>,
     key: Arc<CommitteeKey>,
     verifier: ConsensusScheme,
 }
 
-fn run(seed: u64, n: usize, txs: usize) -> Run {
+#[derive(Clone, Copy)]
+struct Scenario {
+    seed: u64,
+    n: usize,
+    txs: usize,
+    /// Probability a message on a link is delivered.
+    delivery: f64,
+    /// A member that never starts (withholds votes and shares).
+    absent: Option<usize>,
+    /// A member whose decryption key share is wrong (its shares are wrong).
+    wrong_shares: Option<usize>,
+}
+
+impl Scenario {
+    fn new(seed: u64, n: usize, txs: usize) -> Self {
+        Self {
+            seed,
+            n,
+            txs,
+            delivery: 1.0,
+            absent: None,
+            wrong_shares: None,
+        }
+    }
+    fn honest(&self, i: usize) -> bool {
+        Some(i) != self.absent && Some(i) != self.wrong_shares
+    }
+}
+
+fn run(sc: Scenario) -> Run {
+    let Scenario { seed, n, txs, .. } = sc;
     let cfg = deterministic::Config::new()
         .with_seed(seed)
         .with_timeout(Some(Duration::from_secs(600)));
@@ -76,9 +110,18 @@ fn run(seed: u64, n: usize, txs: usize) -> Run {
                             a.clone(),
                             b.clone(),
                             Link {
-                                latency: Duration::from_millis(20),
+                                // the member with wrong shares is the fastest, so its batches
+                                // are among the first t everywhere and must be caught
+                                latency: if Some(pks.iter().position(|p| p == a).unwrap())
+                                    == sc.wrong_shares
+                                {
+                                    Duration::from_millis(1)
+                                } else {
+                                    Duration::from_millis(20)
+                                },
                                 jitter: Duration::from_millis(5),
-                                success_rate: probability!(1.0),
+                                success_rate: commonware_utils::Probability::try_from(sc.delivery)
+                                    .expect("probability"),
                             },
                         )
                         .await
@@ -87,9 +130,23 @@ fn run(seed: u64, n: usize, txs: usize) -> Run {
             }
         }
 
-        let mut handles: Vec<NodeHandle> = Vec::new();
+        // a second, unrelated dealing: its shares are wrong for this committee
+        let (_, wrong) = deal(n, 2 * f + 1, &mut rng).expect("deal");
+        let mut wrong = wrong.into_iter();
+        let mut handles: Vec<Option<NodeHandle>> = Vec::new();
         let mut streams = Vec::new();
         for (i, (pk, share)) in pks.iter().zip(enc_shares).enumerate() {
+            let wrong_share = wrong.next().expect("n shares");
+            if Some(i) == sc.absent {
+                handles.push(None);
+                streams.push(None);
+                continue;
+            }
+            let share = if Some(i) == sc.wrong_shares {
+                wrong_share
+            } else {
+                share
+            };
             let control = oracle.control(pk.clone());
             let quota = Quota::per_second(NZU32!(10_000));
             let mut ch = Vec::new();
@@ -149,8 +206,8 @@ fn run(seed: u64, n: usize, txs: usize) -> Run {
                 tx,
             )
             .await;
-            handles.push(handle);
-            streams.push(rx);
+            handles.push(Some(handle));
+            streams.push(Some(rx));
         }
 
         // clients submit to different members
@@ -166,7 +223,12 @@ fn run(seed: u64, n: usize, txs: usize) -> Run {
             )
             .unwrap();
             submitted.insert(ct.id());
-            let out = handles[k % n].submit(
+            let to = (0..n)
+                .cycle()
+                .skip(k)
+                .find(|&i| sc.honest(i))
+                .expect("an honest member");
+            let out = handles[to].as_ref().expect("started").submit(
                 0,
                 Source::Client(IpAddr::V4(Ipv4Addr::new(10, 0, 0, k as u8))),
                 vec![ct],
@@ -179,9 +241,12 @@ fn run(seed: u64, n: usize, txs: usize) -> Run {
         // run until every member released every submitted ciphertext
         let mut releases: Vec<Vec<ReleasedBatch>> = vec![Vec::new(); n];
         let mut seen: Vec<BTreeSet<[u8; 32]>> = vec![BTreeSet::new(); n];
-        while seen.iter().any(|s| s.len() < submitted.len()) {
+        while (0..n).any(|i| sc.honest(i) && seen[i].len() < submitted.len()) {
             for i in 0..n {
-                while let Ok(b) = streams[i].try_recv() {
+                let Some(stream) = streams[i].as_mut() else {
+                    continue;
+                };
+                while let Ok(b) = stream.try_recv() {
                     for ns in &b.namespaces {
                         for e in &ns.entries {
                             seen[i].insert(e.ciphertext.id());
@@ -192,7 +257,17 @@ fn run(seed: u64, n: usize, txs: usize) -> Run {
             }
             context.sleep(Duration::from_millis(100)).await;
         }
+        let faulty = handles
+            .iter()
+            .map(|h| {
+                h.as_ref()
+                    .map(|h| h.faulty_members().into_iter().map(|(_, m)| m).collect())
+                    .unwrap_or_default()
+            })
+            .collect();
         Run {
+            scenario: sc,
+            faulty,
             releases,
             submitted,
             verifier: ConsensusScheme::verifier(NAMESPACE, participants, output.public().clone()),
@@ -236,18 +311,65 @@ fn check(run: &Run) {
         }
     }
     assert_eq!(released, run.submitted);
+    // honest members name the member with wrong shares (if it was needed to combine)
+    let sc = run.scenario;
+    for i in (0..sc.n).filter(|&i| sc.honest(i)) {
+        let mine: BTreeSet<[u8; 32]> = run.releases[i]
+            .iter()
+            .flat_map(|b| b.namespaces.iter().flat_map(|n| n.entries.iter()))
+            .map(|e| e.ciphertext.id())
+            .collect();
+        assert_eq!(mine, run.submitted, "honest member {i} released everything");
+        for m in &run.faulty[i] {
+            assert_eq!(
+                Some(*m as usize),
+                sc.wrong_shares,
+                "an honest member was named"
+            );
+        }
+    }
 }
 
 #[test]
 fn four_members_order_and_release_identically() {
     for seed in 0..3 {
-        let run = run(seed, 4, 12);
-        check(&run);
+        check(&run(Scenario::new(seed, 4, 12)));
     }
 }
 
 #[test]
 fn seven_members_order_and_release_identically() {
-    let run = run(7, 7, 20);
+    check(&run(Scenario::new(7, 7, 20)));
+}
+
+#[test]
+fn lossy_links_still_release_everything() {
+    for seed in 0..2 {
+        check(&run(Scenario {
+            delivery: 0.85,
+            ..Scenario::new(100 + seed, 4, 10)
+        }));
+    }
+}
+
+#[test]
+fn an_absent_member_does_not_stall_the_others() {
+    check(&run(Scenario {
+        absent: Some(2),
+        ..Scenario::new(200, 4, 10)
+    }));
+}
+
+#[test]
+fn wrong_shares_are_named_and_do_not_change_the_output() {
+    // n = 7, t = 5: the member with a wrong key share is outvoted in every combine; members
+    // whose first t batches include it name it
+    let run = run(Scenario {
+        wrong_shares: Some(0),
+        ..Scenario::new(300, 7, 14)
+    });
     check(&run);
+    for (i, f) in run.faulty.iter().enumerate().skip(1) {
+        assert_eq!(f, &vec![0], "member {i} names member 0");
+    }
 }

@@ -125,14 +125,39 @@ impl Member {
     }
 
     /// A share batch arrived on the shares channel from authenticated member `from`.
-    pub fn on_share_message<R: CryptoRng + ?Sized>(
+    pub fn on_share_batch<R: CryptoRng + ?Sized>(
         &mut self,
         from: u32,
-        bytes: &[u8],
+        batch: ShareBatch,
         rng: &mut R,
     ) -> Result<Vec<Effect>, MessageError> {
-        let batch = ShareBatch::from_bytes_capped(bytes, self.limits.max_ciphertexts)?;
         Ok(self.collector.on_shares(from, batch, rng)?)
+    }
+
+    /// Decodes a message of the shares channel.
+    pub fn decode_share_message(&self, bytes: &[u8]) -> Result<ShareMessage, DecodeError> {
+        ShareMessage::decode(bytes, self.limits.max_ciphertexts)
+    }
+
+    /// This member's batch `batch_id` for a block still being collected here.
+    pub fn my_pending_batch(&self, batch_id: &[u8; 32]) -> Option<ShareBatch> {
+        self.collector.my_batch(batch_id).cloned()
+    }
+
+    /// This member's batches for `block`, recomputed for a peer that lost them. Only for a
+    /// block final here (the caller takes it from the finalized-block store).
+    pub fn reshare<R: CryptoRng + ?Sized>(
+        &self,
+        block: ChainBlock,
+        rng: &mut R,
+    ) -> Result<Vec<ShareBatch>, FinalizeError> {
+        if block.block().height > self.finalized_height {
+            return Err(FinalizeError::NotFinal(block.block().height));
+        }
+        let verified = self.verified_bodies(&block, rng)?;
+        let (b, _) = block.into_parts();
+        let fin = FinalizedBlock::new(b, Vec::new(), verified);
+        Ok(self.collector.reveal_mine(&fin))
     }
 
     /// Ciphertexts gossiped by member `from`.
@@ -145,6 +170,49 @@ impl Member {
     ) -> Result<Vec<Admission>, MessageError> {
         let cts = decode_gossip(bytes)?;
         Ok(self.mempool.admit(now_ms, Source::Peer(from), cts, rng))
+    }
+}
+
+/// What travels on the shares channel: `0x00 ‖ ShareBatch` or a request for a batch lost on
+/// the way, `0x01 ‖ height(8) ‖ batch_id(32)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ShareMessage {
+    Batch(ShareBatch),
+    Request { height: u64, batch_id: [u8; 32] },
+}
+
+impl ShareMessage {
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Self::Batch(b) => {
+                let mut out = vec![0];
+                out.extend_from_slice(&b.to_bytes());
+                out
+            }
+            Self::Request { height, batch_id } => {
+                let mut out = vec![1];
+                out.extend_from_slice(&height.to_be_bytes());
+                out.extend_from_slice(batch_id);
+                out
+            }
+        }
+    }
+
+    pub fn decode(bytes: &[u8], max_batch: usize) -> Result<Self, DecodeError> {
+        match bytes.split_first() {
+            Some((0, rest)) => Ok(Self::Batch(ShareBatch::from_bytes_capped(rest, max_batch)?)),
+            Some((1, rest)) => {
+                let mut r = Reader::new(rest);
+                let height = r.u64("share request height")?;
+                let batch_id = r.array("share request batch id")?;
+                r.finish()?;
+                Ok(Self::Request { height, batch_id })
+            }
+            _ => Err(DecodeError::Invalid {
+                field: "share message",
+                reason: "unknown tag",
+            }),
+        }
     }
 }
 
@@ -185,6 +253,8 @@ pub enum FinalizeError {
     Body(#[from] BlockError),
     #[error(transparent)]
     Share(#[from] ShareError),
+    #[error("height {0} is not final here")]
+    NotFinal(u64),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

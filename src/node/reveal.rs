@@ -149,7 +149,12 @@ pub struct Collector {
     early: BTreeMap<u32, VecDeque<ShareBatch>>,
     /// Members caught sending a wrong batch, per key epoch: their later batches are ignored.
     faulty: BTreeSet<(u64, u32)>,
+    /// Batch ids of recently released heights: late batches for them are dropped, not buffered.
+    released: VecDeque<[u8; 32]>,
 }
+
+/// How many released batch ids are remembered to drop late batches.
+const RELEASED_MEMORY: usize = 4096;
 
 impl Collector {
     /// `next_release`: the first height not yet in the release log.
@@ -168,6 +173,7 @@ impl Collector {
             index: HashMap::new(),
             early: BTreeMap::new(),
             faulty: BTreeSet::new(),
+            released: VecDeque::new(),
         }
     }
 
@@ -178,6 +184,25 @@ impl Collector {
     /// Finalized heights still waiting for shares.
     pub fn waiting(&self) -> impl Iterator<Item = u64> + '_ {
         self.slots.keys().copied()
+    }
+
+    /// `(height, batch id)` of every share batch still being collected: what to ask peers
+    /// for again when their batches may have been lost.
+    pub fn waiting_batches(&self) -> Vec<(u64, [u8; 32])> {
+        self.slots
+            .iter()
+            .flat_map(|(h, s)| {
+                s.groups
+                    .iter()
+                    .filter(|g| g.done.is_none())
+                    .map(move |g| (*h, g.batch_id))
+            })
+            .collect()
+    }
+
+    /// This member's batches for a finalized block (for a peer asking after release here).
+    pub fn reveal_mine(&self, fin: &FinalizedBlock) -> Vec<ShareBatch> {
+        reveal(&self.my_shares, fin)
     }
 
     pub fn faulty_members(&self) -> impl Iterator<Item = &(u64, u32)> {
@@ -267,6 +292,7 @@ impl Collector {
                 self.store(batch);
                 self.progress(h, rng, &mut effects);
             }
+            None if self.released.contains(&batch.batch_id()) => {}
             None => {
                 let q = self.early.entry(from).or_default();
                 if !q.iter().any(|b| b.batch_id() == batch.batch_id()) {
@@ -332,6 +358,10 @@ impl Collector {
             let slot = entry.remove();
             for g in &slot.groups {
                 self.index.remove(&g.batch_id);
+                if self.released.len() >= RELEASED_MEMORY {
+                    self.released.pop_front();
+                }
+                self.released.push_back(g.batch_id);
             }
             effects.push(Effect::Release(release(slot)));
             self.next_release += 1;

@@ -7,7 +7,7 @@
 //! p2p network (simulated or authenticated), which the caller builds and passes in as channels.
 
 use super::chain::ChainBlock;
-use super::member::{encode_gossip, Member};
+use super::member::{encode_gossip, Member, ShareMessage};
 use super::mempool::{Admission, Source};
 use super::release::ReleasedBatch;
 use super::reveal::Effect;
@@ -74,6 +74,8 @@ pub struct Timeouts {
     pub certification: Duration,
     pub timeout_retry: Duration,
     pub fetch: Duration,
+    /// How often to ask peers again for share batches of heights still waiting.
+    pub share_retry: Duration,
 }
 
 impl Default for Timeouts {
@@ -83,6 +85,7 @@ impl Default for Timeouts {
             certification: Duration::from_secs(2),
             timeout_retry: Duration::from_secs(5),
             fetch: Duration::from_secs(1),
+            share_retry: Duration::from_secs(1),
         }
     }
 }
@@ -132,6 +135,17 @@ impl NodeHandle {
 
     pub fn finalized_height(&self) -> u64 {
         self.member.lock().expect("member lock").finalized_height()
+    }
+
+    /// `(key epoch, member)` of every member caught sending wrong shares.
+    pub fn faulty_members(&self) -> Vec<(u64, u32)> {
+        self.member
+            .lock()
+            .expect("member lock")
+            .collector
+            .faulty_members()
+            .copied()
+            .collect()
     }
 }
 
@@ -379,7 +393,25 @@ where
     handles.push(context.child("shares").spawn({
         let member = member.clone();
         let releases = releases.clone();
-        move |ctx| share_receiver(ctx, member, participants, share_rx, releases)
+        let share_out = share_out.clone();
+        let mailbox = marshal_mailbox.clone();
+        move |ctx| {
+            share_receiver(
+                ctx,
+                member,
+                participants,
+                mailbox,
+                share_rx,
+                share_out,
+                releases,
+            )
+        }
+    }));
+    handles.push(context.child("share_retry").spawn({
+        let member = member.clone();
+        let share_out = share_out.clone();
+        let every = cfg.timeouts.share_retry;
+        move |ctx| share_retry(ctx, member, share_out, every)
     }));
     let (gossip_tx, gossip_rx) = channels.gossip;
     let (gossip_out, gossip_in) = mpsc::unbounded_channel::<Vec<u8>>();
@@ -438,7 +470,7 @@ async fn apply<S: Sender<PublicKey = PublicKey>>(
     for e in effects {
         match e {
             Effect::Broadcast(batch) => {
-                let bytes = batch.to_bytes();
+                let bytes = ShareMessage::Batch(batch).encode();
                 share_out.lock().await.send(Recipients::All, bytes, true);
             }
             Effect::Release(batch) => {
@@ -492,38 +524,96 @@ async fn finalizer<E, S>(
     }
 }
 
-async fn share_receiver<E: CryptoRng, R: Receiver<PublicKey = PublicKey>>(
+/// Batches from peers go to the collector; a peer's request for a batch it lost is answered
+/// from the pending slot, or recomputed from the finalized-block store.
+async fn share_receiver<E, S, R>(
     mut context: E,
     member: Arc<Mutex<Member>>,
     participants: Vec<PublicKey>,
+    mailbox: MarshalMailbox<ConsensusScheme, Standard<ChainBlock>>,
     mut rx: R,
+    share_out: Arc<futures::lock::Mutex<S>>,
     releases: mpsc::UnboundedSender<ReleasedBatch>,
-) {
-    while let Ok((from, bytes)) = rx.recv().await {
-        let Some(from) = index_of(&participants, &from) else {
+) where
+    E: CryptoRng,
+    S: Sender<PublicKey = PublicKey>,
+    R: Receiver<PublicKey = PublicKey>,
+{
+    while let Ok((peer, bytes)) = rx.recv().await {
+        let Some(from) = index_of(&participants, &peer) else {
             continue;
         };
-        let res = member.lock().expect("member lock").on_share_message(
-            from,
-            bytes.as_ref(),
-            &mut context,
-        );
-        match res {
-            Ok(fx) => {
-                for e in fx {
-                    match e {
-                        Effect::Release(batch) => {
-                            info!(height = batch.height, "released");
-                            let _ = releases.send(batch);
-                        }
-                        Effect::Fault(evidence) => {
-                            warn!(member = evidence.member(), "faulty share batch")
-                        }
-                        Effect::Broadcast(_) => {}
-                    }
+        let msg = member
+            .lock()
+            .expect("member lock")
+            .decode_share_message(bytes.as_ref());
+        match msg {
+            Ok(ShareMessage::Batch(batch)) => {
+                let res =
+                    member
+                        .lock()
+                        .expect("member lock")
+                        .on_share_batch(from, batch, &mut context);
+                match res {
+                    Ok(fx) => apply(fx, &share_out, &releases).await,
+                    Err(e) => warn!(from, error = %e, "share batch refused"),
+                }
+            }
+            Ok(ShareMessage::Request { height, batch_id }) => {
+                let pending = member
+                    .lock()
+                    .expect("member lock")
+                    .my_pending_batch(&batch_id);
+                let batch = match pending {
+                    Some(b) => Some(b),
+                    None => match mailbox.get_block(Height::new(height)).await {
+                        Some(block) => member
+                            .lock()
+                            .expect("member lock")
+                            .reshare(block.inner().clone(), &mut context)
+                            .ok()
+                            .and_then(|bs| bs.into_iter().find(|b| b.batch_id() == batch_id)),
+                        None => None,
+                    },
+                };
+                if let Some(b) = batch {
+                    share_out.lock().await.send(
+                        Recipients::One(peer),
+                        ShareMessage::Batch(b).encode(),
+                        false,
+                    );
                 }
             }
             Err(e) => warn!(from, error = %e, "bad share message"),
+        }
+    }
+}
+
+/// Asks every peer again for the batches of heights still waiting here (lost messages, a
+/// restart): answering is idempotent, duplicates are ignored.
+async fn share_retry<E, S>(
+    context: E,
+    member: Arc<Mutex<Member>>,
+    share_out: Arc<futures::lock::Mutex<S>>,
+    every: Duration,
+) where
+    E: Clock,
+    S: Sender<PublicKey = PublicKey>,
+{
+    loop {
+        context.sleep(every).await;
+        let waiting = member
+            .lock()
+            .expect("member lock")
+            .collector
+            .waiting_batches();
+        for (height, batch_id) in waiting {
+            debug!(height, "asking again for share batches");
+            share_out.lock().await.send(
+                Recipients::All,
+                ShareMessage::Request { height, batch_id }.encode(),
+                false,
+            );
         }
     }
 }

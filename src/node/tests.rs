@@ -822,7 +822,7 @@ fn proposals_with_bodies_verify_unknown_bodies_once() {
 #[test]
 fn members_order_finalize_and_release_identically() {
     use super::chain::ChainBlock;
-    use super::member::{decode_gossip, encode_gossip, Member};
+    use super::member::{decode_gossip, encode_gossip, Member, ShareMessage};
     let mut r = rng(13);
     let c = committee(4, 3, &mut r);
     let mut ms: Vec<Member> = c
@@ -887,7 +887,7 @@ fn members_order_finalize_and_release_identically() {
                 .unwrap()
             {
                 match e {
-                    Effect::Broadcast(b) => inbox.push((i as u32, b.to_bytes())),
+                    Effect::Broadcast(b) => inbox.push((i as u32, ShareMessage::Batch(b).encode())),
                     Effect::Release(rb) => logs[i].push(rb.to_bytes()),
                     Effect::Fault(_) => panic!("no faults"),
                 }
@@ -895,7 +895,10 @@ fn members_order_finalize_and_release_identically() {
         }
         for (from, bytes) in inbox {
             for (i, m) in ms.iter_mut().enumerate().filter(|(i, _)| *i as u32 != from) {
-                for e in m.on_share_message(from, &bytes, &mut r).unwrap() {
+                let ShareMessage::Batch(batch) = m.decode_share_message(&bytes).unwrap() else {
+                    panic!("a batch")
+                };
+                for e in m.on_share_batch(from, batch, &mut r).unwrap() {
                     match e {
                         Effect::Release(rb) => logs[i].push(rb.to_bytes()),
                         Effect::Broadcast(_) | Effect::Fault(_) => panic!("unexpected"),
@@ -916,5 +919,25 @@ fn members_order_finalize_and_release_identically() {
         .iter()
         .all(|m| m.mempool.is_empty() && m.finalized_height() == 2));
     // malformed share messages are typed errors
-    assert!(ms[0].on_share_message(1, b"\x01garbage", &mut r).is_err());
+    assert!(ms[0].decode_share_message(b"\x01garbage").is_err());
+    assert!(ms[0].decode_share_message(b"\x07").is_err());
+    assert!(ms[0].decode_share_message(b"").is_err());
+    let req = ShareMessage::Request {
+        height: 2,
+        batch_id: [4; 32],
+    };
+    assert_eq!(ms[0].decode_share_message(&req.encode()).unwrap(), req);
+    // a member that lost batches asks again; a peer recomputes them from the final block
+    let again = ms[1].reshare(chain[1].clone(), &mut r).unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].member(), 1);
+    let future = ChainBlock::new(
+        Block::new(chain[2].block().digest(), 3, Vec::new()),
+        Vec::new(),
+    )
+    .unwrap();
+    assert!(
+        ms[1].reshare(future, &mut r).is_err(),
+        "never for a block not final here"
+    );
 }
