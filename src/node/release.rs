@@ -1,7 +1,9 @@
 //! Released batches and the release log: what a member publishes for every finalized height,
-//! in height order. Everything in a released batch is determined by the finalized block (the
-//! openings are unique, the certificate is a threshold signature), so all honest members write
-//! byte-identical logs, and a third party can check a batch without trusting the member.
+//! in height order. The content of a released batch is determined by the finalized block (the
+//! openings are unique), so all honest members write byte-identical content; each batch also
+//! carries a finality proof (a finalization certificate of the block or of a descendant, which
+//! the log's parent links connect), which may differ between members. A third party checks a
+//! batch without trusting the member.
 
 use super::block::{Block, NamespaceBatch};
 use super::Digest;
@@ -38,8 +40,8 @@ pub struct ReleasedBatch {
     pub height: u64,
     pub parent: Digest,
     pub block: Digest,
-    /// The consensus finalization certificate of `block` (checked by the ordering layer's
-    /// verifier; opaque here).
+    /// Finality proof: a consensus finalization certificate of `block` or of a descendant
+    /// (checked by the ordering layer's verifier; opaque here). Not part of the content.
     pub certificate: Vec<u8>,
     pub namespaces: Vec<ReleasedNamespace>,
 }
@@ -102,14 +104,24 @@ impl ReleasedBatch {
         Ok(())
     }
 
+    /// The encoding with the finality proof (what the log stores and serves).
     pub fn to_bytes(&self) -> Vec<u8> {
+        self.encode_with(&self.certificate)
+    }
+
+    /// The encoding without the finality proof: identical at every honest member.
+    pub fn content_bytes(&self) -> Vec<u8> {
+        self.encode_with(&[])
+    }
+
+    fn encode_with(&self, certificate: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
         out.push(RELEASE_VERSION);
         out.extend_from_slice(&self.height.to_be_bytes());
         out.extend_from_slice(&self.parent.0);
         out.extend_from_slice(&self.block.0);
-        out.extend_from_slice(&(self.certificate.len() as u32).to_be_bytes());
-        out.extend_from_slice(&self.certificate);
+        out.extend_from_slice(&(certificate.len() as u32).to_be_bytes());
+        out.extend_from_slice(certificate);
         out.extend_from_slice(&(self.namespaces.len() as u32).to_be_bytes());
         for ns in &self.namespaces {
             out.extend_from_slice(&ns.namespace.to_be_bytes());

@@ -51,6 +51,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tracing::{debug, info, warn};
 
+/// How far above a height to look for the finalization that proves it.
+const MAX_PROOF_SEARCH: u64 = 4096;
+
 /// Consensus signing: threshold BLS, so a finalization certificate is one signature that is the
 /// same at every member (release logs stay byte-identical).
 pub type ConsensusScheme = threshold::Scheme<ed25519::PublicKey, MinSig>;
@@ -135,6 +138,15 @@ impl NodeHandle {
 
     pub fn finalized_height(&self) -> u64 {
         self.member.lock().expect("member lock").finalized_height()
+    }
+
+    /// The next height to be released here (released heights are below it).
+    pub fn next_release(&self) -> u64 {
+        self.member
+            .lock()
+            .expect("member lock")
+            .collector
+            .next_release()
     }
 
     /// `(key epoch, member)` of every member caught sending wrong shares.
@@ -505,12 +517,22 @@ async fn finalizer<E, S>(
             ack.acknowledge();
             continue;
         }
-        let Some(finalization) = mailbox.get_finalization(Height::new(height)).await else {
-            warn!(height, "finalized block without a stored finalization");
-            ack.acknowledge();
-            continue;
+        // A block finalized through a descendant's certificate has none of its own: the proof
+        // is then the lowest stored finalization above it (marshal stored it before delivering).
+        let mut proof = None;
+        for h in height..height.saturating_add(MAX_PROOF_SEARCH) {
+            if let Some(f) = mailbox.get_finalization(Height::new(h)).await {
+                proof = Some(f);
+                break;
+            }
+        }
+        let certificate = match proof {
+            Some(f) => f.encode().to_vec(),
+            None => {
+                warn!(height, "no finalization found for a finalized block");
+                Vec::new()
+            }
         };
-        let certificate = finalization.encode().to_vec();
         let effects =
             member
                 .lock()
@@ -567,12 +589,14 @@ async fn share_receiver<E, S, R>(
                 let batch = match pending {
                     Some(b) => Some(b),
                     None => match mailbox.get_block(Height::new(height)).await {
-                        Some(block) => member
-                            .lock()
-                            .expect("member lock")
-                            .reshare(block.inner().clone(), &mut context)
-                            .ok()
-                            .and_then(|bs| bs.into_iter().find(|b| b.batch_id() == batch_id)),
+                        Some(block) => {
+                            let r = member
+                                .lock()
+                                .expect("member lock")
+                                .reshare(block.inner().clone(), &mut context);
+                            r.ok()
+                                .and_then(|bs| bs.into_iter().find(|b| b.batch_id() == batch_id))
+                        }
                         None => None,
                     },
                 };
@@ -653,20 +677,21 @@ async fn gossip_receiver<E: Clock + CryptoRng, R: Receiver<PublicKey = PublicKey
     }
 }
 
-/// Third-party check of a released batch's certificate: it decodes (with the verifier's
-/// bounds), finalizes exactly `block`, and its threshold signature verifies.
-pub fn check_certificate<R: CryptoRng>(
+/// Third-party check of a finality proof: it decodes (with the verifier's bounds) and its
+/// threshold signature verifies; returns the digest of the block it finalizes (the released
+/// block or a descendant, which the release log's parent links connect).
+pub fn certified_block<R: CryptoRng>(
     verifier: &ConsensusScheme,
-    block: &super::Digest,
     certificate: &[u8],
     rng: &mut R,
-) -> bool {
+) -> Option<super::Digest> {
     use commonware_codec::Decode as _;
-    let Ok(finalization) = simplex::types::Finalization::<ConsensusScheme, D>::decode_cfg(
+    let finalization = simplex::types::Finalization::<ConsensusScheme, D>::decode_cfg(
         bytes::Bytes::copy_from_slice(certificate),
         &verifier.certificate_codec_config(),
-    ) else {
-        return false;
-    };
-    finalization.proposal.payload.0 == block.0 && finalization.verify(rng, verifier, &Sequential)
+    )
+    .ok()?;
+    finalization
+        .verify(rng, verifier, &Sequential)
+        .then_some(super::Digest(finalization.proposal.payload.0))
 }
