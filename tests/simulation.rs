@@ -2,6 +2,7 @@
 //! p2p, real simplex + marshal, real crypto. Each seed is one run; an invariant checker reads
 //! every member's release stream.
 
+use commonware_cryptography::bls12381::{dkg::feldman_desmedt::Output, primitives::group::Share};
 use commonware_cryptography::{
     bls12381::{
         dkg::feldman_desmedt::deal as consensus_deal,
@@ -10,9 +11,11 @@ use commonware_cryptography::{
     ed25519, Signer as _,
 };
 use commonware_p2p::simulated::{self, Link};
+use commonware_runtime::Handle;
 use commonware_runtime::{
     deterministic, Clock as _, Quota, Runner as _, Spawner as _, Supervisor as _,
 };
+use commonware_utils::channel::oneshot;
 use commonware_utils::{channel::mpsc, ordered::Set, N3f1, NZUsize, NZU32};
 use curtain::node::{
     block::BlockLimits,
@@ -22,7 +25,7 @@ use curtain::node::{
     reveal::{Collector, CollectorConfig},
     shell::{self, channel, Channels, ConsensusScheme, NodeHandle, ShellConfig, Timeouts},
 };
-use curtain_crypto::{deal, encrypt, CommitteeKey, Decryption, Label, Padding};
+use curtain_crypto::{deal, encrypt, CommitteeKey, Decryption, KeyShare, Label, Padding};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -54,6 +57,8 @@ struct Scenario {
     wrong_shares: Option<usize>,
     /// A member cut off from everyone from the start until this much simulated time passed.
     isolated: Option<(usize, Duration)>,
+    /// A member killed at the first time and restarted (same storage) at the second.
+    crash: Option<(usize, Duration, Duration)>,
 }
 
 impl Scenario {
@@ -66,6 +71,7 @@ impl Scenario {
             absent: None,
             wrong_shares: None,
             isolated: None,
+            crash: None,
         }
     }
     fn honest(&self, i: usize) -> bool {
@@ -172,79 +178,37 @@ fn run(sc: Scenario) -> Run {
         }
         let mut handles: Vec<Option<NodeHandle>> = Vec::new();
         let mut streams = Vec::new();
-        for (i, (pk, share)) in pks.iter().zip(enc_shares).enumerate() {
+        let mut tasks: Vec<Option<Handle<()>>> = Vec::new();
+        let mut shares: Vec<Vec<u8>> = Vec::new();
+        for (i, share) in enc_shares.into_iter().enumerate() {
             let wrong_share = wrong.next().expect("n shares");
-            if Some(i) == sc.absent {
-                handles.push(None);
-                streams.push(None);
-                continue;
-            }
             let share = if Some(i) == sc.wrong_shares {
                 wrong_share
             } else {
                 share
             };
-            let control = oracle.control(pk.clone());
-            let quota = Quota::per_second(NZU32!(10_000));
-            let mut ch = Vec::new();
-            for id in [
-                channel::VOTE,
-                channel::CERTIFICATE,
-                channel::RESOLVER,
-                channel::BACKFILL,
-                channel::BLOCKS,
-                channel::SHARES,
-                channel::GOSSIP,
-            ] {
-                ch.push(control.register(id, quota).await.unwrap());
+            shares.push(share.to_bytes().to_vec());
+            if Some(i) == sc.absent {
+                handles.push(None);
+                streams.push(None);
+                tasks.push(None);
+                continue;
             }
-            let mut ch = ch.into_iter();
-            let channels = Channels {
-                vote: ch.next().unwrap(),
-                certificate: ch.next().unwrap(),
-                resolver: ch.next().unwrap(),
-                backfill: ch.next().unwrap(),
-                blocks: ch.next().unwrap(),
-                shares: ch.next().unwrap(),
-                gossip: ch.next().unwrap(),
-            };
-            let scheme = ConsensusScheme::signer(
-                NAMESPACE,
-                participants.clone(),
-                output.public().clone(),
-                consensus_shares.get_value(pk).expect("share").clone(),
-            )
-            .expect("signer");
-            let member = Member::new(
-                Mempool::new(MempoolConfig::default(), 0, key.clone()),
-                Collector::new(
-                    CollectorConfig::default(),
-                    BTreeMap::from([(0, key.clone())]),
-                    BTreeMap::from([(0, share)]),
-                    1,
-                ),
-                BlockLimits::default(),
-            );
-            let (tx, rx) = mpsc::unbounded_channel();
-            let (handle, _tasks) = shell::start(
-                context.child("member").with_attribute("index", i),
-                ShellConfig {
-                    me: pk.clone(),
-                    index: i as u32,
-                    participants: pks.clone(),
-                    scheme,
-                    member,
-                    timeouts: Timeouts::default(),
-                    partition: format!("member{i}"),
-                },
-                channels,
-                oracle.manager(),
-                oracle.control(pk.clone()),
-                tx,
+            let (task, handle, rx) = start_member(
+                &context,
+                &oracle,
+                &pks,
+                i,
+                &shares[i],
+                &key,
+                &participants,
+                &output,
+                consensus_shares.get_value(&pks[i]).expect("share"),
             )
             .await;
             handles.push(Some(handle));
             streams.push(Some(rx));
+            tasks.push(Some(task));
         }
 
         // clients submit to different members
@@ -265,12 +229,16 @@ fn run(sc: Scenario) -> Run {
                 .skip(k)
                 .find(|&i| sc.honest(i))
                 .expect("an honest member");
-            let out = handles[to].as_ref().expect("started").submit(
-                0,
-                Source::Client(IpAddr::V4(Ipv4Addr::new(10, 0, 0, k as u8))),
-                vec![ct],
-                &mut rng,
-            );
+            let out = handles[to]
+                .as_ref()
+                .expect("started")
+                .submit(
+                    0,
+                    Source::Client(IpAddr::V4(Ipv4Addr::new(10, 0, 0, k as u8))),
+                    vec![ct],
+                    &mut rng,
+                )
+                .await;
             assert!(out[0].result.is_ok());
             context.sleep(Duration::from_millis(7)).await;
         }
@@ -278,7 +246,43 @@ fn run(sc: Scenario) -> Run {
         // run until every member released every submitted ciphertext
         let mut releases: Vec<Vec<ReleasedBatch>> = vec![Vec::new(); n];
         let mut seen: Vec<BTreeSet<[u8; 32]>> = vec![BTreeSet::new(); n];
+        let mut crashed = false;
+        let mut restarted = false;
         while (0..n).any(|i| sc.honest(i) && seen[i].len() < submitted.len()) {
+            if let Some((who, crash_at, restart_at)) = sc.crash {
+                let now = context
+                    .current()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap();
+                if !crashed && now >= crash_at {
+                    // kill -9: every task of the member stops; unsynced writes may be lost
+                    let task = tasks[who].take().expect("running");
+                    task.abort();
+                    let _ = task.await;
+                    handles[who] = None;
+                    crashed = true;
+                }
+                if crashed && !restarted && now >= restart_at {
+                    let (task, handle, rx) = start_member(
+                        &context,
+                        &oracle,
+                        &pks,
+                        who,
+                        &shares[who],
+                        &key,
+                        &participants,
+                        &output,
+                        consensus_shares.get_value(&pks[who]).expect("share"),
+                    )
+                    .await;
+                    // the restarted member publishes again from its first unreleased height;
+                    // what it released before the crash is in its log
+                    tasks[who] = Some(task);
+                    handles[who] = Some(handle);
+                    streams[who] = Some(rx);
+                    restarted = true;
+                }
+            }
             for i in 0..n {
                 let Some(stream) = streams[i].as_mut() else {
                     continue;
@@ -314,6 +318,10 @@ fn run(sc: Scenario) -> Run {
                 }
             }
         }
+        assert!(
+            sc.crash.is_none() || restarted,
+            "the crash and restart happened"
+        );
         let faulty = handles
             .iter()
             .map(|h| {
@@ -331,6 +339,92 @@ fn run(sc: Scenario) -> Run {
             key,
         }
     })
+}
+
+/// Starts member `i` (its own task, so a crash aborts everything it runs) and returns the
+/// task, its handle and its release stream.
+#[allow(clippy::too_many_arguments)]
+async fn start_member(
+    context: &deterministic::Context,
+    oracle: &simulated::Oracle<ed25519::PublicKey, deterministic::Context>,
+    pks: &[ed25519::PublicKey],
+    i: usize,
+    share: &[u8],
+    key: &Arc<CommitteeKey>,
+    participants: &Set<ed25519::PublicKey>,
+    output: &Output<MinSig, ed25519::PublicKey>,
+    consensus_share: &Share,
+) -> (
+    Handle<()>,
+    NodeHandle,
+    mpsc::UnboundedReceiver<ReleasedBatch>,
+) {
+    let pk = &pks[i];
+    let control = oracle.control(pk.clone());
+    let quota = Quota::per_second(NZU32!(10_000));
+    let mut ch = Vec::new();
+    for id in [
+        channel::VOTE,
+        channel::CERTIFICATE,
+        channel::RESOLVER,
+        channel::BACKFILL,
+        channel::BLOCKS,
+        channel::SHARES,
+        channel::GOSSIP,
+    ] {
+        // registering again after a crash replaces the dead member's channels
+        ch.push(control.register(id, quota).await.unwrap());
+    }
+    let mut ch = ch.into_iter();
+    let channels = Channels {
+        vote: ch.next().unwrap(),
+        certificate: ch.next().unwrap(),
+        resolver: ch.next().unwrap(),
+        backfill: ch.next().unwrap(),
+        blocks: ch.next().unwrap(),
+        shares: ch.next().unwrap(),
+        gossip: ch.next().unwrap(),
+    };
+    let scheme = ConsensusScheme::signer(
+        NAMESPACE,
+        participants.clone(),
+        output.public().clone(),
+        consensus_share.clone(),
+    )
+    .expect("signer");
+    let member = Member::new(
+        Mempool::new(MempoolConfig::default(), 0, key.clone()),
+        Collector::new(
+            CollectorConfig::default(),
+            BTreeMap::from([(0, key.clone())]),
+            BTreeMap::from([(0, KeyShare::from_bytes(share).expect("share"))]),
+            1,
+        ),
+        BlockLimits::default(),
+    );
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (handle_tx, handle_rx) = oneshot::channel();
+    let cfg = ShellConfig {
+        me: pk.clone(),
+        index: i as u32,
+        participants: pks.to_vec(),
+        scheme,
+        member,
+        timeouts: Timeouts::default(),
+        partition: format!("member{i}"),
+    };
+    let peers = oracle.manager();
+    let blocker = oracle.control(pk.clone());
+    let task = context
+        .child("member")
+        .with_attribute("index", i)
+        .spawn(move |ctx| async move {
+            let (handle, _tasks) = shell::start(ctx, cfg, channels, peers, blocker, tx).await;
+            let _ = handle_tx.send(handle);
+            futures::future::pending::<()>().await
+        });
+    let handle = handle_rx.await.expect("member started");
+    (task, handle, rx)
 }
 
 /// The invariants every run must satisfy.
@@ -481,4 +575,12 @@ fn random_seeds() {
         }
         check(&run(sc));
     }
+}
+
+#[test]
+fn a_member_killed_and_restarted_mid_run_catches_up_from_its_storage() {
+    check(&run(Scenario {
+        crash: Some((2, Duration::from_millis(300), Duration::from_secs(8))),
+        ..Scenario::new(500, 4, 40)
+    }));
 }

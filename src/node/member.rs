@@ -8,6 +8,7 @@
 use super::block::{Block, BlockError, BlockLimits};
 use super::chain::{verify_chain_block, verify_unheld, ChainBlock};
 use super::mempool::{Admission, Mempool, Source};
+use super::release::ReleasedBatch;
 use super::reveal::{Collector, Effect, FinalizedBlock, ShareError};
 use super::CtId;
 use curtain_crypto::{encoding::Reader, Ciphertext, DecodeError, ShareBatch, VerifiedCiphertext};
@@ -87,7 +88,24 @@ impl Member {
         verify_chain_block(block, parent, &self.limits, &exclude, &self.mempool, rng).map(|_| ())
     }
 
-    /// The consensus engine finalized `block` (heights arrive in order, each once).
+    /// Restores what the release log says after a restart: released ids count as ordered, and
+    /// release continues after the last logged height.
+    pub fn restore(&mut self, released: &[ReleasedBatch]) {
+        for b in released {
+            let ids: Vec<(CtId, u64)> = b
+                .namespaces
+                .iter()
+                .flat_map(|n| n.entries.iter())
+                .map(|e| (e.ciphertext.id(), e.ciphertext.label().key_epoch()))
+                .collect();
+            self.mempool.restore_ordered(ids);
+            self.finalized_height = self.finalized_height.max(b.height);
+            self.collector.resume_after(b.height);
+        }
+    }
+
+    /// The consensus engine finalized `block` (in height order; a height may come again after
+    /// a restart and is then ignored by the collector).
     pub fn on_finalized<R: CryptoRng + ?Sized>(
         &mut self,
         block: ChainBlock,
@@ -98,7 +116,7 @@ impl Member {
         // matters: a share is never produced for a ciphertext that fails it.
         let verified: Vec<Arc<VerifiedCiphertext>> = self.verified_bodies(&block, rng)?;
         self.mempool.on_finalized(&verified);
-        self.finalized_height = block.block().height;
+        self.finalized_height = self.finalized_height.max(block.block().height);
         let (b, _) = block.into_parts();
         let fin = FinalizedBlock::new(b, certificate, verified);
         Ok(self.collector.on_finalized(fin, rng)?)

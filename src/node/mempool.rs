@@ -366,6 +366,14 @@ impl Mempool {
         }
     }
 
+    /// Marks ids as ordered (restored from the release log after a restart).
+    pub fn restore_ordered(&mut self, ids: impl IntoIterator<Item = (CtId, u64)>) {
+        for (id, epoch) in ids {
+            self.remove(&id);
+            self.ordered.insert(id, epoch);
+        }
+    }
+
     /// Opens a new key epoch; older epochs keep draining until [`Mempool::end_epoch`].
     pub fn open_epoch(&mut self, epoch: u64, key: Arc<CommitteeKey>) {
         self.keys.insert(epoch, key);

@@ -8,6 +8,7 @@ pub mod mempool;
 pub mod release;
 pub mod reveal;
 pub mod shell;
+pub mod store;
 
 /// A ciphertext's id (`Ciphertext::id`, the digest of its canonical encoding).
 pub type CtId = [u8; 32];

@@ -181,6 +181,12 @@ impl Collector {
         self.next_release
     }
 
+    /// Continues after `height`, already released (restored from the release log).
+    pub fn resume_after(&mut self, height: u64) {
+        self.next_release = self.next_release.max(height + 1);
+        self.slots.retain(|h, _| *h > height);
+    }
+
     /// Finalized heights still waiting for shares.
     pub fn waiting(&self) -> impl Iterator<Item = u64> + '_ {
         self.slots.keys().copied()

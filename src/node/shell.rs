@@ -11,6 +11,7 @@ use super::member::{encode_gossip, Member, ShareMessage};
 use super::mempool::{Admission, Source};
 use super::release::ReleasedBatch;
 use super::reveal::Effect;
+use super::store::RecordLog;
 use commonware_actor::Feedback;
 use commonware_broadcast::buffered;
 use commonware_codec::Encode as _;
@@ -44,7 +45,11 @@ use commonware_p2p::{Blocker, Provider, Receiver, Recipients, Sender};
 use commonware_parallel::Sequential;
 use commonware_runtime::{buffer::paged::CacheRef, Clock, Handle, Metrics, Spawner, Storage};
 use commonware_storage::archive::immutable;
-use commonware_utils::{channel::mpsc, Acknowledgement as _, NZDuration, NZUsize, NZU16, NZU64};
+use commonware_utils::{
+    channel::{mpsc, oneshot},
+    Acknowledgement as _, NZDuration, NZUsize, NZU16, NZU64,
+};
+use curtain_crypto::VerifiedCiphertext;
 use futures::StreamExt as _;
 use rand_core::CryptoRng;
 use std::sync::{Arc, Mutex};
@@ -112,11 +117,19 @@ pub struct ShellConfig {
 pub struct NodeHandle {
     member: Arc<Mutex<Member>>,
     gossip: mpsc::UnboundedSender<Vec<u8>>,
+    persist: mpsc::UnboundedSender<Persist>,
+}
+
+/// Accepted entries to make durable; `done` fires once they are synced.
+struct Persist {
+    cts: Vec<Arc<VerifiedCiphertext>>,
+    done: Option<oneshot::Sender<()>>,
 }
 
 impl NodeHandle {
-    /// Admits client submissions and gossips what was accepted.
-    pub fn submit<R: CryptoRng + ?Sized>(
+    /// Admits client submissions; what was accepted is durable when this returns, and is
+    /// gossiped to the other members.
+    pub async fn submit<R: CryptoRng + ?Sized>(
         &self,
         now_ms: u64,
         source: Source,
@@ -131,6 +144,12 @@ impl NodeHandle {
             .admit(now_ms, source, cts, rng);
         let accepted: Vec<_> = out.iter().filter_map(|a| a.result.clone().ok()).collect();
         if !accepted.is_empty() {
+            let (done, synced) = oneshot::channel();
+            let _ = self.persist.send(Persist {
+                cts: accepted.clone(),
+                done: Some(done),
+            });
+            let _ = synced.await;
             let _ = self.gossip.send(encode_gossip(&accepted));
         }
         out
@@ -279,9 +298,37 @@ where
     B: Blocker<PublicKey = PublicKey> + Clone,
 {
     let limits = *cfg.member.limits();
-    let member = Arc::new(Mutex::new(cfg.member));
-    let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(64));
     let prefix = cfg.partition.clone();
+    let mut member = cfg.member;
+
+    // Durable state: the release log and the accepted mempool entries.
+    let (release_log, logged) =
+        RecordLog::open(context.child("release_log"), &format!("{prefix}-releases"))
+            .await
+            .expect("release log");
+    let released: Vec<ReleasedBatch> = logged
+        .iter()
+        .map(|r| ReleasedBatch::from_bytes(r).expect("own release log decodes"))
+        .collect();
+    member.restore(&released);
+    let (mempool_log, accepted) =
+        RecordLog::open(context.child("mempool_log"), &format!("{prefix}-mempool"))
+            .await
+            .expect("mempool log");
+    let cts: Vec<curtain_crypto::Ciphertext> = accepted
+        .iter()
+        .filter_map(|r| curtain_crypto::Ciphertext::from_bytes(r).ok())
+        .collect();
+    let mut restore_rng = context.child("restore");
+    let restored = member
+        .mempool
+        .admit(0, Source::Internal, cts, &mut restore_rng)
+        .iter()
+        .filter(|a| a.result.is_ok())
+        .count();
+    info!(released = released.len(), pending = restored, "restored");
+    let member = Arc::new(Mutex::new(member));
+    let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(64));
     let genesis = ChainBlock::genesis();
     let genesis_digest = genesis.digest();
 
@@ -343,7 +390,7 @@ where
     )
     .await
     .expect("blocks archive");
-    let (actor, marshal_mailbox, _floor): (
+    let (actor, marshal_mailbox, floor): (
         _,
         MarshalMailbox<ConsensusScheme, Standard<ChainBlock>>,
         _,
@@ -391,6 +438,41 @@ where
     );
     handles.push(engine.start(channels.vote, channels.certificate, channels.resolver));
 
+    // Releases are persisted (synced) before they are published.
+    let (release_tx, release_rx) = mpsc::unbounded_channel::<ReleasedBatch>();
+    handles.push(
+        context
+            .child("release_writer")
+            .spawn(move |_| release_writer(release_log, release_rx, releases)),
+    );
+    let releases = release_tx;
+    let (persist_tx, persist_rx) = mpsc::unbounded_channel::<Persist>();
+    handles.push(
+        context
+            .child("mempool_writer")
+            .spawn(move |_| mempool_writer(mempool_log, persist_rx)),
+    );
+
+    // After a restart: heights marshal already delivered (and we acknowledged) but that were
+    // not released yet are finalized again here, which recomputes this member's shares.
+    let processed = floor.processed().map_or(0, |p| p.height().get());
+    let first = member.lock().expect("member lock").collector.next_release();
+    let mut resumed = Vec::new();
+    for h in first..=processed {
+        if let Some(block) = marshal_mailbox.get_block(Height::new(h)).await {
+            let proof = finality_proof(&marshal_mailbox, h).await;
+            let fx = member.lock().expect("member lock").on_finalized(
+                block.inner().clone(),
+                proof,
+                &mut restore_rng,
+            );
+            match fx {
+                Ok(fx) => resumed.extend(fx),
+                Err(e) => warn!(height = h, error = %e, "finalized block refused"),
+            }
+        }
+    }
+
     // The finalization path and the share exchange.
     let (share_tx, share_rx) = channels.shares;
     let share_out = Arc::new(futures::lock::Mutex::new(share_tx));
@@ -401,6 +483,7 @@ where
         let mailbox = marshal_mailbox.clone();
         move |ctx| finalizer(ctx, member, mailbox, fin_rx, share_out, releases)
     }));
+    apply(resumed, &share_out, &releases).await;
     let participants = cfg.participants.clone();
     handles.push(context.child("shares").spawn({
         let member = member.clone();
@@ -435,13 +518,15 @@ where
     let participants = cfg.participants.clone();
     handles.push(context.child("gossip_in").spawn({
         let member = member.clone();
-        move |ctx| gossip_receiver(ctx, member, participants, gossip_rx)
+        let persist = persist_tx.clone();
+        move |ctx| gossip_receiver(ctx, member, participants, gossip_rx, persist)
     }));
     info!(index = cfg.index, "member started");
     (
         NodeHandle {
             member,
             gossip: gossip_out,
+            persist: persist_tx,
         },
         handles,
     )
@@ -496,6 +581,51 @@ async fn apply<S: Sender<PublicKey = PublicKey>>(
     }
 }
 
+/// The finality proof of `height`: its own finalization, or for a block finalized through a
+/// descendant's certificate, the lowest stored finalization above it (marshal stores it before
+/// delivering the block).
+async fn finality_proof(
+    mailbox: &MarshalMailbox<ConsensusScheme, Standard<ChainBlock>>,
+    height: u64,
+) -> Vec<u8> {
+    for h in height..height.saturating_add(MAX_PROOF_SEARCH) {
+        if let Some(f) = mailbox.get_finalization(Height::new(h)).await {
+            return f.encode().to_vec();
+        }
+    }
+    warn!(height, "no finalization found for a finalized block");
+    Vec::new()
+}
+
+async fn release_writer<E: Storage + Clock + Metrics>(
+    mut log: RecordLog<E>,
+    mut rx: mpsc::UnboundedReceiver<ReleasedBatch>,
+    out: mpsc::UnboundedSender<ReleasedBatch>,
+) {
+    while let Some(batch) = rx.recv().await {
+        log.append(batch.to_bytes().into())
+            .await
+            .expect("release log write (a storage failure is fatal)");
+        let _ = out.send(batch);
+    }
+}
+
+async fn mempool_writer<E: Storage + Clock + Metrics>(
+    mut log: RecordLog<E>,
+    mut rx: mpsc::UnboundedReceiver<Persist>,
+) {
+    while let Some(p) = rx.recv().await {
+        for ct in &p.cts {
+            log.append(ct.to_bytes().into())
+                .await
+                .expect("mempool log write (a storage failure is fatal)");
+        }
+        if let Some(done) = p.done {
+            let _ = done.send(());
+        }
+    }
+}
+
 async fn finalizer<E, S>(
     mut context: E,
     member: Arc<Mutex<Member>>,
@@ -517,22 +647,7 @@ async fn finalizer<E, S>(
             ack.acknowledge();
             continue;
         }
-        // A block finalized through a descendant's certificate has none of its own: the proof
-        // is then the lowest stored finalization above it (marshal stored it before delivering).
-        let mut proof = None;
-        for h in height..height.saturating_add(MAX_PROOF_SEARCH) {
-            if let Some(f) = mailbox.get_finalization(Height::new(h)).await {
-                proof = Some(f);
-                break;
-            }
-        }
-        let certificate = match proof {
-            Some(f) => f.encode().to_vec(),
-            None => {
-                warn!(height, "no finalization found for a finalized block");
-                Vec::new()
-            }
-        };
+        let certificate = finality_proof(&mailbox, height).await;
         let effects =
             member
                 .lock()
@@ -656,6 +771,7 @@ async fn gossip_receiver<E: Clock + CryptoRng, R: Receiver<PublicKey = PublicKey
     member: Arc<Mutex<Member>>,
     participants: Vec<PublicKey>,
     mut rx: R,
+    persist: mpsc::UnboundedSender<Persist>,
 ) {
     while let Ok((from, bytes)) = rx.recv().await {
         let Some(from) = index_of(&participants, &from) else {
@@ -671,8 +787,17 @@ async fn gossip_receiver<E: Clock + CryptoRng, R: Receiver<PublicKey = PublicKey
             bytes.as_ref(),
             &mut context,
         );
-        if let Err(e) = res {
-            warn!(from, error = %e, "bad gossip message");
+        match res {
+            Ok(admissions) => {
+                let cts: Vec<_> = admissions
+                    .into_iter()
+                    .filter_map(|a| a.result.ok())
+                    .collect();
+                if !cts.is_empty() {
+                    let _ = persist.send(Persist { cts, done: None });
+                }
+            }
+            Err(e) => warn!(from, error = %e, "bad gossip message"),
         }
     }
 }
