@@ -1,6 +1,7 @@
 //! Command-line interface.
 
 mod bench;
+mod committee;
 
 use clap::{Parser, Subcommand};
 
@@ -20,6 +21,20 @@ enum Command {
     /// Measure the cryptographic pipeline of one block in-process.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Committee set-up.
+    #[command(subcommand)]
+    Committee(CommitteeCommand),
+    /// Generate an ed25519 identity key.
+    Keygen(committee::KeygenArgs),
+}
+
+#[derive(Subcommand)]
+enum CommitteeCommand {
+    /// Deal a dev committee with a trusted dealer (until the DKG lands): committee.json and
+    /// per-member key files and node.toml.
+    ///
+    /// Example: curtain committee new --nodes 4 --out ./committee
+    New(committee::NewArgs),
 }
 
 #[derive(Subcommand)]
@@ -35,6 +50,8 @@ impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Bench(BenchCommand::Crypto(args)) => bench::crypto(args),
+            Command::Committee(CommitteeCommand::New(args)) => committee::new(args),
+            Command::Keygen(args) => committee::keygen(args),
         }
     }
 }

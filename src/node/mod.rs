@@ -3,6 +3,7 @@
 
 pub mod block;
 pub mod chain;
+pub mod config;
 pub mod member;
 pub mod mempool;
 pub mod release;

@@ -1,0 +1,121 @@
+//! `curtain committee new` (a dev committee from a trusted dealer) and `curtain keygen`.
+
+use anyhow::{ensure, Context as _};
+use commonware_codec::Encode as _;
+use commonware_cryptography::bls12381::{
+    dkg::feldman_desmedt::deal as consensus_deal,
+    primitives::{sharing::Mode, variant::MinSig},
+};
+use commonware_cryptography::Signer as _;
+use commonware_utils::{ordered::Set, N3f1};
+use curtain::node::config::{
+    identity_hex, new_identity, public_hex, write_secret, CommitteeFile, NodeFile, Participant,
+};
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct NewArgs {
+    /// Committee size n.
+    #[arg(long, default_value_t = 4)]
+    nodes: usize,
+    /// Decryption threshold t (default: the consensus quorum 2f+1 of n = 3f+1).
+    #[arg(long)]
+    threshold: Option<usize>,
+    /// Output directory: committee.json and one node<i>/ directory per member.
+    #[arg(long)]
+    out: PathBuf,
+    /// Member i listens for p2p on 127.0.0.1:(p2p_base_port + i).
+    #[arg(long, default_value_t = 9100)]
+    p2p_base_port: u16,
+    /// Member i serves clients on 127.0.0.1:(api_base_port + i).
+    #[arg(long, default_value_t = 8100)]
+    api_base_port: u16,
+}
+
+/// Deals a committee with a trusted dealer (dev only: the dealer knows every key; the DKG
+/// replaces this). Key files are written 0600 and are not encrypted at rest yet.
+pub fn new(a: NewArgs) -> anyhow::Result<()> {
+    ensure!((1..=1024).contains(&a.nodes), "--nodes must be in 1..=1024");
+    let f = (a.nodes - 1) / 3;
+    let t = a.threshold.unwrap_or(2 * f + 1);
+    let mut rng = rand::rng();
+    let mut identities: Vec<_> = (0..a.nodes).map(|_| new_identity(&mut rng)).collect();
+    identities.sort_by_key(|k| k.public_key());
+    let participants = Set::try_from(
+        identities
+            .iter()
+            .map(|k| k.public_key())
+            .collect::<Vec<_>>(),
+    )
+    .map_err(|_| anyhow::anyhow!("identity collision"))?;
+    let (output, consensus_shares) =
+        consensus_deal::<MinSig, _, N3f1>(&mut rng, Mode::NonZeroCounter, participants.clone())
+            .map_err(|e| anyhow::anyhow!("consensus deal: {e:?}"))?;
+    let (key, shares) = curtain_crypto::deal(a.nodes, t, &mut rng).context("encryption deal")?;
+
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let out = a.out.canonicalize()?;
+    let committee = CommitteeFile {
+        participants: identities
+            .iter()
+            .enumerate()
+            .map(|(i, k)| Participant {
+                identity: public_hex(k),
+                p2p: ([127, 0, 0, 1], a.p2p_base_port + i as u16).into(),
+                api: ([127, 0, 0, 1], a.api_base_port + i as u16).into(),
+            })
+            .collect(),
+        consensus_public: hex::encode(output.public().encode()),
+        encryption_key: hex::encode(key.to_bytes()),
+        key_epoch: 0,
+    };
+    let committee_path = out.join("committee.json");
+    std::fs::write(&committee_path, serde_json::to_string_pretty(&committee)?)?;
+    for (i, (identity, share)) in identities.iter().zip(shares).enumerate() {
+        let dir = out.join(format!("node{i}"));
+        std::fs::create_dir_all(&dir)?;
+        let consensus_share = consensus_shares
+            .get_value(&identity.public_key())
+            .context("consensus share")?;
+        write_secret(&dir.join("identity.key"), &identity_hex(identity))?;
+        write_secret(
+            &dir.join("consensus.share"),
+            &hex::encode(consensus_share.encode()),
+        )?;
+        write_secret(
+            &dir.join("decryption.share"),
+            &hex::encode(&*share.to_bytes()),
+        )?;
+        let node = NodeFile {
+            committee: committee_path.clone(),
+            identity_key: dir.join("identity.key"),
+            consensus_share: dir.join("consensus.share"),
+            decryption_share: dir.join("decryption.share"),
+            data_dir: dir.join("data"),
+            index: i as u32,
+        };
+        std::fs::write(dir.join("node.toml"), toml::to_string_pretty(&node)?)?;
+    }
+    println!(
+        "committee of {} (decryption threshold {t}) written to {}; start member i with\n  curtain node --config {}/node<i>/node.toml",
+        a.nodes,
+        out.display(),
+        out.display()
+    );
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct KeygenArgs {
+    /// Where to write the private identity key (hex, mode 0600).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// A fresh ed25519 identity key; prints the public key.
+pub fn keygen(a: KeygenArgs) -> anyhow::Result<()> {
+    let key = new_identity(&mut rand::rng());
+    write_secret(&a.out, &identity_hex(&key))?;
+    println!("{}", public_hex(&key));
+    Ok(())
+}

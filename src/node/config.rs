@@ -1,0 +1,212 @@
+//! On-disk configuration of a member: the public committee file (shared by all members and
+//! clients) and the per-member `node.toml` with paths to its key files.
+//!
+//! Key files are hex, written with mode 0600. They are **not encrypted at rest yet**: encrypted
+//! keystores come with the DKG issue; until then `curtain committee new` is for dev committees.
+
+use super::shell::{ConsensusScheme, PublicKey};
+use bytes::Bytes;
+use commonware_codec::{Decode as _, DecodeExt as _, Encode as _};
+use commonware_cryptography::bls12381::primitives::{
+    group::Share,
+    sharing::{ModeVersion, Sharing},
+    variant::MinSig,
+};
+use commonware_cryptography::{ed25519, Signer as _};
+use commonware_math::algebra::Random as _;
+use commonware_utils::ordered::Set;
+use curtain_crypto::{CommitteeKey, KeyShare};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// Namespace of consensus signatures and p2p handshakes for curtain committees.
+pub const CONSENSUS_NAMESPACE: &[u8] = b"curtain/v1/consensus";
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Participant {
+    /// ed25519 identity, hex.
+    pub identity: String,
+    /// p2p listen address.
+    pub p2p: SocketAddr,
+    /// client API address.
+    pub api: SocketAddr,
+}
+
+/// `committee.json`: everything public about a committee.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CommitteeFile {
+    /// In share-index order (sorted by identity).
+    pub participants: Vec<Participant>,
+    /// Consensus threshold public polynomial (commonware encoding), hex.
+    pub consensus_public: String,
+    /// The encryption committee key (curtain encoding), hex.
+    pub encryption_key: String,
+    /// Key epoch of `encryption_key`.
+    pub key_epoch: u64,
+}
+
+/// `node.toml`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NodeFile {
+    pub committee: PathBuf,
+    pub identity_key: PathBuf,
+    pub consensus_share: PathBuf,
+    pub decryption_share: PathBuf,
+    pub data_dir: PathBuf,
+    /// This member's index in `committee.participants`.
+    pub index: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+}
+
+fn invalid(path: &Path, reason: impl ToString) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    }
+}
+
+pub fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes a file readable by its owner only (key material).
+pub fn write_secret(path: &Path, contents: &str) -> Result<(), ConfigError> {
+    use std::io::Write as _;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    opts.open(path)
+        .and_then(|mut f| f.write_all(contents.as_bytes()))
+        .map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+fn read_hex(path: &Path) -> Result<Zeroizing<Vec<u8>>, ConfigError> {
+    let text = Zeroizing::new(read(path)?);
+    hex::decode(text.trim())
+        .map(Zeroizing::new)
+        .map_err(|e| invalid(path, e))
+}
+
+pub fn identity_hex(key: &ed25519::PrivateKey) -> Zeroizing<String> {
+    Zeroizing::new(hex::encode(key.encode()))
+}
+
+pub fn load_identity(path: &Path) -> Result<ed25519::PrivateKey, ConfigError> {
+    let bytes = read_hex(path)?;
+    ed25519::PrivateKey::decode(Bytes::copy_from_slice(&bytes)).map_err(|e| invalid(path, e))
+}
+
+pub fn load_consensus_share(path: &Path) -> Result<Share, ConfigError> {
+    let bytes = read_hex(path)?;
+    Share::decode(Bytes::copy_from_slice(&bytes)).map_err(|e| invalid(path, e))
+}
+
+pub fn load_decryption_share(path: &Path) -> Result<KeyShare, ConfigError> {
+    let bytes = read_hex(path)?;
+    KeyShare::from_bytes(&bytes).map_err(|e| invalid(path, e))
+}
+
+/// A committee file, decoded and checked.
+pub struct Committee {
+    pub participants: Vec<Participant>,
+    pub identities: Vec<PublicKey>,
+    pub consensus_public: Sharing<MinSig>,
+    pub encryption_key: CommitteeKey,
+    pub key_epoch: u64,
+}
+
+impl Committee {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let file: CommitteeFile =
+            serde_json::from_str(&read(path)?).map_err(|e| invalid(path, e))?;
+        let identities = file
+            .participants
+            .iter()
+            .map(|p| {
+                let bytes = hex::decode(&p.identity).map_err(|e| invalid(path, e))?;
+                PublicKey::decode(Bytes::from(bytes)).map_err(|e| invalid(path, e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if identities.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(invalid(
+                path,
+                "participants must be sorted by identity, no repeats",
+            ));
+        }
+        let n = NonZeroU32::new(identities.len() as u32)
+            .ok_or_else(|| invalid(path, "no participants"))?;
+        let cp = hex::decode(&file.consensus_public).map_err(|e| invalid(path, e))?;
+        let consensus_public =
+            Sharing::<MinSig>::decode_cfg(Bytes::from(cp), &(n, ModeVersion::v0()))
+                .map_err(|e| invalid(path, e))?;
+        let ek = hex::decode(&file.encryption_key).map_err(|e| invalid(path, e))?;
+        let encryption_key = CommitteeKey::from_bytes(&ek).map_err(|e| invalid(path, e))?;
+        if encryption_key.n() != identities.len() {
+            return Err(invalid(
+                path,
+                "encryption key size differs from the committee",
+            ));
+        }
+        Ok(Self {
+            participants: file.participants,
+            identities,
+            consensus_public,
+            encryption_key,
+            key_epoch: file.key_epoch,
+        })
+    }
+
+    pub fn participant_set(&self) -> Set<PublicKey> {
+        Set::try_from(self.identities.clone()).expect("checked sorted and distinct")
+    }
+
+    /// This member's consensus signer.
+    pub fn signer(&self, share: Share) -> Option<ConsensusScheme> {
+        ConsensusScheme::signer(
+            CONSENSUS_NAMESPACE,
+            self.participant_set(),
+            self.consensus_public.clone(),
+            share,
+        )
+    }
+
+    /// A consensus verifier for third parties.
+    pub fn verifier(&self) -> ConsensusScheme {
+        ConsensusScheme::verifier(
+            CONSENSUS_NAMESPACE,
+            self.participant_set(),
+            self.consensus_public.clone(),
+        )
+    }
+}
+
+/// A fresh identity key.
+pub fn new_identity<R: rand_core::CryptoRng>(rng: &mut R) -> ed25519::PrivateKey {
+    ed25519::PrivateKey::random(rng)
+}
+
+pub fn public_hex(key: &ed25519::PrivateKey) -> String {
+    hex::encode(key.public_key().encode())
+}
