@@ -1,3 +1,4 @@
 //! curtain: a threshold-encrypted mempool sequencer. See README.md and SPEC.md.
 
+pub mod api;
 pub mod node;

@@ -275,8 +275,9 @@ fn run(sc: Scenario) -> Run {
                         consensus_shares.get_value(&pks[who]).expect("share"),
                     )
                     .await;
-                    // the restarted member publishes again from its first unreleased height;
-                    // what it released before the crash is in its log
+                    // the restarted member's stream replays its log from height 1
+                    releases[who].clear();
+                    seen[who].clear();
                     tasks[who] = Some(task);
                     handles[who] = Some(handle);
                     streams[who] = Some(rx);

@@ -2,6 +2,7 @@
 
 mod bench;
 mod committee;
+mod node;
 
 use clap::{Parser, Subcommand};
 
@@ -26,6 +27,10 @@ enum Command {
     Committee(CommitteeCommand),
     /// Generate an ed25519 identity key.
     Keygen(committee::KeygenArgs),
+    /// Run one committee member.
+    ///
+    /// Example: curtain node --config ./committee/node0/node.toml
+    Node(node::NodeArgs),
 }
 
 #[derive(Subcommand)]
@@ -52,6 +57,7 @@ impl Cli {
             Command::Bench(BenchCommand::Crypto(args)) => bench::crypto(args),
             Command::Committee(CommitteeCommand::New(args)) => committee::new(args),
             Command::Keygen(args) => committee::keygen(args),
+            Command::Node(args) => node::node(args),
         }
     }
 }

@@ -281,7 +281,8 @@ pub struct Channels<S, R> {
     pub gossip: (S, R),
 }
 
-/// Starts a member; released batches are sent on `releases` in height order.
+/// Starts a member; released batches are sent on `releases` in height order, from height 1
+/// (after a restart, the logged ones first).
 pub async fn start<E, S, R, M, B>(
     context: E,
     cfg: ShellConfig,
@@ -311,6 +312,10 @@ where
         .map(|r| ReleasedBatch::from_bytes(r).expect("own release log decodes"))
         .collect();
     member.restore(&released);
+    // The release stream always starts at height 1: a restarted member first replays its log.
+    for batch in &released {
+        let _ = releases.send(batch.clone());
+    }
     let (mempool_log, accepted) =
         RecordLog::open(context.child("mempool_log"), &format!("{prefix}-mempool"))
             .await

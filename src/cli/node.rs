@@ -1,0 +1,146 @@
+//! `curtain node --config node.toml`: one committee member over real sockets.
+
+use anyhow::{ensure, Context as _};
+use commonware_cryptography::{ChaCha20Poly1305, Signer as _};
+use commonware_p2p::{authenticated::lookup, Address, AddressableManager as _};
+use commonware_runtime::{tokio as cw_tokio, Quota, Runner as _, Supervisor as _};
+use commonware_stream::{
+    cups::{self, Cups},
+    sake::{self, Sake},
+};
+use commonware_utils::{channel::mpsc, ordered::Map, NZUsize, NZU32};
+use curtain::node::{
+    block::BlockLimits,
+    config::{
+        load_consensus_share, load_decryption_share, load_identity, Committee, NodeFile,
+        CONSENSUS_NAMESPACE,
+    },
+    member::Member,
+    mempool::{Mempool, MempoolConfig},
+    reveal::{Collector, CollectorConfig},
+    shell::{self, channel, Channels, ShellConfig, Timeouts},
+};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Largest p2p message: a full block with bodies.
+const MAX_MESSAGE: u32 = 8 << 20;
+
+#[derive(clap::Args)]
+pub struct NodeArgs {
+    /// Path to node.toml (see `curtain committee new`).
+    #[arg(long)]
+    config: PathBuf,
+}
+
+pub fn node(a: NodeArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&a.config)
+        .with_context(|| format!("reading {}", a.config.display()))?;
+    let node: NodeFile = toml::from_str(&text).context("node.toml")?;
+    let committee = Committee::load(&node.committee)?;
+    let index = node.index as usize;
+    ensure!(
+        index < committee.identities.len(),
+        "index outside the committee"
+    );
+    let identity = load_identity(&node.identity_key)?;
+    ensure!(
+        identity.public_key() == committee.identities[index],
+        "identity key does not match committee member {index}"
+    );
+    let scheme = committee
+        .signer(load_consensus_share(&node.consensus_share)?)
+        .context("consensus share does not fit the committee")?;
+    let decryption = load_decryption_share(&node.decryption_share)?;
+    ensure!(
+        decryption.index() == node.index,
+        "decryption share is for another member"
+    );
+    decryption
+        .check(&committee.encryption_key)
+        .context("decryption share does not match the committee key")?;
+    let me = committee.participants[index].clone();
+    let key = Arc::new(committee.encryption_key.clone());
+    let epoch = committee.key_epoch;
+    std::fs::create_dir_all(&node.data_dir)?;
+
+    let runtime = cw_tokio::Config::new()
+        .with_worker_threads(2)
+        .with_storage_directory(node.data_dir.clone())
+        .with_catch_panics(false);
+    cw_tokio::Runner::new(runtime).start(|context| async move {
+        let p2p = lookup::Config::local(
+            Cups::<_, ChaCha20Poly1305>::new(
+                Sake {
+                    signer: identity.clone(),
+                    synchrony_bound: Duration::from_secs(5),
+                    max_handshake_age: Duration::from_secs(10),
+                    version: sake::Version::V1,
+                },
+                cups::Version::V1,
+            ),
+            CONSENSUS_NAMESPACE,
+            me.p2p,
+            NZUsize!(committee.identities.len()),
+            MAX_MESSAGE,
+            NZUsize!(4096),
+        );
+        let (mut network, mut oracle) = lookup::Network::new(context.child("network"), p2p);
+        let peers: Map<_, Address> = committee
+            .identities
+            .iter()
+            .zip(&committee.participants)
+            .map(|(pk, p)| (pk.clone(), Address::from(p.p2p)))
+            .collect::<Vec<_>>()
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("duplicate identities"))?;
+        oracle.track(0, peers);
+        let quota = Quota::per_second(NZU32!(100_000));
+        let mut reg = |id| network.register(id, quota);
+        let channels = Channels {
+            vote: reg(channel::VOTE),
+            certificate: reg(channel::CERTIFICATE),
+            resolver: reg(channel::RESOLVER),
+            backfill: reg(channel::BACKFILL),
+            blocks: reg(channel::BLOCKS),
+            shares: reg(channel::SHARES),
+            gossip: reg(channel::GOSSIP),
+        };
+        network.start();
+
+        let member = Member::new(
+            Mempool::new(MempoolConfig::default(), epoch, key.clone()),
+            Collector::new(
+                CollectorConfig::default(),
+                BTreeMap::from([(epoch, key.clone())]),
+                BTreeMap::from([(epoch, decryption)]),
+                1,
+            ),
+            BlockLimits::default(),
+        );
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (handle, _tasks) = shell::start(
+            context.child("member"),
+            ShellConfig {
+                me: identity.public_key(),
+                index: index as u32,
+                participants: committee.identities.clone(),
+                scheme,
+                member,
+                timeouts: Timeouts::default(),
+                partition: format!("member{index}"),
+            },
+            channels,
+            oracle.clone(),
+            oracle.clone(),
+            tx,
+        )
+        .await;
+        eprintln!("curtain node {index}: p2p {} api http://{}", me.p2p, me.api);
+        curtain::api::serve(handle, rx, me.api)
+            .await
+            .context("client API")
+    })
+}
