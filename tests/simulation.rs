@@ -362,7 +362,7 @@ async fn start_member(
 ) {
     let pk = &pks[i];
     let control = oracle.control(pk.clone());
-    let quota = Quota::per_second(NZU32!(10_000));
+    let quota = Quota::per_second(NZU32!(1_000));
     let mut ch = Vec::new();
     for id in [
         channel::VOTE,

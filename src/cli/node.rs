@@ -97,7 +97,10 @@ pub fn node(a: NodeArgs) -> anyhow::Result<()> {
             .try_into()
             .map_err(|_| anyhow::anyhow!("duplicate identities"))?;
         oracle.track(0, peers);
-        let quota = Quota::per_second(NZU32!(100_000));
+        // Messages per second per peer and channel. The network preallocates each channel's
+        // mailbox for one burst from every peer, so this also sizes memory (100 000/s cost
+        // 6 GB); a member sends a handful of messages per block on each channel.
+        let quota = Quota::per_second(NZU32!(1_000));
         let mut reg = |id| network.register(id, quota);
         let channels = Channels {
             vote: reg(channel::VOTE),
