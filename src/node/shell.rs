@@ -445,11 +445,11 @@ where
 
     // Releases are persisted (synced) before they are published.
     let (release_tx, release_rx) = mpsc::unbounded_channel::<ReleasedBatch>();
-    handles.push(
-        context
-            .child("release_writer")
-            .spawn(move |_| release_writer(release_log, release_rx, releases)),
-    );
+    let finalized_at: FinalizedAt = Arc::default();
+    handles.push(context.child("release_writer").spawn({
+        let finalized_at = finalized_at.clone();
+        move |ctx| release_writer(ctx, release_log, release_rx, releases, finalized_at)
+    }));
     let releases = release_tx;
     let (persist_tx, persist_rx) = mpsc::unbounded_channel::<Persist>();
     handles.push(
@@ -486,7 +486,18 @@ where
         let share_out = share_out.clone();
         let releases = releases.clone();
         let mailbox = marshal_mailbox.clone();
-        move |ctx| finalizer(ctx, member, mailbox, fin_rx, share_out, releases)
+        let finalized_at = finalized_at.clone();
+        move |ctx| {
+            finalizer(
+                ctx,
+                finalized_at,
+                member,
+                mailbox,
+                fin_rx,
+                share_out,
+                releases,
+            )
+        }
     }));
     apply(resumed, &share_out, &releases).await;
     let participants = cfg.participants.clone();
@@ -576,7 +587,6 @@ async fn apply<S: Sender<PublicKey = PublicKey>>(
                 share_out.lock().await.send(Recipients::All, bytes, true);
             }
             Effect::Release(batch) => {
-                info!(height = batch.height, "released");
                 let _ = releases.send(batch);
             }
             Effect::Fault(evidence) => {
@@ -602,15 +612,32 @@ async fn finality_proof(
     Vec::new()
 }
 
-async fn release_writer<E: Storage + Clock + Metrics>(
+/// When each height became final here, for the finalization-to-release latency.
+type FinalizedAt = Arc<Mutex<std::collections::BTreeMap<u64, std::time::SystemTime>>>;
+
+async fn release_writer<C: Clock, E: Storage + Clock + Metrics>(
+    clock: C,
     mut log: RecordLog<E>,
     mut rx: mpsc::UnboundedReceiver<ReleasedBatch>,
     out: mpsc::UnboundedSender<ReleasedBatch>,
+    finalized_at: FinalizedAt,
 ) {
     while let Some(batch) = rx.recv().await {
         log.append(batch.to_bytes().into())
             .await
             .expect("release log write (a storage failure is fatal)");
+        let since = finalized_at
+            .lock()
+            .expect("finalized_at")
+            .remove(&batch.height);
+        let latency_ms = since
+            .and_then(|t| clock.current().duration_since(t).ok())
+            .map(|d| d.as_secs_f64() * 1e3);
+        let txs: usize = batch.namespaces.iter().map(|n| n.entries.len()).sum();
+        info!(
+            height = batch.height,
+            txs, latency_ms, "released (finalized -> durable release)"
+        );
         let _ = out.send(batch);
     }
 }
@@ -633,13 +660,14 @@ async fn mempool_writer<E: Storage + Clock + Metrics>(
 
 async fn finalizer<E, S>(
     mut context: E,
+    finalized_at: FinalizedAt,
     member: Arc<Mutex<Member>>,
     mailbox: MarshalMailbox<ConsensusScheme, Standard<ChainBlock>>,
     mut updates: mpsc::UnboundedReceiver<Update<ChainBlock>>,
     share_out: Arc<futures::lock::Mutex<S>>,
     releases: mpsc::UnboundedSender<ReleasedBatch>,
 ) where
-    E: CryptoRng,
+    E: CryptoRng + Clock,
     S: Sender<PublicKey = PublicKey>,
 {
     while let Some(update) = updates.recv().await {
@@ -653,6 +681,10 @@ async fn finalizer<E, S>(
             continue;
         }
         let certificate = finality_proof(&mailbox, height).await;
+        finalized_at
+            .lock()
+            .expect("finalized_at")
+            .insert(height, context.current());
         let effects =
             member
                 .lock()
