@@ -76,12 +76,12 @@ pub mod channel {
     pub const GOSSIP: u64 = 6;
 }
 
+/// Consensus timers (simplex requires `certification > leader > 0`).
 #[derive(Clone)]
 pub struct Timeouts {
     pub leader: Duration,
     pub certification: Duration,
     pub timeout_retry: Duration,
-    pub fetch: Duration,
     /// How often to ask peers again for share batches of heights still waiting.
     pub share_retry: Duration,
 }
@@ -92,7 +92,6 @@ impl Default for Timeouts {
             leader: Duration::from_secs(1),
             certification: Duration::from_secs(2),
             timeout_retry: Duration::from_secs(5),
-            fetch: Duration::from_secs(1),
             share_retry: Duration::from_secs(1),
         }
     }
