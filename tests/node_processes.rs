@@ -201,6 +201,17 @@ fn four_processes_with_a_sigkill_release_everything_identically() {
         }
     }
     assert_eq!(released, accepted, "nothing lost, nothing extra");
+    // operators see heights, shares and release latency in Prometheus
+    let (code, metrics) = http(api[0], "GET", "/metrics", b"").expect("metrics");
+    let metrics = String::from_utf8_lossy(&metrics);
+    assert_eq!(code, 200);
+    for name in [
+        "curtain_finalized_height",
+        "curtain_shares_sent",
+        "curtain_release_latency_seconds",
+    ] {
+        assert!(metrics.contains(name), "{name} exported");
+    }
     drop(nodes);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -6,6 +6,8 @@
 //! - `GET /v1/status`: `{"finalized_height", "next_release"}`.
 //! - `GET /v1/releases/{height}`: the released batch at `height` (its canonical encoding,
 //!   `application/octet-stream`), `404` if not released yet.
+//! - `GET /metrics`: Prometheus text (curtain's metrics and commonware's consensus, marshal and
+//!   p2p metrics).
 
 use crate::node::mempool::{Reject, Source};
 use crate::node::release::ReleasedBatch;
@@ -27,10 +29,14 @@ use std::sync::{Arc, Mutex};
 /// Largest request body: one ciphertext.
 const MAX_BODY: usize = curtain_crypto::ciphertext::MAX_PAYLOAD_LEN + 1024;
 
+/// Renders the Prometheus registry.
+pub type MetricsEncoder = Arc<dyn Fn() -> String + Send + Sync>;
+
 #[derive(Clone)]
 struct Api {
     node: NodeHandle,
     released: Arc<Mutex<BTreeMap<u64, Vec<u8>>>>,
+    metrics: MetricsEncoder,
 }
 
 /// Serves the API on `addr` until the process stops; `releases` is the member's release
@@ -38,6 +44,7 @@ struct Api {
 pub async fn serve(
     node: NodeHandle,
     mut releases: mpsc::UnboundedReceiver<ReleasedBatch>,
+    metrics: MetricsEncoder,
     addr: SocketAddr,
 ) -> std::io::Result<()> {
     let released = Arc::new(Mutex::new(BTreeMap::new()));
@@ -53,8 +60,13 @@ pub async fn serve(
         .route("/v1/submit", post(submit))
         .route("/v1/status", get(status))
         .route("/v1/releases/{height}", get(release))
+        .route("/metrics", get(prometheus))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-        .with_state(Api { node, released });
+        .with_state(Api {
+            node,
+            released,
+            metrics,
+        });
     let listener = tokio::net::TcpListener::bind(addr).await?;
     axum::serve(
         listener,
@@ -115,4 +127,15 @@ async fn release(State(api): State<Api>, Path(height): Path<u64>) -> Response {
         Some(b) => (StatusCode::OK, b.clone()).into_response(),
         None => error(StatusCode::NOT_FOUND, "not released yet"),
     }
+}
+
+async fn prometheus(State(api): State<Api>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        (api.metrics)(),
+    )
+        .into_response()
 }

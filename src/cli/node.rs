@@ -142,7 +142,12 @@ pub fn node(a: NodeArgs) -> anyhow::Result<()> {
         )
         .await;
         eprintln!("curtain node {index}: p2p {} api http://{}", me.p2p, me.api);
-        curtain::api::serve(handle, rx, me.api)
+        let registry = context.child("metrics");
+        let metrics: curtain::api::MetricsEncoder = Arc::new(move || {
+            use commonware_runtime::Metrics as _;
+            registry.encode()
+        });
+        curtain::api::serve(handle, rx, metrics, me.api)
             .await
             .context("client API")
     })

@@ -43,7 +43,11 @@ use commonware_cryptography::{
 };
 use commonware_p2p::{Blocker, Provider, Receiver, Recipients, Sender};
 use commonware_parallel::Sequential;
-use commonware_runtime::{buffer::paged::CacheRef, Clock, Handle, Metrics, Spawner, Storage};
+use commonware_runtime::{
+    buffer::paged::CacheRef,
+    telemetry::metrics::{self, MetricsExt as _},
+    Clock, Handle, Metrics, Spawner, Storage,
+};
 use commonware_storage::archive::immutable;
 use commonware_utils::{
     channel::{mpsc, oneshot},
@@ -55,6 +59,38 @@ use rand_core::CryptoRng;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tracing::{debug, info, warn};
+
+/// curtain's own Prometheus metrics (commonware's consensus, marshal and p2p metrics are
+/// registered by those components on the same registry).
+#[derive(Clone)]
+struct NodeMetrics {
+    finalized_height: metrics::Gauge,
+    next_release: metrics::Gauge,
+    mempool_size: metrics::Gauge,
+    shares_sent: metrics::Counter,
+    shares_received: metrics::Counter,
+    faults: metrics::Counter,
+    release_latency: metrics::Histogram,
+}
+
+impl NodeMetrics {
+    fn new(context: &impl Metrics) -> Self {
+        Self {
+            finalized_height: context
+                .gauge("finalized_height", "height of the last finalized block"),
+            next_release: context.gauge("next_release", "first height not yet released"),
+            mempool_size: context.gauge("mempool_size", "pending ciphertexts"),
+            shares_sent: context.counter("shares_sent", "share batches sent"),
+            shares_received: context.counter("shares_received", "share batches received"),
+            faults: context.counter("faults", "members caught sending wrong share batches"),
+            release_latency: context.histogram(
+                "release_latency_seconds",
+                "finalization delivered to durable release, per height",
+                metrics::histogram::Buckets::LOCAL,
+            ),
+        }
+    }
+}
 
 /// How far above a height to look for the finalization that proves it.
 const MAX_PROOF_SEARCH: u64 = 4096;
@@ -332,6 +368,7 @@ where
         .count();
     info!(released = released.len(), pending = restored, "restored");
     let member = Arc::new(Mutex::new(member));
+    let stats = NodeMetrics::new(&context.child("curtain"));
     let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(64));
     let genesis = ChainBlock::genesis();
     let genesis_digest = genesis.digest();
@@ -447,7 +484,8 @@ where
     let finalized_at: FinalizedAt = Arc::default();
     handles.push(context.child("release_writer").spawn({
         let finalized_at = finalized_at.clone();
-        move |ctx| release_writer(ctx, release_log, release_rx, releases, finalized_at)
+        let stats = stats.clone();
+        move |ctx| release_writer(ctx, stats, release_log, release_rx, releases, finalized_at)
     }));
     let releases = release_tx;
     let (persist_tx, persist_rx) = mpsc::unbounded_channel::<Persist>();
@@ -486,10 +524,12 @@ where
         let releases = releases.clone();
         let mailbox = marshal_mailbox.clone();
         let finalized_at = finalized_at.clone();
+        let stats = stats.clone();
         move |ctx| {
             finalizer(
                 ctx,
                 finalized_at,
+                stats,
                 member,
                 mailbox,
                 fin_rx,
@@ -498,16 +538,18 @@ where
             )
         }
     }));
-    apply(resumed, &share_out, &releases).await;
+    apply(resumed, &share_out, &releases, &stats).await;
     let participants = cfg.participants.clone();
     handles.push(context.child("shares").spawn({
         let member = member.clone();
         let releases = releases.clone();
         let share_out = share_out.clone();
         let mailbox = marshal_mailbox.clone();
+        let stats = stats.clone();
         move |ctx| {
             share_receiver(
                 ctx,
+                stats,
                 member,
                 participants,
                 mailbox,
@@ -578,17 +620,20 @@ async fn apply<S: Sender<PublicKey = PublicKey>>(
     effects: Vec<Effect>,
     share_out: &futures::lock::Mutex<S>,
     releases: &mpsc::UnboundedSender<ReleasedBatch>,
+    stats: &NodeMetrics,
 ) {
     for e in effects {
         match e {
             Effect::Broadcast(batch) => {
                 let bytes = ShareMessage::Batch(batch).encode();
                 share_out.lock().await.send(Recipients::All, bytes, true);
+                stats.shares_sent.inc();
             }
             Effect::Release(batch) => {
                 let _ = releases.send(batch);
             }
             Effect::Fault(evidence) => {
+                stats.faults.inc();
                 warn!(member = evidence.member(), "faulty share batch");
             }
         }
@@ -616,6 +661,7 @@ type FinalizedAt = Arc<Mutex<std::collections::BTreeMap<u64, std::time::SystemTi
 
 async fn release_writer<C: Clock, E: Storage + Clock + Metrics>(
     clock: C,
+    stats: NodeMetrics,
     mut log: RecordLog<E>,
     mut rx: mpsc::UnboundedReceiver<ReleasedBatch>,
     out: mpsc::UnboundedSender<ReleasedBatch>,
@@ -633,6 +679,10 @@ async fn release_writer<C: Clock, E: Storage + Clock + Metrics>(
             .and_then(|t| clock.current().duration_since(t).ok())
             .map(|d| d.as_secs_f64() * 1e3);
         let txs: usize = batch.namespaces.iter().map(|n| n.entries.len()).sum();
+        stats.next_release.set(batch.height as i64 + 1);
+        if let Some(ms) = latency_ms {
+            stats.release_latency.observe(ms / 1e3);
+        }
         info!(
             height = batch.height,
             txs, latency_ms, "released (finalized -> durable release)"
@@ -657,9 +707,11 @@ async fn mempool_writer<E: Storage + Clock + Metrics>(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn finalizer<E, S>(
     mut context: E,
     finalized_at: FinalizedAt,
+    stats: NodeMetrics,
     member: Arc<Mutex<Member>>,
     mailbox: MarshalMailbox<ConsensusScheme, Standard<ChainBlock>>,
     mut updates: mpsc::UnboundedReceiver<Update<ChainBlock>>,
@@ -684,13 +736,15 @@ async fn finalizer<E, S>(
             .lock()
             .expect("finalized_at")
             .insert(height, context.current());
-        let effects =
-            member
-                .lock()
-                .expect("member lock")
-                .on_finalized(block, certificate, &mut context);
+        let effects = {
+            let mut m = member.lock().expect("member lock");
+            let fx = m.on_finalized(block, certificate, &mut context);
+            stats.finalized_height.set(m.finalized_height() as i64);
+            stats.mempool_size.set(m.mempool.len() as i64);
+            fx
+        };
         match effects {
-            Ok(fx) => apply(fx, &share_out, &releases).await,
+            Ok(fx) => apply(fx, &share_out, &releases, &stats).await,
             Err(e) => warn!(height, error = %e, "finalized block refused"),
         }
         ack.acknowledge();
@@ -699,8 +753,10 @@ async fn finalizer<E, S>(
 
 /// Batches from peers go to the collector; a peer's request for a batch it lost is answered
 /// from the pending slot, or recomputed from the finalized-block store.
+#[allow(clippy::too_many_arguments)]
 async fn share_receiver<E, S, R>(
     mut context: E,
+    stats: NodeMetrics,
     member: Arc<Mutex<Member>>,
     participants: Vec<PublicKey>,
     mailbox: MarshalMailbox<ConsensusScheme, Standard<ChainBlock>>,
@@ -722,13 +778,14 @@ async fn share_receiver<E, S, R>(
             .decode_share_message(bytes.as_ref());
         match msg {
             Ok(ShareMessage::Batch(batch)) => {
+                stats.shares_received.inc();
                 let res =
                     member
                         .lock()
                         .expect("member lock")
                         .on_share_batch(from, batch, &mut context);
                 match res {
-                    Ok(fx) => apply(fx, &share_out, &releases).await,
+                    Ok(fx) => apply(fx, &share_out, &releases, &stats).await,
                     Err(e) => warn!(from, error = %e, "share batch refused"),
                 }
             }
