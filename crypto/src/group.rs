@@ -277,25 +277,20 @@ impl SharedWeights {
     /// Builds the NAF of each scalar, using whichever of `c` and `c - r` has the smaller
     /// magnitude, so small negative integers stay small.
     pub fn new(weights: &[Scalar]) -> Self {
-        let plain: Vec<Vec<i8>> = weights.iter().map(|w| signed_wnaf(w, 2)).collect();
-        let len = plain.iter().map(Vec::len).max().unwrap_or(0);
-        if len <= PLAIN_NAF_MAX_BITS {
-            return Self {
-                digits: plain,
-                len,
-                width: 2,
-            };
-        }
-        let digits: Vec<Vec<i8>> = weights
+        let mags: Vec<([u64; 5], i8)> = weights.iter().map(signed_magnitude).collect();
+        let bits = mags.iter().map(|(m, _)| bit_len(m)).max().unwrap_or(0);
+        // NAF has at most one digit more than the magnitude has bits.
+        let width = if bits < PLAIN_NAF_MAX_BITS {
+            2
+        } else {
+            WIDE_NAF_WIDTH
+        };
+        let digits: Vec<Vec<i8>> = mags
             .iter()
-            .map(|w| signed_wnaf(w, WIDE_NAF_WIDTH))
+            .map(|(m, sign)| wnaf(*m, *sign, width))
             .collect();
         let len = digits.iter().map(Vec::len).max().unwrap_or(0);
-        Self {
-            digits,
-            len,
-            width: WIDE_NAF_WIDTH,
-        }
+        Self { digits, len, width }
     }
 
     /// Bit length of the largest weight (cost driver of `msm`).
@@ -373,10 +368,9 @@ impl SharedWeights {
     }
 }
 
-/// Width-`w` NAF of the representative of `s` with the smaller absolute value (sign folded
-/// into the digits): digits are zero or odd with `|d| < 2^(w-1)`, nonzero digits at least `w`
-/// apart. `w = 2` is plain NAF.
-fn signed_wnaf(s: &Scalar, w: u32) -> Vec<i8> {
+/// The representative of `s` with the smaller absolute value, as (little-endian limbs of the
+/// magnitude, sign).
+fn signed_magnitude(s: &Scalar) -> ([u64; 5], i8) {
     let pos = s.to_le_bytes();
     let neg = s.neg().to_le_bytes();
     let (mag, sign) = if le_less(&neg, &pos) {
@@ -388,6 +382,19 @@ fn signed_wnaf(s: &Scalar, w: u32) -> Vec<i8> {
     for (i, chunk) in mag.chunks_exact(8).enumerate() {
         limbs[i] = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
     }
+    (limbs, sign)
+}
+
+fn bit_len(limbs: &[u64; 5]) -> usize {
+    limbs
+        .iter()
+        .rposition(|&l| l != 0)
+        .map_or(0, |i| 64 * i + 64 - limbs[i].leading_zeros() as usize)
+}
+
+/// Width-`w` NAF of a signed magnitude (sign folded into the digits): digits are zero or odd
+/// with `|d| < 2^(w-1)`, nonzero digits at least `w` apart. `w = 2` is plain NAF.
+fn wnaf(mut limbs: [u64; 5], sign: i8, w: u32) -> Vec<i8> {
     let modulus = 1i64 << w;
     let mut out = Vec::with_capacity(257);
     while limbs.iter().any(|&l| l != 0) {
@@ -510,19 +517,24 @@ pub(crate) fn p1_eq(a: &blst_p1, b: &blst_p1) -> bool {
     unsafe { blst_p1_is_equal(a, b) }
 }
 
+/// In prime-order groups e(P, Q) = 1 iff P or Q is the identity: with non-identity G2 points,
+/// an identity on either G1 side decides the equation without a Miller loop.
+fn identity_verdict(a: &blst_p1_affine, b: &blst_p1_affine) -> Option<bool> {
+    match (g1_is_inf(a), g1_is_inf(b)) {
+        (false, false) => None,
+        (x, y) => Some(x == y),
+    }
+}
+
 /// Checks e(a, q1) == e(b, q2) for G1 points in the subgroup and non-identity G2 points.
-/// In prime-order groups e(P, Q) = 1 iff P or Q is the identity, so identities are compared
-/// directly rather than fed to the Miller loop.
 pub(crate) fn pairing_eq(
     a: &blst_p1_affine,
     q1: &blst_p2_affine,
     b: &blst_p1_affine,
     q2: &blst_p2_affine,
 ) -> bool {
-    match (g1_is_inf(a), g1_is_inf(b)) {
-        (true, true) => return true,
-        (false, false) => {}
-        _ => return false,
+    if let Some(verdict) = identity_verdict(a, b) {
+        return verdict;
     }
     let mut ml1 = blst_fp12::default();
     let mut ml2 = blst_fp12::default();
@@ -559,10 +571,8 @@ pub(crate) fn pairing_eq_prepared(
     b: &blst_p1_affine,
     q2: &PreparedG2,
 ) -> bool {
-    match (g1_is_inf(a), g1_is_inf(b)) {
-        (true, true) => return true,
-        (false, false) => {}
-        _ => return false,
+    if let Some(verdict) = identity_verdict(a, b) {
+        return verdict;
     }
     let mut ml1 = blst_fp12::default();
     let mut ml2 = blst_fp12::default();

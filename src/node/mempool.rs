@@ -235,21 +235,14 @@ impl Mempool {
     }
 
     fn take_token(&mut self, now_ms: u64, source: Source) -> bool {
-        let (rate, burst) = match source {
-            Source::Internal => return true,
-            Source::Client(_) => (self.cfg.client_rate_per_s, self.cfg.client_burst),
-            Source::Peer(_) => (self.cfg.peer_rate_per_s, self.cfg.peer_burst),
+        let Some((rate, cap)) = bucket_limits(&self.cfg, source) else {
+            return true;
         };
-        let cap = burst.saturating_mul(1000);
         if !self.buckets.contains_key(&source) && self.buckets.len() >= self.cfg.max_sources {
             // Forget sources whose bucket has refilled: they hold no state worth keeping.
-            let (c_rate, c_cap) = (self.cfg.client_rate_per_s, self.cfg.client_burst * 1000);
-            let (p_rate, p_cap) = (self.cfg.peer_rate_per_s, self.cfg.peer_burst * 1000);
+            let cfg = &self.cfg;
             self.buckets.retain(|s, b| {
-                let (r, c) = match s {
-                    Source::Peer(_) => (p_rate, p_cap),
-                    _ => (c_rate, c_cap),
-                };
+                let (r, c) = bucket_limits(cfg, *s).expect("only limited sources have buckets");
                 refill(b, now_ms, r, c) < c
             });
             if self.buckets.len() >= self.cfg.max_sources {
@@ -394,6 +387,17 @@ impl Mempool {
             .filter_map(|id| self.remove(&id).map(|_| (id, Reject::EpochEnded(epoch))))
             .collect()
     }
+}
+
+/// A source's token rate (per second) and bucket capacity (thousandths of a token); `None`
+/// for sources that are not rate-limited.
+fn bucket_limits(cfg: &MempoolConfig, source: Source) -> Option<(u64, u64)> {
+    let (rate, burst) = match source {
+        Source::Internal => return None,
+        Source::Client(_) => (cfg.client_rate_per_s, cfg.client_burst),
+        Source::Peer(_) => (cfg.peer_rate_per_s, cfg.peer_burst),
+    };
+    Some((rate, burst.saturating_mul(1000)))
 }
 
 /// Refills a bucket to `now_ms` and returns its level in thousandths of a token.
