@@ -10,10 +10,10 @@ use super::chain::{verify_chain_block, verify_unheld, ChainBlock};
 use super::mempool::{Admission, Mempool, Source};
 use super::release::ReleasedBatch;
 use super::reveal::{Collector, Effect, FinalizedBlock, ShareError};
-use super::CtId;
+use super::{CtId, Digest};
 use curtain_crypto::{encoding::Reader, Ciphertext, DecodeError, ShareBatch, VerifiedCiphertext};
 use rand_core::CryptoRng;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Most ciphertexts in one gossip message.
@@ -26,6 +26,10 @@ pub struct Member {
     limits: BlockLimits,
     /// Height of the last block finalized here.
     finalized_height: u64,
+    /// Verified ciphertexts of the proposals this member accepted, by block digest, so the
+    /// finalization path does not check again the bodies it checked to vote (kept until
+    /// their height is final).
+    voted: HashMap<Digest, (u64, Vec<Arc<VerifiedCiphertext>>)>,
 }
 
 impl Member {
@@ -35,6 +39,7 @@ impl Member {
             collector,
             limits,
             finalized_height: 0,
+            voted: HashMap::new(),
         }
     }
 
@@ -78,14 +83,20 @@ impl Member {
 
     /// Checks `block` proposed on `ancestors[0]`; `ancestors` newest first.
     pub fn verify<R: CryptoRng + ?Sized>(
-        &self,
+        &mut self,
         block: &ChainBlock,
         ancestors: &[ChainBlock],
         rng: &mut R,
     ) -> Result<(), BlockError> {
         let parent: &Block = ancestors.first().ok_or(BlockError::WrongParent)?.block();
         let exclude = self.unfinalized_ids(ancestors);
-        verify_chain_block(block, parent, &self.limits, &exclude, &self.mempool, rng).map(|_| ())
+        let verified =
+            verify_chain_block(block, parent, &self.limits, &exclude, &self.mempool, rng)?;
+        if !verified.is_empty() {
+            self.voted
+                .insert(block.block().digest(), (block.block().height, verified));
+        }
+        Ok(())
     }
 
     /// Restores what the release log says after a restart: released ids count as ordered, and
@@ -114,9 +125,14 @@ impl Member {
     ) -> Result<Vec<Effect>, FinalizeError> {
         // The chain position was checked when the block was voted on; here only validity
         // matters: a share is never produced for a ciphertext that fails it.
-        let verified: Vec<Arc<VerifiedCiphertext>> = self.verified_bodies(&block, rng)?;
+        let verified = match self.voted.remove(&block.block().digest()) {
+            Some((_, verified)) => verified,
+            None => self.verified_bodies(&block, rng)?,
+        };
         self.mempool.on_finalized(&verified);
         self.finalized_height = self.finalized_height.max(block.block().height);
+        let finalized = self.finalized_height;
+        self.voted.retain(|_, (h, _)| *h > finalized);
         let (b, _) = block.into_parts();
         let fin = FinalizedBlock::new(b, certificate, verified);
         Ok(self.collector.on_finalized(fin, rng)?)

@@ -517,53 +517,27 @@ where
 
     // The finalization path and the share exchange.
     let (share_tx, share_rx) = channels.shares;
-    let share_out = Arc::new(futures::lock::Mutex::new(share_tx));
+    let io = Io {
+        member: member.clone(),
+        share_out: Arc::new(futures::lock::Mutex::new(share_tx)),
+        releases,
+        stats,
+        mailbox: marshal_mailbox.clone(),
+    };
     handles.push(context.child("finalizer").spawn({
-        let member = member.clone();
-        let share_out = share_out.clone();
-        let releases = releases.clone();
-        let mailbox = marshal_mailbox.clone();
+        let io = io.clone();
         let finalized_at = finalized_at.clone();
-        let stats = stats.clone();
-        move |ctx| {
-            finalizer(
-                ctx,
-                finalized_at,
-                stats,
-                member,
-                mailbox,
-                fin_rx,
-                share_out,
-                releases,
-            )
-        }
+        move |ctx| finalizer(ctx, io, finalized_at, fin_rx)
     }));
-    apply(resumed, &share_out, &releases, &stats).await;
-    let participants = cfg.participants.clone();
+    io.apply(resumed).await;
     handles.push(context.child("shares").spawn({
-        let member = member.clone();
-        let releases = releases.clone();
-        let share_out = share_out.clone();
-        let mailbox = marshal_mailbox.clone();
-        let stats = stats.clone();
-        move |ctx| {
-            share_receiver(
-                ctx,
-                stats,
-                member,
-                participants,
-                mailbox,
-                share_rx,
-                share_out,
-                releases,
-            )
-        }
+        let io = io.clone();
+        let participants = cfg.participants.clone();
+        move |ctx| share_receiver(ctx, io, participants, limits.max_ciphertexts, share_rx)
     }));
     handles.push(context.child("share_retry").spawn({
-        let member = member.clone();
-        let share_out = share_out.clone();
         let every = cfg.timeouts.share_retry;
-        move |ctx| share_retry(ctx, member, share_out, every)
+        move |ctx| share_retry(ctx, io, every)
     }));
     let (gossip_tx, gossip_rx) = channels.gossip;
     let (gossip_out, gossip_in) = mpsc::unbounded_channel::<Vec<u8>>();
@@ -616,27 +590,55 @@ fn index_of(participants: &[PublicKey], pk: &PublicKey) -> Option<u32> {
 }
 
 /// Carries out collector effects: shares to every member, releases to the log's consumer.
-async fn apply<S: Sender<PublicKey = PublicKey>>(
-    effects: Vec<Effect>,
-    share_out: &futures::lock::Mutex<S>,
-    releases: &mpsc::UnboundedSender<ReleasedBatch>,
-    stats: &NodeMetrics,
-) {
-    for e in effects {
-        match e {
-            Effect::Broadcast(batch) => {
-                let bytes = ShareMessage::Batch(batch).encode();
-                share_out.lock().await.send(Recipients::All, bytes, true);
-                stats.shares_sent.inc();
-            }
-            Effect::Release(batch) => {
-                let _ = releases.send(batch);
-            }
-            Effect::Fault(evidence) => {
-                stats.faults.inc();
-                warn!(member = evidence.member(), "faulty share batch");
+/// What the member's tasks share.
+struct Io<S> {
+    member: Arc<Mutex<Member>>,
+    /// The shares channel's sender, used by the finalizer, the receiver (answers) and retries.
+    share_out: Arc<futures::lock::Mutex<S>>,
+    releases: mpsc::UnboundedSender<ReleasedBatch>,
+    stats: NodeMetrics,
+    mailbox: MarshalMailbox<ConsensusScheme, Standard<ChainBlock>>,
+}
+
+impl<S> Clone for Io<S> {
+    fn clone(&self) -> Self {
+        Self {
+            member: self.member.clone(),
+            share_out: self.share_out.clone(),
+            releases: self.releases.clone(),
+            stats: self.stats.clone(),
+            mailbox: self.mailbox.clone(),
+        }
+    }
+}
+
+impl<S: Sender<PublicKey = PublicKey>> Io<S> {
+    /// Carries out collector effects: shares to every member, releases to the log writer.
+    async fn apply(&self, effects: Vec<Effect>) {
+        for e in effects {
+            match e {
+                Effect::Broadcast(batch) => {
+                    self.send(Recipients::All, ShareMessage::Batch(batch), true)
+                        .await;
+                    self.stats.shares_sent.inc();
+                }
+                Effect::Release(batch) => {
+                    let _ = self.releases.send(batch);
+                }
+                Effect::Fault(evidence) => {
+                    self.stats.faults.inc();
+                    warn!(member = evidence.member(), "faulty share batch");
+                }
             }
         }
+    }
+
+    async fn send(&self, to: Recipients<PublicKey>, msg: ShareMessage, priority: bool) {
+        self.share_out.lock().await.send(to, msg.encode(), priority);
+    }
+
+    fn member(&self) -> std::sync::MutexGuard<'_, Member> {
+        self.member.lock().expect("member lock")
     }
 }
 
@@ -707,16 +709,11 @@ async fn mempool_writer<E: Storage + Clock + Metrics>(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn finalizer<E, S>(
     mut context: E,
+    io: Io<S>,
     finalized_at: FinalizedAt,
-    stats: NodeMetrics,
-    member: Arc<Mutex<Member>>,
-    mailbox: MarshalMailbox<ConsensusScheme, Standard<ChainBlock>>,
     mut updates: mpsc::UnboundedReceiver<Update<ChainBlock>>,
-    share_out: Arc<futures::lock::Mutex<S>>,
-    releases: mpsc::UnboundedSender<ReleasedBatch>,
 ) where
     E: CryptoRng + Clock,
     S: Sender<PublicKey = PublicKey>,
@@ -731,20 +728,20 @@ async fn finalizer<E, S>(
             ack.acknowledge();
             continue;
         }
-        let certificate = finality_proof(&mailbox, height).await;
+        let certificate = finality_proof(&io.mailbox, height).await;
         finalized_at
             .lock()
             .expect("finalized_at")
             .insert(height, context.current());
         let effects = {
-            let mut m = member.lock().expect("member lock");
+            let mut m = io.member();
             let fx = m.on_finalized(block, certificate, &mut context);
-            stats.finalized_height.set(m.finalized_height() as i64);
-            stats.mempool_size.set(m.mempool.len() as i64);
+            io.stats.finalized_height.set(m.finalized_height() as i64);
+            io.stats.mempool_size.set(m.mempool.len() as i64);
             fx
         };
         match effects {
-            Ok(fx) => apply(fx, &share_out, &releases, &stats).await,
+            Ok(fx) => io.apply(fx).await,
             Err(e) => warn!(height, error = %e, "finalized block refused"),
         }
         ack.acknowledge();
@@ -753,16 +750,12 @@ async fn finalizer<E, S>(
 
 /// Batches from peers go to the collector; a peer's request for a batch it lost is answered
 /// from the pending slot, or recomputed from the finalized-block store.
-#[allow(clippy::too_many_arguments)]
 async fn share_receiver<E, S, R>(
     mut context: E,
-    stats: NodeMetrics,
-    member: Arc<Mutex<Member>>,
+    io: Io<S>,
     participants: Vec<PublicKey>,
-    mailbox: MarshalMailbox<ConsensusScheme, Standard<ChainBlock>>,
+    max_batch: usize,
     mut rx: R,
-    share_out: Arc<futures::lock::Mutex<S>>,
-    releases: mpsc::UnboundedSender<ReleasedBatch>,
 ) where
     E: CryptoRng,
     S: Sender<PublicKey = PublicKey>,
@@ -772,48 +765,28 @@ async fn share_receiver<E, S, R>(
         let Some(from) = index_of(&participants, &peer) else {
             continue;
         };
-        let msg = member
-            .lock()
-            .expect("member lock")
-            .decode_share_message(bytes.as_ref());
-        match msg {
+        match ShareMessage::decode(bytes.as_ref(), max_batch) {
             Ok(ShareMessage::Batch(batch)) => {
-                stats.shares_received.inc();
-                let res =
-                    member
-                        .lock()
-                        .expect("member lock")
-                        .on_share_batch(from, batch, &mut context);
+                io.stats.shares_received.inc();
+                let res = io.member().on_share_batch(from, batch, &mut context);
                 match res {
-                    Ok(fx) => apply(fx, &share_out, &releases, &stats).await,
+                    Ok(fx) => io.apply(fx).await,
                     Err(e) => warn!(from, error = %e, "share batch refused"),
                 }
             }
             Ok(ShareMessage::Request { height, batch_id }) => {
-                let pending = member
-                    .lock()
-                    .expect("member lock")
-                    .my_pending_batch(&batch_id);
-                let batch = match pending {
-                    Some(b) => Some(b),
-                    None => match mailbox.get_block(Height::new(height)).await {
-                        Some(block) => {
-                            let r = member
-                                .lock()
-                                .expect("member lock")
-                                .reshare(block.inner().clone(), &mut context);
-                            r.ok()
-                                .and_then(|bs| bs.into_iter().find(|b| b.batch_id() == batch_id))
-                        }
-                        None => None,
-                    },
-                };
+                let mut batch = io.member().my_pending_batch(&batch_id);
+                if batch.is_none() {
+                    if let Some(block) = io.mailbox.get_block(Height::new(height)).await {
+                        let recomputed = io.member().reshare(block.inner().clone(), &mut context);
+                        batch = recomputed
+                            .ok()
+                            .and_then(|bs| bs.into_iter().find(|b| b.batch_id() == batch_id));
+                    }
+                }
                 if let Some(b) = batch {
-                    share_out.lock().await.send(
-                        Recipients::One(peer),
-                        ShareMessage::Batch(b).encode(),
-                        false,
-                    );
+                    io.send(Recipients::One(peer), ShareMessage::Batch(b), false)
+                        .await;
                 }
             }
             Err(e) => warn!(from, error = %e, "bad share message"),
@@ -823,29 +796,22 @@ async fn share_receiver<E, S, R>(
 
 /// Asks every peer again for the batches of heights still waiting here (lost messages, a
 /// restart): answering is idempotent, duplicates are ignored.
-async fn share_retry<E, S>(
-    context: E,
-    member: Arc<Mutex<Member>>,
-    share_out: Arc<futures::lock::Mutex<S>>,
-    every: Duration,
-) where
+async fn share_retry<E, S>(context: E, io: Io<S>, every: Duration)
+where
     E: Clock,
     S: Sender<PublicKey = PublicKey>,
 {
     loop {
         context.sleep(every).await;
-        let waiting = member
-            .lock()
-            .expect("member lock")
-            .collector
-            .waiting_batches();
+        let waiting = io.member().collector.waiting_batches();
         for (height, batch_id) in waiting {
             debug!(height, "asking again for share batches");
-            share_out.lock().await.send(
+            io.send(
                 Recipients::All,
-                ShareMessage::Request { height, batch_id }.encode(),
+                ShareMessage::Request { height, batch_id },
                 false,
-            );
+            )
+            .await;
         }
     }
 }

@@ -858,7 +858,7 @@ fn members_order_finalize_and_release_identically() {
         let leader = (h % 2) as usize; // members 1 and 0 lead in turn
         let ancestors: Vec<ChainBlock> = chain.iter().rev().cloned().collect();
         let proposal = ms[leader].propose(&ancestors).unwrap();
-        for m in &ms {
+        for m in &mut ms {
             // members 2 and 3 never saw the gossip: they verify the bodies themselves
             m.verify(&proposal, &ancestors, &mut r).unwrap();
         }
