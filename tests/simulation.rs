@@ -113,28 +113,23 @@ fn run(sc: Scenario) -> Run {
         )
         .await;
         network.start();
+        // The member with wrong shares is the fastest, so its batches are among the first t
+        // everywhere and must be caught.
+        let link = |from: &ed25519::PublicKey| Link {
+            latency: if Some(pks.iter().position(|p| p == from).unwrap()) == sc.wrong_shares {
+                Duration::from_millis(1)
+            } else {
+                Duration::from_millis(20)
+            },
+            jitter: Duration::from_millis(5),
+            success_rate: commonware_utils::Probability::try_from(sc.delivery)
+                .expect("probability"),
+        };
         for a in &pks {
             for b in &pks {
                 if a != b {
                     oracle
-                        .add_link(
-                            a.clone(),
-                            b.clone(),
-                            Link {
-                                // the member with wrong shares is the fastest, so its batches
-                                // are among the first t everywhere and must be caught
-                                latency: if Some(pks.iter().position(|p| p == a).unwrap())
-                                    == sc.wrong_shares
-                                {
-                                    Duration::from_millis(1)
-                                } else {
-                                    Duration::from_millis(20)
-                                },
-                                jitter: Duration::from_millis(5),
-                                success_rate: commonware_utils::Probability::try_from(sc.delivery)
-                                    .expect("probability"),
-                            },
-                        )
+                        .add_link(a.clone(), b.clone(), link(a))
                         .await
                         .unwrap();
                 }
@@ -145,16 +140,6 @@ fn run(sc: Scenario) -> Run {
         let (_, wrong) = deal(n, 2 * f + 1, &mut rng).expect("deal");
         let mut wrong = wrong.into_iter();
         if let Some((cut, heal_after)) = sc.isolated {
-            let link = |a: &ed25519::PublicKey| Link {
-                latency: if Some(pks.iter().position(|p| p == a).unwrap()) == sc.wrong_shares {
-                    Duration::from_millis(1)
-                } else {
-                    Duration::from_millis(20)
-                },
-                jitter: Duration::from_millis(5),
-                success_rate: commonware_utils::Probability::try_from(sc.delivery)
-                    .expect("probability"),
-            };
             let pairs: Vec<(ed25519::PublicKey, ed25519::PublicKey, Link)> = pks
                 .iter()
                 .filter(|p| **p != pks[cut])

@@ -16,6 +16,9 @@ use rand_core::CryptoRng;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+/// Most accepted proposals whose verified bodies are kept for the finalization path.
+const MAX_VOTED_CACHE: usize = 64;
+
 /// Most ciphertexts in one gossip message.
 pub const MAX_GOSSIP_BATCH: usize = 1024;
 const GOSSIP_VERSION: u8 = 1;
@@ -92,7 +95,9 @@ impl Member {
         let exclude = self.unfinalized_ids(ancestors);
         let verified =
             verify_chain_block(block, parent, &self.limits, &exclude, &self.mempool, rng)?;
-        if !verified.is_empty() {
+        // Bounded: while finality stalls, views keep proposing at the same heights; past the
+        // cap the finalization path simply checks the bodies again.
+        if !verified.is_empty() && self.voted.len() < MAX_VOTED_CACHE {
             self.voted
                 .insert(block.block().digest(), (block.block().height, verified));
         }
