@@ -212,6 +212,22 @@ fn four_processes_with_a_sigkill_release_everything_identically() {
     ] {
         assert!(metrics.contains(name), "{name} exported");
     }
+    // SIGTERM: the member drains and exits cleanly
+    let mut child = nodes.children[3].take().expect("running");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "SIGTERM did not stop the member");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(exit.success(), "clean exit on SIGTERM: {exit:?}");
     drop(nodes);
     let _ = std::fs::remove_dir_all(&dir);
 }

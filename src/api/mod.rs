@@ -39,13 +39,15 @@ struct Api {
     metrics: MetricsEncoder,
 }
 
-/// Serves the API on `addr` until the process stops; `releases` is the member's release
-/// stream (from height 1).
+/// Serves the API on `addr` until `shutdown` resolves, then finishes the requests in flight
+/// (a submission acknowledged is durable); `releases` is the member's release stream (from
+/// height 1).
 pub async fn serve(
     node: NodeHandle,
     mut releases: mpsc::UnboundedReceiver<ReleasedBatch>,
     metrics: MetricsEncoder,
     addr: SocketAddr,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let released = Arc::new(Mutex::new(BTreeMap::new()));
     let sink = released.clone();
@@ -72,6 +74,7 @@ pub async fn serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
+    .with_graceful_shutdown(shutdown)
     .await
 }
 

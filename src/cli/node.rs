@@ -3,7 +3,7 @@
 use anyhow::{ensure, Context as _};
 use commonware_cryptography::{ChaCha20Poly1305, Signer as _};
 use commonware_p2p::{authenticated::lookup, Address, AddressableManager as _};
-use commonware_runtime::{tokio as cw_tokio, Quota, Runner as _, Supervisor as _};
+use commonware_runtime::{tokio as cw_tokio, Quota, Runner as _, Spawner as _, Supervisor as _};
 use commonware_stream::{
     cups::{self, Cups},
     sake::{self, Sake},
@@ -147,8 +147,25 @@ pub fn node(a: NodeArgs) -> anyhow::Result<()> {
             use commonware_runtime::Metrics as _;
             registry.encode()
         });
-        curtain::api::serve(handle, rx, metrics, me.api)
+        curtain::api::serve(handle, rx, metrics, me.api, terminated())
             .await
-            .context("client API")
+            .context("client API")?;
+        // Every journal is synced on append, so stopping loses nothing; the timeout bounds
+        // how long tasks get to notice.
+        tracing::info!("stopping");
+        context
+            .stop(0, Some(Duration::from_secs(10)))
+            .await
+            .context("stopping tasks")
     })
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+pub async fn terminated() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
 }

@@ -69,8 +69,14 @@ struct NodeMetrics {
     mempool_size: metrics::Gauge,
     shares_sent: metrics::Counter,
     shares_received: metrics::Counter,
-    faults: metrics::Counter,
+    /// Share batches that failed verification, by the member that sent them.
+    faults: metrics::CounterFamily<FaultyMember>,
     release_latency: metrics::Histogram,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, metrics::EncodeLabelSet)]
+struct FaultyMember {
+    member: u32,
 }
 
 impl NodeMetrics {
@@ -82,7 +88,7 @@ impl NodeMetrics {
             mempool_size: context.gauge("mempool_size", "pending ciphertexts"),
             shares_sent: context.counter("shares_sent", "share batches sent"),
             shares_received: context.counter("shares_received", "share batches received"),
-            faults: context.counter("faults", "members caught sending wrong share batches"),
+            faults: context.family("faults", "wrong share batches, by sending member"),
             release_latency: context.histogram(
                 "release_latency_seconds",
                 "finalization delivered to durable release, per height",
@@ -626,7 +632,12 @@ impl<S: Sender<PublicKey = PublicKey>> Io<S> {
                     let _ = self.releases.send(batch);
                 }
                 Effect::Fault(evidence) => {
-                    self.stats.faults.inc();
+                    self.stats
+                        .faults
+                        .get_or_create(&FaultyMember {
+                            member: evidence.member(),
+                        })
+                        .inc();
                     warn!(member = evidence.member(), "faulty share batch");
                 }
             }
