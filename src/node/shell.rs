@@ -12,6 +12,8 @@ use super::mempool::{Admission, Source};
 use super::release::ReleasedBatch;
 use super::reveal::Effect;
 use super::store::RecordLog;
+use super::CtId;
+use bytes::Bytes;
 use commonware_actor::Feedback;
 use commonware_broadcast::buffered;
 use commonware_codec::Encode as _;
@@ -56,6 +58,7 @@ use commonware_utils::{
 use curtain_crypto::VerifiedCiphertext;
 use futures::StreamExt as _;
 use rand_core::CryptoRng;
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tracing::{debug, info, warn};
@@ -365,6 +368,10 @@ where
         .iter()
         .filter_map(|r| curtain_crypto::Ciphertext::from_bytes(r).ok())
         .collect();
+    // every replayed record stays until its entry leaves the mempool (see mempool_writer)
+    let logged: VecDeque<(u64, CtId)> = (mempool_log.bounds().start..)
+        .zip(cts.iter().map(|ct| ct.id()))
+        .collect();
     let mut restore_rng = context.child("restore");
     let restored = member
         .mempool
@@ -495,11 +502,10 @@ where
     }));
     let releases = release_tx;
     let (persist_tx, persist_rx) = mpsc::unbounded_channel::<Persist>();
-    handles.push(
-        context
-            .child("mempool_writer")
-            .spawn(move |_| mempool_writer(mempool_log, persist_rx)),
-    );
+    handles.push(context.child("mempool_writer").spawn({
+        let member = member.clone();
+        move |_| mempool_writer(mempool_log, logged, member, persist_rx)
+    }));
 
     // After a restart: heights marshal already delivered (and we acknowledged) but that were
     // not released yet are finalized again here, which recomputes this member's shares.
@@ -681,7 +687,7 @@ async fn release_writer<C: Clock, E: Storage + Clock + Metrics>(
     finalized_at: FinalizedAt,
 ) {
     while let Some(batch) = rx.recv().await {
-        log.append(batch.to_bytes().into())
+        log.append([batch.to_bytes().into()])
             .await
             .expect("release log write (a storage failure is fatal)");
         let since = finalized_at
@@ -704,18 +710,63 @@ async fn release_writer<C: Clock, E: Storage + Clock + Metrics>(
     }
 }
 
+/// Most submissions made durable by one sync.
+const MAX_GROUP_COMMIT: usize = 1024;
+
+/// Check for prunable mempool records after this many appends (cheap: the check stops at the
+/// first entry still pending, and the journal drops whole sections only).
+const PRUNE_EVERY: usize = 32;
+
+/// Makes accepted entries durable, many submissions per sync, and prunes the records of
+/// entries that left the mempool: once final, an entry is in marshal's finalized-block store
+/// (a restart finalizes it again from there); once rejected (its epoch ended) it is not needed.
 async fn mempool_writer<E: Storage + Clock + Metrics>(
     mut log: RecordLog<E>,
+    mut logged: VecDeque<(u64, CtId)>,
+    member: Arc<Mutex<Member>>,
     mut rx: mpsc::UnboundedReceiver<Persist>,
 ) {
-    while let Some(p) = rx.recv().await {
-        for ct in &p.cts {
-            log.append(ct.to_bytes().into())
-                .await
-                .expect("mempool log write (a storage failure is fatal)");
+    let mut since_prune = 0;
+    while let Some(first) = rx.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP_COMMIT {
+            match rx.try_recv() {
+                Ok(p) => group.push(p),
+                Err(_) => break,
+            }
         }
-        if let Some(done) = p.done {
-            let _ = done.send(());
+        let mut records: Vec<Bytes> = Vec::new();
+        let mut ids: Vec<CtId> = Vec::new();
+        for ct in group.iter().flat_map(|p| p.cts.iter()) {
+            records.push(ct.to_bytes().into());
+            ids.push(ct.id());
+        }
+        let position = log
+            .append(records)
+            .await
+            .expect("mempool log write (a storage failure is fatal)");
+        since_prune += ids.len();
+        logged.extend((position..).zip(ids));
+        for p in group {
+            if let Some(done) = p.done {
+                let _ = done.send(());
+            }
+        }
+        if since_prune >= PRUNE_EVERY {
+            since_prune = 0;
+            {
+                let m = member.lock().expect("member lock");
+                while logged
+                    .front()
+                    .is_some_and(|(_, id)| m.mempool.get(id).is_none())
+                {
+                    logged.pop_front();
+                }
+            }
+            let keep_from = logged.front().map_or(log.bounds().end, |(p, _)| *p);
+            log.prune(keep_from)
+                .await
+                .expect("mempool log prune (a storage failure is fatal)");
         }
     }
 }
