@@ -2,3 +2,5 @@
 
 pub mod api;
 pub mod node;
+pub mod sdk;
+pub mod wire;

@@ -1,41 +1,52 @@
-//! The client HTTP API of a member (the minimum the node needs today; the full API, QUIC and
-//! the SDK come with their own issue):
+//! The client HTTP API of a member (SPEC.md §7 lists routes, bodies and error codes; the
+//! same document is served as OpenAPI at `GET /v1/openapi.json`).
 //!
-//! - `POST /v1/submit`: body = one encoded ciphertext. `200 {"id", "accepted": true}` once it
-//!   is durable; `400`/`429`/`503` with `{"error"}` otherwise.
-//! - `GET /v1/status`: `{"finalized_height", "next_release"}`.
-//! - `GET /v1/releases/{height}`: the released batch at `height` (its canonical encoding,
-//!   `application/octet-stream`), `404` if not released yet.
-//! - `GET /metrics`: Prometheus text (curtain's metrics and commonware's consensus, marshal and
-//!   p2p metrics).
+//! Everything a wallet or rollup needs travels here: the committee key to encrypt to,
+//! submission with a durable receipt, where a transaction stands, and the released batches of
+//! a namespace with what a third party needs to check them.
+
+mod index;
+
+pub use index::ReleaseIndex;
 
 use crate::node::mempool::{Reject, Source};
 use crate::node::release::ReleasedBatch;
-use crate::node::shell::NodeHandle;
+use crate::node::shell::{NodeHandle, TxState};
+use crate::wire::{self, CommitteeInfo, ErrorBody, TxStatus};
 use axum::{
     body::Bytes,
-    extract::{ConnectInfo, Path, State},
-    http::StatusCode,
-    response::{IntoResponse, Response},
+    extract::{rejection::BytesRejection, ConnectInfo, Path, Query, State},
+    http::{header, HeaderMap, StatusCode},
+    response::{
+        sse::{Event, KeepAlive, Sse},
+        IntoResponse, Response,
+    },
     routing::{get, post},
     Json, Router,
 };
 use commonware_utils::channel::mpsc;
-use curtain_crypto::Ciphertext;
-use std::collections::BTreeMap;
+use curtain_crypto::{Ciphertext, DecodeError};
+use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-/// Largest request body: one ciphertext.
-const MAX_BODY: usize = curtain_crypto::ciphertext::MAX_PAYLOAD_LEN + 1024;
+/// Largest request body: one envelope, base64 in JSON.
+const MAX_BODY: usize = (curtain_crypto::ciphertext::MAX_PAYLOAD_LEN + 1024) * 4 / 3 + 1024;
+
+/// Most batches one `GET .../batches` returns.
+pub const MAX_BATCHES_PER_PAGE: usize = 256;
 
 /// Renders the Prometheus registry.
 pub type MetricsEncoder = Arc<dyn Fn() -> String + Send + Sync>;
 
+/// The OpenAPI document of this API (kept true by a test).
+pub const OPENAPI: &str = include_str!("openapi.json");
+
 #[derive(Clone)]
 struct Api {
     node: NodeHandle,
-    released: Arc<Mutex<BTreeMap<u64, Vec<u8>>>>,
+    committee: Arc<CommitteeInfo>,
+    releases: Arc<ReleaseIndex>,
     metrics: MetricsEncoder,
 }
 
@@ -44,31 +55,25 @@ struct Api {
 /// height 1).
 pub async fn serve(
     node: NodeHandle,
+    committee: CommitteeInfo,
     mut releases: mpsc::UnboundedReceiver<ReleasedBatch>,
     metrics: MetricsEncoder,
     addr: SocketAddr,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let released = Arc::new(Mutex::new(BTreeMap::new()));
-    let sink = released.clone();
+    let index = Arc::new(ReleaseIndex::default());
+    let sink = index.clone();
     tokio::spawn(async move {
         while let Some(b) = releases.recv().await {
-            sink.lock()
-                .expect("release index")
-                .insert(b.height, b.to_bytes());
+            sink.push(b);
         }
     });
-    let app = Router::new()
-        .route("/v1/submit", post(submit))
-        .route("/v1/status", get(status))
-        .route("/v1/releases/{height}", get(release))
-        .route("/metrics", get(prometheus))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-        .with_state(Api {
-            node,
-            released,
-            metrics,
-        });
+    let app = router(Api {
+        node,
+        committee: Arc::new(committee),
+        releases: index,
+        metrics,
+    });
     let listener = tokio::net::TcpListener::bind(addr).await?;
     axum::serve(
         listener,
@@ -78,22 +83,143 @@ pub async fn serve(
     .await
 }
 
-fn error(status: StatusCode, msg: impl ToString) -> Response {
-    (
-        status,
-        Json(serde_json::json!({ "error": msg.to_string() })),
-    )
-        .into_response()
+fn router(api: Api) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(prometheus))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/v1/committee", get(committee))
+        .route("/v1/status", get(status))
+        .route("/v1/transactions", post(submit))
+        .route("/v1/transactions/{id}", get(transaction))
+        .route("/v1/releases/{height}", get(release))
+        .route("/v1/namespaces/{ns}/batches", get(batches))
+        .route("/v1/namespaces/{ns}/stream", get(stream))
+        .route("/v1/stats/release_latency", get(latency))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(api)
+}
+
+/// The routes served, for the OpenAPI test.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/health"),
+    ("get", "/metrics"),
+    ("get", "/v1/openapi.json"),
+    ("get", "/v1/committee"),
+    ("get", "/v1/status"),
+    ("post", "/v1/transactions"),
+    ("get", "/v1/transactions/{id}"),
+    ("get", "/v1/releases/{height}"),
+    ("get", "/v1/namespaces/{ns}/batches"),
+    ("get", "/v1/namespaces/{ns}/stream"),
+    ("get", "/v1/stats/release_latency"),
+];
+
+/// An error response, boxed for `Result`s (a `Response` is large).
+type Refusal = Box<Response>;
+
+fn refusal(status: StatusCode, code: &'static str, msg: impl ToString) -> Refusal {
+    Box::new(error(status, code, msg))
+}
+
+fn error(status: StatusCode, code: &'static str, msg: impl ToString) -> Response {
+    (status, Json(ErrorBody::new(code, msg.to_string()))).into_response()
+}
+
+/// The stable error code and status of an admission refusal (SPEC.md §7).
+fn rejection(r: &Reject) -> (StatusCode, &'static str) {
+    match r {
+        Reject::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        Reject::Full => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+        Reject::UnknownNamespace(_) => (StatusCode::BAD_REQUEST, "unknown_namespace"),
+        Reject::UnknownEpoch(_) | Reject::EpochEnded(_) => {
+            (StatusCode::BAD_REQUEST, "wrong_key_epoch")
+        }
+        Reject::WrongKey => (StatusCode::BAD_REQUEST, "wrong_key"),
+        Reject::Duplicate => (StatusCode::CONFLICT, "duplicate"),
+        Reject::AlreadyOrdered => (StatusCode::CONFLICT, "already_ordered"),
+        Reject::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_ciphertext"),
+    }
+}
+
+async fn health(State(api): State<Api>) -> Response {
+    Json(serde_json::json!({
+        "status": "ok",
+        "finalized_height": api.node.finalized_height(),
+        "next_release": api.node.next_release(),
+    }))
+    .into_response()
+}
+
+async fn status(State(api): State<Api>) -> Response {
+    Json(serde_json::json!({
+        "finalized_height": api.node.finalized_height(),
+        "next_release": api.node.next_release(),
+        "faulty_members": api.node.faulty_members().iter().map(|(_, m)| *m).collect::<Vec<_>>(),
+    }))
+    .into_response()
+}
+
+async fn committee(State(api): State<Api>) -> Response {
+    Json(api.committee.as_ref().clone()).into_response()
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// The envelope of a submission: raw bytes, or JSON `{"envelope": base64}`.
+fn envelope(headers: &HeaderMap, body: &[u8]) -> Result<Ciphertext, Refusal> {
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream");
+    let ctype = ctype.split(';').next().unwrap_or("").trim();
+    let bytes = match ctype {
+        "application/octet-stream" => body.to_vec(),
+        "application/json" => {
+            let parsed: wire::SubmitJson = serde_json::from_slice(body)
+                .map_err(|e| refusal(StatusCode::BAD_REQUEST, "malformed", e))?;
+            wire::base64_decode(&parsed.envelope).ok_or_else(|| {
+                refusal(
+                    StatusCode::BAD_REQUEST,
+                    "malformed",
+                    "envelope is not base64",
+                )
+            })?
+        }
+        other => {
+            return Err(refusal(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("{other}: send application/octet-stream or application/json"),
+            ))
+        }
+    };
+    Ciphertext::from_bytes(&bytes).map_err(|e| match e {
+        DecodeError::Length { len, max, .. } if len > max => {
+            refusal(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e)
+        }
+        _ => refusal(StatusCode::BAD_REQUEST, "malformed", e),
+    })
 }
 
 async fn submit(
     State(api): State<Api>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    body: Bytes,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let ct = match Ciphertext::from_bytes(&body) {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return error(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.body_text())
+        }
+        Err(e) => return error(StatusCode::BAD_REQUEST, "malformed", e.body_text()),
+    };
+    let ct = match envelope(&headers, &body) {
         Ok(ct) => ct,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        Err(r) => return *r,
     };
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -109,36 +235,192 @@ async fn submit(
         .await
         .remove(0);
     match verdict.result {
-        Ok(_) => Json(serde_json::json!({ "id": hex::encode(verdict.id), "accepted": true }))
+        Ok(_) => (
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({ "id": hex::encode(verdict.id) })),
+        )
             .into_response(),
-        Err(r @ Reject::RateLimited) => error(StatusCode::TOO_MANY_REQUESTS, r),
-        Err(r @ Reject::Full) => error(StatusCode::SERVICE_UNAVAILABLE, r),
-        Err(r) => error(StatusCode::BAD_REQUEST, r),
+        Err(r) => {
+            let (status, code) = rejection(&r);
+            error(status, code, r)
+        }
     }
 }
 
-async fn status(State(api): State<Api>) -> Response {
-    Json(serde_json::json!({
-        "finalized_height": api.node.finalized_height(),
-        "next_release": api.node.next_release(),
-    }))
-    .into_response()
+fn parse_id(id: &str) -> Result<[u8; 32], Refusal> {
+    hex::decode(id)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| refusal(StatusCode::BAD_REQUEST, "malformed", "id: 64 hex digits"))
+}
+
+async fn transaction(State(api): State<Api>, Path(id): Path<String>) -> Response {
+    let id = match parse_id(&id) {
+        Ok(id) => id,
+        Err(r) => return *r,
+    };
+    if let Some(status) = api.releases.status(&id) {
+        return Json(status).into_response();
+    }
+    match api.node.tx_state(&id) {
+        TxState::Pending => Json(TxStatus::Pending).into_response(),
+        TxState::Ordered {
+            height,
+            namespace,
+            position,
+        } => Json(TxStatus::Ordered {
+            height,
+            namespace,
+            position,
+        })
+        .into_response(),
+        // released before this node's window, or never seen
+        TxState::Unknown => error(StatusCode::NOT_FOUND, "not_found", "unknown transaction"),
+    }
 }
 
 async fn release(State(api): State<Api>, Path(height): Path<u64>) -> Response {
-    match api.released.lock().expect("release index").get(&height) {
-        Some(b) => (StatusCode::OK, b.clone()).into_response(),
-        None => error(StatusCode::NOT_FOUND, "not released yet"),
+    match api.releases.get(height) {
+        Some(b) => (
+            [(header::CONTENT_TYPE, "application/octet-stream")],
+            b.to_bytes(),
+        )
+            .into_response(),
+        None if height < api.releases.first_height() => error(
+            StatusCode::GONE,
+            "pruned",
+            "older than this node's release window",
+        ),
+        None => error(StatusCode::NOT_FOUND, "not_found", "not released yet"),
     }
+}
+
+#[derive(serde::Deserialize)]
+struct Page {
+    from: Option<u64>,
+    limit: Option<usize>,
+}
+
+async fn batches(
+    State(api): State<Api>,
+    Path(ns): Path<u64>,
+    Query(page): Query<Page>,
+) -> Response {
+    let from = page.from.unwrap_or(1).max(1);
+    let limit = page.limit.unwrap_or(64).clamp(1, MAX_BATCHES_PER_PAGE);
+    if from < api.releases.first_height() {
+        return error(
+            StatusCode::GONE,
+            "pruned",
+            "older than this node's release window",
+        );
+    }
+    Json(api.releases.page(ns, from, limit)).into_response()
+}
+
+/// Server-sent events: one `batch` event per released height holding `ns` entries, from
+/// `from`; the event id is the height, so a client resumes with `?from=id+1`.
+async fn stream(State(api): State<Api>, Path(ns): Path<u64>, Query(page): Query<Page>) -> Response {
+    let from = page.from.unwrap_or(1).max(1);
+    if from < api.releases.first_height() {
+        return error(
+            StatusCode::GONE,
+            "pruned",
+            "older than this node's release window",
+        );
+    }
+    let index = api.releases.clone();
+    let events = futures::stream::unfold(from, move |next| {
+        let index = index.clone();
+        async move {
+            loop {
+                let page = index.page(ns, next, 16);
+                if !page.batches.is_empty() || page.next > next {
+                    let events: Vec<Result<Event, Infallible>> = page
+                        .batches
+                        .iter()
+                        .map(|b| {
+                            Ok(Event::default()
+                                .event("batch")
+                                .id(b.height.to_string())
+                                .json_data(b)
+                                .expect("batches serialize"))
+                        })
+                        .collect();
+                    return Some((futures::stream::iter(events), page.next));
+                }
+                index.wait_beyond(next).await;
+            }
+        }
+    });
+    use futures::StreamExt as _;
+    Sse::new(events.flatten())
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+async fn latency(State(api): State<Api>) -> Response {
+    Json(serde_json::json!({ "samples_ms": api.node.release_latencies_ms() })).into_response()
 }
 
 async fn prometheus(State(api): State<Api>) -> Response {
     (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         (api.metrics)(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The served OpenAPI document describes exactly the routes the router serves.
+    #[test]
+    fn openapi_lists_exactly_the_routes_served() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("valid JSON");
+        let mut documented: Vec<(String, String)> = doc["paths"]
+            .as_object()
+            .expect("paths")
+            .iter()
+            .flat_map(|(path, ops)| {
+                ops.as_object()
+                    .expect("operations")
+                    .keys()
+                    .map(move |m| (m.clone(), path.clone()))
+            })
+            .collect();
+        let mut served: Vec<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        documented.sort();
+        served.sort();
+        assert_eq!(documented, served);
+        // every error code the server can answer is documented
+        let codes = doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]
+            ["code"]["enum"]
+            .as_array()
+            .expect("codes")
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect::<Vec<_>>();
+        for code in [
+            "malformed",
+            "too_large",
+            "unsupported_media_type",
+            "invalid_ciphertext",
+            "unknown_namespace",
+            "wrong_key_epoch",
+            "wrong_key",
+            "duplicate",
+            "already_ordered",
+            "rate_limited",
+            "overloaded",
+            "not_found",
+            "pruned",
+        ] {
+            assert!(codes.contains(&code.to_string()), "{code} documented");
+        }
+    }
 }

@@ -9,27 +9,31 @@ use commonware_cryptography::bls12381::{
 use commonware_cryptography::Signer as _;
 use commonware_utils::{ordered::Set, N3f1};
 use curtain::node::config::{
-    identity_hex, new_identity, public_hex, write_secret, CommitteeFile, NodeFile, Participant,
+    identity_hex, new_identity, public_hex, write_secret, ClientLimits, CommitteeFile, NodeFile,
+    Participant,
 };
 use std::path::PathBuf;
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 pub struct NewArgs {
     /// Committee size n.
     #[arg(long, default_value_t = 4)]
-    nodes: usize,
+    pub nodes: usize,
     /// Decryption threshold t (default: the consensus quorum 2f+1 of n = 3f+1).
     #[arg(long)]
-    threshold: Option<usize>,
+    pub threshold: Option<usize>,
     /// Output directory: committee.json and one node<i>/ directory per member.
     #[arg(long)]
-    out: PathBuf,
+    pub out: PathBuf,
     /// Member i listens for p2p on 127.0.0.1:(p2p_base_port + i).
     #[arg(long, default_value_t = 9100)]
-    p2p_base_port: u16,
+    pub p2p_base_port: u16,
     /// Member i serves clients on 127.0.0.1:(api_base_port + i).
     #[arg(long, default_value_t = 8100)]
-    api_base_port: u16,
+    pub api_base_port: u16,
+    /// Submissions per second admitted from one client address (default 200).
+    #[arg(long)]
+    pub client_rate_per_s: Option<u64>,
 }
 
 /// Deals a committee with a trusted dealer (dev only: the dealer knows every key; the DKG
@@ -93,6 +97,11 @@ pub fn new(a: NewArgs) -> anyhow::Result<()> {
             decryption_share: dir.join("decryption.share"),
             data_dir: dir.join("data"),
             index: i as u32,
+            limits: ClientLimits {
+                client_rate_per_s: a.client_rate_per_s,
+                // a burst of five seconds at the configured rate
+                client_burst: a.client_rate_per_s.map(|r| r.saturating_mul(5)),
+            },
         };
         std::fs::write(dir.join("node.toml"), toml::to_string_pretty(&node)?)?;
     }
@@ -109,7 +118,7 @@ pub fn new(a: NewArgs) -> anyhow::Result<()> {
 pub struct KeygenArgs {
     /// Where to write the private identity key (hex, mode 0600).
     #[arg(long)]
-    out: PathBuf,
+    pub out: PathBuf,
 }
 
 /// A fresh ed25519 identity key; prints the public key.

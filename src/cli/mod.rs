@@ -2,6 +2,7 @@
 
 mod bench;
 mod committee;
+mod devnet;
 mod node;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +26,11 @@ enum Command {
     /// Committee set-up.
     #[command(subcommand)]
     Committee(CommitteeCommand),
+    /// Run a local committee and a load generator of encrypted transactions (the main job).
+    ///
+    /// Examples: curtain devnet --rate 2000 --duration 30 --report devnet.json
+    ///           curtain devnet            (500 tx/s until Ctrl-C)
+    Devnet(devnet::DevnetArgs),
     /// Generate an ed25519 identity key.
     Keygen(committee::KeygenArgs),
     /// Run one committee member.
@@ -56,6 +62,7 @@ impl Cli {
         match self.command {
             Command::Bench(BenchCommand::Crypto(args)) => bench::crypto(args),
             Command::Committee(CommitteeCommand::New(args)) => committee::new(args),
+            Command::Devnet(args) => devnet::devnet(args),
             Command::Keygen(args) => committee::keygen(args),
             Command::Node(args) => node::node(args),
         }

@@ -113,8 +113,10 @@ pub fn node(a: NodeArgs) -> anyhow::Result<()> {
         };
         network.start();
 
+        let mempool = node.limits.apply(MempoolConfig::default());
+        let info = committee.info(&mempool);
         let member = Member::new(
-            Mempool::new(MempoolConfig::default(), epoch, key.clone()),
+            Mempool::new(mempool, epoch, key.clone()),
             Collector::new(
                 CollectorConfig::default(),
                 BTreeMap::from([(epoch, key.clone())]),
@@ -147,7 +149,7 @@ pub fn node(a: NodeArgs) -> anyhow::Result<()> {
             use commonware_runtime::Metrics as _;
             registry.encode()
         });
-        curtain::api::serve(handle, rx, metrics, me.api, terminated())
+        curtain::api::serve(handle, info, rx, metrics, me.api, terminated())
             .await
             .context("client API")?;
         // Every journal is synced on append, so stopping loses nothing; the timeout bounds

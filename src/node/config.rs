@@ -4,7 +4,9 @@
 //! Key files are hex, written with mode 0600. They are **not encrypted at rest yet**: encrypted
 //! keystores come with the DKG issue; until then `curtain committee new` is for dev committees.
 
+use super::mempool::MempoolConfig;
 use super::shell::{ConsensusScheme, PublicKey};
+use crate::wire::{CommitteeInfo, MemberInfo};
 use bytes::Bytes;
 use commonware_codec::{Decode as _, DecodeExt as _, Encode as _};
 use commonware_cryptography::bls12381::primitives::{
@@ -58,6 +60,28 @@ pub struct NodeFile {
     pub data_dir: PathBuf,
     /// This member's index in `committee.participants`.
     pub index: u32,
+    /// Client admission limits (defaults: `MempoolConfig::default()`).
+    #[serde(default)]
+    pub limits: ClientLimits,
+}
+
+/// Per client address admission limits, settable in node.toml's `[limits]`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ClientLimits {
+    pub client_rate_per_s: Option<u64>,
+    pub client_burst: Option<u64>,
+}
+
+impl ClientLimits {
+    pub fn apply(&self, mut cfg: MempoolConfig) -> MempoolConfig {
+        if let Some(r) = self.client_rate_per_s {
+            cfg.client_rate_per_s = r;
+        }
+        if let Some(b) = self.client_burst {
+            cfg.client_burst = b;
+        }
+        cfg
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -190,6 +214,34 @@ impl Committee {
             self.consensus_public.clone(),
             share,
         )
+    }
+
+    /// What `GET /v1/committee` tells clients.
+    pub fn info(&self, mempool: &MempoolConfig) -> CommitteeInfo {
+        CommitteeInfo {
+            key: hex::encode(self.encryption_key.to_bytes()),
+            key_id: hex::encode(self.encryption_key.id()),
+            key_epoch: self.key_epoch,
+            n: self.encryption_key.n(),
+            t: self.encryption_key.t(),
+            consensus_public: hex::encode(self.consensus_public.encode()),
+            members: self
+                .participants
+                .iter()
+                .map(|p| MemberInfo {
+                    identity: p.identity.clone(),
+                    api: p.api,
+                })
+                .collect(),
+            namespaces: mempool
+                .namespaces
+                .as_ref()
+                .map(|s| s.iter().copied().collect()),
+            max_plaintext_bytes: curtain_crypto::ciphertext::MAX_PLAINTEXT_LEN,
+            max_sender_bytes: curtain_crypto::MAX_SENDER_LEN,
+            client_rate_per_s: mempool.client_rate_per_s,
+            client_burst: mempool.client_burst,
+        }
     }
 
     /// A consensus verifier for third parties.

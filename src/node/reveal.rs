@@ -5,9 +5,10 @@
 
 use super::block::Block;
 use super::release::{ReleasedBatch, ReleasedEntry, ReleasedNamespace};
-use super::Digest;
+use super::{CtId, Digest};
 use curtain_crypto::{
-    combine, CombineError, CommitteeKey, FaultEvidence, KeyShare, ShareBatch, VerifiedCiphertext,
+    combine, CombineError, CommitteeKey, FaultEvidence, KeyShare, Namespace, ShareBatch,
+    VerifiedCiphertext,
 };
 use rand_core::CryptoRng;
 use sha2::{Digest as _, Sha256};
@@ -190,6 +191,17 @@ impl Collector {
     /// Finalized heights still waiting for shares.
     pub fn waiting(&self) -> impl Iterator<Item = u64> + '_ {
         self.slots.keys().copied()
+    }
+
+    /// Where a ciphertext final here but not yet released was ordered: (height, namespace,
+    /// position in the namespace's list).
+    pub fn ordered_at(&self, id: &CtId) -> Option<(u64, Namespace, u32)> {
+        self.slots.iter().find_map(|(h, slot)| {
+            slot.fin.block.batches.iter().find_map(|b| {
+                let p = b.ids.iter().position(|x| x == id)?;
+                Some((*h, b.namespace, p as u32))
+            })
+        })
     }
 
     /// `(height, batch id)` of every share batch still being collected: what to ask peers

@@ -162,6 +162,29 @@ pub struct NodeHandle {
     member: Arc<Mutex<Member>>,
     gossip: mpsc::UnboundedSender<Vec<u8>>,
     persist: mpsc::UnboundedSender<Persist>,
+    latencies: Latencies,
+}
+
+/// Finalization-to-durable-release latency (ms) of the last heights that held ciphertexts.
+type Latencies = Arc<Mutex<VecDeque<f64>>>;
+
+/// How many heights [`NodeHandle::release_latencies_ms`] remembers.
+const LATENCY_WINDOW: usize = 4096;
+
+/// Where a ciphertext stands at a member, short of its release (which the release stream
+/// reports).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxState {
+    /// Accepted, waiting to be ordered.
+    Pending,
+    /// In a block final here, not yet released.
+    Ordered {
+        height: u64,
+        namespace: u64,
+        position: u32,
+    },
+    /// Not known here (never seen, released, or rejected).
+    Unknown,
 }
 
 /// Accepted entries to make durable; `done` fires once they are synced.
@@ -210,6 +233,31 @@ impl NodeHandle {
             .expect("member lock")
             .collector
             .next_release()
+    }
+
+    pub fn tx_state(&self, id: &CtId) -> TxState {
+        let m = self.member.lock().expect("member lock");
+        if m.mempool.get(id).is_some() {
+            return TxState::Pending;
+        }
+        match m.collector.ordered_at(id) {
+            Some((height, namespace, position)) => TxState::Ordered {
+                height,
+                namespace,
+                position,
+            },
+            None => TxState::Unknown,
+        }
+    }
+
+    /// Finalization-to-durable-release latencies (ms) of recent heights with ciphertexts.
+    pub fn release_latencies_ms(&self) -> Vec<f64> {
+        self.latencies
+            .lock()
+            .expect("latencies")
+            .iter()
+            .copied()
+            .collect()
     }
 
     /// `(key epoch, member)` of every member caught sending wrong shares.
@@ -495,10 +543,21 @@ where
     // Releases are persisted (synced) before they are published.
     let (release_tx, release_rx) = mpsc::unbounded_channel::<ReleasedBatch>();
     let finalized_at: FinalizedAt = Arc::default();
+    let latencies: Latencies = Arc::default();
     handles.push(context.child("release_writer").spawn({
         let finalized_at = finalized_at.clone();
         let stats = stats.clone();
-        move |ctx| release_writer(ctx, stats, release_log, release_rx, releases, finalized_at)
+        let latencies = latencies.clone();
+        move |ctx| {
+            release_writer(
+                ctx,
+                stats,
+                release_log,
+                (release_rx, releases),
+                finalized_at,
+                latencies,
+            )
+        }
     }));
     let releases = release_tx;
     let (persist_tx, persist_rx) = mpsc::unbounded_channel::<Persist>();
@@ -570,6 +629,7 @@ where
             member,
             gossip: gossip_out,
             persist: persist_tx,
+            latencies,
         },
         handles,
     )
@@ -682,9 +742,12 @@ async fn release_writer<C: Clock, E: Storage + Clock + Metrics>(
     clock: C,
     stats: NodeMetrics,
     mut log: RecordLog<E>,
-    mut rx: mpsc::UnboundedReceiver<ReleasedBatch>,
-    out: mpsc::UnboundedSender<ReleasedBatch>,
+    (mut rx, out): (
+        mpsc::UnboundedReceiver<ReleasedBatch>,
+        mpsc::UnboundedSender<ReleasedBatch>,
+    ),
     finalized_at: FinalizedAt,
+    latencies: Latencies,
 ) {
     while let Some(batch) = rx.recv().await {
         log.append([batch.to_bytes().into()])
@@ -701,6 +764,13 @@ async fn release_writer<C: Clock, E: Storage + Clock + Metrics>(
         stats.next_release.set(batch.height as i64 + 1);
         if let Some(ms) = latency_ms {
             stats.release_latency.observe(ms / 1e3);
+            if txs > 0 {
+                let mut l = latencies.lock().expect("latencies");
+                if l.len() == LATENCY_WINDOW {
+                    l.pop_front();
+                }
+                l.push_back(ms);
+            }
         }
         info!(
             height = batch.height,

@@ -1,0 +1,462 @@
+//! `curtain devnet`: a local committee of `curtain node` processes on loopback (dev keys from a
+//! trusted dealer) and a load generator of SDK wallets over several namespaces, with live
+//! progress, a summary, and an optional JSON report with an SVG latency plot.
+
+use super::committee::{self, NewArgs};
+use anyhow::{bail, Context as _};
+use curtain::sdk::Client;
+use curtain::wire::Outcome;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args)]
+pub struct DevnetArgs {
+    /// Committee size.
+    #[arg(long, default_value_t = 4)]
+    nodes: usize,
+    /// Encrypted transactions submitted per second (all wallets together).
+    #[arg(long, default_value_t = 500)]
+    rate: u64,
+    /// Seconds of load; without it, runs until Ctrl-C.
+    #[arg(long)]
+    duration: Option<u64>,
+    /// Namespaces (rollups) the wallets spread over.
+    #[arg(long, default_value_t = 4)]
+    namespaces: u64,
+    /// Plaintext bytes per transaction.
+    #[arg(long, default_value_t = 256)]
+    payload_bytes: usize,
+    /// Write a JSON report here (and an SVG latency plot next to it).
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Member i uses p2p port base+i and API port base+100+i.
+    #[arg(long, default_value_t = 19100)]
+    base_port: u16,
+    /// Keep the committee directory (keys, data, logs) after the run.
+    #[arg(long)]
+    keep: bool,
+}
+
+/// What the wallets saw.
+#[derive(Default)]
+struct Tally {
+    submitted: AtomicU64,
+    accepted: AtomicU64,
+    rejected: AtomicU64,
+    released: AtomicU64,
+    /// id → submit instant, for accepted transactions not yet released.
+    inflight: Mutex<HashMap<[u8; 32], Instant>>,
+    /// (seconds since start at release, submit → release latency in ms)
+    latencies: Mutex<Vec<(f64, f64)>>,
+    last_release: Mutex<Option<Instant>>,
+}
+
+struct Processes(Vec<Child>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            // SIGTERM first: members drain; then make sure
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for c in &mut self.0 {
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn devnet(a: DevnetArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        a.rate > 0 && a.namespaces > 0,
+        "--rate and --namespaces must be > 0"
+    );
+    let dir = std::env::temp_dir().join(format!("curtain-devnet-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    committee::new(NewArgs {
+        nodes: a.nodes,
+        threshold: None,
+        out: dir.clone(),
+        p2p_base_port: a.base_port,
+        api_base_port: a.base_port + 100,
+        // one load generator stands for many wallets on one address
+        client_rate_per_s: Some(a.rate.saturating_mul(4).max(10_000)),
+    })?;
+    let exe = std::env::current_exe().context("locating the curtain binary")?;
+    let mut procs = Processes(Vec::new());
+    for i in 0..a.nodes {
+        let log = std::fs::File::create(dir.join(format!("node{i}.log")))?;
+        procs.0.push(
+            Command::new(&exe)
+                .args(["node", "--config"])
+                .arg(dir.join(format!("node{i}/node.toml")))
+                .stdout(Stdio::null())
+                .stderr(log)
+                // our own Ctrl-C handling stops the members after the drain
+                .process_group(0)
+                .spawn()
+                .context("starting a member")?,
+        );
+    }
+    let urls: Vec<String> = (0..a.nodes)
+        .map(|i| format!("http://127.0.0.1:{}", a.base_port + 100 + i as u16))
+        .collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let result = rt.block_on(run(&a, urls, &dir));
+    drop(procs);
+    if a.keep {
+        eprintln!("committee, data and logs kept in {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let lost = result?;
+    if lost > 0 {
+        bail!("{lost} accepted transactions were not released");
+    }
+    Ok(())
+}
+
+use std::os::unix::process::CommandExt as _;
+
+/// Runs the load and the drain; returns how many accepted transactions were lost.
+async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow::Result<u64> {
+    // wait for every member's API
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for url in &urls {
+        while http.get(format!("{url}/health")).send().await.is_err() {
+            if Instant::now() > deadline {
+                bail!("member at {url} did not start (see {})", dir.display());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let client = Client::connect(urls.clone(), None).await?;
+    let info = client.committee();
+    println!(
+        "devnet: {} members (decryption threshold {}), key {}",
+        info.n,
+        info.t,
+        &info.key_id[..16]
+    );
+    for (i, u) in urls.iter().enumerate() {
+        println!("  member {i}: {u}  (POST /v1/transactions, GET /v1/namespaces/{{ns}}/stream, /metrics)");
+    }
+    println!(
+        "load: {} tx/s over {} namespaces, {} B payloads, {}",
+        a.rate,
+        a.namespaces,
+        a.payload_bytes,
+        a.duration
+            .map_or("until Ctrl-C".to_string(), |d| format!("{d} s"))
+    );
+
+    let tally = Arc::new(Tally::default());
+    let start = Instant::now();
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+
+    // followers: one per namespace, reading released batches from member 0
+    let mut followers = Vec::new();
+    for ns in 0..a.namespaces {
+        let client = client.clone();
+        let tally = tally.clone();
+        followers.push(tokio::spawn(async move {
+            let mut from = 1;
+            loop {
+                match client.batches(0, ns, from, 256).await {
+                    Ok(page) => {
+                        let now = Instant::now();
+                        for b in &page.batches {
+                            for e in &b.entries {
+                                let Ok(id) = hex::decode(&e.id) else { continue };
+                                let Ok(id) = <[u8; 32]>::try_from(id) else {
+                                    continue;
+                                };
+                                let submitted = tally.inflight.lock().unwrap().remove(&id);
+                                if let Some(t) = submitted {
+                                    debug_assert!(matches!(e.outcome, Outcome::Plaintext { .. }));
+                                    tally.released.fetch_add(1, Ordering::Relaxed);
+                                    tally.latencies.lock().unwrap().push((
+                                        now.duration_since(start).as_secs_f64(),
+                                        now.duration_since(t).as_secs_f64() * 1e3,
+                                    ));
+                                    *tally.last_release.lock().unwrap() = Some(now);
+                                }
+                            }
+                        }
+                        let advanced = page.next > from;
+                        from = page.next;
+                        if !advanced {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+            }
+        }));
+    }
+
+    // wallets: a paced generator; each submission is its own task (bounded concurrency)
+    let generator = {
+        let client = client.clone();
+        let tally = tally.clone();
+        let stopping = stopping.clone();
+        let rate = a.rate;
+        let namespaces = a.namespaces;
+        let payload_bytes = a.payload_bytes;
+        let nodes = urls.len();
+        tokio::spawn(async move {
+            let permits = Arc::new(tokio::sync::Semaphore::new(512));
+            let tick = Duration::from_millis(10);
+            let mut interval = tokio::time::interval(tick);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut sent: u64 = 0;
+            while !stopping.load(Ordering::Relaxed) {
+                interval.tick().await;
+                let due = (start.elapsed().as_secs_f64() * rate as f64) as u64;
+                while sent < due {
+                    let k = sent;
+                    sent += 1;
+                    let permit = permits.clone().acquire_owned().await.expect("open");
+                    let client = client.clone();
+                    let tally = tally.clone();
+                    tokio::spawn(async move {
+                        let _permit = permit;
+                        let ns = k % namespaces;
+                        let mut payload = format!("devnet tx {k} ").into_bytes();
+                        payload.resize(payload_bytes.max(payload.len()), b'.');
+                        let sender = format!("wallet-{}", k % 1024);
+                        let ct =
+                            match client.encrypt(ns, sender.as_bytes(), &payload, &mut rand::rng())
+                            {
+                                Ok(ct) => ct,
+                                Err(_) => {
+                                    tally.rejected.fetch_add(1, Ordering::Relaxed);
+                                    return;
+                                }
+                            };
+                        tally.submitted.fetch_add(1, Ordering::Relaxed);
+                        // registered before the submission: a release may be seen first
+                        tally
+                            .inflight
+                            .lock()
+                            .unwrap()
+                            .insert(ct.id(), Instant::now());
+                        match client.submit(&ct, k as usize % nodes).await {
+                            Ok(_) => {
+                                tally.accepted.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(_) => {
+                                tally.inflight.lock().unwrap().remove(&ct.id());
+                                tally.rejected.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    });
+                }
+            }
+            // wait for submissions in flight
+            let _ = permits.acquire_many(512).await;
+        })
+    };
+
+    // live progress until the duration ends or Ctrl-C
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let timer = {
+        let stop = stop.clone();
+        let duration = a.duration;
+        tokio::spawn(async move {
+            match duration {
+                Some(d) => tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(d)) => {}
+                    _ = crate::cli::node::terminated() => {}
+                },
+                None => crate::cli::node::terminated().await,
+            }
+            stop.notify_one();
+        })
+    };
+    let stopped = stop.notified();
+    tokio::pin!(stopped);
+    let mut last = (Instant::now(), 0u64);
+    loop {
+        tokio::select! {
+            _ = &mut stopped => break,
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+        let released = tally.released.load(Ordering::Relaxed);
+        let tps = (released - last.1) as f64 / last.0.elapsed().as_secs_f64();
+        last = (Instant::now(), released);
+        let (p50, p99) = recent_quantiles(&tally, 2000);
+        bar.set_message(format!(
+            "{:>6.1} s  submitted {}  accepted {}  released {}  rejected {}  {:>6.0} tx/s  p50 {:.0} ms  p99 {:.0} ms",
+            start.elapsed().as_secs_f64(),
+            tally.submitted.load(Ordering::Relaxed),
+            tally.accepted.load(Ordering::Relaxed),
+            released,
+            tally.rejected.load(Ordering::Relaxed),
+            tps,
+            p50,
+            p99
+        ));
+    }
+    timer.abort();
+    let load_time = start.elapsed();
+    stopping.store(true, Ordering::Relaxed);
+    let _ = generator.await;
+
+    // drain: every accepted transaction released, or a deadline
+    bar.set_message("draining: waiting for the last releases");
+    let drain_deadline = Instant::now() + Duration::from_secs(30);
+    while !tally.inflight.lock().unwrap().is_empty() && Instant::now() < drain_deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bar.finish_and_clear();
+    for f in followers {
+        f.abort();
+    }
+
+    let mut decrypt = Vec::new();
+    for i in 0..urls.len() {
+        if let Ok(s) = client.release_latencies(i).await {
+            decrypt.extend(s);
+        }
+    }
+    let submitted = tally.submitted.load(Ordering::Relaxed);
+    let accepted = tally.accepted.load(Ordering::Relaxed);
+    let released = tally.released.load(Ordering::Relaxed);
+    let rejected = tally.rejected.load(Ordering::Relaxed);
+    let lost = accepted.saturating_sub(released);
+    let active = tally
+        .last_release
+        .lock()
+        .unwrap()
+        .map_or(load_time, |t| t.duration_since(start));
+    let throughput = released as f64 / active.as_secs_f64().max(1e-9);
+    let mut lat: Vec<f64> = tally
+        .latencies
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, l)| *l)
+        .collect();
+    let q = |v: &mut Vec<f64>, p: f64| quantile(v, p);
+    let (p50, p95, p99, max) = (
+        q(&mut lat, 0.5),
+        q(&mut lat, 0.95),
+        q(&mut lat, 0.99),
+        q(&mut lat, 1.0),
+    );
+    let (d50, d99) = (q(&mut decrypt, 0.5), q(&mut decrypt, 0.99));
+
+    println!();
+    println!("| metric | value |");
+    println!("|---|---|");
+    println!("| submitted | {submitted} |");
+    println!("| accepted | {accepted} |");
+    println!("| released | {released} |");
+    println!("| rejected | {rejected} |");
+    println!("| lost | {lost} |");
+    println!("| throughput | {throughput:.0} tx/s |");
+    println!(
+        "| submit → release p50 / p95 / p99 / max | {p50:.0} / {p95:.0} / {p99:.0} / {max:.0} ms |"
+    );
+    println!("| finalized → released per block p50 / p99 | {d50:.1} / {d99:.1} ms |");
+
+    if let Some(path) = &a.report {
+        let report = serde_json::json!({
+            "submitted": submitted,
+            "accepted": accepted,
+            "released": released,
+            "rejected": rejected,
+            "lost": lost,
+            "throughput_tps": throughput,
+            "latency_ms": { "p50": p50, "p95": p95, "p99": p99, "max": max },
+            "decrypt_batch_ms": { "p50": d50, "p99": d99 },
+            "config": {
+                "nodes": a.nodes, "rate": a.rate, "duration_s": load_time.as_secs_f64(),
+                "namespaces": a.namespaces, "payload_bytes": a.payload_bytes,
+            },
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        let svg = path.with_extension("svg");
+        std::fs::write(&svg, plot(&tally.latencies.lock().unwrap()))?;
+        println!("report: {} and {}", path.display(), svg.display());
+    }
+    Ok(lost)
+}
+
+/// p50 and p99 of the last `window` latencies.
+fn recent_quantiles(t: &Tally, window: usize) -> (f64, f64) {
+    let l = t.latencies.lock().unwrap();
+    let mut v: Vec<f64> = l[l.len().saturating_sub(window)..]
+        .iter()
+        .map(|(_, x)| *x)
+        .collect();
+    drop(l);
+    (quantile(&mut v, 0.5), quantile(&mut v, 0.99))
+}
+
+/// Nearest-rank quantile; 0 for no samples.
+fn quantile(v: &mut [f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let i = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
+    v[i]
+}
+
+/// Latency (ms) of every release against the time it happened: an SVG scatter plot.
+fn plot(points: &[(f64, f64)]) -> String {
+    let (w, h, m) = (900.0, 400.0, 50.0);
+    let tmax = points.iter().map(|p| p.0).fold(1.0, f64::max);
+    let lmax = points.iter().map(|p| p.1).fold(1.0, f64::max);
+    let mut s = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="{}" y="20" text-anchor="middle">curtain devnet: submit → release latency</text>
+<line x1="{m}" y1="{}" x2="{}" y2="{}" stroke="black"/><line x1="{m}" y1="{m}" x2="{m}" y2="{}" stroke="black"/>
+<text x="{}" y="{}" text-anchor="middle">time (s), 0 – {tmax:.0}</text>
+<text x="15" y="{}" transform="rotate(-90 15 {})" text-anchor="middle">latency (ms), 0 – {lmax:.0}</text>
+"#,
+        w / 2.0,
+        h - m,
+        w - m,
+        h - m,
+        h - m,
+        w / 2.0,
+        h - 15.0,
+        h / 2.0,
+        h / 2.0
+    );
+    // at most ~20k points keep the file small
+    let step = (points.len() / 20_000).max(1);
+    for p in points.iter().step_by(step) {
+        let x = m + p.0 / tmax * (w - 2.0 * m);
+        let y = h - m - p.1 / lmax * (h - 2.0 * m);
+        s.push_str(&format!(
+            r#"<circle cx="{x:.1}" cy="{y:.1}" r="1" fill="steelblue"/>"#
+        ));
+    }
+    s.push_str("</svg>\n");
+    s
+}

@@ -1,0 +1,246 @@
+//! The wallet SDK: fetch and pin the committee key, build a label, encrypt, submit with
+//! retries (resubmitting is idempotent: a duplicate is a success), follow a namespace's
+//! released batches and find one's own transaction in them.
+//!
+//! Not yet: the SDK lives in the `curtain` crate (a wallet pulls the node's dependencies);
+//! third-party verification of a release is `node::release::ReleasedBatch::verify`.
+
+use crate::wire::{CommitteeInfo, ErrorBody, PageJson, Receipt, TxStatus};
+use curtain_crypto::{encrypt, Ciphertext, CommitteeKey, Label, Namespace, Padding};
+use rand_core::CryptoRng;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SdkError {
+    #[error("transport: {0}")]
+    Transport(#[from] reqwest::Error),
+    #[error("node refused ({status}): {code}: {message}")]
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("unexpected answer: {0}")]
+    Protocol(String),
+    #[error("committee key: {0}")]
+    Key(String),
+    #[error("encryption: {0}")]
+    Encrypt(#[from] curtain_crypto::EncryptError),
+    #[error("gave up after {0} attempts")]
+    Exhausted(usize),
+}
+
+impl SdkError {
+    /// Worth trying again (elsewhere or later).
+    fn transient(&self) -> bool {
+        match self {
+            Self::Transport(_) => true,
+            Self::Refused { code, .. } => code == "rate_limited" || code == "overloaded",
+            _ => false,
+        }
+    }
+}
+
+/// A client of one committee, talking to any of its members.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    nodes: Vec<String>,
+    committee: Arc<CommitteeInfo>,
+    key: Arc<CommitteeKey>,
+    /// Attempts per submission (over the members in turn).
+    pub attempts: usize,
+}
+
+impl Client {
+    /// Fetches the committee from `nodes` (base URLs, e.g. `http://127.0.0.1:8100`) and pins
+    /// its key: every member that answers must serve the same committee, and if `pin` is given
+    /// the key id must equal it.
+    pub async fn connect(nodes: Vec<String>, pin: Option<[u8; 32]>) -> Result<Self, SdkError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(256)
+            .build()?;
+        let mut seen: Option<CommitteeInfo> = None;
+        let mut last_err = None;
+        for node in &nodes {
+            match get_json::<CommitteeInfo>(&http, &format!("{node}/v1/committee")).await {
+                Ok(info) => match &seen {
+                    Some(s) if *s != info => {
+                        return Err(SdkError::Key(format!("{node} serves another committee")))
+                    }
+                    _ => seen = Some(info),
+                },
+                Err(e) => last_err = Some(e),
+            }
+        }
+        let info = match (seen, last_err) {
+            (Some(i), _) => i,
+            (None, Some(e)) => return Err(e),
+            (None, None) => return Err(SdkError::Protocol("no nodes given".into())),
+        };
+        let bytes = hex::decode(&info.key).map_err(|e| SdkError::Key(e.to_string()))?;
+        let key = CommitteeKey::from_bytes(&bytes).map_err(|e| SdkError::Key(e.to_string()))?;
+        if hex::encode(key.id()) != info.key_id {
+            return Err(SdkError::Key("key id does not match the key".into()));
+        }
+        if let Some(pin) = pin {
+            if key.id() != pin {
+                return Err(SdkError::Key(
+                    "committee key differs from the pinned one".into(),
+                ));
+            }
+        }
+        Ok(Self {
+            http,
+            nodes,
+            committee: Arc::new(info),
+            key: Arc::new(key),
+            attempts: 8,
+        })
+    }
+
+    pub fn committee(&self) -> &CommitteeInfo {
+        &self.committee
+    }
+
+    pub fn key(&self) -> &Arc<CommitteeKey> {
+        &self.key
+    }
+
+    pub fn label(&self, namespace: Namespace, sender: &[u8]) -> Result<Label, SdkError> {
+        Label::new(self.key.id(), self.committee.key_epoch, namespace, sender)
+            .ok_or_else(|| SdkError::Protocol("sender tag too long".into()))
+    }
+
+    /// Encrypts `payload` for `namespace` under the pinned key.
+    pub fn encrypt<R: CryptoRng + ?Sized>(
+        &self,
+        namespace: Namespace,
+        sender: &[u8],
+        payload: &[u8],
+        rng: &mut R,
+    ) -> Result<Ciphertext, SdkError> {
+        let label = self.label(namespace, sender)?;
+        Ok(encrypt(
+            self.key.encryption_key(),
+            &label,
+            payload,
+            Padding::Buckets,
+            rng,
+        )?)
+    }
+
+    /// Submits `ct`, starting with member `first` and moving on to the next after a
+    /// transient failure (with backoff); a duplicate counts as accepted (resubmission is
+    /// idempotent). Returns the ciphertext id once some member made it durable.
+    pub async fn submit(&self, ct: &Ciphertext, first: usize) -> Result<[u8; 32], SdkError> {
+        let body = ct.to_bytes();
+        let mut backoff = Duration::from_millis(20);
+        for attempt in 0..self.attempts {
+            let node = &self.nodes[(first + attempt) % self.nodes.len()];
+            let res = self
+                .http
+                .post(format!("{node}/v1/transactions"))
+                .header("content-type", "application/octet-stream")
+                .body(body.clone())
+                .send()
+                .await;
+            let err = match res {
+                Ok(r) if r.status().as_u16() == 202 => {
+                    let receipt: Receipt = serde_json::from_slice(&r.bytes().await?)
+                        .map_err(|e| SdkError::Protocol(e.to_string()))?;
+                    if receipt.id != hex::encode(ct.id()) {
+                        return Err(SdkError::Protocol("receipt for another id".into()));
+                    }
+                    return Ok(ct.id());
+                }
+                Ok(r) => {
+                    let e = refused(r).await;
+                    if let SdkError::Refused { code, .. } = &e {
+                        if code == "duplicate" || code == "already_ordered" {
+                            return Ok(ct.id());
+                        }
+                    }
+                    e
+                }
+                Err(e) => SdkError::Transport(e),
+            };
+            if !err.transient() {
+                return Err(err);
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(1));
+        }
+        Err(SdkError::Exhausted(self.attempts))
+    }
+
+    /// Where transaction `id` stands at member `node`; `None` if it does not know it.
+    pub async fn status(&self, node: usize, id: &[u8; 32]) -> Result<Option<TxStatus>, SdkError> {
+        let url = format!(
+            "{}/v1/transactions/{}",
+            self.nodes[node % self.nodes.len()],
+            hex::encode(id)
+        );
+        match get_json::<TxStatus>(&self.http, &url).await {
+            Ok(s) => Ok(Some(s)),
+            Err(SdkError::Refused { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Released batches of `namespace` from height `from`, as member `node` serves them.
+    pub async fn batches(
+        &self,
+        node: usize,
+        namespace: Namespace,
+        from: u64,
+        limit: usize,
+    ) -> Result<PageJson, SdkError> {
+        let url = format!(
+            "{}/v1/namespaces/{namespace}/batches?from={from}&limit={limit}",
+            self.nodes[node % self.nodes.len()]
+        );
+        get_json(&self.http, &url).await
+    }
+
+    /// Release-latency samples (ms) of member `node`.
+    pub async fn release_latencies(&self, node: usize) -> Result<Vec<f64>, SdkError> {
+        #[derive(serde::Deserialize)]
+        struct Samples {
+            samples_ms: Vec<f64>,
+        }
+        let url = format!(
+            "{}/v1/stats/release_latency",
+            self.nodes[node % self.nodes.len()]
+        );
+        Ok(get_json::<Samples>(&self.http, &url).await?.samples_ms)
+    }
+}
+
+async fn refused(r: reqwest::Response) -> SdkError {
+    let status = r.status().as_u16();
+    match r.bytes().await {
+        Ok(body) => match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(e) => SdkError::Refused {
+                status,
+                code: e.error.code,
+                message: e.error.message,
+            },
+            Err(_) => SdkError::Protocol(format!("status {status} without an error body")),
+        },
+        Err(e) => SdkError::Transport(e),
+    }
+}
+
+async fn get_json<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+) -> Result<T, SdkError> {
+    let r = http.get(url).send().await?;
+    if !r.status().is_success() {
+        return Err(refused(r).await);
+    }
+    serde_json::from_slice(&r.bytes().await?).map_err(|e| SdkError::Protocol(e.to_string()))
+}

@@ -1,0 +1,141 @@
+//! The JSON shapes of the client API, shared by the server (`api`) and the wallet SDK
+//! (`sdk`); nothing here depends on the node.
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /v1/committee`: what a wallet encrypts to and what a verifier checks against.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitteeInfo {
+    /// The encryption `CommitteeKey` (SPEC.md §3), hex.
+    pub key: String,
+    /// Its id (SHA-256 of the encoding), hex: what a wallet pins.
+    pub key_id: String,
+    pub key_epoch: u64,
+    pub n: usize,
+    /// Decryption threshold.
+    pub t: usize,
+    /// Consensus threshold public polynomial (commonware encoding), hex: checks finality.
+    pub consensus_public: String,
+    /// Members in index order.
+    pub members: Vec<MemberInfo>,
+    /// Namespaces served; `None` serves every u64.
+    pub namespaces: Option<Vec<u64>>,
+    pub max_plaintext_bytes: usize,
+    pub max_sender_bytes: usize,
+    /// Per client address: sustained submissions per second and burst.
+    pub client_rate_per_s: u64,
+    pub client_burst: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    /// ed25519 identity, hex.
+    pub identity: String,
+    pub api: std::net::SocketAddr,
+}
+
+/// Every error response: `{"error": {"code", "message"}}`; codes are stable (SPEC.md §7).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: &str, message: String) -> Self {
+        Self {
+            error: ErrorDetail {
+                code: code.to_string(),
+                message,
+            },
+        }
+    }
+}
+
+/// `POST /v1/transactions` with `Content-Type: application/json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SubmitJson {
+    /// The encoded envelope, base64 (standard alphabet, padded).
+    pub envelope: String,
+}
+
+/// `202` answer of `POST /v1/transactions`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Receipt {
+    /// Ciphertext id, hex.
+    pub id: String,
+}
+
+/// `GET /v1/transactions/{id}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum TxStatus {
+    Pending,
+    Ordered {
+        height: u64,
+        namespace: u64,
+        position: u32,
+    },
+    Released {
+        height: u64,
+        namespace: u64,
+        position: u32,
+        outcome: Outcome,
+    },
+}
+
+/// What a released ciphertext became.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The plaintext, base64.
+    Plaintext { data: String },
+    /// Correctly opened, but its sender made it undecryptable.
+    Undecryptable { reason: String },
+}
+
+/// One released height, seen from one namespace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchJson {
+    pub height: u64,
+    pub namespace: u64,
+    /// Block digest and parent digest, hex.
+    pub block: String,
+    pub parent: String,
+    /// In committed order.
+    pub entries: Vec<EntryJson>,
+    /// The whole released batch (all namespaces, the finality proof and the openings), base64:
+    /// what a third party verifies (SPEC.md §5.4).
+    pub encoded: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryJson {
+    pub position: u32,
+    /// Ciphertext id, hex.
+    pub id: String,
+    pub outcome: Outcome,
+}
+
+/// `GET /v1/namespaces/{ns}/batches`: batches holding entries of `ns` from `from`; ask again
+/// with `from = next`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageJson {
+    pub batches: Vec<BatchJson>,
+    pub next: u64,
+}
+
+pub fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
+}
