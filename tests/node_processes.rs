@@ -3,7 +3,8 @@
 //! member has released every accepted ciphertext, with identical release content.
 
 use curtain::node::{config::Committee, release::ReleasedBatch};
-use curtain_crypto::{encrypt, Label, Padding};
+mod common;
+
 use std::collections::BTreeSet;
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
@@ -119,15 +120,7 @@ fn four_processes_with_a_sigkill_release_everything_identically() {
         if k == 40 {
             nodes.spawn(2);
         }
-        let label = Label::new(key.id(), 0, u64::from(k % 3), b"wallet").unwrap();
-        let ct = encrypt(
-            key.encryption_key(),
-            &label,
-            format!("tx {k}").as_bytes(),
-            Padding::None,
-            &mut rng,
-        )
-        .unwrap();
+        let ct = common::tx(key, u64::from(k), &mut rng);
         // submit to a live member
         let to = (k as usize) % 4;
         let to = if (20..40).contains(&k) && to == 2 {

@@ -2,6 +2,8 @@
 //! p2p, real simplex + marshal, real crypto. Each seed is one run; an invariant checker reads
 //! every member's release stream.
 
+mod common;
+
 use commonware_codec::Decode as _;
 use commonware_consensus::simplex::types::Vote;
 use commonware_cryptography::bls12381::{dkg::feldman_desmedt::Output, primitives::group::Share};
@@ -28,7 +30,7 @@ use curtain::node::{
     reveal::{batch_id, Collector, CollectorConfig},
     shell::{self, channel, Channels, ConsensusScheme, NodeHandle, ShellConfig, Timeouts},
 };
-use curtain_crypto::{deal, encrypt, CommitteeKey, Decryption, KeyShare, Label, Padding};
+use curtain_crypto::{deal, CommitteeKey, Decryption, KeyShare};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
@@ -237,15 +239,7 @@ fn run(sc: Scenario) -> Run {
         // clients submit to different members
         let mut submitted = BTreeSet::new();
         for k in 0..txs {
-            let label = Label::new(key.id(), 0, (k % 3) as u64, b"wallet").unwrap();
-            let ct = encrypt(
-                key.encryption_key(),
-                &label,
-                format!("tx {k}").as_bytes(),
-                Padding::None,
-                &mut rng,
-            )
-            .unwrap();
+            let ct = common::tx(&key, k as u64, &mut rng);
             submitted.insert(ct.id());
             let to = (0..n)
                 .cycle()

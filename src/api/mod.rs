@@ -11,8 +11,8 @@ pub use index::ReleaseIndex;
 
 use crate::node::mempool::{Reject, Source};
 use crate::node::release::ReleasedBatch;
-use crate::node::shell::{NodeHandle, TxState};
-use crate::wire::{self, CommitteeInfo, ErrorBody, TxStatus};
+use crate::node::shell::NodeHandle;
+use crate::wire::{self, CommitteeInfo, ErrorBody};
 use axum::{
     body::Bytes,
     extract::{rejection::BytesRejection, ConnectInfo, Path, Query, State},
@@ -262,20 +262,10 @@ async fn transaction(State(api): State<Api>, Path(id): Path<String>) -> Response
     if let Some(status) = api.releases.status(&id) {
         return Json(status).into_response();
     }
-    match api.node.tx_state(&id) {
-        TxState::Pending => Json(TxStatus::Pending).into_response(),
-        TxState::Ordered {
-            height,
-            namespace,
-            position,
-        } => Json(TxStatus::Ordered {
-            height,
-            namespace,
-            position,
-        })
-        .into_response(),
+    match api.node.tx_status(&id) {
+        Some(status) => Json(status).into_response(),
         // released before this node's window, or never seen
-        TxState::Unknown => error(StatusCode::NOT_FOUND, "not_found", "unknown transaction"),
+        None => error(StatusCode::NOT_FOUND, "not_found", "unknown transaction"),
     }
 }
 
@@ -286,11 +276,7 @@ async fn release(State(api): State<Api>, Path(height): Path<u64>) -> Response {
             b.to_bytes(),
         )
             .into_response(),
-        None if height < api.releases.first_height() => error(
-            StatusCode::GONE,
-            "pruned",
-            "older than this node's release window",
-        ),
+        None if height < api.releases.first_height() => *pruned(),
         None => error(StatusCode::NOT_FOUND, "not_found", "not released yet"),
     }
 }
@@ -301,34 +287,45 @@ struct Page {
     limit: Option<usize>,
 }
 
+impl Page {
+    /// The first height asked for (default 1), if this node still holds it.
+    fn start(&self, releases: &ReleaseIndex) -> Result<u64, Refusal> {
+        let from = self.from.unwrap_or(1).max(1);
+        if from < releases.first_height() {
+            return Err(pruned());
+        }
+        Ok(from)
+    }
+}
+
+fn pruned() -> Refusal {
+    refusal(
+        StatusCode::GONE,
+        "pruned",
+        "older than this node's release window",
+    )
+}
+
 async fn batches(
     State(api): State<Api>,
     Path(ns): Path<u64>,
     Query(page): Query<Page>,
 ) -> Response {
-    let from = page.from.unwrap_or(1).max(1);
+    let from = match page.start(&api.releases) {
+        Ok(from) => from,
+        Err(r) => return *r,
+    };
     let limit = page.limit.unwrap_or(64).clamp(1, MAX_BATCHES_PER_PAGE);
-    if from < api.releases.first_height() {
-        return error(
-            StatusCode::GONE,
-            "pruned",
-            "older than this node's release window",
-        );
-    }
     Json(api.releases.page(ns, from, limit)).into_response()
 }
 
 /// Server-sent events: one `batch` event per released height holding `ns` entries, from
 /// `from`; the event id is the height, so a client resumes with `?from=id+1`.
 async fn stream(State(api): State<Api>, Path(ns): Path<u64>, Query(page): Query<Page>) -> Response {
-    let from = page.from.unwrap_or(1).max(1);
-    if from < api.releases.first_height() {
-        return error(
-            StatusCode::GONE,
-            "pruned",
-            "older than this node's release window",
-        );
-    }
+    let from = match page.start(&api.releases) {
+        Ok(from) => from,
+        Err(r) => return *r,
+    };
     let index = api.releases.clone();
     let events = futures::stream::unfold(from, move |next| {
         let index = index.clone();

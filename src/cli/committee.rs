@@ -14,7 +14,7 @@ use curtain::node::config::{
 };
 use std::path::PathBuf;
 
-#[derive(clap::Args, Clone)]
+#[derive(clap::Args)]
 pub struct NewArgs {
     /// Committee size n.
     #[arg(long, default_value_t = 4)]
@@ -118,7 +118,7 @@ pub fn new(a: NewArgs) -> anyhow::Result<()> {
 pub struct KeygenArgs {
     /// Where to write the private identity key (hex, mode 0600).
     #[arg(long)]
-    pub out: PathBuf,
+    out: PathBuf,
 }
 
 /// A fresh ed25519 identity key; prints the public key.

@@ -5,7 +5,6 @@
 use super::committee::{self, NewArgs};
 use anyhow::{bail, Context as _};
 use curtain::sdk::Client;
-use curtain::wire::Outcome;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -47,12 +46,19 @@ struct Tally {
     submitted: AtomicU64,
     accepted: AtomicU64,
     rejected: AtomicU64,
-    released: AtomicU64,
     /// id → submit instant, for accepted transactions not yet released.
     inflight: Mutex<HashMap<[u8; 32], Instant>>,
-    /// (seconds since start at release, submit → release latency in ms)
+    /// One per released transaction: (seconds since start at release, submit → release ms).
     latencies: Mutex<Vec<(f64, f64)>>,
-    last_release: Mutex<Option<Instant>>,
+}
+
+/// Submissions in flight at once.
+const MAX_IN_FLIGHT: u32 = 512;
+
+impl Tally {
+    fn released(&self) -> u64 {
+        self.latencies.lock().unwrap().len() as u64
+    }
 }
 
 struct Processes(Vec<Child>);
@@ -191,13 +197,10 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
                                 };
                                 let submitted = tally.inflight.lock().unwrap().remove(&id);
                                 if let Some(t) = submitted {
-                                    debug_assert!(matches!(e.outcome, Outcome::Plaintext { .. }));
-                                    tally.released.fetch_add(1, Ordering::Relaxed);
                                     tally.latencies.lock().unwrap().push((
                                         now.duration_since(start).as_secs_f64(),
                                         now.duration_since(t).as_secs_f64() * 1e3,
                                     ));
-                                    *tally.last_release.lock().unwrap() = Some(now);
                                 }
                             }
                         }
@@ -223,7 +226,7 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
         let payload_bytes = a.payload_bytes;
         let nodes = urls.len();
         tokio::spawn(async move {
-            let permits = Arc::new(tokio::sync::Semaphore::new(512));
+            let permits = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT as usize));
             let tick = Duration::from_millis(10);
             let mut interval = tokio::time::interval(tick);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -272,7 +275,7 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
                 }
             }
             // wait for submissions in flight
-            let _ = permits.acquire_many(512).await;
+            let _ = permits.acquire_many(MAX_IN_FLIGHT).await;
         })
     };
 
@@ -301,10 +304,10 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
             _ = &mut stopped => break,
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
-        let released = tally.released.load(Ordering::Relaxed);
+        let released = tally.released();
         let tps = (released - last.1) as f64 / last.0.elapsed().as_secs_f64();
         last = (Instant::now(), released);
-        let (p50, p99) = recent_quantiles(&tally, 2000);
+        let [p50, p99] = recent_quantiles(&tally, 2000);
         bar.set_message(format!(
             "{:>6.1} s  submitted {}  accepted {}  released {}  rejected {}  {:>6.0} tx/s  p50 {:.0} ms  p99 {:.0} ms",
             start.elapsed().as_secs_f64(),
@@ -341,30 +344,20 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
     }
     let submitted = tally.submitted.load(Ordering::Relaxed);
     let accepted = tally.accepted.load(Ordering::Relaxed);
-    let released = tally.released.load(Ordering::Relaxed);
     let rejected = tally.rejected.load(Ordering::Relaxed);
+    let (released, active, lat) = {
+        let l = tally.latencies.lock().unwrap();
+        let active = l.last().map_or(load_time.as_secs_f64(), |(t, _)| *t);
+        (
+            l.len() as u64,
+            active,
+            l.iter().map(|(_, ms)| *ms).collect(),
+        )
+    };
     let lost = accepted.saturating_sub(released);
-    let active = tally
-        .last_release
-        .lock()
-        .unwrap()
-        .map_or(load_time, |t| t.duration_since(start));
-    let throughput = released as f64 / active.as_secs_f64().max(1e-9);
-    let mut lat: Vec<f64> = tally
-        .latencies
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(_, l)| *l)
-        .collect();
-    let q = |v: &mut Vec<f64>, p: f64| quantile(v, p);
-    let (p50, p95, p99, max) = (
-        q(&mut lat, 0.5),
-        q(&mut lat, 0.95),
-        q(&mut lat, 0.99),
-        q(&mut lat, 1.0),
-    );
-    let (d50, d99) = (q(&mut decrypt, 0.5), q(&mut decrypt, 0.99));
+    let throughput = released as f64 / active.max(1e-9);
+    let [p50, p95, p99, max] = quantiles(lat, [0.5, 0.95, 0.99, 1.0]);
+    let [d50, d99] = quantiles(decrypt, [0.5, 0.99]);
 
     println!();
     println!("| metric | value |");
@@ -405,24 +398,26 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
 }
 
 /// p50 and p99 of the last `window` latencies.
-fn recent_quantiles(t: &Tally, window: usize) -> (f64, f64) {
-    let l = t.latencies.lock().unwrap();
-    let mut v: Vec<f64> = l[l.len().saturating_sub(window)..]
-        .iter()
-        .map(|(_, x)| *x)
-        .collect();
-    drop(l);
-    (quantile(&mut v, 0.5), quantile(&mut v, 0.99))
+fn recent_quantiles(t: &Tally, window: usize) -> [f64; 2] {
+    let v: Vec<f64> = {
+        let l = t.latencies.lock().unwrap();
+        l[l.len().saturating_sub(window)..]
+            .iter()
+            .map(|(_, x)| *x)
+            .collect()
+    };
+    quantiles(v, [0.5, 0.99])
 }
 
-/// Nearest-rank quantile; 0 for no samples.
-fn quantile(v: &mut [f64], p: f64) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
+/// Nearest-rank quantiles (one sort); 0 for no samples.
+fn quantiles<const N: usize>(mut v: Vec<f64>, ps: [f64; N]) -> [f64; N] {
     v.sort_by(f64::total_cmp);
-    let i = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
-    v[i]
+    ps.map(|p| {
+        if v.is_empty() {
+            return 0.0;
+        }
+        v[((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1]
+    })
 }
 
 /// Latency (ms) of every release against the time it happened: an SVG scatter plot.

@@ -13,6 +13,7 @@ use super::release::ReleasedBatch;
 use super::reveal::Effect;
 use super::store::RecordLog;
 use super::CtId;
+use crate::wire::TxStatus;
 use bytes::Bytes;
 use commonware_actor::Feedback;
 use commonware_broadcast::buffered;
@@ -171,22 +172,6 @@ type Latencies = Arc<Mutex<VecDeque<f64>>>;
 /// How many heights [`NodeHandle::release_latencies_ms`] remembers.
 const LATENCY_WINDOW: usize = 4096;
 
-/// Where a ciphertext stands at a member, short of its release (which the release stream
-/// reports).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TxState {
-    /// Accepted, waiting to be ordered.
-    Pending,
-    /// In a block final here, not yet released.
-    Ordered {
-        height: u64,
-        namespace: u64,
-        position: u32,
-    },
-    /// Not known here (never seen, released, or rejected).
-    Unknown,
-}
-
 /// Accepted entries to make durable; `done` fires once they are synced.
 struct Persist {
     cts: Vec<Arc<VerifiedCiphertext>>,
@@ -235,19 +220,20 @@ impl NodeHandle {
             .next_release()
     }
 
-    pub fn tx_state(&self, id: &CtId) -> TxState {
+    /// Where a ciphertext stands here short of its release (which the release stream
+    /// reports): pending, or in a block final here; `None` if not known here (never seen,
+    /// released, or rejected).
+    pub fn tx_status(&self, id: &CtId) -> Option<TxStatus> {
         let m = self.member.lock().expect("member lock");
         if m.mempool.get(id).is_some() {
-            return TxState::Pending;
+            return Some(TxStatus::Pending);
         }
-        match m.collector.ordered_at(id) {
-            Some((height, namespace, position)) => TxState::Ordered {
-                height,
-                namespace,
-                position,
-            },
-            None => TxState::Unknown,
-        }
+        let (height, namespace, position) = m.collector.ordered_at(id)?;
+        Some(TxStatus::Ordered {
+            height,
+            namespace,
+            position,
+        })
     }
 
     /// Finalization-to-durable-release latencies (ms) of recent heights with ciphertexts.
@@ -412,14 +398,14 @@ where
         RecordLog::open(context.child("mempool_log"), &format!("{prefix}-mempool"))
             .await
             .expect("mempool log");
-    let cts: Vec<curtain_crypto::Ciphertext> = accepted
-        .iter()
-        .filter_map(|r| curtain_crypto::Ciphertext::from_bytes(r).ok())
+    // every replayed record stays until its entry leaves the mempool (see mempool_writer);
+    // positions count every record, decodable or not
+    let replayed: Vec<(u64, curtain_crypto::Ciphertext)> = (mempool_log.bounds().start..)
+        .zip(&accepted)
+        .filter_map(|(p, r)| Some((p, curtain_crypto::Ciphertext::from_bytes(r).ok()?)))
         .collect();
-    // every replayed record stays until its entry leaves the mempool (see mempool_writer)
-    let logged: VecDeque<(u64, CtId)> = (mempool_log.bounds().start..)
-        .zip(cts.iter().map(|ct| ct.id()))
-        .collect();
+    let logged: VecDeque<(u64, CtId)> = replayed.iter().map(|(p, ct)| (*p, ct.id())).collect();
+    let cts: Vec<curtain_crypto::Ciphertext> = replayed.into_iter().map(|(_, ct)| ct).collect();
     let mut restore_rng = context.child("restore");
     let restored = member
         .mempool

@@ -69,10 +69,7 @@ impl<E: Storage + Clock + Metrics> RecordLog<E> {
         let first = self.bounds().end;
         let mut journal = self.journal.take().expect("journal present between calls");
         for record in records {
-            journal = match journal.append(&record).await {
-                Ok((journal, _)) => journal,
-                Err(e) => return Err(e.into()),
-            };
+            journal = journal.append(&record).await?.0;
         }
         self.journal = Some(journal.sync().await?);
         Ok(first)
