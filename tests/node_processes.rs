@@ -130,7 +130,7 @@ fn four_processes_with_a_sigkill_release_everything_identically() {
         };
         let mut tries = 0;
         loop {
-            match http(api[to], "POST", "/v1/transactions", &ct.to_bytes()) {
+            match http(api[to], "POST", "/v1/transactions", ct.as_bytes()) {
                 Some((202, _)) => {
                     accepted.insert(ct.id());
                     break;

@@ -250,10 +250,8 @@ fn run(sc: Scenario) -> Run {
                 .as_ref()
                 .expect("started")
                 .submit(
-                    0,
                     Source::Client(IpAddr::V4(Ipv4Addr::new(10, 0, 0, k as u8))),
                     vec![ct],
-                    &mut rng,
                 )
                 .await;
             assert!(out[0].result.is_ok());

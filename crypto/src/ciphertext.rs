@@ -15,6 +15,7 @@ use blst::*;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::ChaCha20Poly1305;
 use rand_core::CryptoRng;
+use std::sync::Arc;
 use zeroize::{Zeroize, Zeroizing};
 
 const CT_VERSION: u8 = 1;
@@ -53,60 +54,75 @@ pub enum Padding {
     Buckets,
 }
 
-/// A decoded ciphertext: its points are canonical, in G1 and not the identity; its scalar is
-/// canonical; its lengths are within the caps. Validity (the proof) is checked separately and
-/// yields a [`VerifiedCiphertext`].
+/// A ciphertext's canonical encoding, parsed for structure only: version, label, lengths and
+/// the scalar are checked, the points are not decoded yet. This is what blocks carry, store
+/// and hash: reading a stored or relayed block costs a hash per ciphertext, not two point
+/// decompressions and subgroup checks. [`EncodedCiphertext::decode`] is the full check.
 #[derive(Clone)]
-pub struct Ciphertext {
+pub struct EncodedCiphertext {
+    bytes: Arc<[u8]>,
     label: Label,
-    u: blst_p1_affine,
-    w: blst_p1_affine,
-    f: Scalar,
-    payload: Vec<u8>,
-    // derived from the above
-    e: Scalar,
+    /// Offset of `u` in `bytes` (after the version and the label).
+    points_at: usize,
     id: [u8; 32],
 }
 
-impl core::fmt::Debug for Ciphertext {
+impl core::fmt::Debug for EncodedCiphertext {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Ciphertext")
+        f.debug_struct("EncodedCiphertext")
             .field("id", &hex::encode(self.id))
             .field("namespace", &self.label.namespace())
-            .field("payload_len", &self.payload.len())
+            .field("len", &self.bytes.len())
             .finish()
     }
 }
 
-impl PartialEq for Ciphertext {
+impl PartialEq for EncodedCiphertext {
     fn eq(&self, o: &Self) -> bool {
         self.id == o.id
     }
 }
-impl Eq for Ciphertext {}
+impl Eq for EncodedCiphertext {}
 
-impl Ciphertext {
-    fn assemble(
-        label: Label,
-        u: blst_p1_affine,
-        w: blst_p1_affine,
-        f: Scalar,
-        payload: Vec<u8>,
-    ) -> Self {
-        let e = challenge(&label, &u, &w, &payload);
-        let mut ct = Self {
+impl EncodedCiphertext {
+    /// Checks everything but the points: version, label, `f < r`, the payload length within
+    /// its bounds and equal to what follows, no trailing bytes.
+    pub fn parse(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        r.version("ciphertext", CT_VERSION)?;
+        let label = Label::read(&mut r)?;
+        let points_at = bytes.len() - r.remaining();
+        r.take(2 * G1_LEN, "ciphertext.u, ciphertext.w")?;
+        r.scalar("ciphertext.f")?;
+        let len = r.len_u32("ciphertext.payload", MIN_PAYLOAD, MAX_PAYLOAD_LEN)?;
+        r.take(len, "ciphertext.payload")?;
+        r.finish()?;
+        Ok(Self {
+            id: ciphertext_id(bytes),
+            bytes: Arc::from(bytes),
             label,
+            points_at,
+        })
+    }
+
+    /// The full decoder: both points canonical, on the curve, in G1 and not the identity.
+    pub fn decode(&self) -> Result<Ciphertext, DecodeError> {
+        let mut r = Reader::new(&self.bytes[self.points_at..]);
+        let u = r.g1("ciphertext.u")?;
+        let w = r.g1("ciphertext.w")?;
+        let f = r.scalar("ciphertext.f")?;
+        Ok(Ciphertext {
+            e: challenge(
+                self.label_bytes(),
+                self.u_bytes(),
+                self.w_bytes(),
+                self.payload(),
+            ),
+            enc: self.clone(),
             u,
             w,
             f,
-            payload,
-            e,
-            id: [0; 32],
-        };
-        let mut t = Transcript::new(DST_ID);
-        t.append(&ct.to_bytes());
-        ct.id = t.finalize_32();
-        ct
+        })
     }
 
     pub fn label(&self) -> &Label {
@@ -116,57 +132,164 @@ impl Ciphertext {
     pub fn id(&self) -> [u8; 32] {
         self.id
     }
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+    /// Encoded size in bytes.
+    pub fn encoded_len(&self) -> usize {
+        self.bytes.len()
+    }
     pub fn payload_len(&self) -> usize {
-        self.payload.len()
+        self.bytes.len() - self.points_at - POINTS_LEN
+    }
+    fn label_bytes(&self) -> &[u8] {
+        &self.bytes[1..self.points_at]
+    }
+    fn u_bytes(&self) -> &[u8] {
+        &self.bytes[self.points_at..self.points_at + G1_LEN]
+    }
+    fn w_bytes(&self) -> &[u8] {
+        &self.bytes[self.points_at + G1_LEN..self.points_at + 2 * G1_LEN]
+    }
+    fn payload(&self) -> &[u8] {
+        &self.bytes[self.points_at + POINTS_LEN..]
+    }
+}
+
+/// Decodes many encodings in parallel (each is independent; decoding is the costly part of
+/// admission).
+pub fn decode_all(encoded: &[EncodedCiphertext]) -> Vec<Result<Ciphertext, DecodeError>> {
+    use rayon::prelude::*;
+    encoded.par_iter().map(EncodedCiphertext::decode).collect()
+}
+
+const G1_LEN: usize = 48;
+/// `u ‖ w ‖ f ‖ payload_len`.
+const POINTS_LEN: usize = 2 * G1_LEN + 32 + 4;
+
+fn ciphertext_id(bytes: &[u8]) -> [u8; 32] {
+    let mut t = Transcript::new(DST_ID);
+    t.append(bytes);
+    t.finalize_32()
+}
+
+/// A decoded ciphertext: its points are canonical, in G1 and not the identity; its scalar is
+/// canonical; its lengths are within the caps. Validity (the proof) is checked separately and
+/// yields a [`VerifiedCiphertext`].
+#[derive(Clone)]
+pub struct Ciphertext {
+    enc: EncodedCiphertext,
+    u: blst_p1_affine,
+    w: blst_p1_affine,
+    f: Scalar,
+    /// The proof's challenge, derived from the encoding.
+    e: Scalar,
+}
+
+impl core::fmt::Debug for Ciphertext {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Ciphertext")
+            .field("id", &hex::encode(self.enc.id))
+            .field("namespace", &self.label().namespace())
+            .field("payload_len", &self.payload_len())
+            .finish()
+    }
+}
+
+impl PartialEq for Ciphertext {
+    fn eq(&self, o: &Self) -> bool {
+        self.enc.id == o.enc.id
+    }
+}
+impl Eq for Ciphertext {}
+
+impl Ciphertext {
+    /// Builds a ciphertext from its parts; `e` is [`challenge_for`] of them.
+    fn assemble(
+        label: &Label,
+        u: &blst_p1_affine,
+        w: &blst_p1_affine,
+        f: Scalar,
+        e: Scalar,
+        payload: &[u8],
+    ) -> Self {
+        let mut out =
+            Vec::with_capacity(1 + 49 + label.sender().len() + POINTS_LEN + payload.len());
+        out.push(CT_VERSION);
+        label.write(&mut out);
+        out.extend_from_slice(&group::g1_compress(u));
+        out.extend_from_slice(&group::g1_compress(w));
+        out.extend_from_slice(&f.to_be_bytes());
+        out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        out.extend_from_slice(payload);
+        let points_at = out.len() - POINTS_LEN - payload.len();
+        let enc = EncodedCiphertext {
+            id: ciphertext_id(&out),
+            bytes: Arc::from(out),
+            label: label.clone(),
+            points_at,
+        };
+        Self {
+            enc,
+            u: *u,
+            w: *w,
+            f,
+            e,
+        }
+    }
+
+    pub fn label(&self) -> &Label {
+        &self.enc.label
+    }
+    /// Digest of the canonical encoding; unique per valid ciphertext (no malleability).
+    pub fn id(&self) -> [u8; 32] {
+        self.enc.id
+    }
+    pub fn payload_len(&self) -> usize {
+        self.enc.payload_len()
     }
     pub(crate) fn u(&self) -> &blst_p1_affine {
         &self.u
     }
     pub(crate) fn payload(&self) -> &[u8] {
-        &self.payload
+        self.enc.payload()
+    }
+    /// The canonical encoding (shared, not copied).
+    pub fn encoded(&self) -> &EncodedCiphertext {
+        &self.enc
     }
 
     /// Encoded size in bytes.
     pub fn encoded_len(&self) -> usize {
-        1 + 49 + self.label.sender().len() + 48 + 48 + 32 + 4 + self.payload.len()
+        self.enc.encoded_len()
     }
 
     /// version ‖ label ‖ u(48) ‖ w(48) ‖ f(32) ‖ payload_len(u32) ‖ payload.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.encoded_len());
-        out.push(CT_VERSION);
-        self.label.write(&mut out);
-        out.extend_from_slice(&group::g1_compress(&self.u));
-        out.extend_from_slice(&group::g1_compress(&self.w));
-        out.extend_from_slice(&self.f.to_be_bytes());
-        out.extend_from_slice(&(self.payload.len() as u32).to_be_bytes());
-        out.extend_from_slice(&self.payload);
-        out
+        self.enc.bytes.to_vec()
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(bytes);
-        r.version("ciphertext", CT_VERSION)?;
-        let label = Label::read(&mut r)?;
-        let u = r.g1("ciphertext.u")?;
-        let w = r.g1("ciphertext.w")?;
-        let f = r.scalar("ciphertext.f")?;
-        let len = r.len_u32("ciphertext.payload", MIN_PAYLOAD, MAX_PAYLOAD_LEN)?;
-        let payload = r.take(len, "ciphertext.payload")?.to_vec();
-        r.finish()?;
-        Ok(Self::assemble(label, u, w, f, payload))
+        EncodedCiphertext::parse(bytes)?.decode()
     }
 }
 
 serde_via_bytes!(Ciphertext);
 
-fn challenge(label: &Label, u: &blst_p1_affine, w: &blst_p1_affine, payload: &[u8]) -> Scalar {
+/// The proof's Fiat–Shamir challenge over the encoded label, points and payload.
+fn challenge(label: &[u8], u: &[u8], w: &[u8], payload: &[u8]) -> Scalar {
     let mut t = Transcript::new(DST_POK);
-    t.append(&label.to_bytes())
-        .append(&group::g1_compress(u))
-        .append(&group::g1_compress(w))
-        .append(payload);
+    t.append(label).append(u).append(w).append(payload);
     t.challenge_scalar()
+}
+
+fn challenge_for(label: &Label, u: &blst_p1_affine, w: &blst_p1_affine, payload: &[u8]) -> Scalar {
+    challenge(
+        &label.to_bytes(),
+        &group::g1_compress(u),
+        &group::g1_compress(w),
+        payload,
+    )
 }
 
 /// `KDF(u, Z)`: the DEM key. SHA-512 based, domain separated, truncated to 32 bytes.
@@ -246,11 +369,11 @@ pub fn encrypt<R: CryptoRng + ?Sized>(
         )
         .expect("ChaCha20-Poly1305 encryption of a bounded message cannot fail");
 
-    let e = challenge(label, &u, &w, &payload);
+    let e = challenge_for(label, &u, &w, &payload);
     let f = s.add(&e.mul(&r));
     r.zeroize();
     s.zeroize();
-    Ok(Ciphertext::assemble(label.clone(), u, w, f, payload))
+    Ok(Ciphertext::assemble(label, &u, &w, f, e, &payload))
 }
 
 /// A ciphertext that passed the public validity check for a given committee key. Only the
@@ -280,7 +403,7 @@ pub struct Rejected {
 
 /// The public validity check for one ciphertext (no secret involved).
 pub fn verify(key: &CommitteeKey, ct: Ciphertext) -> Result<VerifiedCiphertext, Rejected> {
-    let reason = if ct.label.key_id() != &key.id() {
+    let reason = if ct.label().key_id() != &key.id() {
         ValidityError::WrongKey
     } else if proof_holds(&ct) {
         return Ok(VerifiedCiphertext(ct));
@@ -310,13 +433,13 @@ pub fn verify_batch<R: CryptoRng + ?Sized>(
     let id = key.id();
     let mut ok = vec![true; cts.len()];
     let candidates: Vec<usize> = (0..cts.len())
-        .filter(|&i| cts[i].label.key_id() == &id)
+        .filter(|&i| cts[i].label().key_id() == &id)
         .collect();
     mark_invalid(&cts, &candidates, &mut ok, rng);
     cts.into_iter()
         .zip(ok)
         .map(|(ct, good)| {
-            if ct.label.key_id() != &id {
+            if ct.label().key_id() != &id {
                 Err(Rejected {
                     ciphertext: Box::new(ct),
                     reason: ValidityError::WrongKey,
@@ -404,8 +527,8 @@ pub(crate) fn encrypt_malformed<R: CryptoRng + ?Sized>(
             )
             .unwrap()
     });
-    let e = challenge(label, &aff[0], &aff[1], &payload);
-    Ciphertext::assemble(label.clone(), aff[0], aff[1], s.add(&e.mul(&r)), payload)
+    let e = challenge_for(label, &aff[0], &aff[1], &payload);
+    Ciphertext::assemble(label, &aff[0], &aff[1], s.add(&e.mul(&r)), e, &payload)
 }
 
 #[cfg(test)]
@@ -441,20 +564,11 @@ mod tests {
         }
         // break two proofs: swap f between ciphertexts
         let f3 = cts[3].f;
-        cts[3] = Ciphertext::assemble(
-            cts[3].label.clone(),
-            cts[3].u,
-            cts[3].w,
-            cts[5].f,
-            cts[3].payload.clone(),
-        );
-        cts[5] = Ciphertext::assemble(
-            cts[5].label.clone(),
-            cts[5].u,
-            cts[5].w,
-            f3,
-            cts[5].payload.clone(),
-        );
+        let swap = |ct: &Ciphertext, f: Scalar| {
+            Ciphertext::assemble(ct.label(), &ct.u, &ct.w, f, ct.e, ct.payload())
+        };
+        cts[3] = swap(&cts[3], cts[5].f);
+        cts[5] = swap(&cts[5], f3);
         let res = verify_batch(&key, cts, &mut rng);
         let bad: Vec<usize> = res
             .iter()

@@ -24,7 +24,8 @@ mod scalar;
 pub mod share;
 
 pub use ciphertext::{
-    encrypt, verify, verify_batch, Ciphertext, Padding, Rejected, VerifiedCiphertext,
+    decode_all, encrypt, verify, verify_batch, Ciphertext, EncodedCiphertext, Padding, Rejected,
+    VerifiedCiphertext,
 };
 pub use combine::{
     check_share_batch, combine, open, verify_openings, Combined, Decryption, FaultEvidence,

@@ -25,7 +25,7 @@ use axum::{
     Json, Router,
 };
 use commonware_utils::channel::mpsc;
-use curtain_crypto::{Ciphertext, DecodeError};
+use curtain_crypto::{DecodeError, EncodedCiphertext};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -138,6 +138,7 @@ fn rejection(r: &Reject) -> (StatusCode, &'static str) {
         Reject::WrongKey => (StatusCode::BAD_REQUEST, "wrong_key"),
         Reject::Duplicate => (StatusCode::CONFLICT, "duplicate"),
         Reject::AlreadyOrdered => (StatusCode::CONFLICT, "already_ordered"),
+        Reject::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed"),
         Reject::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_ciphertext"),
     }
 }
@@ -169,7 +170,7 @@ async fn openapi() -> Response {
 }
 
 /// The envelope of a submission: raw bytes, or JSON `{"envelope": base64}`.
-fn envelope(headers: &HeaderMap, body: &[u8]) -> Result<Ciphertext, Refusal> {
+fn envelope(headers: &HeaderMap, body: &[u8]) -> Result<EncodedCiphertext, Refusal> {
     let ctype = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -196,7 +197,7 @@ fn envelope(headers: &HeaderMap, body: &[u8]) -> Result<Ciphertext, Refusal> {
             ))
         }
     };
-    Ciphertext::from_bytes(&bytes).map_err(|e| match e {
+    EncodedCiphertext::parse(&bytes).map_err(|e| match e {
         DecodeError::Length { len, max, .. } if len > max => {
             refusal(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e)
         }
@@ -221,17 +222,9 @@ async fn submit(
         Ok(ct) => ct,
         Err(r) => return *r,
     };
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    // A Send generator (the handler's future crosses threads), seeded from the OS.
-    let mut rng = {
-        use rand::SeedableRng as _;
-        rand::rngs::StdRng::from_rng(&mut rand::rng())
-    };
     let verdict = api
         .node
-        .submit(now_ms, Source::Client(peer.ip()), vec![ct], &mut rng)
+        .submit(Source::Client(peer.ip()), vec![ct])
         .await
         .remove(0);
     match verdict.result {

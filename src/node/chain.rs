@@ -2,6 +2,10 @@
 //! commits to) together with the ciphertext bodies, so a block travels, is backfilled and is
 //! stored with everything a member needs to verify it and, once final, decrypt it. Ids are
 //! digests of the bodies, so committing to the ids commits to the bodies.
+//!
+//! Bodies are kept as encodings ([`EncodedCiphertext`]): reading a block from storage or the
+//! network checks structure and hashes, and the points are decoded only where a body must be
+//! verified (a proposal's bodies this member does not hold, a backfilled final block).
 
 use super::block::{check_proposal, Block, BlockError, BlockLimits, Lookup};
 use super::mempool::Mempool;
@@ -10,7 +14,7 @@ use bytes::{Buf, BufMut};
 use commonware_codec::{EncodeSize, Error as CodecError, Read, Write};
 use commonware_consensus::{types::Height, Heightable};
 use commonware_cryptography::{sha256, Digestible};
-use curtain_crypto::{verify_batch, Ciphertext, VerifiedCiphertext};
+use curtain_crypto::{decode_all, verify_batch, Ciphertext, EncodedCiphertext, VerifiedCiphertext};
 use rand_core::CryptoRng;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -22,13 +26,13 @@ const MAX_BODY_LEN: usize = curtain_crypto::ciphertext::MAX_PAYLOAD_LEN + 256;
 pub struct ChainBlock {
     block: Block,
     /// The ciphertexts in committed order (namespace ascending, then listed order).
-    bodies: Vec<Ciphertext>,
+    bodies: Vec<EncodedCiphertext>,
 }
 
 impl ChainBlock {
     /// Pairs a block with its bodies; they must be exactly the block's ids, in order, each
     /// under its label's namespace.
-    pub fn new(block: Block, bodies: Vec<Ciphertext>) -> Result<Self, BlockError> {
+    pub fn new(block: Block, bodies: Vec<EncodedCiphertext>) -> Result<Self, BlockError> {
         if bodies.len() != block.len() {
             return Err(BlockError::BodiesMismatch);
         }
@@ -58,11 +62,11 @@ impl ChainBlock {
         &self.block
     }
 
-    pub fn bodies(&self) -> &[Ciphertext] {
+    pub fn bodies(&self) -> &[EncodedCiphertext] {
         &self.bodies
     }
 
-    pub fn into_parts(self) -> (Block, Vec<Ciphertext>) {
+    pub fn into_parts(self) -> (Block, Vec<EncodedCiphertext>) {
         (self.block, self.bodies)
     }
 }
@@ -73,9 +77,9 @@ impl Write for ChainBlock {
         buf.put_u32(header.len() as u32);
         buf.put_slice(&header);
         for ct in &self.bodies {
-            let b = ct.to_bytes();
+            let b = ct.as_bytes();
             buf.put_u32(b.len() as u32);
-            buf.put_slice(&b);
+            buf.put_slice(b);
         }
     }
 }
@@ -125,7 +129,7 @@ impl Read for ChainBlock {
                 return Err(CodecError::Invalid("block", "bodies above the byte limit"));
             }
             bodies.push(
-                Ciphertext::from_bytes(&bytes)
+                EncodedCiphertext::parse(&bytes)
                     .map_err(|_| CodecError::Invalid("block body", "malformed ciphertext"))?,
             );
         }
@@ -178,23 +182,27 @@ pub fn verify_chain_block<R: CryptoRng + ?Sized>(
     })
 }
 
-/// Checks, with one batched validity check per key epoch, the bodies `pool` does not hold
-/// verified (skipping ids already ordered when `skip_ordered`: the block check refuses those).
+/// Decodes and checks, with one batched validity check per key epoch, the bodies `pool` does
+/// not hold verified (skipping ids already ordered when `skip_ordered`: the block check
+/// refuses those).
 pub(crate) fn verify_unheld<R: CryptoRng + ?Sized>(
-    bodies: &[Ciphertext],
+    bodies: &[EncodedCiphertext],
     pool: &Mempool,
     skip_ordered: bool,
     rng: &mut R,
 ) -> Result<HashMap<CtId, Arc<VerifiedCiphertext>>, BlockError> {
+    let unheld: Vec<EncodedCiphertext> = bodies
+        .iter()
+        .filter(|ct| {
+            let id = ct.id();
+            pool.get(&id).is_none() && !(skip_ordered && pool.is_ordered(&id))
+        })
+        .cloned()
+        .collect();
     let mut fresh: BTreeMap<u64, Vec<Ciphertext>> = BTreeMap::new();
-    for ct in bodies {
-        let id = ct.id();
-        if pool.get(&id).is_none() && !(skip_ordered && pool.is_ordered(&id)) {
-            fresh
-                .entry(ct.label().key_epoch())
-                .or_default()
-                .push(ct.clone());
-        }
+    for (enc, ct) in unheld.iter().zip(decode_all(&unheld)) {
+        let ct = ct.map_err(|_| BlockError::InvalidCiphertext(enc.id()))?;
+        fresh.entry(ct.label().key_epoch()).or_default().push(ct);
     }
     let mut verified = HashMap::new();
     for (epoch, cts) in fresh {

@@ -7,11 +7,13 @@
 
 use super::block::{Block, BlockError, BlockLimits};
 use super::chain::{verify_chain_block, verify_unheld, ChainBlock};
-use super::mempool::{Admission, Mempool, Source};
+use super::mempool::Mempool;
 use super::release::ReleasedBatch;
 use super::reveal::{Collector, Effect, FinalizedBlock, ShareError};
 use super::{CtId, Digest};
-use curtain_crypto::{encoding::Reader, Ciphertext, DecodeError, ShareBatch, VerifiedCiphertext};
+use curtain_crypto::{
+    encoding::Reader, DecodeError, EncodedCiphertext, ShareBatch, VerifiedCiphertext,
+};
 use rand_core::CryptoRng;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -76,9 +78,11 @@ impl Member {
         let bodies = block
             .ids()
             .map(|id| {
-                (**self.mempool.get(id).expect("built from pending entries"))
+                self.mempool
+                    .get(id)
+                    .expect("built from pending entries")
+                    .encoded()
                     .clone()
-                    .into_inner()
             })
             .collect();
         Some(ChainBlock::new(block, bodies).expect("built from its own bodies"))
@@ -198,18 +202,6 @@ impl Member {
         let fin = FinalizedBlock::new(b, Vec::new(), verified);
         Ok(self.collector.reveal_mine(&fin))
     }
-
-    /// Ciphertexts gossiped by member `from`.
-    pub fn on_gossip<R: CryptoRng + ?Sized>(
-        &mut self,
-        now_ms: u64,
-        from: u32,
-        bytes: &[u8],
-        rng: &mut R,
-    ) -> Result<Vec<Admission>, MessageError> {
-        let cts = decode_gossip(bytes)?;
-        Ok(self.mempool.admit(now_ms, Source::Peer(from), cts, rng))
-    }
 }
 
 /// What travels on the shares channel: `0x00 ‖ ShareBatch` or a request for a batch lost on
@@ -260,14 +252,16 @@ pub fn encode_gossip(cts: &[Arc<VerifiedCiphertext>]) -> Vec<u8> {
     let mut out = vec![GOSSIP_VERSION];
     out.extend_from_slice(&(cts.len() as u32).to_be_bytes());
     for ct in cts {
-        let b = ct.to_bytes();
+        let b = ct.encoded().as_bytes();
         out.extend_from_slice(&(b.len() as u32).to_be_bytes());
-        out.extend_from_slice(&b);
+        out.extend_from_slice(b);
     }
     out
 }
 
-pub fn decode_gossip(bytes: &[u8]) -> Result<Vec<Ciphertext>, DecodeError> {
+/// Parses a gossip message; the points are decoded by admission, and only for ciphertexts
+/// not already held.
+pub fn decode_gossip(bytes: &[u8]) -> Result<Vec<EncodedCiphertext>, DecodeError> {
     let mut r = Reader::new(bytes);
     r.version("gossip", GOSSIP_VERSION)?;
     let count = r.len_u32("gossip count", 0, MAX_GOSSIP_BATCH)?;
@@ -278,7 +272,7 @@ pub fn decode_gossip(bytes: &[u8]) -> Result<Vec<Ciphertext>, DecodeError> {
             1,
             curtain_crypto::ciphertext::MAX_PAYLOAD_LEN + 256,
         )?;
-        out.push(Ciphertext::from_bytes(r.take(len, "gossip ciphertext")?)?);
+        out.push(EncodedCiphertext::parse(r.take(len, "gossip ciphertext")?)?);
     }
     r.finish()?;
     Ok(out)

@@ -4,11 +4,16 @@
 //!
 //! Admission order, cheapest first: per-source token bucket → label (epoch known and not
 //! ended, key id matches, namespace served) → duplicate (pending, already ordered, or twice in
-//! the same call) → global caps → one batched validity check per key epoch.
+//! the same call) → global caps → point decoding (subgroup checks) → one batched validity
+//! check per key epoch. Everything before decoding works on the encoding alone, so a
+//! duplicate or a flood costs a hash, not a decompression.
 
 use super::block::{Block, BlockLimits, NamespaceBatch};
 use super::CtId;
-use curtain_crypto::{verify_batch, Ciphertext, CommitteeKey, Namespace, VerifiedCiphertext};
+use curtain_crypto::{
+    decode_all, verify_batch, Ciphertext, CommitteeKey, DecodeError, EncodedCiphertext, Namespace,
+    VerifiedCiphertext,
+};
 use rand_core::CryptoRng;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
@@ -76,6 +81,8 @@ pub enum Reject {
     Duplicate,
     #[error("already ordered in a finalized block")]
     AlreadyOrdered,
+    #[error("malformed ciphertext: {0}")]
+    Malformed(DecodeError),
     #[error("invalid ciphertext: {0}")]
     Invalid(curtain_crypto::ValidityError),
     #[error("key epoch {0} ended before the ciphertext was ordered")]
@@ -87,6 +94,78 @@ pub enum Reject {
 pub struct Admission {
     pub id: CtId,
     pub result: Result<Arc<VerifiedCiphertext>, Reject>,
+}
+
+struct Candidate {
+    /// Position in the submitted list.
+    at: usize,
+    internal: bool,
+    ct: EncodedCiphertext,
+    key: Arc<CommitteeKey>,
+}
+
+type Verdicts = Vec<Option<Result<Arc<VerifiedCiphertext>, Reject>>>;
+
+/// Submissions past [`Mempool::screen`], to be decoded and checked.
+pub struct Screened {
+    ids: Vec<CtId>,
+    verdicts: Verdicts,
+    passed: Vec<Candidate>,
+}
+
+/// Submissions past [`Screened::check`], to be inserted by [`Mempool::insert`].
+pub struct Checked {
+    ids: Vec<CtId>,
+    verdicts: Verdicts,
+    /// (position, exempt from caps, ciphertext)
+    verified: Vec<(usize, bool, VerifiedCiphertext)>,
+}
+
+impl Screened {
+    /// How many submissions need decoding and checking.
+    pub fn len(&self) -> usize {
+        self.passed.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.passed.is_empty()
+    }
+
+    /// Decodes the points (in parallel) and checks validity with one batched check per key
+    /// epoch. Needs no access to the mempool.
+    pub fn check<R: CryptoRng + ?Sized>(self, rng: &mut R) -> Checked {
+        let Screened {
+            ids,
+            mut verdicts,
+            passed,
+        } = self;
+        let encoded: Vec<EncodedCiphertext> = passed.iter().map(|c| c.ct.clone()).collect();
+        let mut by_epoch: BTreeMap<u64, Vec<(Candidate, Ciphertext)>> = BTreeMap::new();
+        for (c, ct) in passed.into_iter().zip(decode_all(&encoded)) {
+            match ct {
+                Ok(ct) => by_epoch
+                    .entry(ct.label().key_epoch())
+                    .or_default()
+                    .push((c, ct)),
+                Err(e) => verdicts[c.at] = Some(Err(Reject::Malformed(e))),
+            }
+        }
+        let mut verified = Vec::new();
+        for group in by_epoch.into_values() {
+            let key = Arc::clone(&group[0].0.key);
+            let (cands, cts): (Vec<Candidate>, Vec<Ciphertext>) = group.into_iter().unzip();
+            for (c, res) in cands.into_iter().zip(verify_batch(&key, cts, rng)) {
+                match res {
+                    Ok(v) => verified.push((c.at, c.internal, v)),
+                    Err(rej) => verdicts[c.at] = Some(Err(Reject::Invalid(rej.reason))),
+                }
+            }
+        }
+        Checked {
+            ids,
+            verdicts,
+            verified,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -152,36 +231,68 @@ impl Mempool {
         self.keys.get(&epoch)
     }
 
-    /// Admits what it can of `cts`; one verdict per input, in input order.
+    /// Admits what it can of `cts` from one source; one verdict per input, in input order.
     pub fn admit<R: CryptoRng + ?Sized>(
         &mut self,
         now_ms: u64,
         source: Source,
-        cts: Vec<Ciphertext>,
+        cts: Vec<EncodedCiphertext>,
         rng: &mut R,
     ) -> Vec<Admission> {
-        let mut verdicts: Vec<Option<Result<Arc<VerifiedCiphertext>, Reject>>> =
-            vec![None; cts.len()];
-        let ids: Vec<CtId> = cts.iter().map(Ciphertext::id).collect();
-        let mut by_epoch: BTreeMap<u64, Vec<(usize, Ciphertext)>> = BTreeMap::new();
-        let mut in_call = HashSet::with_capacity(cts.len());
+        let screened = self.screen(now_ms, cts.into_iter().map(|c| (source, c)).collect());
+        self.insert(screened.check(rng))
+    }
+
+    /// Admission's first step, on the encodings alone: rate limits, label, duplicates, caps.
+    /// The costly step, [`Screened::check`], needs no access to the mempool, so a shell can
+    /// run it without holding the mempool while it decodes; [`Mempool::insert`] finishes.
+    pub fn screen(&mut self, now_ms: u64, items: Vec<(Source, EncodedCiphertext)>) -> Screened {
+        let mut verdicts = vec![None; items.len()];
+        let mut ids = Vec::with_capacity(items.len());
+        let mut passed = Vec::with_capacity(items.len());
+        let mut in_call = HashSet::with_capacity(items.len());
         let (mut count, mut bytes) = (self.entries.len(), self.bytes);
-        for (i, ct) in cts.into_iter().enumerate() {
-            let verdict = self.precheck(now_ms, source, &ct, &mut in_call, &mut count, &mut bytes);
-            match verdict {
-                Ok(epoch) => by_epoch.entry(epoch).or_default().push((i, ct)),
+        for (i, (source, ct)) in items.into_iter().enumerate() {
+            ids.push(ct.id());
+            match self.precheck(now_ms, source, &ct, &mut in_call, &mut count, &mut bytes) {
+                Ok(key) => passed.push(Candidate {
+                    at: i,
+                    internal: source == Source::Internal,
+                    ct,
+                    key,
+                }),
                 Err(r) => verdicts[i] = Some(Err(r)),
             }
         }
-        for (epoch, group) in by_epoch {
-            let key = Arc::clone(&self.keys[&epoch]);
-            let (idx, group): (Vec<usize>, Vec<Ciphertext>) = group.into_iter().unzip();
-            for (i, res) in idx.into_iter().zip(verify_batch(&key, group, rng)) {
-                verdicts[i] = Some(match res {
-                    Ok(v) => Ok(self.insert(v)),
-                    Err(rej) => Err(Reject::Invalid(rej.reason)),
-                });
-            }
+        Screened {
+            ids,
+            verdicts,
+            passed,
+        }
+    }
+
+    /// Admission's last step: inserts what [`Screened::check`] verified, unless the same id
+    /// arrived (or the mempool filled) in the meantime.
+    pub fn insert(&mut self, checked: Checked) -> Vec<Admission> {
+        let Checked {
+            ids,
+            mut verdicts,
+            verified,
+        } = checked;
+        for (at, internal, v) in verified {
+            let id = v.id();
+            verdicts[at] = Some(if self.ordered.contains_key(&id) {
+                Err(Reject::AlreadyOrdered)
+            } else if self.entries.contains_key(&id) {
+                Err(Reject::Duplicate)
+            } else if !internal
+                && (self.entries.len() >= self.cfg.max_pending
+                    || self.bytes + v.encoded_len() > self.cfg.max_pending_bytes)
+            {
+                Err(Reject::Full)
+            } else {
+                Ok(self.insert_one(v))
+            });
         }
         ids.into_iter()
             .zip(verdicts)
@@ -192,16 +303,16 @@ impl Mempool {
             .collect()
     }
 
-    /// Everything but the validity proof; returns the ciphertext's key epoch.
+    /// Everything that needs only the encoding; returns the key of the ciphertext's epoch.
     fn precheck(
         &mut self,
         now_ms: u64,
         source: Source,
-        ct: &Ciphertext,
+        ct: &EncodedCiphertext,
         in_call: &mut HashSet<CtId>,
         count: &mut usize,
         bytes: &mut usize,
-    ) -> Result<u64, Reject> {
+    ) -> Result<Arc<CommitteeKey>, Reject> {
         if !self.take_token(now_ms, source) {
             return Err(Reject::RateLimited);
         }
@@ -231,7 +342,7 @@ impl Mempool {
         }
         *count += 1;
         *bytes += size;
-        Ok(epoch)
+        Ok(Arc::clone(key))
     }
 
     fn take_token(&mut self, now_ms: u64, source: Source) -> bool {
@@ -260,7 +371,7 @@ impl Mempool {
         true
     }
 
-    fn insert(&mut self, ct: VerifiedCiphertext) -> Arc<VerifiedCiphertext> {
+    fn insert_one(&mut self, ct: VerifiedCiphertext) -> Arc<VerifiedCiphertext> {
         let ct = Arc::new(ct);
         let id = ct.id();
         let seq = self.next_seq;

@@ -9,7 +9,7 @@ use super::block::{Block, NamespaceBatch};
 use super::Digest;
 use curtain_crypto::{
     encoding::Reader, open, verify_openings, Ciphertext, CommitteeKey, DecodeError, Decryption,
-    Namespace, Opening, Undecryptable,
+    EncodedCiphertext, Namespace, Opening, Undecryptable,
 };
 use rand_core::CryptoRng;
 use std::collections::BTreeMap;
@@ -23,7 +23,8 @@ const MAX_CT_LEN: usize = curtain_crypto::ciphertext::MAX_PAYLOAD_LEN + 256;
 /// One ciphertext's outcome.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReleasedEntry {
-    pub ciphertext: Ciphertext,
+    /// The ciphertext as ordered (its encoding; a verifier decodes it).
+    pub ciphertext: EncodedCiphertext,
     /// The verified KEM secret: anyone can re-open the ciphertext with it.
     pub opening: Opening,
     pub outcome: Decryption,
@@ -77,19 +78,21 @@ impl ReleasedBatch {
         if !certificate_ok(self.height, &self.block, &self.certificate) {
             return Err(ReleaseError::BadCertificate);
         }
-        let mut by_epoch: BTreeMap<u64, (Vec<&Ciphertext>, Vec<Opening>)> = BTreeMap::new();
+        let mut by_epoch: BTreeMap<u64, (Vec<Ciphertext>, Vec<Opening>)> = BTreeMap::new();
         for ns in &self.namespaces {
             for e in &ns.entries {
                 if e.ciphertext.label().namespace() != ns.namespace {
                     return Err(ReleaseError::BlockMismatch);
                 }
-                if open(&e.ciphertext, &e.opening) != e.outcome {
-                    return Err(ReleaseError::WrongOutcome(e.ciphertext.id()));
+                let ct = e
+                    .ciphertext
+                    .decode()
+                    .map_err(|_| ReleaseError::Malformed(e.ciphertext.id()))?;
+                if open(&ct, &e.opening) != e.outcome {
+                    return Err(ReleaseError::WrongOutcome(ct.id()));
                 }
-                let g = by_epoch
-                    .entry(e.ciphertext.label().key_epoch())
-                    .or_default();
-                g.0.push(&e.ciphertext);
+                let g = by_epoch.entry(ct.label().key_epoch()).or_default();
+                g.0.push(ct);
                 g.1.push(e.opening);
             }
         }
@@ -127,9 +130,9 @@ impl ReleasedBatch {
             out.extend_from_slice(&ns.namespace.to_be_bytes());
             out.extend_from_slice(&(ns.entries.len() as u32).to_be_bytes());
             for e in &ns.entries {
-                let ct = e.ciphertext.to_bytes();
+                let ct = e.ciphertext.as_bytes();
                 out.extend_from_slice(&(ct.len() as u32).to_be_bytes());
-                out.extend_from_slice(&ct);
+                out.extend_from_slice(ct);
                 out.extend_from_slice(&e.opening.to_bytes());
                 match &e.outcome {
                     Decryption::Plaintext(p) => {
@@ -163,7 +166,7 @@ impl ReleasedBatch {
             let mut entries = Vec::new();
             for _ in 0..count {
                 let len = r.len_u32("released ciphertext", 1, MAX_CT_LEN)?;
-                let ciphertext = Ciphertext::from_bytes(r.take(len, "released ciphertext")?)?;
+                let ciphertext = EncodedCiphertext::parse(r.take(len, "released ciphertext")?)?;
                 let opening = Opening::from_bytes(r.take(48, "released opening")?)?;
                 let outcome = match r.u8("released outcome")? {
                     0 => {
@@ -243,6 +246,8 @@ impl ReleaseLog {
 pub enum ReleaseError {
     #[error("released batch does not match its block")]
     BlockMismatch,
+    #[error("released ciphertext {} does not decode", hex::encode(.0))]
+    Malformed([u8; 32]),
     #[error("finalization certificate rejected")]
     BadCertificate,
     #[error("outcome of {} differs from what its opening gives", hex::encode(.0))]

@@ -411,7 +411,7 @@ fn release(slot: Slot) -> ReleasedBatch {
                 .map(|(ct, o)| {
                     let (outcome, opening) = o.expect("every position combined");
                     ReleasedEntry {
-                        ciphertext: (**ct).clone().into_inner(),
+                        ciphertext: ct.encoded().clone(),
                         opening,
                         outcome,
                     }

@@ -7,8 +7,8 @@
 //! p2p network (simulated or authenticated), which the caller builds and passes in as channels.
 
 use super::chain::ChainBlock;
-use super::member::{encode_gossip, Member, ShareMessage};
-use super::mempool::{Admission, Source};
+use super::member::{decode_gossip, encode_gossip, Member, ShareMessage, MAX_GOSSIP_BATCH};
+use super::mempool::{Admission, Reject, Source};
 use super::release::ReleasedBatch;
 use super::reveal::Effect;
 use super::store::RecordLog;
@@ -56,7 +56,7 @@ use commonware_utils::{
     channel::{mpsc, oneshot},
     Acknowledgement as _, NZDuration, NZUsize, NZU16, NZU64,
 };
-use curtain_crypto::VerifiedCiphertext;
+use curtain_crypto::{EncodedCiphertext, VerifiedCiphertext};
 use futures::StreamExt as _;
 use rand_core::CryptoRng;
 use std::collections::VecDeque;
@@ -161,10 +161,21 @@ pub struct ShellConfig {
 #[derive(Clone)]
 pub struct NodeHandle {
     member: Arc<Mutex<Member>>,
-    gossip: mpsc::UnboundedSender<Vec<u8>>,
-    persist: mpsc::UnboundedSender<Persist>,
+    admit: mpsc::Sender<AdmitRequest>,
     latencies: Latencies,
 }
+
+/// Submissions waiting for the admitter. `reply` gets the verdicts once what was accepted is
+/// durable (gossip from peers needs no reply).
+struct AdmitRequest {
+    items: Vec<(Source, EncodedCiphertext)>,
+    reply: Option<oneshot::Sender<Vec<Admission>>>,
+}
+
+/// Admission requests queued before submitters are told the node is overloaded.
+const ADMIT_QUEUE: usize = 16_384;
+/// Most ciphertexts the admitter screens, decodes and checks together.
+const MAX_ADMIT_BATCH: usize = 4096;
 
 /// Finalization-to-durable-release latency (ms) of the last heights that held ciphertexts.
 type Latencies = Arc<Mutex<VecDeque<f64>>>;
@@ -172,39 +183,34 @@ type Latencies = Arc<Mutex<VecDeque<f64>>>;
 /// How many heights [`NodeHandle::release_latencies_ms`] remembers.
 const LATENCY_WINDOW: usize = 4096;
 
-/// Accepted entries to make durable; `done` fires once they are synced.
+/// Accepted entries to make durable; `then` runs once they are synced.
 struct Persist {
     cts: Vec<Arc<VerifiedCiphertext>>,
-    done: Option<oneshot::Sender<()>>,
+    then: Option<Box<dyn FnOnce() + Send>>,
 }
 
 impl NodeHandle {
     /// Admits client submissions; what was accepted is durable when this returns, and is
-    /// gossiped to the other members.
-    pub async fn submit<R: CryptoRng + ?Sized>(
-        &self,
-        now_ms: u64,
-        source: Source,
-        cts: Vec<curtain_crypto::Ciphertext>,
-        rng: &mut R,
-    ) -> Vec<Admission> {
-        let out = self
-            .member
-            .lock()
-            .expect("member lock")
-            .mempool
-            .admit(now_ms, source, cts, rng);
-        let accepted: Vec<_> = out.iter().filter_map(|a| a.result.clone().ok()).collect();
-        if !accepted.is_empty() {
-            let (done, synced) = oneshot::channel();
-            let _ = self.persist.send(Persist {
-                cts: accepted.clone(),
-                done: Some(done),
-            });
-            let _ = synced.await;
-            let _ = self.gossip.send(encode_gossip(&accepted));
+    /// gossiped to the other members. Submissions are admitted in batches with whatever else
+    /// is queued (one batched validity check); a full queue answers [`Reject::Full`].
+    pub async fn submit(&self, source: Source, cts: Vec<EncodedCiphertext>) -> Vec<Admission> {
+        let overloaded = |cts: &[EncodedCiphertext]| {
+            cts.iter()
+                .map(|c| Admission {
+                    id: c.id(),
+                    result: Err(Reject::Full),
+                })
+                .collect()
+        };
+        let (reply, verdicts) = oneshot::channel();
+        let request = AdmitRequest {
+            items: cts.iter().map(|c| (source, c.clone())).collect(),
+            reply: Some(reply),
+        };
+        if self.admit.try_send(request).is_err() {
+            return overloaded(&cts);
         }
-        out
+        verdicts.await.unwrap_or_else(|_| overloaded(&cts))
     }
 
     pub fn finalized_height(&self) -> u64 {
@@ -400,12 +406,12 @@ where
             .expect("mempool log");
     // every replayed record stays until its entry leaves the mempool (see mempool_writer);
     // positions count every record, decodable or not
-    let replayed: Vec<(u64, curtain_crypto::Ciphertext)> = (mempool_log.bounds().start..)
+    let replayed: Vec<(u64, EncodedCiphertext)> = (mempool_log.bounds().start..)
         .zip(&accepted)
-        .filter_map(|(p, r)| Some((p, curtain_crypto::Ciphertext::from_bytes(r).ok()?)))
+        .filter_map(|(p, r)| Some((p, EncodedCiphertext::parse(r).ok()?)))
         .collect();
     let logged: VecDeque<(u64, CtId)> = replayed.iter().map(|(p, ct)| (*p, ct.id())).collect();
-    let cts: Vec<curtain_crypto::Ciphertext> = replayed.into_iter().map(|(_, ct)| ct).collect();
+    let cts: Vec<EncodedCiphertext> = replayed.into_iter().map(|(_, ct)| ct).collect();
     let mut restore_rng = context.child("restore");
     let restored = member
         .mempool
@@ -603,18 +609,21 @@ where
             .child("gossip_out")
             .spawn(move |_| gossip_sender(gossip_tx, gossip_in)),
     );
+    let (admit_tx, admit_rx) = mpsc::channel::<AdmitRequest>(ADMIT_QUEUE);
+    handles.push(context.child("admitter").spawn({
+        let member = member.clone();
+        move |ctx| admitter(ctx, member, admit_rx, persist_tx, gossip_out)
+    }));
     let participants = cfg.participants.clone();
     handles.push(context.child("gossip_in").spawn({
-        let member = member.clone();
-        let persist = persist_tx.clone();
-        move |ctx| gossip_receiver(ctx, member, participants, gossip_rx, persist)
+        let admit = admit_tx.clone();
+        move |_| gossip_receiver(participants, gossip_rx, admit)
     }));
     info!(index = cfg.index, "member started");
     (
         NodeHandle {
             member,
-            gossip: gossip_out,
-            persist: persist_tx,
+            admit: admit_tx,
             latencies,
         },
         handles,
@@ -804,8 +813,8 @@ async fn mempool_writer<E: Storage + Clock + Metrics>(
         since_prune += ids.len();
         logged.extend((position..).zip(ids));
         for p in group {
-            if let Some(done) = p.done {
-                let _ = done.send(());
+            if let Some(then) = p.then {
+                then();
             }
         }
         if since_prune >= PRUNE_EVERY {
@@ -943,38 +952,108 @@ async fn gossip_sender<S: Sender<PublicKey = PublicKey>>(
     }
 }
 
-async fn gossip_receiver<E: Clock + CryptoRng, R: Receiver<PublicKey = PublicKey>>(
-    mut context: E,
-    member: Arc<Mutex<Member>>,
+/// Passes peers' gossip to the admitter (structure checked here; points there). Under
+/// overload gossip is dropped: the submission stays with the member that accepted it, which
+/// orders it itself, and a block carrying it is checked body by body.
+async fn gossip_receiver<R: Receiver<PublicKey = PublicKey>>(
     participants: Vec<PublicKey>,
     mut rx: R,
-    persist: mpsc::UnboundedSender<Persist>,
+    admit: mpsc::Sender<AdmitRequest>,
 ) {
     while let Ok((from, bytes)) = rx.recv().await {
         let Some(from) = index_of(&participants, &from) else {
             continue;
         };
+        match decode_gossip(bytes.as_ref()) {
+            Ok(cts) => {
+                let items = cts.into_iter().map(|c| (Source::Peer(from), c)).collect();
+                if admit.try_send(AdmitRequest { items, reply: None }).is_err() {
+                    debug!(from, "admission queue full: gossip dropped");
+                }
+            }
+            Err(e) => warn!(from, error = %e, "bad gossip message"),
+        }
+    }
+}
+
+/// Admits submissions in batches: everything queued is screened under the member's lock,
+/// decoded and checked without it (one batched validity check, points decoded in parallel),
+/// inserted, made durable (one sync), and only then acknowledged; what clients submitted is
+/// gossiped to the other members in one message per batch.
+async fn admitter<E: Clock + CryptoRng>(
+    mut context: E,
+    member: Arc<Mutex<Member>>,
+    mut rx: mpsc::Receiver<AdmitRequest>,
+    persist: mpsc::UnboundedSender<Persist>,
+    gossip: mpsc::UnboundedSender<Vec<u8>>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut requests = vec![first];
+        let mut count = requests[0].items.len();
+        while count < MAX_ADMIT_BATCH {
+            match rx.try_recv() {
+                Ok(r) => {
+                    count += r.items.len();
+                    requests.push(r);
+                }
+                Err(_) => break,
+            }
+        }
         let now_ms = context
             .current()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        let res = member.lock().expect("member lock").on_gossip(
-            now_ms,
-            from,
-            bytes.as_ref(),
-            &mut context,
-        );
-        match res {
-            Ok(admissions) => {
-                let cts: Vec<_> = admissions
-                    .into_iter()
-                    .filter_map(|a| a.result.ok())
-                    .collect();
-                if !cts.is_empty() {
-                    let _ = persist.send(Persist { cts, done: None });
-                }
+        let mut items = Vec::with_capacity(count);
+        let mut replies = Vec::with_capacity(requests.len());
+        for r in requests {
+            replies.push((r.items.len(), r.reply));
+            items.extend(r.items);
+        }
+        let from_client: Vec<bool> = items
+            .iter()
+            .map(|(s, _)| matches!(s, Source::Client(_)))
+            .collect();
+        let screened = member
+            .lock()
+            .expect("member lock")
+            .mempool
+            .screen(now_ms, items);
+        let checked = screened.check(&mut context);
+        let mut verdicts = member.lock().expect("member lock").mempool.insert(checked);
+
+        let accepted: Vec<Arc<VerifiedCiphertext>> = verdicts
+            .iter()
+            .filter_map(|a| a.result.clone().ok())
+            .collect();
+        let to_gossip: Vec<Arc<VerifiedCiphertext>> = verdicts
+            .iter()
+            .zip(&from_client)
+            .filter(|(_, c)| **c)
+            .filter_map(|(a, _)| a.result.clone().ok())
+            .collect();
+        let mut acks = Vec::with_capacity(replies.len());
+        for (len, reply) in replies.into_iter().rev() {
+            let mine = verdicts.split_off(verdicts.len() - len);
+            if let Some(reply) = reply {
+                acks.push((reply, mine));
             }
-            Err(e) => warn!(from, error = %e, "bad gossip message"),
+        }
+        let gossip = gossip.clone();
+        let then = move || {
+            for (reply, mine) in acks {
+                let _ = reply.send(mine);
+            }
+            for chunk in to_gossip.chunks(MAX_GOSSIP_BATCH) {
+                let _ = gossip.send(encode_gossip(chunk));
+            }
+        };
+        if accepted.is_empty() {
+            then();
+        } else {
+            let _ = persist.send(Persist {
+                cts: accepted,
+                then: Some(Box::new(then)),
+            });
         }
     }
 }

@@ -6,7 +6,8 @@ use super::release::*;
 use super::reveal::*;
 use super::{CtId, Digest};
 use curtain_crypto::{
-    deal, encrypt, Ciphertext, CommitteeKey, Decryption, KeyShare, Label, Padding, ShareBatch,
+    deal, encrypt, CommitteeKey, Decryption, EncodedCiphertext, KeyShare, Label, Padding,
+    ShareBatch,
 };
 use rand::{RngExt as _, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -31,9 +32,12 @@ fn committee(n: usize, t: usize, r: &mut ChaCha20Rng) -> Committee {
     }
 }
 
-fn ct(key: &CommitteeKey, ns: u64, msg: &[u8], r: &mut ChaCha20Rng) -> Ciphertext {
+fn ct(key: &CommitteeKey, ns: u64, msg: &[u8], r: &mut ChaCha20Rng) -> EncodedCiphertext {
     let label = Label::new(key.id(), 0, ns, b"wallet").unwrap();
-    encrypt(key.encryption_key(), &label, msg, Padding::None, r).unwrap()
+    encrypt(key.encryption_key(), &label, msg, Padding::None, r)
+        .unwrap()
+        .encoded()
+        .clone()
 }
 
 const CLIENT: Source = Source::Client(IpAddr::V4(Ipv4Addr::LOCALHOST));
@@ -138,7 +142,7 @@ fn proposals_are_checked_against_parent_and_mempool() {
     let mut r = rng(2);
     let c = committee(4, 3, &mut r);
     let mut pool = Mempool::new(MempoolConfig::default(), 0, c.key.clone());
-    let cts: Vec<Ciphertext> = (0..4).map(|i| ct(&c.key, i % 2, b"tx", &mut r)).collect();
+    let cts: Vec<EncodedCiphertext> = (0..4).map(|i| ct(&c.key, i % 2, b"tx", &mut r)).collect();
     assert_eq!(accepted(&pool.admit(0, CLIENT, cts.clone(), &mut r)), 4);
     let genesis = Block::genesis();
     let limits = BlockLimits::default();
@@ -228,10 +232,16 @@ fn admission_verdicts() {
     };
     let mut pool = Mempool::new(cfg, 0, c.key.clone());
     let good = ct(&c.key, 1, b"a", &mut r);
-    let mut tampered = good.to_bytes();
-    let last = tampered.len() - 1;
-    tampered[last] ^= 1; // payload bit: the proof's challenge no longer matches
-    let tampered = Ciphertext::from_bytes(&tampered).unwrap();
+    let flip = |at: usize| {
+        let mut b = good.as_bytes().to_vec();
+        b[at] ^= 1;
+        EncodedCiphertext::parse(&b).unwrap()
+    };
+    // a payload bit: the proof's challenge no longer matches
+    let tampered = flip(good.encoded_len() - 1);
+    // a bit of u's x coordinate (after the version and the 55-byte label): parses, but the
+    // point does not decode
+    let bad_point = flip(1 + 55 + 1);
     let foreign = ct(&other.key, 1, b"b", &mut r);
     let wrong_ns = ct(&c.key, 3, b"c", &mut r);
     let epoch_label = Label::new(c.key.id(), 5, 1, b"w").unwrap();
@@ -242,7 +252,9 @@ fn admission_verdicts() {
         Padding::None,
         &mut r,
     )
-    .unwrap();
+    .unwrap()
+    .encoded()
+    .clone();
     let out = pool.admit(
         0,
         CLIENT,
@@ -273,6 +285,14 @@ fn admission_verdicts() {
     );
     assert_eq!(pool.len(), 1);
     assert_eq!(pool.bytes(), good.encoded_len());
+    let out = pool.admit(0, CLIENT, vec![bad_point], &mut r);
+    assert!(matches!(
+        out[0].result.as_ref().unwrap_err(),
+        Reject::Malformed(curtain_crypto::DecodeError::Point {
+            field: "ciphertext.u",
+            ..
+        })
+    ));
     let dup = pool.admit(0, Source::Peer(2), vec![good], &mut r);
     assert_eq!(dup[0].result.as_ref().unwrap_err(), &Reject::Duplicate);
 }
@@ -289,7 +309,7 @@ fn rate_limits_and_caps_push_back() {
         ..MempoolConfig::default()
     };
     let mut pool = Mempool::new(cfg, 0, c.key.clone());
-    let cts: Vec<Ciphertext> = (0..12).map(|_| ct(&c.key, 1, b"x", &mut r)).collect();
+    let cts: Vec<EncodedCiphertext> = (0..12).map(|_| ct(&c.key, 1, b"x", &mut r)).collect();
     let out = pool.admit(0, CLIENT, cts[..4].to_vec(), &mut r);
     assert_eq!(accepted(&out), 3);
     assert_eq!(out[3].result.as_ref().unwrap_err(), &Reject::RateLimited);
@@ -381,7 +401,10 @@ fn ending_an_epoch_rejects_its_pending_entries_with_a_reason() {
     pool.open_epoch(1, c1.key.clone());
     let a = ct(&c0.key, 1, b"old", &mut r);
     let l1 = Label::new(c1.key.id(), 1, 1, b"w").unwrap();
-    let b = encrypt(c1.key.encryption_key(), &l1, b"new", Padding::None, &mut r).unwrap();
+    let b = encrypt(c1.key.encryption_key(), &l1, b"new", Padding::None, &mut r)
+        .unwrap()
+        .encoded()
+        .clone();
     assert_eq!(
         accepted(&pool.admit(0, CLIENT, vec![a.clone(), b.clone()], &mut r)),
         2
@@ -435,7 +458,7 @@ fn chain(c: &Committee, k: u64, per: usize, r: &mut ChaCha20Rng) -> Vec<Finalize
     let mut parent = Block::genesis();
     let mut out = Vec::new();
     for h in 1..=k {
-        let cts: Vec<Ciphertext> = (0..per)
+        let cts: Vec<EncodedCiphertext> = (0..per)
             .map(|i| ct(&c.key, (i % 3) as u64, format!("h{h} tx{i}").as_bytes(), r))
             .collect();
         assert_eq!(accepted(&pool.admit(0, Source::Internal, cts, r)), per);
@@ -695,13 +718,13 @@ fn chain_blocks_round_trip_and_refuse_mismatched_bodies() {
     let mut r = rng(11);
     let c = committee(4, 3, &mut r);
     let mut pool = Mempool::new(MempoolConfig::default(), 0, c.key.clone());
-    let cts: Vec<Ciphertext> = (0..5).map(|i| ct(&c.key, i % 2, b"tx", &mut r)).collect();
+    let cts: Vec<EncodedCiphertext> = (0..5).map(|i| ct(&c.key, i % 2, b"tx", &mut r)).collect();
     assert_eq!(accepted(&pool.admit(0, CLIENT, cts, &mut r)), 5);
     let limits = BlockLimits::default();
     let block = pool.build(&Block::genesis(), &limits, &HashSet::new());
-    let bodies: Vec<Ciphertext> = block
+    let bodies: Vec<EncodedCiphertext> = block
         .ids()
-        .map(|id| (**pool.get(id).unwrap()).clone().into_inner())
+        .map(|id| pool.get(id).unwrap().encoded().clone())
         .collect();
     let cb = ChainBlock::new(block.clone(), bodies.clone()).unwrap();
     assert_eq!(cb.digest().0, block.digest().0);
@@ -747,7 +770,7 @@ fn proposals_with_bodies_verify_unknown_bodies_once() {
     // the proposer knows five ciphertexts; the checker knows only the first two
     let mut proposer = Mempool::new(MempoolConfig::default(), 0, c.key.clone());
     let mut checker = Mempool::new(MempoolConfig::default(), 0, c.key.clone());
-    let cts: Vec<Ciphertext> = (0..5).map(|i| ct(&c.key, i % 2, b"tx", &mut r)).collect();
+    let cts: Vec<EncodedCiphertext> = (0..5).map(|i| ct(&c.key, i % 2, b"tx", &mut r)).collect();
     assert_eq!(accepted(&proposer.admit(0, CLIENT, cts.clone(), &mut r)), 5);
     assert_eq!(
         accepted(&checker.admit(0, CLIENT, cts[..2].to_vec(), &mut r)),
@@ -755,43 +778,56 @@ fn proposals_with_bodies_verify_unknown_bodies_once() {
     );
     let g = Block::genesis();
     let block = proposer.build(&g, &limits, &HashSet::new());
-    let bodies: Vec<Ciphertext> = block
+    let bodies: Vec<EncodedCiphertext> = block
         .ids()
-        .map(|id| (**proposer.get(id).unwrap()).clone().into_inner())
+        .map(|id| proposer.get(id).unwrap().encoded().clone())
         .collect();
     let cb = ChainBlock::new(block.clone(), bodies.clone()).unwrap();
     let got = verify_chain_block(&cb, &g, &limits, &HashSet::new(), &checker, &mut r).unwrap();
     assert!(got.iter().map(|v| v.id()).eq(block.ids().copied()));
 
     // a body that fails validity (the proposer lies about a ciphertext it made up)
-    let mut bad = bodies[4].to_bytes();
-    let last = bad.len() - 1;
-    bad[last] ^= 1;
-    let bad = Ciphertext::from_bytes(&bad).unwrap();
-    let mut lying = block.batches.clone();
-    for nb in &mut lying {
-        for id in &mut nb.ids {
-            if *id == bodies[4].id() {
-                *id = bad.id();
+    // and one whose point does not decode (blocks carry encodings; points are decoded only
+    // when a body is verified)
+    let lie = |at: usize| {
+        let mut bad = bodies[4].as_bytes().to_vec();
+        let at = if at == usize::MAX { bad.len() - 1 } else { at };
+        bad[at] ^= 1;
+        let bad = EncodedCiphertext::parse(&bad).unwrap();
+        let mut lying = block.batches.clone();
+        for nb in &mut lying {
+            for id in &mut nb.ids {
+                if *id == bodies[4].id() {
+                    *id = bad.id();
+                }
             }
         }
+        let lying_block = Block::new(g.digest(), 1, lying);
+        let lying_bodies: Vec<EncodedCiphertext> = lying_block
+            .ids()
+            .map(|id| {
+                if *id == bad.id() {
+                    bad.clone()
+                } else {
+                    bodies.iter().find(|b| b.id() == *id).unwrap().clone()
+                }
+            })
+            .collect();
+        (
+            ChainBlock::new(lying_block, lying_bodies).unwrap(),
+            bad.id(),
+        )
+    };
+    // the last payload byte; then the first byte of u's x coordinate (after the version and
+    // the label with its 6-byte sender)
+    for at in [usize::MAX, 1 + 49 + 6 + 1] {
+        let (cb_bad, bad_id) = lie(at);
+        assert_eq!(
+            verify_chain_block(&cb_bad, &g, &limits, &HashSet::new(), &checker, &mut r)
+                .unwrap_err(),
+            BlockError::InvalidCiphertext(bad_id)
+        );
     }
-    let lying_block = Block::new(g.digest(), 1, lying);
-    let lying_bodies: Vec<Ciphertext> = lying_block
-        .ids()
-        .map(|id| {
-            if *id == bad.id() {
-                bad.clone()
-            } else {
-                bodies.iter().find(|b| b.id() == *id).unwrap().clone()
-            }
-        })
-        .collect();
-    let cb_bad = ChainBlock::new(lying_block, lying_bodies).unwrap();
-    assert_eq!(
-        verify_chain_block(&cb_bad, &g, &limits, &HashSet::new(), &checker, &mut r).unwrap_err(),
-        BlockError::InvalidCiphertext(bad.id())
-    );
     // a body for a key epoch that is not open here
     let other_epoch = Label::new(c.key.id(), 9, 0, b"w").unwrap();
     let e9 = encrypt(
@@ -810,7 +846,7 @@ fn proposals_with_bodies_verify_unknown_bodies_once() {
             ids: vec![e9.id()],
         }],
     );
-    let cb9 = ChainBlock::new(b9, vec![e9]).unwrap();
+    let cb9 = ChainBlock::new(b9, vec![e9.encoded().clone()]).unwrap();
     assert_eq!(
         verify_chain_block(&cb9, &g, &limits, &HashSet::new(), &checker, &mut r).unwrap_err(),
         BlockError::UnknownEpoch(9)
@@ -842,7 +878,7 @@ fn members_order_finalize_and_release_identically() {
         })
         .collect();
     // a client submits to member 0, which gossips what it accepted to member 1 only
-    let cts: Vec<Ciphertext> = (0..6)
+    let cts: Vec<EncodedCiphertext> = (0..6)
         .map(|i| ct(&c.key, i % 3, &[i as u8; 40], &mut r))
         .collect();
     let adm = ms[0].mempool.admit(0, CLIENT, cts, &mut r);
@@ -850,7 +886,11 @@ fn members_order_finalize_and_release_identically() {
     let msg = encode_gossip(&ok);
     assert_eq!(decode_gossip(&msg).unwrap().len(), 6);
     assert!(decode_gossip(&msg[..msg.len() - 1]).is_err());
-    assert_eq!(accepted(&ms[1].on_gossip(0, 0, &msg, &mut r).unwrap()), 6);
+    let gossiped = decode_gossip(&msg).unwrap();
+    assert_eq!(
+        accepted(&ms[1].mempool.admit(0, Source::Peer(0), gossiped, &mut r)),
+        6
+    );
 
     let mut chain = vec![ChainBlock::genesis()];
     let mut logs: Vec<Vec<Vec<u8>>> = vec![Vec::new(); 4];

@@ -1,10 +1,10 @@
 //! What the integration tests share.
 
-use curtain_crypto::{encrypt, Ciphertext, CommitteeKey, Label, Padding};
+use curtain_crypto::{encrypt, CommitteeKey, EncodedCiphertext, Label, Padding};
 use rand_core::CryptoRng;
 
 /// The `k`-th test transaction: plaintext `tx {k}` in namespace `k % 3` from sender `wallet`.
-pub fn tx<R: CryptoRng + ?Sized>(key: &CommitteeKey, k: u64, rng: &mut R) -> Ciphertext {
+pub fn tx<R: CryptoRng + ?Sized>(key: &CommitteeKey, k: u64, rng: &mut R) -> EncodedCiphertext {
     let label = Label::new(key.id(), 0, k % 3, b"wallet").unwrap();
     encrypt(
         key.encryption_key(),
@@ -14,4 +14,6 @@ pub fn tx<R: CryptoRng + ?Sized>(key: &CommitteeKey, k: u64, rng: &mut R) -> Cip
         rng,
     )
     .unwrap()
+    .encoded()
+    .clone()
 }
