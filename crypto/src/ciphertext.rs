@@ -105,11 +105,13 @@ impl EncodedCiphertext {
         })
     }
 
-    /// The full decoder: both points canonical, on the curve, in G1 and not the identity.
+    /// The full decoder: both points canonical, on the curve and not the identity; `u` in G1.
+    /// `w` is not subgroup-checked: validity only constrains its G1 component (§2.5), which
+    /// saves a subgroup check per ciphertext at every member.
     pub fn decode(&self) -> Result<Ciphertext, DecodeError> {
         let mut r = Reader::new(&self.bytes[self.points_at..]);
         let u = r.g1("ciphertext.u")?;
-        let w = r.g1("ciphertext.w")?;
+        let w = r.g1_on_curve("ciphertext.w")?;
         let f = r.scalar("ciphertext.f")?;
         Ok(Ciphertext {
             e: challenge(
@@ -173,7 +175,8 @@ fn ciphertext_id(bytes: &[u8]) -> [u8; 32] {
     t.finalize_32()
 }
 
-/// A decoded ciphertext: its points are canonical, in G1 and not the identity; its scalar is
+/// A decoded ciphertext: its points are canonical, on the curve and not the identity, `u` in G1;
+/// its scalar is
 /// canonical; its lengths are within the caps. Validity (the proof) is checked separately and
 /// yields a [`VerifiedCiphertext`].
 #[derive(Clone)]
@@ -416,10 +419,12 @@ pub fn verify(key: &CommitteeKey, ct: Ciphertext) -> Result<VerifiedCiphertext, 
     })
 }
 
+/// `f·g1 = w + e·u` in G1: the difference may only be torsion (from `w`, whose torsion part
+/// the proof does not constrain; `u` is in G1).
 fn proof_holds(ct: &Ciphertext) -> bool {
     let lhs = generator_table().mul(&ct.f);
     let rhs = group::p1_add_affine(&group::g1_mul_ct(&ct.u, &ct.e), &ct.w);
-    group::p1_eq(&lhs, &rhs)
+    group::p1_eq(&lhs, &rhs) || group::torsion_only(&group::p1_sub(&lhs, &rhs))
 }
 
 /// Batched validity: one random linear combination over all proofs (two multi-scalar
@@ -498,7 +503,7 @@ fn batch_holds<R: CryptoRng + ?Sized>(cts: &[Ciphertext], idx: &[usize], rng: &m
         || group::msm_vartime(&w_points, &rho_bytes, 128),
         || group::msm_vartime(&u_points, &u_scalars, 255),
     );
-    unsafe { blst_p1_is_inf(&group::p1_add(&a, &b)) }
+    group::torsion_only(&group::p1_add(&a, &b))
 }
 
 /// Builds a ciphertext with a valid proof around an arbitrary framed plaintext (or, with
@@ -577,6 +582,113 @@ mod tests {
             .map(|(i, _)| i)
             .collect();
         assert_eq!(bad, vec![3, 5]);
+    }
+
+    /// A point of E(Fp) of small order (no G1 component): `[r]·P` for a point P on the curve
+    /// outside G1.
+    fn torsion_point() -> blst_p1_affine {
+        const R_LE: [u8; 32] = {
+            let be: [u8; 32] = [
+                0x73, 0xed, 0xa7, 0x53, 0x29, 0x9d, 0x7d, 0x48, 0x33, 0x39, 0xd8, 0x08, 0x09, 0xa1,
+                0xd8, 0x05, 0x53, 0xbd, 0xa4, 0x02, 0xff, 0xfe, 0x5b, 0xfe, 0xff, 0xff, 0xff, 0xff,
+                0x00, 0x00, 0x00, 0x01,
+            ];
+            let mut le = [0u8; 32];
+            let mut i = 0;
+            while i < 32 {
+                le[i] = be[31 - i];
+                i += 1;
+            }
+            le
+        };
+        for x in 1u8.. {
+            let mut enc = [0u8; 48];
+            enc[0] = 0x80;
+            enc[47] = x;
+            let Ok(p) = group::g1_decompress_on_curve(&enc) else {
+                continue;
+            };
+            let mut proj = blst_p1::default();
+            let mut t = blst_p1::default();
+            unsafe {
+                blst_p1_from_affine(&mut proj, &p);
+                blst_p1_mult(&mut t, &proj, R_LE.as_ptr(), 255);
+            }
+            if !unsafe { blst_p1_is_inf(&t) } {
+                return group::p1_to_affine(&t);
+            }
+        }
+        unreachable!()
+    }
+
+    #[test]
+    fn torsion_in_w_is_ignored_and_in_u_is_refused() {
+        let mut rng = ChaCha20Rng::seed_from_u64(5);
+        let (key, _) = deal(4, 3, &mut rng).unwrap();
+        let label = Label::new(key.id(), 0, 1, b"t").unwrap();
+        let t = torsion_point();
+        assert!(!group::g1_in_subgroup(&t));
+        // a sender that knows r and s can put torsion into w and still prove knowledge of r
+        let twisted = |torsion_in_u: bool, rng: &mut ChaCha20Rng| {
+            let (r, s) = (Scalar::random(rng), Scalar::random(rng));
+            let g = generator_table();
+            let add_t = |p: blst_p1| group::p1_to_affine(&group::p1_add_affine(&p, &t));
+            let u = if torsion_in_u {
+                add_t(g.mul(&r))
+            } else {
+                group::p1_to_affine(&g.mul(&r))
+            };
+            let w = if torsion_in_u {
+                group::p1_to_affine(&g.mul(&s))
+            } else {
+                add_t(g.mul(&s))
+            };
+            let payload = vec![7u8; 40];
+            let e = challenge_for(&label, &u, &w, &payload);
+            Ciphertext::assemble(&label, &u, &w, s.add(&e.mul(&r)), e, &payload)
+        };
+        // validity constrains only w's G1 component: single and batched checks agree
+        let cts: Vec<Ciphertext> = (0..6)
+            .map(|i| {
+                let ct = twisted(false, &mut rng);
+                let ct = Ciphertext::from_bytes(&ct.to_bytes()).unwrap();
+                if i % 2 == 0 {
+                    ct
+                } else {
+                    encrypt(key.encryption_key(), &label, b"m", Padding::None, &mut rng).unwrap()
+                }
+            })
+            .collect();
+        for ct in &cts {
+            assert!(verify(&key, ct.clone()).is_ok());
+        }
+        assert!(verify_batch(&key, cts, &mut rng).iter().all(Result::is_ok));
+        // torsion plus a wrong G1 part is invalid in both
+        let bad = twisted(false, &mut rng);
+        let bad = Ciphertext::assemble(
+            &label,
+            &bad.u,
+            &bad.w,
+            bad.f.add(&Scalar::from_u64(1)),
+            bad.e,
+            bad.payload(),
+        );
+        assert!(verify(&key, bad.clone()).is_err());
+        let mixed = vec![bad, twisted(false, &mut rng), twisted(false, &mut rng)];
+        let verdicts: Vec<bool> = verify_batch(&key, mixed, &mut rng)
+            .iter()
+            .map(Result::is_ok)
+            .collect();
+        assert_eq!(verdicts, vec![false, true, true]);
+        // torsion in u (what shares are computed on) never decodes
+        let in_u = twisted(true, &mut rng);
+        assert!(matches!(
+            Ciphertext::from_bytes(&in_u.to_bytes()),
+            Err(DecodeError::Point {
+                field: "ciphertext.u",
+                error: crate::error::PointError::NotInSubgroup
+            })
+        ));
     }
 
     #[test]

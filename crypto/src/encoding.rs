@@ -80,6 +80,15 @@ impl<'a> Reader<'a> {
         group::g1_decompress(&self.array(field)?).map_err(|error| point(field, error))
     }
 
+    /// A point of E(Fp) that is canonical, on the curve and not the identity, but possibly
+    /// outside G1 (crate-internal: only a proof commitment is read this way, see ciphertext).
+    pub(crate) fn g1_on_curve(
+        &mut self,
+        field: &'static str,
+    ) -> Result<blst_p1_affine, DecodeError> {
+        group::g1_decompress_on_curve(&self.array(field)?).map_err(|error| point(field, error))
+    }
+
     pub fn g2(&mut self, field: &'static str) -> Result<blst_p2_affine, DecodeError> {
         group::g2_decompress(&self.array(field)?).map_err(|error| point(field, error))
     }

@@ -37,6 +37,18 @@ pub(crate) fn g2_eq(a: &blst_p2_affine, b: &blst_p2_affine) -> bool {
 /// Decodes a compressed G1 point that must be canonical, on the curve, in the prime-order
 /// subgroup and not the identity.
 pub(crate) fn g1_decompress(bytes: &[u8; G1_COMPRESSED]) -> Result<blst_p1_affine, PointError> {
+    let p = g1_decompress_on_curve(bytes)?;
+    if !unsafe { blst_p1_affine_in_g1(&p) } {
+        return Err(PointError::NotInSubgroup);
+    }
+    Ok(p)
+}
+
+/// Decodes a compressed point of E(Fp) that must be canonical, on the curve and not the
+/// identity; subgroup membership is NOT checked (see `torsion_only`).
+pub(crate) fn g1_decompress_on_curve(
+    bytes: &[u8; G1_COMPRESSED],
+) -> Result<blst_p1_affine, PointError> {
     let mut p = blst_p1_affine::default();
     match unsafe { blst_p1_uncompress(&mut p, bytes.as_ptr()) } {
         BLST_ERROR::BLST_SUCCESS => {}
@@ -50,10 +62,22 @@ pub(crate) fn g1_decompress(bytes: &[u8; G1_COMPRESSED]) -> Result<blst_p1_affin
     if g1_compress(&p) != *bytes {
         return Err(PointError::NonCanonical);
     }
-    if !unsafe { blst_p1_affine_in_g1(&p) } {
-        return Err(PointError::NotInSubgroup);
-    }
     Ok(p)
+}
+
+/// BLS12-381's effective G1 cofactor `h_eff = 1 − z = 0xd201000000010001`, little-endian.
+const H_EFF_LE: [u8; 8] = 0xd201_0000_0001_0001u64.to_le_bytes();
+
+/// Whether a point of E(Fp) has no component in G1, i.e. lies in the torsion part
+/// E(Fp) = G1 ⊕ T: `[h_eff]·p = O`, because the exponent of T divides `h_eff` (hash-to-curve,
+/// RFC 9380 §8.8.1) while `h_eff` is invertible mod r. A 64-bit multiplication, vs. ~128
+/// doublings for a subgroup check.
+pub(crate) fn torsion_only(p: &blst_p1) -> bool {
+    let mut o = blst_p1::default();
+    unsafe {
+        blst_p1_mult(&mut o, p, H_EFF_LE.as_ptr(), 64);
+        blst_p1_is_inf(&o)
+    }
 }
 
 pub(crate) fn g1_compress(p: &blst_p1_affine) -> [u8; G1_COMPRESSED] {
@@ -511,6 +535,12 @@ pub(crate) fn p1_add_affine(a: &blst_p1, b: &blst_p1_affine) -> blst_p1 {
     let mut o = blst_p1::default();
     unsafe { blst_p1_add_or_double_affine(&mut o, a, b) };
     o
+}
+
+pub(crate) fn p1_sub(a: &blst_p1, b: &blst_p1) -> blst_p1 {
+    let mut neg = *b;
+    unsafe { blst_p1_cneg(&mut neg, true) };
+    p1_add(a, &neg)
 }
 
 pub(crate) fn p1_eq(a: &blst_p1, b: &blst_p1) -> bool {
