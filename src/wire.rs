@@ -71,6 +71,16 @@ pub struct Receipt {
     pub id: String,
 }
 
+/// `GET /v1/status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    pub finalized_height: u64,
+    /// The next height to be released (everything below is released here).
+    pub next_release: u64,
+    /// Members this node holds fault evidence against (by index).
+    pub faulty_members: Vec<u32>,
+}
+
 /// `GET /v1/transactions/{id}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]

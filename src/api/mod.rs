@@ -153,11 +153,11 @@ async fn health(State(api): State<Api>) -> Response {
 }
 
 async fn status(State(api): State<Api>) -> Response {
-    Json(serde_json::json!({
-        "finalized_height": api.node.finalized_height(),
-        "next_release": api.node.next_release(),
-        "faulty_members": api.node.faulty_members().iter().map(|(_, m)| *m).collect::<Vec<_>>(),
-    }))
+    Json(wire::NodeStatus {
+        finalized_height: api.node.finalized_height(),
+        next_release: api.node.next_release(),
+        faulty_members: api.node.faulty_members().iter().map(|(_, m)| *m).collect(),
+    })
     .into_response()
 }
 

@@ -1,6 +1,7 @@
 //! Command-line interface.
 
 mod bench;
+mod client;
 mod committee;
 mod devnet;
 mod node;
@@ -33,6 +34,21 @@ enum Command {
     Devnet(devnet::DevnetArgs),
     /// Generate an ed25519 identity key.
     Keygen(committee::KeygenArgs),
+    /// Encrypt one payload to the committee and submit it; with --wait, wait for its release
+    /// and verify it.
+    ///
+    /// Examples: curtain submit --node http://127.0.0.1:19200 --namespace 1 --data "hello"
+    ///           curtain submit --namespace 1 --file tx.bin --wait
+    Submit(client::SubmitArgs),
+    /// Follow a namespace's released batches, verifying each (finality certificate, block
+    /// contents, openings) before printing it.
+    ///
+    /// Example: curtain watch --node http://127.0.0.1:19200 --namespace 1
+    Watch(client::WatchArgs),
+    /// A committee's key and each given member's health and progress.
+    ///
+    /// Example: curtain status --node http://127.0.0.1:19200 --node http://127.0.0.1:19201
+    Status(client::StatusArgs),
     /// Run one committee member.
     ///
     /// Example: curtain node --config ./committee/node0/node.toml
@@ -65,6 +81,9 @@ impl Cli {
             Command::Devnet(args) => devnet::devnet(args),
             Command::Keygen(args) => committee::keygen(args),
             Command::Node(args) => node::node(args),
+            Command::Submit(args) => client::submit(args),
+            Command::Watch(args) => client::watch(args),
+            Command::Status(args) => client::status(args),
         }
     }
 }

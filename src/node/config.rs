@@ -165,26 +165,11 @@ impl Committee {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let file: CommitteeFile =
             serde_json::from_str(&read(path)?).map_err(|e| invalid(path, e))?;
-        let identities = file
-            .participants
-            .iter()
-            .map(|p| {
-                let bytes = hex::decode(&p.identity).map_err(|e| invalid(path, e))?;
-                PublicKey::decode(Bytes::from(bytes)).map_err(|e| invalid(path, e))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if identities.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(invalid(
-                path,
-                "participants must be sorted by identity, no repeats",
-            ));
-        }
-        let n = NonZeroU32::new(identities.len() as u32)
-            .ok_or_else(|| invalid(path, "no participants"))?;
-        let cp = hex::decode(&file.consensus_public).map_err(|e| invalid(path, e))?;
-        let consensus_public =
-            Sharing::<MinSig>::decode_cfg(Bytes::from(cp), &(n, ModeVersion::v0()))
-                .map_err(|e| invalid(path, e))?;
+        let (identities, consensus_public) = decode_consensus(
+            file.participants.iter().map(|p| p.identity.as_str()),
+            &file.consensus_public,
+        )
+        .map_err(|e| invalid(path, e))?;
         let ek = hex::decode(&file.encryption_key).map_err(|e| invalid(path, e))?;
         let encryption_key = CommitteeKey::from_bytes(&ek).map_err(|e| invalid(path, e))?;
         if encryption_key.n() != identities.len() {
@@ -252,6 +237,38 @@ impl Committee {
             self.consensus_public.clone(),
         )
     }
+}
+
+/// Decodes a committee's identities (hex, sorted, distinct) and its consensus public
+/// polynomial (hex, commonware encoding).
+fn decode_consensus<'a>(
+    identities: impl Iterator<Item = &'a str>,
+    consensus_public: &str,
+) -> Result<(Vec<PublicKey>, Sharing<MinSig>), String> {
+    let identities = identities
+        .map(|id| {
+            let bytes = hex::decode(id).map_err(|e| e.to_string())?;
+            PublicKey::decode(Bytes::from(bytes)).map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if identities.windows(2).any(|w| w[0] >= w[1]) {
+        return Err("participants must be sorted by identity, no repeats".into());
+    }
+    let n = NonZeroU32::new(identities.len() as u32).ok_or("no participants")?;
+    let cp = hex::decode(consensus_public).map_err(|e| e.to_string())?;
+    let sharing = Sharing::<MinSig>::decode_cfg(Bytes::from(cp), &(n, ModeVersion::v0()))
+        .map_err(|e| e.to_string())?;
+    Ok((identities, sharing))
+}
+
+/// The consensus verifier of the committee a client was served (checks finality proofs).
+pub fn verifier_from_info(info: &CommitteeInfo) -> Result<ConsensusScheme, String> {
+    let (identities, public) = decode_consensus(
+        info.members.iter().map(|m| m.identity.as_str()),
+        &info.consensus_public,
+    )?;
+    let set = Set::try_from(identities).map_err(|_| "duplicate identities".to_string())?;
+    Ok(ConsensusScheme::verifier(CONSENSUS_NAMESPACE, set, public))
 }
 
 /// A fresh identity key.

@@ -1,11 +1,14 @@
 //! The wallet SDK: fetch and pin the committee key, build a label, encrypt, submit with
 //! retries (resubmitting is idempotent: a duplicate is a success), follow a namespace's
-//! released batches and find one's own transaction in them.
+//! released batches and **verify** them as a third party (finality certificate, block
+//! contents, openings and outcomes) instead of trusting the member that served them.
 //!
-//! Not yet: the SDK lives in the `curtain` crate (a wallet pulls the node's dependencies);
-//! third-party verification of a release is `node::release::ReleasedBatch::verify`.
+//! Not yet: the SDK lives in the `curtain` crate (a wallet pulls the node's dependencies).
 
-use crate::wire::{CommitteeInfo, ErrorBody, PageJson, Receipt, TxStatus};
+use crate::node::config::verifier_from_info;
+use crate::node::release::{ReleaseError, ReleasedBatch};
+use crate::node::shell::{certified_block, ConsensusScheme};
+use crate::wire::{CommitteeInfo, ErrorBody, NodeStatus, PageJson, Receipt, TxStatus};
 use curtain_crypto::{encrypt, Ciphertext, CommitteeKey, Label, Namespace, Padding};
 use rand_core::CryptoRng;
 use std::sync::Arc;
@@ -29,7 +32,13 @@ pub enum SdkError {
     Encrypt(#[from] curtain_crypto::EncryptError),
     #[error("gave up after {0} attempts")]
     Exhausted(usize),
+    #[error("released batch at height {height} does not verify: {reason}")]
+    Unverified { height: u64, reason: String },
 }
+
+/// How far past a released block its finality proof may point (a finalization of a
+/// descendant; SPEC §5.4) before a verifier gives up.
+const MAX_PROOF_DISTANCE: u64 = 64;
 
 impl SdkError {
     /// Worth trying again (elsewhere or later).
@@ -49,6 +58,7 @@ pub struct Client {
     nodes: Vec<String>,
     committee: Arc<CommitteeInfo>,
     key: Arc<CommitteeKey>,
+    verifier: Arc<ConsensusScheme>,
     /// Attempts per submission (over the members in turn).
     pub attempts: usize,
 }
@@ -92,11 +102,13 @@ impl Client {
                 ));
             }
         }
+        let verifier = verifier_from_info(&info).map_err(SdkError::Key)?;
         Ok(Self {
             http,
             nodes,
             committee: Arc::new(info),
             key: Arc::new(key),
+            verifier: Arc::new(verifier),
             attempts: 8,
         })
     }
@@ -203,6 +215,61 @@ impl Client {
             self.nodes[node % self.nodes.len()]
         );
         get_json(&self.http, &url).await
+    }
+
+    /// Member `node`'s progress (`GET /v1/status`).
+    pub async fn node_status(&self, node: usize) -> Result<NodeStatus, SdkError> {
+        let url = format!("{}/v1/status", self.nodes[node % self.nodes.len()]);
+        get_json(&self.http, &url).await
+    }
+
+    /// The released batch at `height`, as member `node` serves it (not yet verified).
+    pub async fn release(&self, node: usize, height: u64) -> Result<ReleasedBatch, SdkError> {
+        let url = format!(
+            "{}/v1/releases/{height}",
+            self.nodes[node % self.nodes.len()]
+        );
+        let r = self.http.get(&url).send().await?;
+        if !r.status().is_success() {
+            return Err(refused(r).await);
+        }
+        ReleasedBatch::from_bytes(&r.bytes().await?).map_err(|e| SdkError::Protocol(e.to_string()))
+    }
+
+    /// Checks `batch` without trusting whoever served it: its finality proof is a valid
+    /// finalization certificate of the committee for its block or for a descendant (then the
+    /// released batches in between, fetched from member `node`, must link the two by parent
+    /// digests, each rebuilt from its own contents); its entries are exactly its block's
+    /// ciphertexts; every opening is correct under the pinned key and every outcome is what
+    /// the opening gives.
+    pub async fn verify_release(&self, node: usize, batch: &ReleasedBatch) -> Result<(), SdkError> {
+        let unverified = |height: u64, reason: &dyn std::fmt::Display| SdkError::Unverified {
+            height,
+            reason: reason.to_string(),
+        };
+        let certified = certified_block(&self.verifier, &batch.certificate, &mut rand::rng())
+            .ok_or_else(|| unverified(batch.height, &"finality certificate rejected"))?;
+        let mut tip = batch.block;
+        let mut height = batch.height;
+        while tip != certified {
+            height += 1;
+            if height > batch.height + MAX_PROOF_DISTANCE {
+                return Err(unverified(batch.height, &"certified block not found"));
+            }
+            let next = self.release(node, height).await?;
+            if next.parent != tip || next.rebuild_block().digest() != next.block {
+                return Err(unverified(batch.height, &ReleaseError::BlockMismatch));
+            }
+            tip = next.block;
+        }
+        let (epoch, key) = (self.committee.key_epoch, Arc::clone(&self.key));
+        batch
+            .verify(
+                |e| (e == epoch).then(|| Arc::clone(&key)),
+                |_, _, _| true, // checked above
+                &mut rand::rng(),
+            )
+            .map_err(|e| unverified(batch.height, &e))
     }
 
     /// Release-latency samples (ms) of member `node`.
