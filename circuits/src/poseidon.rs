@@ -190,7 +190,7 @@ mod tests {
         let z1 = hash(Domain::Node, &[Fr::zero(), Fr::zero()]);
         assert_eq!(
             hex(&crate::fr_to_be_bytes(&z1)),
-            "4227372a1834a99c402555c56874db60d75b7dc998b3c95c8c66282e6ae48a98"
+            "423955422452a99c402555c56874db60d75b7dc998b3c95c8c66282e6ae48a98"
         );
     }
 
