@@ -41,6 +41,15 @@ pub(crate) fn decode_canonical<T: CanonicalDeserialize + CanonicalSerialize>(
     Ok(value)
 }
 
+/// Uncompressed encoding (for handing points to blst).
+pub(crate) fn encode_uncompressed<T: CanonicalSerialize>(value: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.uncompressed_size());
+    value
+        .serialize_uncompressed(&mut out)
+        .expect("writing to a Vec cannot fail");
+    out
+}
+
 /// Compressed encoding.
 pub(crate) fn encode<T: CanonicalSerialize>(value: &T) -> Vec<u8> {
     let mut out = Vec::with_capacity(value.compressed_size());

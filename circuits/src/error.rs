@@ -19,6 +19,9 @@ pub enum DecodeError {
     /// A curve point is not a valid compressed encoding of a point of the prime-order subgroup.
     #[error("invalid curve point: {0}")]
     Point(String),
+    /// A proof point is the identity (never produced by an honest prover).
+    #[error("identity point in a proof")]
+    Identity,
     /// A valid point whose bytes are not its canonical encoding.
     #[error("non-canonical point encoding")]
     NonCanonical,

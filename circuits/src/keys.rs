@@ -15,11 +15,13 @@
 use crate::{
     circuit::{CircuitParams, RlnCircuit},
     encoding::{decode_canonical, encode, fr_to_be_bytes},
-    poseidon, KeyError,
+    poseidon,
+    proof::PreparedVk,
+    KeyError,
 };
 use ark_bls12_381::Bls12_381;
 use ark_ec::AffineRepr;
-use ark_groth16::{prepare_verifying_key, Groth16, PreparedVerifyingKey};
+use ark_groth16::Groth16;
 use rand_chacha_03::{rand_core::SeedableRng, ChaCha20Rng};
 use sha2::{Digest, Sha256};
 use std::{io::Read, path::Path, sync::OnceLock};
@@ -41,7 +43,7 @@ const HEADER_BYTES: usize = 8 + 2 + 1 + 1 + 1 + 32 + 8;
 /// Public inputs plus the constant one.
 const IC_LEN: usize = 6;
 
-type ArkVerifyingKey = ark_groth16::VerifyingKey<Bls12_381>;
+pub(crate) type ArkVerifyingKey = ark_groth16::VerifyingKey<Bls12_381>;
 type ArkProvingKey = ark_groth16::ProvingKey<Bls12_381>;
 
 /// A circuit digest: SHA-256 over the circuit's canonical description (see [`circuit_digest`]).
@@ -51,7 +53,8 @@ pub type CircuitDigest = [u8; 32];
 #[derive(Clone)]
 pub struct VerifyingKey {
     params: CircuitParams,
-    pub(crate) pvk: PreparedVerifyingKey<Bls12_381>,
+    vk: ArkVerifyingKey,
+    pub(crate) prepared: PreparedVk,
     digest: CircuitDigest,
 }
 
@@ -122,7 +125,8 @@ impl VerifyingKey {
     fn new(params: CircuitParams, vk: &ArkVerifyingKey) -> Self {
         Self {
             params,
-            pvk: prepare_verifying_key(vk),
+            vk: vk.clone(),
+            prepared: PreparedVk::new(vk),
             digest: circuit_digest(params, &encode(vk)),
         }
     }
@@ -139,7 +143,7 @@ impl VerifyingKey {
 
     /// Key file bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
-        write_file(KIND_VERIFYING, self.params, &self.digest, &encode(&self.pvk.vk))
+        write_file(KIND_VERIFYING, self.params, &self.digest, &encode(&self.vk))
     }
 
     /// Parses and validates a verifying key file.

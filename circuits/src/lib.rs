@@ -17,6 +17,7 @@ mod encoding;
 mod error;
 mod keys;
 mod merkle;
+mod pairing;
 pub mod poseidon;
 mod proof;
 mod signal;

@@ -6,12 +6,15 @@ use crate::{
     keys::{ProvingKey, VerifyingKey},
     DecodeError, Fr, ProveError, Statement, VerifyError,
 };
-use ark_bls12_381::{Bls12_381, G1Affine, G1Projective};
-use ark_ec::{
-    pairing::{Pairing, PairingOutput},
-    CurveGroup, VariableBaseMSM,
+use crate::{
+    keys::ArkVerifyingKey,
+    pairing::{self, affine, g1, g2, Gt, Lines, MillerProduct},
 };
+use ark_bls12_381::Bls12_381;
+use ark_ec::AffineRepr;
+use ark_ff::{One, Zero};
 use ark_groth16::Groth16;
+use blst::{blst_p1, blst_p1_affine, blst_p2_affine, p1_affines};
 use rand_chacha_03::{rand_core::SeedableRng, ChaCha20Rng};
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
@@ -32,7 +35,7 @@ impl Proof {
     }
 
     /// Decodes [`Proof::to_bytes`]: exact length, points on the curve and in their prime-order
-    /// subgroups, canonical encoding.
+    /// subgroups, not the identity, canonical encoding.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
         if bytes.len() != PROOF_BYTES {
             return Err(DecodeError::Length {
@@ -40,9 +43,13 @@ impl Proof {
                 got: bytes.len(),
             });
         }
-        decode_canonical(bytes)
-            .map(Self)
-            .map_err(|e| e.map_or(DecodeError::NonCanonical, DecodeError::Point))
+        let proof: ark_groth16::Proof<Bls12_381> = decode_canonical(bytes)
+            .map_err(|e| e.map_or(DecodeError::NonCanonical, DecodeError::Point))?;
+        // An honest proof has no identity point (each is blinded by the prover's randomness).
+        if proof.a.is_zero() || proof.b.is_zero() || proof.c.is_zero() {
+            return Err(DecodeError::Identity);
+        }
+        Ok(Self(proof))
     }
 }
 
@@ -69,28 +76,66 @@ pub fn prove<R: CryptoRng + ?Sized>(
         .map_err(|e| ProveError::Synthesis(e.to_string()))
 }
 
-/// `IC_0 + Σ_j s_j·IC_j` for the statement's inputs `s`.
-fn prepared_inputs(vk: &VerifyingKey, statement: &Statement) -> G1Projective {
-    let ic = &vk.pvk.vk.gamma_abc_g1;
-    ic[0] + G1Projective::msm(&ic[1..], &statement.public_inputs()).expect("5 bases, 5 scalars")
+/// The verifying key in the form the pairing checks use (blst points, G2 lines, `e(α, β)`).
+#[derive(Clone)]
+pub(crate) struct PreparedVk {
+    ic: Vec<blst_p1_affine>,
+    neg_alpha: blst_p1_affine,
+    alpha_beta: Gt,
+    beta: Lines,
+    neg_gamma: Lines,
+    neg_delta: Lines,
 }
 
-/// Verifies one proof.
+impl PreparedVk {
+    pub(crate) fn new(vk: &ArkVerifyingKey) -> Self {
+        let mut alpha_beta = MillerProduct::new();
+        alpha_beta.pair(&g1(&vk.alpha_g1), &g2(&vk.beta_g2));
+        Self {
+            ic: vk.gamma_abc_g1.iter().map(g1).collect(),
+            neg_alpha: g1(&-vk.alpha_g1),
+            alpha_beta: alpha_beta.finish(),
+            beta: Lines::new(&vk.beta_g2),
+            neg_gamma: Lines::new(&-vk.gamma_g2),
+            neg_delta: Lines::new(&-vk.delta_g2),
+        }
+    }
+
+    /// `IC_0·s_0 + Σ_j IC_j·s_j`.
+    fn inputs(&self, scalars: &[Fr; 6]) -> blst_p1 {
+        pairing::msm(&self.ic, scalars, 255)
+    }
+}
+
+/// `[1, x_1, …, x_5]`: the IC scalars of one statement.
+fn ic_scalars(statement: &Statement) -> [Fr; 6] {
+    let mut out = [Fr::one(); 6];
+    out[1..].copy_from_slice(&statement.public_inputs());
+    out
+}
+
+/// Verifies one proof: `e(A, B)·e(L, −γ)·e(C, −δ) = e(α, β)`, `L = IC_0 + Σ_j x_j·IC_j`.
 pub fn verify(vk: &VerifyingKey, statement: &Statement, proof: &Proof) -> Result<(), VerifyError> {
-    let inputs = prepared_inputs(vk, statement);
-    match Groth16::<Bls12_381>::verify_proof_with_prepared_inputs(&vk.pvk, &proof.0, &inputs) {
-        Ok(true) => Ok(()),
-        _ => Err(VerifyError::Invalid),
+    let p = &vk.prepared;
+    let mut m = MillerProduct::new();
+    m.pair(&g1(&proof.0.a), &g2(&proof.0.b));
+    m.pair_lines(&affine(&p.inputs(&ic_scalars(statement))), &p.neg_gamma);
+    m.pair_lines(&g1(&proof.0.c), &p.neg_delta);
+    if m.finish() == p.alpha_beta {
+        Ok(())
+    } else {
+        Err(VerifyError::Invalid)
     }
 }
 
 /// Verifies a batch with one random linear combination: for independent 128-bit `r_i`,
 ///
-/// `Π e(r_i·A_i, B_i) · e(Σ r_i·L_i, −γ) · e(Σ r_i·C_i, −δ) = e(α, β)^(Σ r_i)`
+/// `Π e(r_i·A_i, B_i) · e(Σ r_i·L_i, −γ) · e(Σ r_i·C_i, −δ) · e(−(Σ r_i)·α, β) = 1`
 ///
 /// with `L_i = IC_0 + Σ_j x_ij·IC_j`, so `Σ r_i·L_i = (Σ r_i)·IC_0 + Σ_j (Σ_i r_i·x_ij)·IC_j`
-/// is one 6-point MSM. One multi-Miller loop over `n + 2` pairs and one final exponentiation.
-/// Accepts an invalid batch with probability at most 2^-128. An empty batch is valid.
+/// is one 6-point MSM. One multi-Miller loop over the `n` proof pairs, three more with
+/// precomputed lines, one final exponentiation. Accepts a batch containing an invalid proof
+/// with probability at most 2^-128. An empty batch is valid.
 pub fn verify_batch<R: CryptoRng + ?Sized>(
     vk: &VerifyingKey,
     batch: &[(Statement, Proof)],
@@ -99,38 +144,31 @@ pub fn verify_batch<R: CryptoRng + ?Sized>(
     if batch.is_empty() {
         return Ok(());
     }
+    let p = &vk.prepared;
     let mut rs = Vec::with_capacity(batch.len());
-    let mut ic_scalars = [Fr::from(0u64); 6];
+    let mut sums = [Fr::zero(); 6];
     for (statement, _) in batch {
         let mut r = [0u8; 16];
         rng.fill_bytes(&mut r);
         let r = Fr::from(u128::from_le_bytes(r));
-        ic_scalars[0] += r;
-        for (acc, x) in ic_scalars[1..].iter_mut().zip(statement.public_inputs()) {
+        for (acc, x) in sums.iter_mut().zip(ic_scalars(statement)) {
             *acc += r * x;
         }
         rs.push(r);
     }
-    let r_sum = ic_scalars[0];
-    let l = G1Projective::msm(&vk.pvk.vk.gamma_abc_g1, &ic_scalars).expect("6 bases, 6 scalars");
-    let cs: Vec<G1Affine> = batch.iter().map(|(_, p)| p.0.c).collect();
-    let c = G1Projective::msm(&cs, &rs).expect("equal lengths");
-    let mut g1: Vec<G1Projective> = batch
+    let scaled_a: Vec<blst_p1> = batch
         .iter()
         .zip(&rs)
-        .map(|((_, p), r)| p.0.a * r)
+        .map(|((_, proof), r)| pairing::mul(&g1(&proof.0.a), r, 128))
         .collect();
-    g1.push(l);
-    g1.push(c);
-    let g1 = G1Projective::normalize_batch(&g1);
-    let g2 = batch
-        .iter()
-        .map(|(_, p)| p.0.b.into())
-        .chain([vk.pvk.gamma_g2_neg_pc.clone(), vk.pvk.delta_g2_neg_pc.clone()]);
-    let g1 = g1.into_iter().map(<Bls12_381 as Pairing>::G1Prepared::from);
-    let lhs = Bls12_381::final_exponentiation(Bls12_381::multi_miller_loop(g1, g2));
-    let rhs = PairingOutput(vk.pvk.alpha_g1_beta_g2) * r_sum;
-    if lhs == Some(rhs) {
+    let bs: Vec<blst_p2_affine> = batch.iter().map(|(_, proof)| g2(&proof.0.b)).collect();
+    let cs: Vec<blst_p1_affine> = batch.iter().map(|(_, proof)| g1(&proof.0.c)).collect();
+    let mut m = MillerProduct::new();
+    m.pairs(p1_affines::from(&scaled_a).as_slice(), &bs);
+    m.pair_lines(&affine(&p.inputs(&sums)), &p.neg_gamma);
+    m.pair_lines(&affine(&pairing::msm(&cs, &rs, 128)), &p.neg_delta);
+    m.pair_lines(&affine(&pairing::mul(&p.neg_alpha, &sums[0], 255)), &p.beta);
+    if m.finish().is_one() {
         Ok(())
     } else {
         Err(VerifyError::BatchInvalid)
@@ -146,4 +184,54 @@ pub fn find_invalid(vk: &VerifyingKey, batch: &[(Statement, Proof)]) -> Vec<usiz
         .filter(|(_, (s, p))| verify(vk, s, p).is_err())
         .map(|(i, _)| i)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{setup_dev, CircuitParams, Identity, MerkleTree};
+    use ark_groth16::prepare_verifying_key;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    /// The blst checks give arkworks' verdicts, and points cross over unchanged.
+    #[test]
+    fn blst_verification_agrees_with_arkworks() {
+        let params = CircuitParams::new(2, 4).unwrap();
+        let (pk, vk) = setup_dev(params, [3; 32]);
+        let mut rng = ChaCha20Rng::seed_from_u64(9);
+        let identity = Identity::random(5, &mut rng);
+        let mut tree = MerkleTree::new(2).unwrap();
+        tree.push(identity.commitment()).unwrap();
+        let path = tree.path(0).unwrap();
+        let witness = Witness {
+            identity: &identity,
+            path: &path,
+            root: tree.root(),
+            epoch: 3,
+            message_index: 4,
+            signal: Fr::from(11u64),
+        };
+        let proof = prove(&pk, &witness, &mut rng).unwrap();
+        let pvk = prepare_verifying_key(&pk.pk.vk);
+        let good = witness.statement();
+        let bad = Statement {
+            x: Fr::from(12u64),
+            ..good
+        };
+        for statement in [good, bad] {
+            let ark = Groth16::<Bls12_381>::verify_proof(&pvk, &proof.0, &statement.public_inputs())
+                .unwrap();
+            assert_eq!(verify(&vk, &statement, &proof).is_ok(), ark);
+            let batch = [(statement, proof.clone())];
+            assert_eq!(verify_batch(&vk, &batch, &mut rng).is_ok(), ark);
+        }
+
+        let mut compressed = [0u8; 48];
+        unsafe { blst::blst_p1_affine_compress(compressed.as_mut_ptr(), &g1(&proof.0.a)) };
+        assert_eq!(compressed[..], encode(&proof.0.a)[..]);
+        let mut compressed = [0u8; 96];
+        unsafe { blst::blst_p2_affine_compress(compressed.as_mut_ptr(), &g2(&proof.0.b)) };
+        assert_eq!(compressed[..], encode(&proof.0.b)[..]);
+    }
 }

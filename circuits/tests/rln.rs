@@ -194,14 +194,14 @@ fn proof_and_statement_encodings() {
             Err(e) => panic!("unexpected {e:?}"),
         }
     }
-    // The point at infinity with a stray bit set is not a canonical encoding.
+    // Identity points are refused; the point at infinity with a stray bit set is malformed.
     let mut inf = [0u8; PROOF_BYTES];
     inf[0] = 0xc0;
     inf[48] = 0xc0;
     inf[144] = 0xc0;
-    assert!(Proof::from_bytes(&inf).is_ok());
+    assert_eq!(Proof::from_bytes(&inf), Err(DecodeError::Identity));
     inf[47] = 1;
-    assert!(Proof::from_bytes(&inf).is_err());
+    assert!(matches!(Proof::from_bytes(&inf), Err(DecodeError::Point(_))));
 
     let sb = statement.to_bytes();
     assert_eq!(sb.len(), STATEMENT_BYTES);
