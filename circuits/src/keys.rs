@@ -203,8 +203,7 @@ impl ProvingKey {
         let shape = params.shape();
         let vars = shape.instance + shape.witness;
         let domain = (shape.constraints + shape.instance).next_power_of_two();
-        if pk.a_query.len() != vars || pk.b_g1_query.len() != vars || pk.b_g2_query.len() != vars
-        {
+        if pk.a_query.len() != vars || pk.b_g1_query.len() != vars || pk.b_g2_query.len() != vars {
             return Err(KeyError::Shape("query lengths"));
         }
         if pk.l_query.len() != shape.witness || pk.h_query.len() != domain - 1 {
@@ -226,7 +225,10 @@ fn check_vk(vk: &ArkVerifyingKey) -> Result<(), KeyError> {
     if vk.gamma_abc_g1.len() != IC_LEN {
         return Err(KeyError::Shape("number of public inputs"));
     }
-    if vk.alpha_g1.is_zero() || vk.beta_g2.is_zero() || vk.gamma_g2.is_zero() || vk.delta_g2.is_zero()
+    if vk.alpha_g1.is_zero()
+        || vk.beta_g2.is_zero()
+        || vk.gamma_g2.is_zero()
+        || vk.delta_g2.is_zero()
     {
         return Err(KeyError::Shape("identity point in the verifying key"));
     }

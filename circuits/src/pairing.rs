@@ -11,11 +11,11 @@ use crate::{encoding::encode_uncompressed, Fr};
 use ark_bls12_381::{G1Affine, G2Affine};
 use ark_ff::{BigInteger, PrimeField};
 use blst::{
-    blst_final_exp, blst_fp12, blst_fp12_is_equal, blst_fp12_is_one, blst_fp12_mul, blst_fp12_one, blst_fp6,
-    blst_miller_loop, blst_miller_loop_lines, blst_miller_loop_n, blst_p1, blst_p1_affine,
-    blst_p1_affine_is_inf, blst_p1_deserialize, blst_p1_from_affine, blst_p1_mult,
-    blst_p1_to_affine, blst_p2_affine, blst_p2_deserialize, blst_precompute_lines, BLST_ERROR,
-    MultiPoint,
+    blst_final_exp, blst_fp12, blst_fp12_is_equal, blst_fp12_is_one, blst_fp12_mul, blst_fp12_one,
+    blst_fp6, blst_miller_loop, blst_miller_loop_lines, blst_miller_loop_n, blst_p1,
+    blst_p1_affine, blst_p1_affine_is_inf, blst_p1_deserialize, blst_p1_from_affine, blst_p1_mult,
+    blst_p1_to_affine, blst_p2_affine, blst_p2_deserialize, blst_precompute_lines, MultiPoint,
+    BLST_ERROR,
 };
 use std::ptr;
 
@@ -144,7 +144,10 @@ pub(crate) fn affine(p: &blst_p1) -> blst_p1_affine {
 
 /// `Σ s_i·P_i` (Pippenger) with scalars of at most `bits` bits.
 pub(crate) fn msm(points: &[blst_p1_affine], scalars: &[Fr], bits: usize) -> blst_p1 {
-    let bytes: Vec<u8> = scalars.iter().flat_map(|s| scalar_le(s)[..bits.div_ceil(8)].to_vec()).collect();
+    let bytes: Vec<u8> = scalars
+        .iter()
+        .flat_map(|s| scalar_le(s)[..bits.div_ceil(8)].to_vec())
+        .collect();
     points.mult(&bytes, bits)
 }
 

@@ -15,8 +15,8 @@
 use crate::Fr;
 use ark_crypto_primitives::sponge::{
     constraints::CryptographicSpongeVar,
-    poseidon::{constraints::PoseidonSpongeVar, find_poseidon_ark_and_mds, PoseidonConfig},
     poseidon::PoseidonSponge,
+    poseidon::{constraints::PoseidonSpongeVar, find_poseidon_ark_and_mds, PoseidonConfig},
     CryptographicSponge,
 };
 use ark_ff::PrimeField;
@@ -118,14 +118,21 @@ mod tests {
         let a = Fr::from(7u64);
         let zero = Fr::from(0u64);
         assert_ne!(hash(Domain::Leaf, &[a, a]), hash(Domain::Node, &[a, a]));
-        assert_ne!(hash(Domain::Nullifier, &[a]), hash(Domain::Node, &[a, zero]));
+        assert_ne!(
+            hash(Domain::Nullifier, &[a]),
+            hash(Domain::Node, &[a, zero])
+        );
     }
 
     type Mat = Vec<Vec<Fr>>;
 
     fn mat_mul(a: &Mat, b: &Mat) -> Mat {
         (0..3)
-            .map(|i| (0..3).map(|j| (0..3).map(|k| a[i][k] * b[k][j]).sum()).collect())
+            .map(|i| {
+                (0..3)
+                    .map(|j| (0..3).map(|k| a[i][k] * b[k][j]).sum())
+                    .collect()
+            })
             .collect()
     }
 
@@ -159,9 +166,11 @@ mod tests {
         let m = &config().mds;
         let m2 = mat_mul(m, m);
         let one = Fr::one();
-        let scalar = |a: &Mat| (0..3).all(|i| (0..3).all(|j| i == j || a[i][j].is_zero()))
-            && a[0][0] == a[1][1]
-            && a[1][1] == a[2][2];
+        let scalar = |a: &Mat| {
+            (0..3).all(|i| (0..3).all(|j| i == j || a[i][j].is_zero()))
+                && a[0][0] == a[1][1]
+                && a[1][1] == a[2][2]
+        };
         assert!(!scalar(m) && !scalar(&m2));
         let w = [Fr::zero(), m[0][2], -m[0][1]];
         assert!(!w.iter().all(|x| x.is_zero()));

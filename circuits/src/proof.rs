@@ -220,8 +220,9 @@ mod tests {
             ..good
         };
         for statement in [good, bad] {
-            let ark = Groth16::<Bls12_381>::verify_proof(&pvk, &proof.0, &statement.public_inputs())
-                .unwrap();
+            let ark =
+                Groth16::<Bls12_381>::verify_proof(&pvk, &proof.0, &statement.public_inputs())
+                    .unwrap();
             assert_eq!(verify(&vk, &statement, &proof).is_ok(), ark);
             let batch = [(statement, proof.clone())];
             assert_eq!(verify_batch(&vk, &batch, &mut rng).is_ok(), ark);

@@ -124,7 +124,13 @@ pub struct Statement {
 impl Statement {
     /// The Groth16 public inputs, in the circuit's order.
     pub fn public_inputs(&self) -> [Fr; 5] {
-        [self.root, Fr::from(self.epoch), self.nullifier, self.x, self.y]
+        [
+            self.root,
+            Fr::from(self.epoch),
+            self.nullifier,
+            self.x,
+            self.y,
+        ]
     }
 
     /// Canonical encoding: `root ‖ epoch (u64 BE) ‖ nullifier ‖ x ‖ y`, field elements as 32
@@ -163,8 +169,6 @@ pub fn recover_secret(s1: &Statement, s2: &Statement) -> Result<Fr, RecoverError
     if s1.nullifier != s2.nullifier {
         return Err(RecoverError::DifferentNullifiers);
     }
-    let inv = (s2.x - s1.x)
-        .inverse()
-        .ok_or(RecoverError::SameSignal)?;
+    let inv = (s2.x - s1.x).inverse().ok_or(RecoverError::SameSignal)?;
     Ok((s1.y * s2.x - s2.y * s1.x) * inv)
 }

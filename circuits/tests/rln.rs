@@ -2,10 +2,10 @@
 //! hostile encodings of proofs, statements and key files.
 
 use curtain_circuits::{
-    commitment, find_invalid, fr_to_be_bytes, prove, recover_secret, setup_dev, signal_hash, verify,
-    verify_batch, CircuitParams, DecodeError, Fr, Identity, KeyError, MerklePath, MerkleTree,
-    Proof, ProveError, ProvingKey, RecoverError, Statement, VerifyError, VerifyingKey, Witness,
-    WitnessError, PROOF_BYTES, STATEMENT_BYTES,
+    commitment, find_invalid, fr_to_be_bytes, prove, recover_secret, setup_dev, signal_hash,
+    verify, verify_batch, CircuitParams, DecodeError, Fr, Identity, KeyError, MerklePath,
+    MerkleTree, Proof, ProveError, ProvingKey, RecoverError, Statement, VerifyError, VerifyingKey,
+    Witness, WitnessError, PROOF_BYTES, STATEMENT_BYTES,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -43,7 +43,13 @@ impl Members {
     }
 
     /// Proves member `i`'s message `k` for `payload`.
-    fn signal(&self, i: usize, k: u32, payload: &[u8], rng: &mut ChaCha20Rng) -> (Statement, Proof) {
+    fn signal(
+        &self,
+        i: usize,
+        k: u32,
+        payload: &[u8],
+        rng: &mut ChaCha20Rng,
+    ) -> (Statement, Proof) {
         let path = self.path(i);
         let witness = Witness {
             identity: &self.identities[i],
@@ -68,11 +74,26 @@ fn valid_proof_verifies_and_every_tampered_statement_fails() {
 
     let one = Fr::from(1u64);
     let tampered = [
-        Statement { root: statement.root + one, ..statement },
-        Statement { epoch: EPOCH + 1, ..statement },
-        Statement { nullifier: statement.nullifier + one, ..statement },
-        Statement { x: signal_hash(b"other tx"), ..statement },
-        Statement { y: statement.y + one, ..statement },
+        Statement {
+            root: statement.root + one,
+            ..statement
+        },
+        Statement {
+            epoch: EPOCH + 1,
+            ..statement
+        },
+        Statement {
+            nullifier: statement.nullifier + one,
+            ..statement
+        },
+        Statement {
+            x: signal_hash(b"other tx"),
+            ..statement
+        },
+        Statement {
+            y: statement.y + one,
+            ..statement
+        },
     ];
     for s in &tampered {
         assert_eq!(verify(vk, s, &proof), Err(VerifyError::Invalid));
@@ -80,7 +101,10 @@ fn valid_proof_verifies_and_every_tampered_statement_fails() {
     // A valid proof of another statement (another member) does not verify this one.
     let (other_statement, other_proof) = members.signal(1, 0, b"tx", &mut rng);
     verify(vk, &other_statement, &other_proof).unwrap();
-    assert_eq!(verify(vk, &statement, &other_proof), Err(VerifyError::Invalid));
+    assert_eq!(
+        verify(vk, &statement, &other_proof),
+        Err(VerifyError::Invalid)
+    );
 }
 
 #[test]
@@ -97,13 +121,19 @@ fn batch_verification_and_fallback() {
 
     // Proof 2 swapped for proof 3's: both now fail.
     batch[2].1 = batch[3].1.clone();
-    assert_eq!(verify_batch(vk, &batch, &mut rng), Err(VerifyError::BatchInvalid));
+    assert_eq!(
+        verify_batch(vk, &batch, &mut rng),
+        Err(VerifyError::BatchInvalid)
+    );
     assert_eq!(find_invalid(vk, &batch), vec![2]);
     // A wrong public input alone also sinks the batch.
     batch[2].1 = members.signal(2, 0, &[2], &mut rng).1;
     verify_batch(vk, &batch, &mut rng).unwrap();
     batch[1].0.epoch += 1;
-    assert_eq!(verify_batch(vk, &batch, &mut rng), Err(VerifyError::BatchInvalid));
+    assert_eq!(
+        verify_batch(vk, &batch, &mut rng),
+        Err(VerifyError::BatchInvalid)
+    );
     assert_eq!(find_invalid(vk, &batch), vec![1]);
 }
 
@@ -125,7 +155,10 @@ fn exceeding_the_rate_reveals_the_secret() {
     // Within the quota: another index, another nullifier, nothing revealed.
     let (s3, _) = members.signal(0, 2, b"second", &mut rng);
     assert_ne!(s3.nullifier, s1.nullifier);
-    assert_eq!(recover_secret(&s1, &s3), Err(RecoverError::DifferentNullifiers));
+    assert_eq!(
+        recover_secret(&s1, &s3),
+        Err(RecoverError::DifferentNullifiers)
+    );
     assert_eq!(recover_secret(&s1, &s1), Err(RecoverError::SameSignal));
 }
 
@@ -150,23 +183,47 @@ fn inconsistent_witnesses_are_refused_before_proving() {
         other => panic!("expected a witness error, got {other:?}"),
     };
     assert_eq!(
-        err(&Witness { message_index: 3, ..base }),
+        err(&Witness {
+            message_index: 3,
+            ..base
+        }),
         WitnessError::MessageIndex { index: 3, limit: 3 }
     );
     assert_eq!(
-        err(&Witness { root: Fr::from(5u64), ..base }),
+        err(&Witness {
+            root: Fr::from(5u64),
+            ..base
+        }),
         WitnessError::PathMismatch
     );
     let other = members.path(1);
-    assert_eq!(err(&Witness { path: &other, ..base }), WitnessError::PathMismatch);
+    assert_eq!(
+        err(&Witness {
+            path: &other,
+            ..base
+        }),
+        WitnessError::PathMismatch
+    );
     let short = MerkleTree::new(4).unwrap().path(0).unwrap();
     assert_eq!(
-        err(&Witness { path: &short, ..base }),
-        WitnessError::PathDepth { path: 4, circuit: 20 }
+        err(&Witness {
+            path: &short,
+            ..base
+        }),
+        WitnessError::PathDepth {
+            path: 4,
+            circuit: 20
+        }
     );
     assert_eq!(
-        err(&Witness { identity: &greedy, ..base }),
-        WitnessError::Limit { limit: 1 << 17, max: 1 << 16 }
+        err(&Witness {
+            identity: &greedy,
+            ..base
+        }),
+        WitnessError::Limit {
+            limit: 1 << 17,
+            max: 1 << 16
+        }
     );
 }
 
@@ -182,7 +239,10 @@ fn proof_and_statement_encodings() {
     assert_eq!(Proof::from_bytes(&bytes).unwrap(), proof);
     assert_eq!(
         Proof::from_bytes(&bytes[..191]),
-        Err(DecodeError::Length { expected: 192, got: 191 })
+        Err(DecodeError::Length {
+            expected: 192,
+            got: 191
+        })
     );
     // Flipping the compression flag, or a byte of each point's x, gives a typed error.
     for at in [0, 20, 48, 100, 150] {
@@ -201,15 +261,24 @@ fn proof_and_statement_encodings() {
     inf[144] = 0xc0;
     assert_eq!(Proof::from_bytes(&inf), Err(DecodeError::Identity));
     inf[47] = 1;
-    assert!(matches!(Proof::from_bytes(&inf), Err(DecodeError::Point(_))));
+    assert!(matches!(
+        Proof::from_bytes(&inf),
+        Err(DecodeError::Point(_))
+    ));
 
     let sb = statement.to_bytes();
     assert_eq!(sb.len(), STATEMENT_BYTES);
     assert_eq!(Statement::from_bytes(&sb).unwrap(), statement);
-    assert!(matches!(Statement::from_bytes(&sb[1..]), Err(DecodeError::Length { .. })));
+    assert!(matches!(
+        Statement::from_bytes(&sb[1..]),
+        Err(DecodeError::Length { .. })
+    ));
     let mut unreduced = sb;
     unreduced[40..72].fill(0xff);
-    assert_eq!(Statement::from_bytes(&unreduced), Err(DecodeError::ScalarOutOfRange));
+    assert_eq!(
+        Statement::from_bytes(&unreduced),
+        Err(DecodeError::ScalarOutOfRange)
+    );
 }
 
 #[test]
@@ -235,8 +304,14 @@ fn key_files_round_trip_and_hostile_files_are_refused() {
     std::fs::write(dir.join("rln.vk"), &vk_bytes).unwrap();
     let pk2 = ProvingKey::load(&dir.join("rln.pk")).unwrap();
     assert_eq!(pk2.digest(), vk.digest());
-    assert_eq!(VerifyingKey::load(&dir.join("rln.vk")).unwrap().digest(), vk.digest());
-    assert!(matches!(VerifyingKey::load(&dir.join("missing")), Err(KeyError::Io(_))));
+    assert_eq!(
+        VerifyingKey::load(&dir.join("rln.vk")).unwrap().digest(),
+        vk.digest()
+    );
+    assert!(matches!(
+        VerifyingKey::load(&dir.join("missing")),
+        Err(KeyError::Io(_))
+    ));
     std::fs::remove_dir_all(&dir).unwrap();
     // The reloaded proving key proves.
     let members = Members::new(1, 1);
@@ -254,9 +329,21 @@ fn key_files_round_trip_and_hostile_files_are_refused() {
 
     let vk_err = |b: &[u8]| VerifyingKey::from_bytes(b).err().expect("must be refused");
     assert_eq!(vk_err(&vk_bytes[..20]), KeyError::Truncated("header"));
-    assert_eq!(vk_err(&vk_bytes[..vk_bytes.len() - 1]), KeyError::Truncated("body"));
-    assert_eq!(vk_err(&[&vk_bytes[..], &[0]].concat()), KeyError::TrailingBytes);
-    assert_eq!(vk_err(&pk_bytes), KeyError::Kind { found: 1, expected: 2 });
+    assert_eq!(
+        vk_err(&vk_bytes[..vk_bytes.len() - 1]),
+        KeyError::Truncated("body")
+    );
+    assert_eq!(
+        vk_err(&[&vk_bytes[..], &[0]].concat()),
+        KeyError::TrailingBytes
+    );
+    assert_eq!(
+        vk_err(&pk_bytes),
+        KeyError::Kind {
+            found: 1,
+            expected: 2
+        }
+    );
     let patched = |at: usize, value: u8| {
         let mut b = vk_bytes.clone();
         b[at] = value;
@@ -275,11 +362,17 @@ fn key_files_round_trip_and_hostile_files_are_refused() {
     assert!(matches!(vk_err(&huge), KeyError::TooLarge { .. }));
     // Corrupted points in the body.
     for at in [53 + 8, 53 + 60, vk_bytes.len() - 1] {
-        assert!(matches!(vk_err(&patched(at, vk_bytes[at] ^ 0x04)), KeyError::Body(_)), "{at}");
+        assert!(
+            matches!(vk_err(&patched(at, vk_bytes[at] ^ 0x04)), KeyError::Body(_)),
+            "{at}"
+        );
     }
     // A proving key file whose queries are cut short, with a consistent header.
     let mut short = pk_bytes[..pk_bytes.len() - 48].to_vec();
     let len = (short.len() - 53) as u64;
     short[45..53].copy_from_slice(&len.to_be_bytes());
-    assert!(matches!(ProvingKey::from_bytes(&short), Err(KeyError::Body(_))));
+    assert!(matches!(
+        ProvingKey::from_bytes(&short),
+        Err(KeyError::Body(_))
+    ));
 }
