@@ -42,6 +42,24 @@ impl Members {
         self.tree.path(i as u64).unwrap()
     }
 
+    /// Member `i`'s witness for message `k` of [`EPOCH`], signalling `payload`.
+    fn witness<'a>(
+        &'a self,
+        path: &'a MerklePath,
+        i: usize,
+        k: u32,
+        payload: &[u8],
+    ) -> Witness<'a> {
+        Witness {
+            identity: &self.identities[i],
+            path,
+            root: self.tree.root(),
+            epoch: EPOCH,
+            message_index: k,
+            signal: signal_hash(payload),
+        }
+    }
+
     /// Proves member `i`'s message `k` for `payload`.
     fn signal(
         &self,
@@ -51,14 +69,7 @@ impl Members {
         rng: &mut ChaCha20Rng,
     ) -> (Statement, Proof) {
         let path = self.path(i);
-        let witness = Witness {
-            identity: &self.identities[i],
-            path: &path,
-            root: self.tree.root(),
-            epoch: EPOCH,
-            message_index: k,
-            signal: signal_hash(payload),
-        };
+        let witness = self.witness(&path, i, k, payload);
         let proof = prove(&keys().0, &witness, rng).unwrap();
         (witness.statement(), proof)
     }
@@ -168,15 +179,7 @@ fn inconsistent_witnesses_are_refused_before_proving() {
     let members = Members::new(1, 3);
     let mut rng = ChaCha20Rng::seed_from_u64(4);
     let path = members.path(0);
-    let identity = &members.identities[0];
-    let base = Witness {
-        identity,
-        path: &path,
-        root: members.tree.root(),
-        epoch: EPOCH,
-        message_index: 0,
-        signal: signal_hash(b"tx"),
-    };
+    let base = members.witness(&path, 0, 0, b"tx");
     let greedy = Identity::random(1 << 17, &mut rng);
     let mut err = |w: &Witness<'_>| match prove(pk, w, &mut rng) {
         Err(ProveError::Witness(e)) => e,
@@ -316,14 +319,7 @@ fn key_files_round_trip_and_hostile_files_are_refused() {
     // The reloaded proving key proves.
     let members = Members::new(1, 1);
     let path = members.path(0);
-    let witness = Witness {
-        identity: &members.identities[0],
-        path: &path,
-        root: members.tree.root(),
-        epoch: 1,
-        message_index: 0,
-        signal: Fr::from(3u64),
-    };
+    let witness = members.witness(&path, 0, 0, b"tx");
     let proof = prove(&pk2, &witness, &mut ChaCha20Rng::seed_from_u64(6)).unwrap();
     verify(vk, &witness.statement(), &proof).unwrap();
 
