@@ -88,6 +88,18 @@ impl CircuitParams {
 
     /// Sizes of the constraint system, as a Groth16 key for it has them.
     pub(crate) fn shape(&self) -> Shape {
+        let cs = self.synthesize_blank();
+        Shape {
+            constraints: cs.num_constraints(),
+            instance: cs.num_instance_variables(),
+            witness: cs.num_witness_variables(),
+        }
+    }
+}
+
+impl CircuitParams {
+    /// The constraint system without values, as key generation sees it (with its matrices).
+    pub(crate) fn synthesize_blank(&self) -> ConstraintSystemRef<Fr> {
         let cs = ConstraintSystem::<Fr>::new_ref();
         cs.set_optimization_goal(OptimizationGoal::Constraints);
         cs.set_mode(SynthesisMode::Setup);
@@ -95,11 +107,7 @@ impl CircuitParams {
             .generate_constraints(cs.clone())
             .expect("the circuit synthesises without values in setup mode");
         cs.finalize();
-        Shape {
-            constraints: cs.num_constraints(),
-            instance: cs.num_instance_variables(),
-            witness: cs.num_witness_variables(),
-        }
+        cs
     }
 }
 

@@ -7,6 +7,15 @@
 use crate::{DecodeError, Fr};
 use ark_ff::{BigInteger, PrimeField};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress, Validate};
+use rand_core::CryptoRng;
+use zeroize::Zeroizing;
+
+/// A uniform field element: 64 random bytes reduced modulo `r` (bias below 2^-128).
+pub(crate) fn random_fr<R: CryptoRng + ?Sized>(rng: &mut R) -> Fr {
+    let mut wide = Zeroizing::new([0u8; 64]);
+    rng.fill_bytes(wide.as_mut());
+    Fr::from_be_bytes_mod_order(wide.as_ref())
+}
 
 /// 32-byte big-endian encoding of a field element.
 pub fn fr_to_be_bytes(x: &Fr) -> [u8; 32] {

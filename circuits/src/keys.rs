@@ -17,6 +17,7 @@ use crate::{
     encoding::{decode_canonical, encode, fr_to_be_bytes},
     poseidon,
     proof::PreparedVk,
+    prover::PreparedPk,
     KeyError,
 };
 use ark_bls12_381::Bls12_381;
@@ -62,6 +63,7 @@ pub struct VerifyingKey {
 pub struct ProvingKey {
     params: CircuitParams,
     pub(crate) pk: ArkProvingKey,
+    pub(crate) prepared: PreparedPk,
     digest: CircuitDigest,
 }
 
@@ -81,6 +83,7 @@ pub fn setup_dev(params: CircuitParams, seed: [u8; 32]) -> (ProvingKey, Verifyin
     (
         ProvingKey {
             params,
+            prepared: PreparedPk::new(&pk, params),
             pk,
             digest: vk.digest,
         },
@@ -212,7 +215,12 @@ impl ProvingKey {
         if circuit_digest(params, &encode(&pk.vk)) != digest {
             return Err(KeyError::Digest);
         }
-        Ok(Self { params, pk, digest })
+        Ok(Self {
+            params,
+            prepared: PreparedPk::new(&pk, params),
+            pk,
+            digest,
+        })
     }
 
     /// Reads a proving key file (at most the cap plus header bytes are read).
@@ -225,10 +233,13 @@ fn check_vk(vk: &ArkVerifyingKey) -> Result<(), KeyError> {
     if vk.gamma_abc_g1.len() != IC_LEN {
         return Err(KeyError::Shape("number of public inputs"));
     }
+    // An honest setup yields no identity point; refusing them keeps the pairing and MSM code
+    // free of identity special cases.
     if vk.alpha_g1.is_zero()
         || vk.beta_g2.is_zero()
         || vk.gamma_g2.is_zero()
         || vk.delta_g2.is_zero()
+        || vk.gamma_abc_g1.iter().any(|p| p.is_zero())
     {
         return Err(KeyError::Shape("identity point in the verifying key"));
     }

@@ -20,6 +20,7 @@ mod merkle;
 mod pairing;
 pub mod poseidon;
 mod proof;
+mod prover;
 mod signal;
 
 pub use ark_bls12_381::Fr;

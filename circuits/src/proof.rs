@@ -2,20 +2,16 @@
 
 use crate::{
     circuit::{Assignment, RlnCircuit, Witness},
-    encoding::{decode_canonical, encode},
-    keys::{ProvingKey, VerifyingKey},
-    DecodeError, Fr, ProveError, Statement, VerifyError,
-};
-use crate::{
-    keys::ArkVerifyingKey,
+    encoding::{decode_canonical, encode, random_fr},
+    keys::{ArkVerifyingKey, ProvingKey, VerifyingKey},
     pairing::{self, affine, g1, g2, Gt, Lines, MillerProduct},
+    prover::create_proof,
+    DecodeError, Fr, ProveError, Statement, VerifyError,
 };
 use ark_bls12_381::Bls12_381;
 use ark_ec::AffineRepr;
 use ark_ff::{One, Zero};
-use ark_groth16::Groth16;
 use blst::{blst_p1, blst_p1_affine, blst_p2_affine, p1_affines};
-use rand_chacha_03::{rand_core::SeedableRng, ChaCha20Rng};
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
@@ -53,13 +49,6 @@ impl Proof {
     }
 }
 
-/// Arkworks draws randomness through rand_core 0.6: a ChaCha20 stream keyed from the caller's RNG.
-fn ark_rng<R: CryptoRng + ?Sized>(rng: &mut R) -> ChaCha20Rng {
-    let mut seed = Zeroizing::new([0u8; 32]);
-    rng.fill_bytes(seed.as_mut());
-    ChaCha20Rng::from_seed(*seed)
-}
-
 /// Proves `witness` (checked natively first). The statement is [`Witness::statement`].
 pub fn prove<R: CryptoRng + ?Sized>(
     pk: &ProvingKey,
@@ -71,9 +60,12 @@ pub fn prove<R: CryptoRng + ?Sized>(
         params: pk.params(),
         values: Some(Assignment::new(witness, pk.params())),
     };
-    Groth16::<Bls12_381>::create_random_proof_with_reduction(circuit, &pk.pk, &mut ark_rng(rng))
-        .map(Proof)
-        .map_err(|e| ProveError::Synthesis(e.to_string()))
+    // The blinding scalars hide the witness: zeroized after use.
+    let (r, s) = (
+        Zeroizing::new(random_fr(rng)),
+        Zeroizing::new(random_fr(rng)),
+    );
+    create_proof(&pk.pk, &pk.prepared, circuit, *r, *s).map(Proof)
 }
 
 /// The verifying key in the form the pairing checks use (blst points, G2 lines, `e(α, β)`).
@@ -148,9 +140,7 @@ pub fn verify_batch<R: CryptoRng + ?Sized>(
     let mut rs = Vec::with_capacity(batch.len());
     let mut sums = [Fr::zero(); 6];
     for (statement, _) in batch {
-        let mut r = [0u8; 16];
-        rng.fill_bytes(&mut r);
-        let r = Fr::from(u128::from_le_bytes(r));
+        let r = Fr::from(random_nonzero_u128(rng));
         for (acc, x) in sums.iter_mut().zip(ic_scalars(statement)) {
             *acc += r * x;
         }
@@ -175,6 +165,18 @@ pub fn verify_batch<R: CryptoRng + ?Sized>(
     }
 }
 
+/// A uniform non-zero 128-bit weight (zero would drop its proof from the check).
+fn random_nonzero_u128<R: CryptoRng + ?Sized>(rng: &mut R) -> u128 {
+    loop {
+        let mut r = [0u8; 16];
+        rng.fill_bytes(&mut r);
+        let r = u128::from_le_bytes(r);
+        if r != 0 {
+            return r;
+        }
+    }
+}
+
 /// The indices of the invalid proofs in `batch`, by single verification (the fallback after
 /// [`verify_batch`] fails).
 pub fn find_invalid(vk: &VerifyingKey, batch: &[(Statement, Proof)]) -> Vec<usize> {
@@ -190,7 +192,7 @@ pub fn find_invalid(vk: &VerifyingKey, batch: &[(Statement, Proof)]) -> Vec<usiz
 mod tests {
     use super::*;
     use crate::{setup_dev, CircuitParams, Identity, MerkleTree};
-    use ark_groth16::prepare_verifying_key;
+    use ark_groth16::{prepare_verifying_key, Groth16};
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
 

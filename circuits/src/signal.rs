@@ -7,7 +7,7 @@
 //! (same slope) and different `x` determine the line, hence `a0`.
 
 use crate::{
-    encoding::{fr_from_be_bytes, fr_to_be_bytes},
+    encoding::{fr_from_be_bytes, fr_to_be_bytes, random_fr},
     poseidon::{hash, Domain},
     DecodeError, Fr, RecoverError,
 };
@@ -43,10 +43,8 @@ pub struct Identity {
 impl Identity {
     /// A fresh identity with a uniformly random secret.
     pub fn random<R: CryptoRng + ?Sized>(limit: u32, rng: &mut R) -> Self {
-        let mut wide = Zeroizing::new([0u8; 64]);
-        rng.fill_bytes(wide.as_mut());
         Self {
-            secret: Fr::from_be_bytes_mod_order(wide.as_ref()),
+            secret: random_fr(rng),
             limit,
         }
     }
