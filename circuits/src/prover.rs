@@ -8,7 +8,7 @@
 
 use crate::{
     circuit::{CircuitParams, RlnCircuit},
-    pairing::scalar_le,
+    pairing::{g1, g2, scalar_le},
     Fr, ProveError,
 };
 use ark_bls12_381::{Bls12_381, G1Affine, G1Projective, G2Affine, G2Projective};
@@ -37,48 +37,53 @@ pub(crate) trait BlstCurve {
     fn serialize(p: &Self::Point, out: &mut [u8]);
 }
 
-pub(crate) struct G1;
-pub(crate) struct G2;
+/// Implements [`BlstCurve`] for one group.
+macro_rules! blst_curve {
+    ($name:ident, $ark:ty, $affine:ty, $point:ty, $bytes:expr, $to_blst:path, $to_affine:path, $serialize:path) => {
+        pub(crate) struct $name;
 
-impl BlstCurve for G1 {
-    type Ark = G1Affine;
-    type Affine = blst_p1_affine;
-    type Point = blst_p1;
-    const UNCOMPRESSED: usize = 96;
-    fn to_blst(p: &G1Affine) -> blst_p1_affine {
-        crate::pairing::g1(p)
-    }
-    fn msm(bases: &[blst_p1_affine], scalars: &[u8]) -> blst_p1 {
-        bases.mult(scalars, 255)
-    }
-    fn serialize(p: &blst_p1, out: &mut [u8]) {
-        let mut a = blst_p1_affine::default();
-        unsafe {
-            blst_p1_to_affine(&mut a, p);
-            blst_p1_affine_serialize(out.as_mut_ptr(), &a);
+        impl BlstCurve for $name {
+            type Ark = $ark;
+            type Affine = $affine;
+            type Point = $point;
+            const UNCOMPRESSED: usize = $bytes;
+            fn to_blst(p: &$ark) -> $affine {
+                $to_blst(p)
+            }
+            fn msm(bases: &[$affine], scalars: &[u8]) -> $point {
+                bases.mult(scalars, 255)
+            }
+            fn serialize(p: &$point, out: &mut [u8]) {
+                let mut a = <$affine>::default();
+                unsafe {
+                    $to_affine(&mut a, p);
+                    $serialize(out.as_mut_ptr(), &a);
+                }
+            }
         }
-    }
+    };
 }
 
-impl BlstCurve for G2 {
-    type Ark = G2Affine;
-    type Affine = blst_p2_affine;
-    type Point = blst_p2;
-    const UNCOMPRESSED: usize = 192;
-    fn to_blst(p: &G2Affine) -> blst_p2_affine {
-        crate::pairing::g2(p)
-    }
-    fn msm(bases: &[blst_p2_affine], scalars: &[u8]) -> blst_p2 {
-        bases.mult(scalars, 255)
-    }
-    fn serialize(p: &blst_p2, out: &mut [u8]) {
-        let mut a = blst_p2_affine::default();
-        unsafe {
-            blst_p2_to_affine(&mut a, p);
-            blst_p2_affine_serialize(out.as_mut_ptr(), &a);
-        }
-    }
-}
+blst_curve!(
+    G1,
+    G1Affine,
+    blst_p1_affine,
+    blst_p1,
+    96,
+    g1,
+    blst_p1_to_affine,
+    blst_p1_affine_serialize
+);
+blst_curve!(
+    G2,
+    G2Affine,
+    blst_p2_affine,
+    blst_p2,
+    192,
+    g2,
+    blst_p2_to_affine,
+    blst_p2_affine_serialize
+);
 
 /// The non-identity points of a query, with the positions of their scalars.
 pub(crate) struct Bases<C: BlstCurve> {
