@@ -2,7 +2,8 @@
 //!
 //! arkworks' `create_proof_with_reduction` spends most of its time in five MSMs over the proving
 //! key's queries; blst's Pippenger does them about twice as fast here (measured in the bench),
-//! and skipping the identity points of the queries (most of the B queries) shrinks them further.
+//! and skipping the identity points of the queries (a third of each B query: 1 929 of 5 859
+//! at depth 20) shrinks them further.
 //! The algebra is arkworks' (`create_proof_with_assignment`, libsnark reduction) unchanged; the
 //! R1CS matrices are built once per key instead of once per proof.
 
