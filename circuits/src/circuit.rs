@@ -95,9 +95,7 @@ impl CircuitParams {
             witness: cs.num_witness_variables(),
         }
     }
-}
 
-impl CircuitParams {
     /// The constraint system without values, as key generation sees it (with its matrices).
     pub(crate) fn synthesize_blank(&self) -> ConstraintSystemRef<Fr> {
         let cs = ConstraintSystem::<Fr>::new_ref();

@@ -33,9 +33,9 @@ pub const KEY_FORMAT_VERSION: u16 = 1;
 pub const KEY_MAGIC: [u8; 8] = *b"CRTNRLN\0";
 /// Domain tag of the circuit digest.
 pub const DIGEST_DST: &[u8] = b"curtain/v1/rln-circuit-digest";
-/// Cap on a verifying key body (6 G1 + 3 G2 + length prefix is 584 bytes).
+/// Cap on a verifying key body (7 G1 + 3 G2 points and a length prefix: 632 bytes).
 pub const MAX_VERIFYING_KEY_BODY: u64 = 4 << 10;
-/// Cap on a proving key body (depth 32 needs under 10 MiB).
+/// Cap on a proving key body (about 2 MiB at depth 20, 3 MiB at depth 32).
 pub const MAX_PROVING_KEY_BODY: u64 = 64 << 20;
 
 const KIND_PROVING: u8 = 1;
