@@ -356,6 +356,11 @@ fn key_files_round_trip_and_hostile_files_are_refused() {
     let mut huge = vk_bytes.clone();
     huge[45..53].copy_from_slice(&u64::MAX.to_be_bytes());
     assert!(matches!(vk_err(&huge), KeyError::TooLarge { .. }));
+    // A huge length prefix inside the body (the IC vector's, after α, β, γ, δ) fails at the
+    // end of the input instead of allocating.
+    let mut prefix = vk_bytes.clone();
+    prefix[53 + 48 + 3 * 96..53 + 48 + 3 * 96 + 8].fill(0xff);
+    assert!(matches!(vk_err(&prefix), KeyError::Body(_)));
     // Corrupted points in the body.
     for at in [53 + 8, 53 + 60, vk_bytes.len() - 1] {
         assert!(
