@@ -290,36 +290,54 @@ pub(crate) fn is_satisfied(circuit: RlnCircuit) -> bool {
     cs.is_satisfied().unwrap()
 }
 
+/// A test member: index 5 of a tree of depth `depth` holding a few other leaves.
+#[cfg(test)]
+pub(crate) struct TestMember {
+    pub identity: Identity,
+    pub tree: crate::merkle::MerkleTree,
+    pub path: MerklePath,
+}
+
+#[cfg(test)]
+impl TestMember {
+    pub(crate) fn new(depth: u8, limit: u32) -> Self {
+        use rand_core::SeedableRng;
+        let identity = Identity::random(limit, &mut rand_chacha::ChaCha20Rng::seed_from_u64(7));
+        let mut tree = crate::merkle::MerkleTree::new(depth).unwrap();
+        for i in 0..8u64 {
+            let other = Fr::from(1000 + i);
+            tree.push(if i == 5 { identity.commitment() } else { other })
+                .unwrap();
+        }
+        let path = tree.path(5).unwrap();
+        Self {
+            identity,
+            tree,
+            path,
+        }
+    }
+
+    /// The witness for message `k` of epoch 1 700 000 000, signal `x`.
+    pub(crate) fn witness(&self, k: u32, x: Fr) -> Witness<'_> {
+        Witness {
+            identity: &self.identity,
+            path: &self.path,
+            root: self.tree.root(),
+            epoch: 1_700_000_000,
+            message_index: k,
+            signal: x,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{merkle::MerkleTree, signal::signal_hash};
-    use rand_chacha::ChaCha20Rng;
-    use rand_core::SeedableRng;
 
-    /// A member at index 5 of a tree with a few others, and its assignment for message `k`.
+    /// The test member's assignment for message `k`.
     fn honest(params: CircuitParams, limit: u32, k: u32) -> Assignment {
-        let mut rng = ChaCha20Rng::seed_from_u64(7);
-        let identity = Identity::random(limit, &mut rng);
-        let mut tree = MerkleTree::new(params.depth()).unwrap();
-        for i in 0..8u64 {
-            let leaf = if i == 5 {
-                identity.commitment()
-            } else {
-                Fr::from(1000 + i)
-            };
-            tree.push(leaf).unwrap();
-        }
-        let path = tree.path(5).unwrap();
-        let witness = Witness {
-            identity: &identity,
-            path: &path,
-            root: tree.root(),
-            epoch: 1_700_000_000,
-            message_index: k,
-            signal: signal_hash(b"ciphertext id"),
-        };
-        Assignment::new(&witness, params)
+        let member = TestMember::new(params.depth(), limit);
+        Assignment::new(&member.witness(k, Fr::from(99u64)), params)
     }
 
     fn satisfied(params: CircuitParams, values: Assignment) -> bool {

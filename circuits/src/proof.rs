@@ -191,7 +191,7 @@ pub fn find_invalid(vk: &VerifyingKey, batch: &[(Statement, Proof)]) -> Vec<usiz
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{setup_dev, CircuitParams, Identity, MerkleTree};
+    use crate::{circuit::TestMember, setup_dev, CircuitParams};
     use ark_groth16::{prepare_verifying_key, Groth16};
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
@@ -199,21 +199,11 @@ mod tests {
     /// The blst checks give arkworks' verdicts, and points cross over unchanged.
     #[test]
     fn blst_verification_agrees_with_arkworks() {
-        let params = CircuitParams::new(2, 4).unwrap();
+        let params = CircuitParams::new(3, 4).unwrap();
         let (pk, vk) = setup_dev(params, [3; 32]);
         let mut rng = ChaCha20Rng::seed_from_u64(9);
-        let identity = Identity::random(5, &mut rng);
-        let mut tree = MerkleTree::new(2).unwrap();
-        tree.push(identity.commitment()).unwrap();
-        let path = tree.path(0).unwrap();
-        let witness = Witness {
-            identity: &identity,
-            path: &path,
-            root: tree.root(),
-            epoch: 3,
-            message_index: 4,
-            signal: Fr::from(11u64),
-        };
+        let member = TestMember::new(params.depth(), 5);
+        let witness = member.witness(4, Fr::from(11u64));
         let proof = prove(&pk, &witness, &mut rng).unwrap();
         let pvk = prepare_verifying_key(&pk.pk.vk);
         let good = witness.statement();
