@@ -72,6 +72,13 @@ impl MillerProduct {
         });
     }
 
+    /// `× other`.
+    pub(crate) fn merge(&mut self, other: MillerProduct) {
+        if let Some(f) = other.0 {
+            self.mul(f);
+        }
+    }
+
     /// `× e(p, q)` for a G2 point without precomputed lines.
     pub(crate) fn pair(&mut self, p: &blst_p1_affine, q: &blst_p2_affine) {
         if !unsafe { blst_p1_affine_is_inf(p) } {

@@ -13,6 +13,7 @@ use ark_ec::AffineRepr;
 use ark_ff::{One, Zero};
 use blst::{blst_p1, blst_p1_affine, blst_p2_affine, p1_affines};
 use rand_core::CryptoRng;
+use rayon::prelude::*;
 use zeroize::Zeroizing;
 
 /// Length of a compressed proof: A (G1, 48) ‖ B (G2, 96) ‖ C (G1, 48).
@@ -146,18 +147,36 @@ pub fn verify_batch<R: CryptoRng + ?Sized>(
         }
         rs.push(r);
     }
-    let scaled_a: Vec<blst_p1> = batch
-        .iter()
-        .zip(&rs)
-        .map(|((_, proof), r)| pairing::mul(&g1(&proof.0.a), r, 128))
+    // Per-proof work (a 128-bit multiplication, point conversions) and the Miller loops are
+    // split over the threads; one final exponentiation at the end.
+    let per_proof: Vec<(blst_p1, blst_p2_affine, blst_p1_affine)> = batch
+        .par_iter()
+        .zip(rs.par_iter())
+        .map(|((_, proof), r)| {
+            let a = pairing::mul(&g1(&proof.0.a), r, 128);
+            (a, g2(&proof.0.b), g1(&proof.0.c))
+        })
         .collect();
-    let bs: Vec<blst_p2_affine> = batch.iter().map(|(_, proof)| g2(&proof.0.b)).collect();
-    let cs: Vec<blst_p1_affine> = batch.iter().map(|(_, proof)| g1(&proof.0.c)).collect();
-    let mut m = MillerProduct::new();
-    m.pairs(p1_affines::from(&scaled_a).as_slice(), &bs);
-    m.pair_lines(&affine(&p.inputs(&sums)), &p.neg_gamma);
-    m.pair_lines(&affine(&pairing::msm(&cs, &rs, 128)), &p.neg_delta);
-    m.pair_lines(&affine(&pairing::mul(&p.neg_alpha, &sums[0], 255)), &p.beta);
+    let (scaled_a, (bs, cs)): (Vec<_>, (Vec<_>, Vec<_>)) =
+        per_proof.into_iter().map(|(a, b, c)| (a, (b, c))).unzip();
+    let scaled_a = p1_affines::from(&scaled_a);
+    let half = batch.len().div_ceil(2);
+    let (mut m, rest) = rayon::join(
+        || {
+            let mut m = MillerProduct::new();
+            m.pairs(&scaled_a.as_slice()[..half], &bs[..half]);
+            m
+        },
+        || {
+            let mut m = MillerProduct::new();
+            m.pairs(&scaled_a.as_slice()[half..], &bs[half..]);
+            m.pair_lines(&affine(&p.inputs(&sums)), &p.neg_gamma);
+            m.pair_lines(&affine(&pairing::msm(&cs, &rs, 128)), &p.neg_delta);
+            m.pair_lines(&affine(&pairing::mul(&p.neg_alpha, &sums[0], 255)), &p.beta);
+            m
+        },
+    );
+    m.merge(rest);
     if m.finish().is_one() {
         Ok(())
     } else {
