@@ -4,7 +4,7 @@
 //! is a leaf of the members' Merkle tree) and that this is one of at most `limit` messages it
 //! sends in an epoch; reusing a message index with a different signal reveals its secret, so
 //! it can be slashed. Groth16 over BLS12-381 (arkworks 0.6), Poseidon for every in-circuit
-//! hash. `SPEC-section.md` beside this crate is the specification.
+//! hash. SPEC.md §8 at the repository root is the specification.
 //!
 //! Flow: [`Identity::commitment`] is registered in a [`MerkleTree`]; the sender builds a
 //! [`Witness`] (signal `x` = [`signal_hash`] of the ciphertext id), calls [`prove`], and sends
