@@ -142,7 +142,12 @@ fn parse_response(resp: &[u8]) -> Option<(u16, Vec<u8>)> {
 
 /// Polls `f` every `every` until it returns `Some`, failing the test with `what` after
 /// `timeout`.
-pub fn poll<T>(timeout: Duration, every: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+pub fn poll<T>(
+    timeout: Duration,
+    every: Duration,
+    what: &str,
+    mut f: impl FnMut() -> Option<T>,
+) -> T {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(v) = f() {
