@@ -222,12 +222,7 @@ fn bad_input_gets_its_documented_error_and_loses_nothing() {
         f.limits.client_rate_per_s = Some(FLOOD_RATE);
         f.limits.client_burst = Some(FLOOD_BURST);
     });
-    for i in 0..4 {
-        nodes.spawn(i);
-    }
-    for i in 0..4 {
-        nodes.wait_up(i, STARTUP);
-    }
+    nodes.start(0..4, STARTUP);
     let api = nodes.api.clone();
     let mut wallet = Wallet::new(&nodes, b"bad-input");
 
@@ -390,6 +385,7 @@ fn bad_input_gets_its_documented_error_and_loses_nothing() {
         .ok()
         .map(|b| b.error.code);
     if code.as_deref() == Some("already_ordered") {
+        assert_refused(&again, 409, "already_ordered", "the same envelope twice");
         assert!(
             !matches!(tx_status(to, &ct.id()), Some(TxStatus::Pending)),
             "already_ordered for a pending envelope"
@@ -626,12 +622,7 @@ fn no_plaintext_shows_before_its_batch_is_released() {
         .env
         .push(("RUST_LOG".into(), "debug,curtain=trace".into()));
     // two of four members: no quorum, nothing can be final
-    for i in 0..2 {
-        nodes.spawn(i);
-    }
-    for i in 0..2 {
-        nodes.wait_up(i, STARTUP);
-    }
+    nodes.start(0..2, STARTUP);
     let api = nodes.api.clone();
     let mut wallet = Wallet::new(&nodes, b"front-run");
     let mut markers = Vec::new();
@@ -718,9 +709,7 @@ fn no_plaintext_shows_before_its_batch_is_released() {
     assert!(logged > 0, "the members' debug logs were scanned");
 
     // quorum: everything is ordered and released, and the same scan now finds every marker
-    for i in 2..4 {
-        nodes.spawn(i);
-    }
+    nodes.start(2..4, STARTUP);
     assert_all_released(&nodes, &wallet);
     let all: Vec<&str> = markers.iter().map(|m| m.marker.as_str()).collect();
     let page = get(api[0], &format!("/v1/namespaces/{NS}/batches")).1;

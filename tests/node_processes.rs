@@ -16,12 +16,7 @@ fn four_processes_with_a_sigkill_release_everything_identically() {
     // ports from the pid, so parallel runs on one machine do not collide
     let mut nodes = Nodes::deal("curtain-nodes", 4, common::free_ports(20_000, 30_000, 8));
     let api: Vec<SocketAddr> = nodes.api.clone();
-    for i in 0..4 {
-        nodes.spawn(i);
-    }
-    for i in 0..4 {
-        nodes.wait_up(i, Duration::from_secs(120));
-    }
+    nodes.start(0..4, Duration::from_secs(120));
 
     let key = nodes.committee.encryption_key.clone();
     let mut rng = rand::rng();

@@ -241,6 +241,16 @@ impl Nodes {
         self.children[i] = Some(child);
     }
 
+    /// Starts `members` and waits until each one's API answers.
+    pub fn start(&mut self, members: std::ops::Range<usize>, timeout: Duration) {
+        for i in members.clone() {
+            self.spawn(i);
+        }
+        for i in members {
+            self.wait_up(i, timeout);
+        }
+    }
+
     /// Waits until member i's API answers `/health`.
     pub fn wait_up(&self, i: usize, timeout: Duration) {
         poll(timeout, Duration::from_millis(200), "node API up", || {
