@@ -580,6 +580,7 @@ where
 
     // The finalization path and the share exchange.
     let (share_tx, share_rx) = channels.shares;
+    let mempool_size = stats.mempool_size.clone();
     let io = Io {
         member: member.clone(),
         share_out: Arc::new(futures::lock::Mutex::new(share_tx)),
@@ -612,7 +613,7 @@ where
     let (admit_tx, admit_rx) = mpsc::channel::<AdmitRequest>(ADMIT_QUEUE);
     handles.push(context.child("admitter").spawn({
         let member = member.clone();
-        move |ctx| admitter(ctx, member, admit_rx, persist_tx, gossip_out)
+        move |ctx| admitter(ctx, member, mempool_size, admit_rx, persist_tx, gossip_out)
     }));
     let participants = cfg.participants.clone();
     handles.push(context.child("gossip_in").spawn({
@@ -983,6 +984,7 @@ async fn gossip_receiver<R: Receiver<PublicKey = PublicKey>>(
 async fn admitter<E: Clock + CryptoRng>(
     mut context: E,
     member: Arc<Mutex<Member>>,
+    mempool_size: metrics::Gauge,
     mut rx: mpsc::Receiver<AdmitRequest>,
     persist: mpsc::UnboundedSender<Persist>,
     gossip: mpsc::UnboundedSender<Vec<u8>>,
@@ -1019,7 +1021,12 @@ async fn admitter<E: Clock + CryptoRng>(
             .mempool
             .screen(now_ms, items);
         let checked = screened.check(&mut context);
-        let mut verdicts = member.lock().expect("member lock").mempool.insert(checked);
+        let mut verdicts = {
+            let mut m = member.lock().expect("member lock");
+            let verdicts = m.mempool.insert(checked);
+            mempool_size.set(m.mempool.len() as i64);
+            verdicts
+        };
 
         let accepted: Vec<Arc<VerifiedCiphertext>> = verdicts
             .iter()
