@@ -140,6 +140,9 @@ pub fn devnet(a: DevnetArgs) -> anyhow::Result<()> {
 
 use std::os::unix::process::CommandExt as _;
 
+/// Heights every member must have released before the load starts.
+const WARM_HEIGHTS: u64 = 3;
+
 /// Runs the load and the drain; returns how many accepted transactions were lost.
 async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow::Result<u64> {
     // wait for every member's API
@@ -154,6 +157,20 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
         }
     }
     let client = Client::connect(urls.clone(), None).await?;
+    // Load starts once every member has finalized and released a few (empty) heights: p2p is
+    // connected and the whole path runs, so the first seconds do not measure the start-up.
+    for i in 0..urls.len() {
+        while !client
+            .node_status(i)
+            .await
+            .is_ok_and(|s| s.next_release > WARM_HEIGHTS)
+        {
+            if Instant::now() > deadline {
+                bail!("member {i} is not releasing (see {})", dir.display());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     let info = client.committee();
     println!(
         "devnet: {} members (decryption threshold {}), key {}",
