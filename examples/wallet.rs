@@ -46,10 +46,7 @@ async fn main() -> anyhow::Result<()> {
     let batch = client.release(0, height).await?;
     client.verify_release(0, &batch).await?;
     let entry = batch
-        .namespaces
-        .iter()
-        .flat_map(|n| n.entries.iter())
-        .find(|e| e.ciphertext.id() == id)
+        .entry(&id)
         .ok_or_else(|| anyhow::anyhow!("the verified batch does not hold the transaction"))?;
     match &entry.outcome {
         curtain_crypto::Decryption::Plaintext(p) => println!(

@@ -73,7 +73,7 @@ fn four_processes_with_a_sigkill_release_everything_identically() {
             }
             let ids: BTreeSet<[u8; 32]> = logs[i]
                 .iter()
-                .flat_map(|b| b.namespaces.iter().flat_map(|n| n.entries.iter()))
+                .flat_map(|b| b.entries())
                 .map(|e| e.ciphertext.id())
                 .collect();
             done &= accepted.is_subset(&ids);
@@ -97,7 +97,7 @@ fn four_processes_with_a_sigkill_release_everything_identically() {
     }
     let mut released = BTreeSet::new();
     for b in &logs[0] {
-        for e in b.namespaces.iter().flat_map(|n| n.entries.iter()) {
+        for e in b.entries() {
             assert!(released.insert(e.ciphertext.id()), "released twice");
         }
     }

@@ -649,7 +649,7 @@ fn check(run: &Run) {
     for i in (0..sc.n).filter(|&i| sc.honest(i)) {
         let mine: BTreeSet<[u8; 32]> = run.releases[i]
             .iter()
-            .flat_map(|b| b.namespaces.iter().flat_map(|n| n.entries.iter()))
+            .flat_map(|b| b.entries())
             .map(|e| e.ciphertext.id())
             .collect();
         assert_eq!(mine, run.submitted, "honest member {i} released everything");

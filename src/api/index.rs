@@ -99,7 +99,7 @@ impl ReleaseIndex {
         while inner.entries > MAX_ENTRIES && inner.batches.len() > 1 {
             let (_, old) = inner.batches.pop_first().expect("non-empty");
             inner.entries -= entries(&old);
-            for e in old.namespaces.iter().flat_map(|n| n.entries.iter()) {
+            for e in old.entries() {
                 inner.ids.remove(&e.ciphertext.id());
             }
         }

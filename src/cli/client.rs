@@ -138,10 +138,7 @@ pub fn submit(a: SubmitArgs) -> anyhow::Result<()> {
         let batch = client.release(0, height).await?;
         client.verify_release(0, &batch).await?;
         let entry = batch
-            .namespaces
-            .iter()
-            .flat_map(|n| n.entries.iter())
-            .find(|e| e.ciphertext.id() == id)
+            .entry(&id)
             .context("released batch does not hold the transaction")?;
         println!(
             "released at height {height}, position {position} (verified): {}",

@@ -113,9 +113,7 @@ impl Member {
     pub fn restore(&mut self, released: &[ReleasedBatch]) {
         for b in released {
             let ids: Vec<(CtId, u64)> = b
-                .namespaces
-                .iter()
-                .flat_map(|n| n.entries.iter())
+                .entries()
                 .map(|e| (e.ciphertext.id(), e.ciphertext.label().key_epoch()))
                 .collect();
             self.mempool.restore_ordered(ids);

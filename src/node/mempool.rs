@@ -122,14 +122,6 @@ pub struct Checked {
 }
 
 impl Screened {
-    /// How many submissions need decoding and checking.
-    pub fn len(&self) -> usize {
-        self.passed.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.passed.is_empty()
-    }
-
     /// Decodes the points (in parallel) and checks validity with one batched check per key
     /// epoch. Needs no access to the mempool.
     pub fn check<R: CryptoRng + ?Sized>(self, rng: &mut R) -> Checked {

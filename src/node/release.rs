@@ -63,6 +63,16 @@ impl ReleasedBatch {
         )
     }
 
+    /// Every entry, in committed order.
+    pub fn entries(&self) -> impl Iterator<Item = &ReleasedEntry> {
+        self.namespaces.iter().flat_map(|n| n.entries.iter())
+    }
+
+    /// The entry of ciphertext `id`, if this batch released it.
+    pub fn entry(&self, id: &[u8; 32]) -> Option<&ReleasedEntry> {
+        self.entries().find(|e| e.ciphertext.id() == *id)
+    }
+
     /// Third-party check: the entries are exactly the block's ciphertexts in order, every
     /// opening is correct for its ciphertext under the key of its epoch, and every outcome is
     /// what the opening gives. The certificate is checked by `certificate_ok`.

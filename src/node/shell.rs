@@ -186,7 +186,7 @@ const LATENCY_WINDOW: usize = 4096;
 /// Accepted entries to make durable; `then` runs once they are synced.
 struct Persist {
     cts: Vec<Arc<VerifiedCiphertext>>,
-    then: Option<Box<dyn FnOnce() + Send>>,
+    then: Box<dyn FnOnce() + Send>,
 }
 
 impl NodeHandle {
@@ -657,7 +657,6 @@ fn index_of(participants: &[PublicKey], pk: &PublicKey) -> Option<u32> {
     participants.iter().position(|p| p == pk).map(|i| i as u32)
 }
 
-/// Carries out collector effects: shares to every member, releases to the log's consumer.
 /// What the member's tasks share.
 struct Io<S> {
     member: Arc<Mutex<Member>>,
@@ -814,9 +813,7 @@ async fn mempool_writer<E: Storage + Clock + Metrics>(
         since_prune += ids.len();
         logged.extend((position..).zip(ids));
         for p in group {
-            if let Some(then) = p.then {
-                then();
-            }
+            (p.then)();
         }
         if since_prune >= PRUNE_EVERY {
             since_prune = 0;
@@ -1028,16 +1025,15 @@ async fn admitter<E: Clock + CryptoRng>(
             verdicts
         };
 
-        let accepted: Vec<Arc<VerifiedCiphertext>> = verdicts
-            .iter()
-            .filter_map(|a| a.result.clone().ok())
-            .collect();
-        let to_gossip: Vec<Arc<VerifiedCiphertext>> = verdicts
-            .iter()
-            .zip(&from_client)
-            .filter(|(_, c)| **c)
-            .filter_map(|(a, _)| a.result.clone().ok())
-            .collect();
+        let (mut accepted, mut to_gossip) = (Vec::new(), Vec::new());
+        for (a, client) in verdicts.iter().zip(&from_client) {
+            if let Ok(ct) = &a.result {
+                accepted.push(Arc::clone(ct));
+                if *client {
+                    to_gossip.push(Arc::clone(ct));
+                }
+            }
+        }
         let mut acks = Vec::with_capacity(replies.len());
         for (len, reply) in replies.into_iter().rev() {
             let mine = verdicts.split_off(verdicts.len() - len);
@@ -1059,7 +1055,7 @@ async fn admitter<E: Clock + CryptoRng>(
         } else {
             let _ = persist.send(Persist {
                 cts: accepted,
-                then: Some(Box::new(then)),
+                then: Box::new(then),
             });
         }
     }
