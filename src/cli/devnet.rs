@@ -124,7 +124,8 @@ pub fn devnet(a: DevnetArgs) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let result = rt.block_on(run(&a, urls, &dir));
+    let pids: Vec<u32> = procs.0.iter().map(Child::id).collect();
+    let result = rt.block_on(run(&a, urls, &pids, &dir));
     drop(procs);
     if a.keep {
         eprintln!("committee, data and logs kept in {}", dir.display());
@@ -144,7 +145,12 @@ use std::os::unix::process::CommandExt as _;
 const WARM_HEIGHTS: u64 = 3;
 
 /// Runs the load and the drain; returns how many accepted transactions were lost.
-async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow::Result<u64> {
+async fn run(
+    a: &DevnetArgs,
+    urls: Vec<String>,
+    members: &[u32],
+    dir: &std::path::Path,
+) -> anyhow::Result<u64> {
     // wait for every member's API
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -192,6 +198,7 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
 
     let tally = Arc::new(Tally::default());
     let start = Instant::now();
+    let cpu_start = (cpu_seconds(members), cpu_seconds(&[std::process::id()]));
     let stop = Arc::new(tokio::sync::Notify::new());
     let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
 
@@ -352,6 +359,10 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
     for f in followers {
         f.abort();
     }
+    let cpu = (
+        cpu_seconds(members) - cpu_start.0,
+        cpu_seconds(&[std::process::id()]) - cpu_start.1,
+    );
 
     let mut decrypt = Vec::new();
     for i in 0..urls.len() {
@@ -375,6 +386,8 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
     let throughput = released as f64 / active.max(1e-9);
     let [p50, p95, p99, max] = quantiles(lat, [0.5, 0.95, 0.99, 1.0]);
     let [d50, d99] = quantiles(decrypt, [0.5, 0.99]);
+    let per_tx = |secs: f64| secs * 1e3 / released.max(1) as f64;
+    let (cpu_members, cpu_generator) = (per_tx(cpu.0), per_tx(cpu.1));
 
     println!();
     println!("| metric | value |");
@@ -389,6 +402,9 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
         "| submit → release p50 / p95 / p99 / max | {p50:.0} / {p95:.0} / {p99:.0} / {max:.0} ms |"
     );
     println!("| finalized → released per block p50 / p99 | {d50:.1} / {d99:.1} ms |");
+    println!(
+        "| CPU per released tx: all members / load generator | {cpu_members:.3} / {cpu_generator:.3} ms |"
+    );
 
     if let Some(path) = &a.report {
         let report = serde_json::json!({
@@ -400,6 +416,7 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
             "throughput_tps": throughput,
             "latency_ms": { "p50": p50, "p95": p95, "p99": p99, "max": max },
             "decrypt_batch_ms": { "p50": d50, "p99": d99 },
+            "cpu_ms_per_tx": { "members": cpu_members, "load_generator": cpu_generator },
             "config": {
                 "nodes": a.nodes, "rate": a.rate, "duration_s": load_time.as_secs_f64(),
                 "namespaces": a.namespaces, "payload_bytes": a.payload_bytes,
@@ -412,6 +429,25 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
         println!("report: {} and {}", path.display(), svg.display());
     }
     Ok(lost)
+}
+
+/// CPU time (user + system, seconds) the processes have used so far, from /proc: the measure of
+/// cost per transaction that stays meaningful on a loaded machine, where throughput does not.
+/// 0 where /proc is unavailable.
+fn cpu_seconds(pids: &[u32]) -> f64 {
+    // /proc reports in USER_HZ ticks, 100 per second on every Linux ABI we build for
+    const TICKS_PER_S: f64 = 100.0;
+    pids.iter()
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // fields after the parenthesised command name (which may contain spaces)
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            // utime and stime are fields 14 and 15 of stat(5), 12 and 13 after the name
+            Some(f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?)
+        })
+        .sum::<f64>()
+        / TICKS_PER_S
 }
 
 /// p50 and p99 of the last `window` latencies.
