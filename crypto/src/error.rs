@@ -16,6 +16,8 @@ pub enum PointError {
     NotInSubgroup,
     #[error("point is the identity")]
     Identity,
+    #[error("point has no component in the prime-order subgroup (torsion only)")]
+    NoG1Component,
 }
 
 /// Why bytes could not be decoded into a value. Decoding never panics and never allocates

@@ -38,7 +38,8 @@ pub struct CommitteeKey {
     pk1: blst_p1_affine,
     // derived
     /// Miller-loop lines of `PK2 = Δ·x·G2`, the pairing partner of every opening check.
-    pk2_lines: group::PreparedG2,
+    /// Lines of `h_eff·PK2` (openings are `[h_eff]·Δx·û`).
+    opening_lines: group::PreparedG2,
     vks: Vec<blst_p2_affine>,
     encryption: EncryptionKey,
 }
@@ -97,7 +98,8 @@ impl CommitteeKey {
         if delta.is_zero() {
             return Err(KeyError::InconsistentKey);
         }
-        let pk2 = group::p2_to_affine(&group::g2_mul_ct(&commitments[0], &delta));
+        let pk2_proj = group::g2_mul_ct(&commitments[0], &delta);
+        let pk2 = group::p2_to_affine(&pk2_proj);
         if !group::pairing_eq(&pk1, &group::g2_generator(), &group::g1_generator(), &pk2) {
             return Err(KeyError::InconsistentKey);
         }
@@ -119,7 +121,10 @@ impl CommitteeKey {
             delta,
             commitments,
             pk1,
-            pk2_lines: group::PreparedG2::new(&pk2),
+            opening_lines: group::PreparedG2::new(&group::p2_to_affine(&group::g2_mul_small(
+                &pk2_proj,
+                group::H_EFF,
+            ))),
             vks,
             encryption: EncryptionKey::new(pk1),
         })
@@ -145,8 +150,9 @@ impl CommitteeKey {
     pub(crate) fn vk(&self, member: u32) -> &blst_p2_affine {
         &self.vks[member as usize]
     }
-    pub(crate) fn pk2_lines(&self) -> &group::PreparedG2 {
-        &self.pk2_lines
+    /// Miller-loop lines of `h_eff·PK2`, the G2 side of the opening check (SPEC §2.7).
+    pub(crate) fn opening_lines(&self) -> &group::PreparedG2 {
+        &self.opening_lines
     }
 
     /// Canonical encoding: version ‖ n(u32) ‖ t(u32) ‖ Δ(32) ‖ PK1(48) ‖ t × commitment(96).
