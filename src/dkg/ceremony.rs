@@ -610,26 +610,51 @@ impl Ceremony {
                 }
                 self.try_commit(&mut out);
             }
-            Msg::Commit { proposal, echoes } => {
+            Msg::Commit {
+                digest,
+                proposal,
+                echoes,
+            } => {
                 if self.committed_sent {
                     return out;
                 }
-                let digest = self.digest(&proposal);
+                // The certificate must be for the proposal we hold, or bring it.
+                match (&proposal, &self.proposal) {
+                    (Some(p), _) if self.digest(p) == digest => {}
+                    (None, Some((d, _))) if *d == digest => {}
+                    _ => return out,
+                }
                 let players: Vec<Pk> = self.cfg.players.iter().cloned().collect();
                 let msg = self.echo_message(&digest);
                 let valid: BTreeMap<u32, Sig> = echoes
                     .iter()
-                    .filter(|(i, s)| players.get(*i as usize).is_some_and(|p| p.verify(ECHO_NAMESPACE, &msg, s)))
+                    .filter(|(i, s)| {
+                        players
+                            .get(*i as usize)
+                            .is_some_and(|p| p.verify(ECHO_NAMESPACE, &msg, s))
+                    })
                     .cloned()
                     .collect();
                 if valid.len() < self.quorum {
                     return out;
                 }
                 if remote {
-                    self.persist(&mut out, Entry::Received { from, msg: Msg::Commit { proposal: proposal.clone(), echoes } });
+                    self.persist(
+                        &mut out,
+                        Entry::Received {
+                            from,
+                            msg: Msg::Commit {
+                                digest,
+                                proposal: proposal.clone(),
+                                echoes,
+                            },
+                        },
+                    );
                 }
                 if self.proposal.is_none() {
-                    self.proposal = Some((digest, (*proposal).clone()));
+                    if let Some(p) = proposal {
+                        self.proposal = Some((digest, p));
+                    }
                 }
                 self.echoes.entry(digest).or_default().extend(valid);
                 self.try_commit(&mut out);
@@ -673,7 +698,8 @@ impl Ceremony {
                     // those replayed so far).
                     self.dealer = None;
                     self.my_log = Some((*l).clone());
-                    self.broadcast(&mut out, Msg::Log(l));
+                    let leader = self.leader.clone();
+                    self.send(&mut out, leader, Msg::Log(l));
                 }
             }
             Msg::Propose(p) => {
@@ -789,7 +815,9 @@ impl Ceremony {
         self.my_log = Some(logs.clone());
         let msg = Msg::Log(Box::new(logs));
         self.persist(out, Entry::Decided(msg.clone()));
-        self.broadcast(out, msg);
+        // Only the leader needs logs (each carries t G2 points; n² copies cost decoding).
+        let leader = self.leader.clone();
+        self.send(out, leader, msg);
     }
 
     fn propose(&mut self, out: &mut Out) {
@@ -950,12 +978,21 @@ impl Ceremony {
         }
         self.committed_sent = true;
         self.phase = Phase::Publish;
-        let cert = Msg::Commit {
-            proposal: Box::new(proposal),
-            echoes: echoes.into_iter().take(self.quorum).collect(),
-        };
+        // Peers whose echo we hold have the proposal: they get the certificate alone.
+        let echoed: BTreeSet<u32> = echoes.keys().copied().collect();
+        let cert: Vec<(u32, Sig)> = echoes.into_iter().take(self.quorum).collect();
         for p in self.peers().cloned().collect::<Vec<_>>() {
-            self.send(out, p, cert.clone());
+            let has = self
+                .cfg
+                .players
+                .position(&p)
+                .is_some_and(|i| echoed.contains(&(i as u32)));
+            let msg = Msg::Commit {
+                digest,
+                proposal: (!has).then(|| proposal.clone()),
+                echoes: cert.clone(),
+            };
+            self.send(out, p, msg);
         }
         let f = self.finalized.as_ref().expect("finalized above");
         if self.cfg.previous.is_none() {

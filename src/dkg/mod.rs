@@ -4,6 +4,8 @@
 //! safety, and encrypted keystores for the output.
 
 pub mod ceremony;
+pub mod journal;
+pub mod keystore;
 pub mod msg;
 
 use commonware_cryptography::bls12381::primitives::variant::MinSig;

@@ -47,9 +47,11 @@ pub enum Msg {
     Propose(Box<Proposal>),
     /// player → all: signature over the proposal digest.
     Echo { digest: [u8; 32], sig: Sig },
-    /// member → all once it finalized: the proposal and a quorum of echoes (a certificate).
+    /// member → all once it finalized: a quorum of echoes on `digest` (a certificate), with
+    /// the proposal for peers not known to hold it.
     Commit {
-        proposal: Box<Proposal>,
+        digest: [u8; 32],
+        proposal: Option<Proposal>,
         echoes: Vec<(u32, Sig)>,
     },
     /// player → all after finalizing a fresh DKG: `x_i·G1` of its encryption share.
@@ -146,8 +148,13 @@ impl Write for Msg {
                 digest.write(buf);
                 sig.write(buf);
             }
-            Msg::Commit { proposal, echoes } => {
+            Msg::Commit {
+                digest,
+                proposal,
+                echoes,
+            } => {
                 COMMIT.write(buf);
+                digest.write(buf);
                 proposal.write(buf);
                 echoes.write(buf);
             }
@@ -176,7 +183,11 @@ impl EncodeSize for Msg {
             Msg::Log(l) => l.encode_size(),
             Msg::Propose(p) => p.encode_size(),
             Msg::Echo { digest, sig } => digest.encode_size() + sig.encode_size(),
-            Msg::Commit { proposal, echoes } => proposal.encode_size() + echoes.encode_size(),
+            Msg::Commit {
+                digest,
+                proposal,
+                echoes,
+            } => digest.encode_size() + proposal.encode_size() + echoes.encode_size(),
             Msg::Public(p) => p.encode_size(),
             Msg::Resync => 0,
         }
@@ -209,7 +220,8 @@ impl Read for Msg {
                 sig: Sig::read(buf)?,
             },
             COMMIT => Msg::Commit {
-                proposal: Box::new(Proposal::read_cfg(buf, max)?),
+                digest: <[u8; 32]>::read(buf)?,
+                proposal: Option::<Proposal>::read_cfg(buf, max)?,
                 echoes: Vec::<(u32, Sig)>::read_cfg(
                     buf,
                     &(RangeCfg::from(0..=max.get() as usize), ((), ())),
