@@ -235,7 +235,14 @@ pub struct Ceremony {
     /// What we sent each peer (answers `Resync`).
     sent: BTreeMap<Pk, Vec<Msg>>,
     committed_sent: bool,
+    /// Peers known to have finalized (they sent a certificate or their `x_i·G1`).
+    finished: BTreeSet<Pk>,
+    last_resync: u64,
 }
+
+/// How often a member asks peers it still waits on to send again (p2p drops messages to
+/// peers that are not connected yet, e.g. not started).
+const RESYNC_MS: u64 = 1_000;
 
 type Out = Vec<Effect>;
 
@@ -363,6 +370,8 @@ impl Ceremony {
             publics: BTreeMap::new(),
             sent: BTreeMap::new(),
             committed_sent: false,
+            finished: BTreeSet::new(),
+            last_resync: 0,
         };
         let deals: Vec<(Pk, Dealing)> =
             c.my_deals.iter().map(|(p, d)| (p.clone(), d.clone())).collect();
@@ -483,9 +492,17 @@ impl Ceremony {
         }
     }
 
+    /// Whether every other participant has finalized (a finished member may then stop).
+    pub fn peers_finished(&self) -> bool {
+        self.peers().all(|p| self.finished.contains(p))
+    }
+
     fn handle(&mut self, from: Pk, msg: Msg) -> Out {
         let mut out = Vec::new();
         let remote = from != self.me;
+        if remote && matches!(msg, Msg::Commit { .. } | Msg::Public(_)) {
+            self.finished.insert(from.clone());
+        }
         match msg {
             Msg::Deal(d) => {
                 let Some((cp, ep)) = self.player.as_mut() else {
@@ -729,6 +746,10 @@ impl Ceremony {
         if matches!(self.phase, Phase::Done | Phase::Failed) {
             return out;
         }
+        if now_ms >= self.last_resync + RESYNC_MS {
+            self.last_resync = now_ms;
+            self.resync(&mut out, elapsed);
+        }
         if elapsed >= t.deal_ms {
             self.sign_log(&mut out);
         }
@@ -758,6 +779,36 @@ impl Ceremony {
             self.fail(&mut out, reason);
         }
         out
+    }
+
+    /// Asks the peers we still wait on to send again what they sent us.
+    fn resync(&mut self, out: &mut Out, elapsed: u64) {
+        let t = self.cfg.timeouts;
+        let mut ask: BTreeSet<Pk> = BTreeSet::new();
+        if self.player.is_some() {
+            ask.extend(self.cfg.dealers.iter().filter(|d| !self.dealt.contains(*d)).cloned());
+        }
+        if self.me == self.leader && !self.proposed && elapsed >= t.deal_ms {
+            ask.extend(self.cfg.dealers.iter().filter(|d| !self.logs.contains_key(*d)).cloned());
+        }
+        if self.proposal.is_none() && elapsed >= t.deal_ms + t.logs_ms / 2 {
+            ask.insert(self.leader.clone());
+        }
+        if self.phase == Phase::Publish {
+            let have: BTreeSet<u32> = self.publics.keys().copied().collect();
+            ask.extend(
+                self.cfg
+                    .players
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| !have.contains(&(*i as u32)))
+                    .map(|(_, p)| p.clone()),
+            );
+        }
+        ask.remove(&self.me);
+        for p in ask {
+            out.push(Effect::Send(p, Msg::Resync));
+        }
     }
 
     fn agreement_failure(&mut self) -> String {

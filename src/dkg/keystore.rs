@@ -83,6 +83,7 @@ pub enum KeystoreError {
 }
 
 /// A passphrase, zeroized on drop, never printed.
+#[derive(Clone)]
 pub struct Passphrase(Zeroizing<String>);
 
 impl std::fmt::Debug for Passphrase {
