@@ -528,7 +528,10 @@ mod tests {
         let partials: Vec<([u8; 48], u32)> =
             shares.iter().map(|s| (s.public_g1(), s.index())).collect();
         for s in &shares {
-            assert!(partial_g1_matches(&key.verification_key(s.index()).unwrap(), &s.public_g1()));
+            assert!(partial_g1_matches(
+                &key.verification_key(s.index()).unwrap(),
+                &s.public_g1()
+            ));
         }
         assert!(!partial_g1_matches(
             &key.verification_key(0).unwrap(),
@@ -543,7 +546,10 @@ mod tests {
         assert_eq!(b, key);
         assert_eq!(
             CommitteeKey::from_partials(7, &commitments, &mixed[..5]).unwrap_err(),
-            KeyError::NotEnoughPartials { valid: 3, needed: 5 }
+            KeyError::NotEnoughPartials {
+                valid: 3,
+                needed: 5
+            }
         );
 
         // a resharing to 4 members keeps PK1, Δ and the id; the new shares combine with Δ_old
@@ -553,14 +559,25 @@ mod tests {
             .fold(Scalar::zero(), |acc, (l, s)| acc.add(&l.mul(&s.secret)));
         let b1 = Scalar::random(&mut rng);
         let b2 = Scalar::random(&mut rng);
-        let g2 = |s: &Scalar| group::g2_compress(&group::p2_to_affine(&group::g2_mul_ct(&group::g2_generator(), s)));
+        let g2 = |s: &Scalar| {
+            group::g2_compress(&group::p2_to_affine(&group::g2_mul_ct(
+                &group::g2_generator(),
+                s,
+            )))
+        };
         let new_commitments = [g2(&x), g2(&b1), g2(&b2)];
         let reshared = key.reshared(4, &new_commitments).unwrap();
         assert_eq!(reshared.id(), key.id());
-        assert_eq!(reshared.encryption_key().to_bytes(), key.encryption_key().to_bytes());
+        assert_eq!(
+            reshared.encryption_key().to_bytes(),
+            key.encryption_key().to_bytes()
+        );
         assert_eq!((reshared.n(), reshared.t()), (4, 3));
         let other = [g2(&b1), g2(&b2), g2(&x)];
-        assert_eq!(key.reshared(4, &other).unwrap_err(), KeyError::InconsistentKey);
+        assert_eq!(
+            key.reshared(4, &other).unwrap_err(),
+            KeyError::InconsistentKey
+        );
         let back = CommitteeKey::from_bytes(&reshared.to_bytes()).unwrap();
         assert_eq!(back, reshared);
     }

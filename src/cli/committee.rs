@@ -72,10 +72,12 @@ pub fn new(a: NewArgs) -> anyhow::Result<()> {
     )
     .map_err(|_| anyhow::anyhow!("identity collision"))?;
     // Two independent secrets, as a ceremony makes them.
-    let (consensus, cshares) = deal::<MinSig, _, N3f1>(&mut rng, Mode::NonZeroCounter, players.clone())
-        .map_err(|e| anyhow::anyhow!("consensus deal: {e:?}"))?;
-    let (encryption, eshares) = deal::<MinSig, _, N3f1>(&mut rng, Mode::NonZeroCounter, players.clone())
-        .map_err(|e| anyhow::anyhow!("encryption deal: {e:?}"))?;
+    let (consensus, cshares) =
+        deal::<MinSig, _, N3f1>(&mut rng, Mode::NonZeroCounter, players.clone())
+            .map_err(|e| anyhow::anyhow!("consensus deal: {e:?}"))?;
+    let (encryption, eshares) =
+        deal::<MinSig, _, N3f1>(&mut rng, Mode::NonZeroCounter, players.clone())
+            .map_err(|e| anyhow::anyhow!("encryption deal: {e:?}"))?;
     let member_shares: Vec<MemberShares> = identities
         .iter()
         .enumerate()

@@ -228,7 +228,10 @@ fn run_dkg(
             }
         }
         if Instant::now() > deadline {
-            bail!("the DKG ceremony did not finish in 120 s (logs: {}/dkg<i>.log)", dir.display());
+            bail!(
+                "the DKG ceremony did not finish in 120 s (logs: {}/dkg<i>.log)",
+                dir.display()
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -254,10 +257,13 @@ fn run_dkg(
             bail!("DKG members disagree on the committee (member {i})");
         }
     }
+    let key_id = hex::encode(
+        curtain_crypto::CommitteeKey::from_bytes(&hex::decode(&first.encryption_key)?)?.id(),
+    );
     println!(
         "dkg: {} members agreed on key {} in {:.2} s (transcript {})",
         a.nodes,
-        &first.encryption_key[..16],
+        &key_id[..16],
         started.elapsed().as_secs_f64(),
         &transcript.unwrap_or_default()[..16]
     );

@@ -7,8 +7,7 @@ use anyhow::{bail, ensure, Context as _};
 use commonware_codec::{Copying, Decode as _, DecodeExt as _, Encode as _};
 use commonware_cryptography::ChaCha20Poly1305;
 use commonware_p2p::{
-    authenticated::lookup, Address, AddressableManager as _, Receiver as _, Recipients,
-    Sender as _,
+    authenticated::lookup, Address, AddressableManager as _, Receiver as _, Recipients, Sender as _,
 };
 use commonware_runtime::{tokio as cw_tokio, Quota, Runner as _, Supervisor as _};
 use commonware_stream::{
@@ -126,7 +125,13 @@ fn load(path: &Path) -> anyhow::Result<DkgFile> {
     let mut file: DkgFile = toml::from_str(&text).context("dkg.toml")?;
     // Paths are relative to the file.
     let base = path.parent().unwrap_or(Path::new("."));
-    let abs = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+    let abs = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
     file.keystore = abs(&file.keystore);
     file.out = abs(&file.out);
     file.previous_committee = file.previous_committee.as_deref().map(abs);
@@ -157,10 +162,9 @@ fn run(file: DkgFile, pass: &Passphrase, kind: &'static str) -> anyhow::Result<(
         None => (players.clone(), None, None),
         Some(path) => {
             let c = Committee::load(path)?;
-            let record = c
-                .dkg
-                .as_ref()
-                .context("the previous committee file has no ceremony record (made before the DKG)")?;
+            let record = c.dkg.as_ref().context(
+                "the previous committee file has no ceremony record (made before the DKG)",
+            )?;
             let (co, eo) = dkg_outputs(record, c.identities.len()).map_err(anyhow::Error::msg)?;
             for (pk, p) in c.identities.iter().zip(&c.participants) {
                 if !addresses.iter().any(|(a, _)| a == pk) {
@@ -211,7 +215,8 @@ fn run(file: DkgFile, pass: &Passphrase, kind: &'static str) -> anyhow::Result<(
     let out_dir = file.out.canonicalize()?;
     let journal_path = out_dir.join(format!("dkg-epoch{key_epoch}-round{}.journal", file.round));
     let context = format!("{kind}/epoch{key_epoch}/round{}", file.round);
-    let (journal, entries) = Journal::open(&journal_path, &secrets.identity, context.as_bytes(), max)?;
+    let (journal, entries) =
+        Journal::open(&journal_path, &secrets.identity, context.as_bytes(), max)?;
     let ceremony_secrets = Secrets {
         identity: secrets.identity.clone(),
         consensus: prev_shares.as_ref().map(|s| s.0.clone()),

@@ -290,7 +290,8 @@ impl Ceremony {
         let quorum = N3f1::quorum(cfg.players.len()) as usize;
         let mut out = Vec::new();
         let (dealer, my_deals) = if is_dealer {
-            if cfg.previous.is_some() && (secrets.consensus.is_none() || secrets.encryption.is_none())
+            if cfg.previous.is_some()
+                && (secrets.consensus.is_none() || secrets.encryption.is_none())
             {
                 return Err(CeremonyError::MissingPreviousShare);
             }
@@ -310,8 +311,13 @@ impl Ceremony {
                 ChaCha20Rng::from_seed(seed)
             };
             let start = |ns, info: &Info<V, Pk>, share| {
-                Dealer::<V, Sk>::start::<N3f1>(seed(ns), info.clone(), secrets.identity.clone(), share)
-                    .map_err(|e| CeremonyError::Round(e.to_string()))
+                Dealer::<V, Sk>::start::<N3f1>(
+                    seed(ns),
+                    info.clone(),
+                    secrets.identity.clone(),
+                    share,
+                )
+                .map_err(|e| CeremonyError::Round(e.to_string()))
             };
             let (cd, cpub, cprivs) = start(CONSENSUS_NAMESPACE, &cinfo, secrets.consensus)?;
             let (ed, epub, eprivs) = start(ENCRYPTION_NAMESPACE, &einfo, secrets.encryption)?;
@@ -373,8 +379,11 @@ impl Ceremony {
             finished: BTreeSet::new(),
             last_resync: 0,
         };
-        let deals: Vec<(Pk, Dealing)> =
-            c.my_deals.iter().map(|(p, d)| (p.clone(), d.clone())).collect();
+        let deals: Vec<(Pk, Dealing)> = c
+            .my_deals
+            .iter()
+            .map(|(p, d)| (p.clone(), d.clone()))
+            .collect();
         for (p, d) in deals {
             c.send(&mut out, p, Msg::Deal(Box::new(d)));
         }
@@ -512,8 +521,16 @@ impl Ceremony {
                     return out;
                 }
                 let d = *d;
-                let c = cp.dealer_message::<N3f1>(from.clone(), d.consensus.0.clone(), d.consensus.1.clone());
-                let e = ep.dealer_message::<N3f1>(from.clone(), d.encryption.0.clone(), d.encryption.1.clone());
+                let c = cp.dealer_message::<N3f1>(
+                    from.clone(),
+                    d.consensus.0.clone(),
+                    d.consensus.1.clone(),
+                );
+                let e = ep.dealer_message::<N3f1>(
+                    from.clone(),
+                    d.encryption.0.clone(),
+                    d.encryption.1.clone(),
+                );
                 let mut why = Vec::new();
                 let consensus = match c {
                     Ok(a) => a,
@@ -537,11 +554,27 @@ impl Ceremony {
                 }
                 self.dealt.insert(from.clone());
                 if remote {
-                    self.persist(&mut out, Entry::Received { from: from.clone(), msg: Msg::Deal(Box::new(d)) });
+                    self.persist(
+                        &mut out,
+                        Entry::Received {
+                            from: from.clone(),
+                            msg: Msg::Deal(Box::new(d)),
+                        },
+                    );
                 }
-                self.send(&mut out, from, Msg::Ack { consensus, encryption });
+                self.send(
+                    &mut out,
+                    from,
+                    Msg::Ack {
+                        consensus,
+                        encryption,
+                    },
+                );
             }
-            Msg::Ack { consensus, encryption } => {
+            Msg::Ack {
+                consensus,
+                encryption,
+            } => {
                 let Some((cd, ed)) = self.dealer.as_mut() else {
                     return out;
                 };
@@ -557,7 +590,16 @@ impl Ceremony {
                 }
                 self.acks.insert(from.clone());
                 if remote && ok {
-                    self.persist(&mut out, Entry::Received { from, msg: Msg::Ack { consensus, encryption } });
+                    self.persist(
+                        &mut out,
+                        Entry::Received {
+                            from,
+                            msg: Msg::Ack {
+                                consensus,
+                                encryption,
+                            },
+                        },
+                    );
                 }
                 if self.acks.len() == self.cfg.players.len() {
                     self.sign_log(&mut out);
@@ -574,13 +616,20 @@ impl Ceremony {
                 match (c, e) {
                     (Some((cd, _)), Some((ed, _))) if cd == from && ed == from => {}
                     _ => {
-                        self.complaints.insert(from, "log not signed by its dealer for this round".into());
+                        self.complaints
+                            .insert(from, "log not signed by its dealer for this round".into());
                         return out;
                     }
                 }
                 self.logs.insert(from.clone(), l.clone());
                 if remote {
-                    self.persist(&mut out, Entry::Received { from, msg: Msg::Log(Box::new(l)) });
+                    self.persist(
+                        &mut out,
+                        Entry::Received {
+                            from,
+                            msg: Msg::Log(Box::new(l)),
+                        },
+                    );
                 }
                 if self.me == self.leader && self.logs.len() == self.cfg.dealers.len() {
                     self.propose(&mut out);
@@ -593,7 +642,13 @@ impl Ceremony {
                 let digest = self.digest(&p);
                 self.proposal = Some((digest, (*p).clone()));
                 if remote {
-                    self.persist(&mut out, Entry::Received { from, msg: Msg::Propose(p.clone()) });
+                    self.persist(
+                        &mut out,
+                        Entry::Received {
+                            from,
+                            msg: Msg::Propose(p.clone()),
+                        },
+                    );
                 }
                 if self.echoed.is_none() && self.is_player() {
                     match self.finalize(digest, &p) {
@@ -608,7 +663,8 @@ impl Ceremony {
                         }
                         Err(why) => {
                             tracing::warn!(leader = %self.leader, reason = %why, "rejected proposal");
-                            self.complaints.insert(self.leader.clone(), format!("invalid proposal: {why}"));
+                            self.complaints
+                                .insert(self.leader.clone(), format!("invalid proposal: {why}"));
                         }
                     }
                 }
@@ -623,7 +679,13 @@ impl Ceremony {
                 }
                 let set = self.echoes.entry(digest).or_default();
                 if set.insert(idx as u32, sig.clone()).is_none() && remote {
-                    self.persist(&mut out, Entry::Received { from, msg: Msg::Echo { digest, sig } });
+                    self.persist(
+                        &mut out,
+                        Entry::Received {
+                            from,
+                            msg: Msg::Echo { digest, sig },
+                        },
+                    );
                 }
                 self.try_commit(&mut out);
             }
@@ -685,13 +747,20 @@ impl Ceremony {
                 }
                 if let Some(f) = &self.finalized {
                     if !public_matches(&f.encryption, idx as u32, &p) {
-                        self.complaints.insert(from, "published x_i·G1 does not match its share".into());
+                        self.complaints
+                            .insert(from, "published x_i·G1 does not match its share".into());
                         return out;
                     }
                 }
                 self.publics.insert(idx as u32, p);
                 if remote {
-                    self.persist(&mut out, Entry::Received { from, msg: Msg::Public(p) });
+                    self.persist(
+                        &mut out,
+                        Entry::Received {
+                            from,
+                            msg: Msg::Public(p),
+                        },
+                    );
                 }
                 self.try_done(&mut out);
             }
@@ -774,7 +843,11 @@ impl Ceremony {
             let reason = format!(
                 "only {} of the {needed} x_i·G1 needed were published; missing players: {}",
                 self.publics.len(),
-                missing.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
+                missing
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             self.fail(&mut out, reason);
         }
@@ -786,10 +859,22 @@ impl Ceremony {
         let t = self.cfg.timeouts;
         let mut ask: BTreeSet<Pk> = BTreeSet::new();
         if self.player.is_some() {
-            ask.extend(self.cfg.dealers.iter().filter(|d| !self.dealt.contains(*d)).cloned());
+            ask.extend(
+                self.cfg
+                    .dealers
+                    .iter()
+                    .filter(|d| !self.dealt.contains(*d))
+                    .cloned(),
+            );
         }
         if self.me == self.leader && !self.proposed && elapsed >= t.deal_ms {
-            ask.extend(self.cfg.dealers.iter().filter(|d| !self.logs.contains_key(*d)).cloned());
+            ask.extend(
+                self.cfg
+                    .dealers
+                    .iter()
+                    .filter(|d| !self.logs.contains_key(*d))
+                    .cloned(),
+            );
         }
         if self.proposal.is_none() && elapsed >= t.deal_ms + t.logs_ms / 2 {
             ask.insert(self.leader.clone());
@@ -838,8 +923,12 @@ impl Ceremony {
         let mut faulty: BTreeMap<Pk, String> = self.complaints.clone();
         // Faults provable from the signed logs we hold.
         let logs = self.logs_of(|l| &l.encryption, &self.einfo.clone(), true);
-        if let Err(commonware_cryptography::bls12381::dkg::feldman_desmedt::Failure::InsufficientLogs { faults, .. }) =
-            observe::<V, Pk, N3f1>(&mut self.rng, logs, &Sequential)
+        if let Err(
+            commonware_cryptography::bls12381::dkg::feldman_desmedt::Failure::InsufficientLogs {
+                faults,
+                ..
+            },
+        ) = observe::<V, Pk, N3f1>(&mut self.rng, logs, &Sequential)
         {
             for (p, why) in faults.iter_pairs() {
                 faulty.insert(p.clone(), why.to_string());
@@ -884,7 +973,10 @@ impl Ceremony {
         let ok = observe::<V, Pk, N3f1>(&mut self.rng, logs, &Sequential).is_ok()
             && observe::<V, Pk, N3f1>(&mut self.rng, clogs, &Sequential).is_ok();
         if !ok {
-            tracing::warn!(logs = self.logs.len(), "not enough usable dealer logs to propose");
+            tracing::warn!(
+                logs = self.logs.len(),
+                "not enough usable dealer logs to propose"
+            );
             return;
         }
         self.proposed = true;
@@ -895,7 +987,13 @@ impl Ceremony {
 
     fn logs_of(
         &self,
-        pick: impl Fn(&DealerLogs) -> &commonware_cryptography::bls12381::dkg::feldman_desmedt::SignedDealerLog<V, Pk>,
+        pick: impl Fn(
+            &DealerLogs,
+        )
+            -> &commonware_cryptography::bls12381::dkg::feldman_desmedt::SignedDealerLog<
+            V,
+            Pk,
+        >,
         info: &Info<V, Pk>,
         _all: bool,
     ) -> Logs<V, Pk, N3f1> {
@@ -911,7 +1009,13 @@ impl Ceremony {
     fn proposal_logs(
         &self,
         p: &Proposal,
-        pick: impl Fn(&DealerLogs) -> &commonware_cryptography::bls12381::dkg::feldman_desmedt::SignedDealerLog<V, Pk>,
+        pick: impl Fn(
+            &DealerLogs,
+        )
+            -> &commonware_cryptography::bls12381::dkg::feldman_desmedt::SignedDealerLog<
+            V,
+            Pk,
+        >,
         info: &Info<V, Pk>,
     ) -> Logs<V, Pk, N3f1> {
         let mut logs = Logs::new(info.clone());
@@ -987,8 +1091,10 @@ impl Ceremony {
                 }
             }
             None if self.finalized.is_none() && self.cfg.players.position(&self.me).is_none() => {
-                let c = observe::<V, Pk, N3f1>(&mut self.rng, clogs, &Sequential).map_err(|e| e.to_string())?;
-                let e = observe::<V, Pk, N3f1>(&mut self.rng, elogs, &Sequential).map_err(|e| e.to_string())?;
+                let c = observe::<V, Pk, N3f1>(&mut self.rng, clogs, &Sequential)
+                    .map_err(|e| e.to_string())?;
+                let e = observe::<V, Pk, N3f1>(&mut self.rng, elogs, &Sequential)
+                    .map_err(|e| e.to_string())?;
                 Finalized {
                     digest,
                     consensus: c,
@@ -1024,7 +1130,10 @@ impl Ceremony {
             return;
         }
         if let Err(why) = self.finalize(digest, &proposal) {
-            self.fail(out, format!("cannot finalize the certified proposal: {why}"));
+            self.fail(
+                out,
+                format!("cannot finalize the certified proposal: {why}"),
+            );
             return;
         }
         self.committed_sent = true;

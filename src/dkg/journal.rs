@@ -82,22 +82,25 @@ impl Journal {
                     path: path.to_path_buf(),
                     index,
                 })?;
-            let entry = Entry::decode_cfg(Copying(plain.as_slice()), &max_participants).map_err(|_| {
-                JournalError::Damaged {
-                    path: path.to_path_buf(),
-                    index,
-                }
-            })?;
+            let entry =
+                Entry::decode_cfg(Copying(plain.as_slice()), &max_participants).map_err(|_| {
+                    JournalError::Damaged {
+                        path: path.to_path_buf(),
+                        index,
+                    }
+                })?;
             entries.push(entry);
             at += 28 + len;
             valid_len = at;
             index += 1;
         }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(io)?;
+        #[cfg(unix)]
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.create(true).append(true);
+        #[cfg(unix)]
+        opts.mode(0o600);
+        let file = opts.open(path).map_err(io)?;
         // Drop a torn tail so appends continue from the last whole record.
         file.set_len(valid_len as u64).map_err(io)?;
         Ok((
@@ -166,7 +169,10 @@ mod tests {
         j.append(&b).unwrap();
         drop(j);
         // a torn write at the end is dropped
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         f.write_all(&[0, 0, 1, 0, 9, 9]).unwrap();
         drop(f);
         let (mut j, e) = Journal::open(&path, &sk, b"r0", max).unwrap();

@@ -173,9 +173,7 @@ impl MemberSecrets {
         let shares = match u8::read(&mut buf).map_err(bad)? {
             0 => None,
             1 => {
-                let key_epoch = u64::from_be_bytes(
-                    <[u8; 8]>::read(&mut buf).map_err(bad)?,
-                );
+                let key_epoch = u64::from_be_bytes(<[u8; 8]>::read(&mut buf).map_err(bad)?);
                 let consensus = Share::read(&mut buf).map_err(bad)?;
                 let encryption = Share::read(&mut buf).map_err(bad)?;
                 Some(EpochShares {
@@ -366,7 +364,10 @@ mod tests {
             shares: Some(EpochShares {
                 key_epoch: 3,
                 consensus: Share::new(Participant::new(2), Private::new(Scalar::random(&mut *rng))),
-                encryption: Share::new(Participant::new(2), Private::new(Scalar::random(&mut *rng))),
+                encryption: Share::new(
+                    Participant::new(2),
+                    Private::new(Scalar::random(&mut *rng)),
+                ),
             }),
         }
     }
@@ -385,10 +386,16 @@ mod tests {
         assert_eq!(a.encryption, b.encryption);
 
         let wrong = open(&sealed, &Passphrase::new("wrong horse"));
-        assert!(matches!(wrong, Err(KeystoreError::WrongPassphrase)), "{wrong:?}");
+        assert!(
+            matches!(wrong, Err(KeystoreError::WrongPassphrase)),
+            "{wrong:?}"
+        );
         for cut in [0, 5, 20, HEADER - 1, HEADER, sealed.len() - 1] {
             let e = open(&sealed[..cut], &pass);
-            assert!(matches!(e, Err(KeystoreError::Truncated { .. })), "{cut}: {e:?}");
+            assert!(
+                matches!(e, Err(KeystoreError::Truncated { .. })),
+                "{cut}: {e:?}"
+            );
         }
         let mut t = sealed.clone();
         let last = t.len() - 3;
@@ -400,7 +407,10 @@ mod tests {
         assert!(matches!(open(&t, &pass), Err(KeystoreError::Corrupt(_))));
         let mut t = sealed.clone();
         t[8] = 2;
-        assert!(matches!(open(&t, &pass), Err(KeystoreError::UnsupportedVersion(2))));
+        assert!(matches!(
+            open(&t, &pass),
+            Err(KeystoreError::UnsupportedVersion(2))
+        ));
         let mut t = sealed.clone();
         t[0] = b'X';
         assert!(matches!(open(&t, &pass), Err(KeystoreError::NotAKeystore)));

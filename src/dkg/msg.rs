@@ -3,9 +3,7 @@
 use super::{Pk, Sig, V};
 use bytes::BufMut;
 use commonware_codec::Buf;
-use commonware_codec::{
-    EncodeSize, Error as CodecError, RangeCfg, Read, ReadExt as _, Write,
-};
+use commonware_codec::{EncodeSize, Error as CodecError, RangeCfg, Read, ReadExt as _, Write};
 use commonware_cryptography::bls12381::dkg::feldman_desmedt::{
     DealerPrivMsg, DealerPubMsg, PlayerAck, SignedDealerLog,
 };
@@ -200,14 +198,8 @@ impl Read for Msg {
     fn read_cfg(buf: &mut impl Buf, max: &NonZeroU32) -> Result<Self, CodecError> {
         Ok(match u8::read(buf)? {
             DEAL => Msg::Deal(Box::new(Dealing {
-                consensus: (
-                    DealerPubMsg::read_cfg(buf, max)?,
-                    DealerPrivMsg::read(buf)?,
-                ),
-                encryption: (
-                    DealerPubMsg::read_cfg(buf, max)?,
-                    DealerPrivMsg::read(buf)?,
-                ),
+                consensus: (DealerPubMsg::read_cfg(buf, max)?, DealerPrivMsg::read(buf)?),
+                encryption: (DealerPubMsg::read_cfg(buf, max)?, DealerPrivMsg::read(buf)?),
             })),
             ACK => Msg::Ack {
                 consensus: Option::<PlayerAck<Pk>>::read(buf)?,

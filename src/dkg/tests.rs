@@ -3,7 +3,9 @@
 //! faulty), and resharing. Every successful run is checked with curtain-crypto: encrypt to
 //! the output key, decrypt with t members.
 
-use super::ceremony::{commitments, Ceremony, Effect, Outcome, Previous, Report, RoundConfig, Secrets, Timeouts};
+use super::ceremony::{
+    commitments, Ceremony, Effect, Outcome, Previous, Report, RoundConfig, Secrets, Timeouts,
+};
 use super::msg::{Entry, Msg};
 use super::{Pk, Sk};
 use commonware_codec::{Decode as _, Encode as _};
@@ -59,7 +61,10 @@ fn set(keys: &[Sk]) -> Set<Pk> {
 
 impl Sim {
     fn index(&self, pk: &Pk) -> usize {
-        self.keys.iter().position(|k| k.public_key() == *pk).unwrap()
+        self.keys
+            .iter()
+            .position(|k| k.public_key() == *pk)
+            .unwrap()
     }
 
     fn apply(&mut self, who: usize, effects: Vec<Effect>, faults: &Faults) {
@@ -191,7 +196,10 @@ fn dkg_config(keys: &[Sk], round: u64) -> RoundConfig {
 }
 
 /// Every honest member succeeded with the same public output; returns it with all shares.
-fn agree(results: Vec<Option<Result<Outcome, Report>>>, honest: &[usize]) -> (Outcome, Vec<KeyShare>, BTreeMap<Pk, (Share, Share)>) {
+fn agree(
+    results: Vec<Option<Result<Outcome, Report>>>,
+    honest: &[usize],
+) -> (Outcome, Vec<KeyShare>, BTreeMap<Pk, (Share, Share)>) {
     let mut outcomes: Vec<Outcome> = Vec::new();
     for (i, r) in results.into_iter().enumerate() {
         if !honest.contains(&i) {
@@ -215,7 +223,8 @@ fn agree(results: Vec<Option<Result<Outcome, Report>>>, honest: &[usize]) -> (Ou
     for o in &outcomes {
         let s = o.shares.as_ref().expect("players get shares");
         let ks = s.key_share();
-        ks.check(&first.key).expect("share matches the committee key");
+        ks.check(&first.key)
+            .expect("share matches the committee key");
         // The consensus share matches the consensus public polynomial too.
         let vk = first
             .consensus
@@ -242,7 +251,14 @@ fn decrypts(o: &Outcome, shares: &[KeyShare], epoch: u64, ct: Option<&curtain_cr
         Some(c) => c,
         None => {
             let label = Label::new(key.id(), epoch, 1, b"alice").unwrap();
-            fresh = curtain_crypto::encrypt(key.encryption_key(), &label, b"hello committee", Padding::Buckets, &mut rng).unwrap();
+            fresh = curtain_crypto::encrypt(
+                key.encryption_key(),
+                &label,
+                b"hello committee",
+                Padding::Buckets,
+                &mut rng,
+            )
+            .unwrap();
             &fresh
         }
     };
@@ -254,7 +270,10 @@ fn decrypts(o: &Outcome, shares: &[KeyShare], epoch: u64, ct: Option<&curtain_cr
         .map(|s| s.decryption_shares(bid, &cts))
         .collect();
     let out = curtain_crypto::combine(key, bid, &cts, &batches, &mut rng).unwrap();
-    assert_eq!(out.decryptions[0], curtain_crypto::Decryption::Plaintext(b"hello committee".to_vec()));
+    assert_eq!(
+        out.decryptions[0],
+        curtain_crypto::Decryption::Plaintext(b"hello committee".to_vec())
+    );
 }
 
 fn all(n: usize) -> Vec<usize> {
@@ -303,7 +322,11 @@ fn silent_dealer_is_excluded() {
         let keys = identities(n, n as u64);
         let results = run(&keys, &dkg_config(&keys, 0), &BTreeMap::new(), &faults);
         let (o, shares, _) = agree(results, &honest);
-        assert!(!o.encryption.dealers().iter().any(|d| *d == keys[1].public_key()));
+        assert!(!o
+            .encryption
+            .dealers()
+            .iter()
+            .any(|d| *d == keys[1].public_key()));
         decrypts(&o, &shares, 0, None);
     }
 }
@@ -348,7 +371,12 @@ fn too_many_faulty_fails_cleanly_naming_them_and_the_next_round_succeeds() {
             assert!(report.to_string().contains("run round 1 next"));
         }
         // Round 1 with the members back.
-        let results = run(&keys, &dkg_config(&keys, 1), &BTreeMap::new(), &Faults::default());
+        let results = run(
+            &keys,
+            &dkg_config(&keys, 1),
+            &BTreeMap::new(),
+            &Faults::default(),
+        );
         let (o, shares, _) = agree(results, &all(n));
         decrypts(&o, &shares, 0, None);
     }
@@ -378,10 +406,25 @@ fn silent_leader_fails_the_round_and_the_next_leader_completes() {
 /// DKG among `old`, then reshare to `new` (which may overlap).
 fn reshare(old_n: usize, new_n: usize, overlap: usize) {
     let old = identities(old_n, 100 + old_n as u64);
-    let (o, old_shares, old_map) = agree(run(&old, &dkg_config(&old, 0), &BTreeMap::new(), &Faults::default()), &all(old_n));
+    let (o, old_shares, old_map) = agree(
+        run(
+            &old,
+            &dkg_config(&old, 0),
+            &BTreeMap::new(),
+            &Faults::default(),
+        ),
+        &all(old_n),
+    );
     let mut rng = ChaCha20Rng::seed_from_u64(9);
     let label = Label::new(o.key.id(), 0, 1, b"bob").unwrap();
-    let before = curtain_crypto::encrypt(o.key.encryption_key(), &label, b"hello committee", Padding::Buckets, &mut rng).unwrap();
+    let before = curtain_crypto::encrypt(
+        o.key.encryption_key(),
+        &label,
+        b"hello committee",
+        Padding::Buckets,
+        &mut rng,
+    )
+    .unwrap();
 
     let mut new: Vec<Sk> = old[..overlap].to_vec();
     new.extend(identities(new_n - overlap, 200 + new_n as u64));
@@ -418,7 +461,10 @@ fn reshare(old_n: usize, new_n: usize, overlap: usize) {
     let (r, new_shares, _) = agree(results, &players);
     assert_eq!(r.key_epoch, 1);
     assert_eq!(r.key.id(), o.key.id(), "same key");
-    assert_eq!(r.key.encryption_key().to_bytes(), o.key.encryption_key().to_bytes());
+    assert_eq!(
+        r.key.encryption_key().to_bytes(),
+        o.key.encryption_key().to_bytes()
+    );
     assert_eq!(r.consensus.public().public(), o.consensus.public().public());
     assert_eq!((r.key.n(), r.key.t()), (new_n, o_quorum(new_n)));
     // the old ciphertext decrypts with the new committee, and fresh ones too
@@ -429,7 +475,12 @@ fn reshare(old_n: usize, new_n: usize, overlap: usize) {
         .iter()
         .take(1)
         .map(|s| KeyShare::from_bytes(&s.to_bytes()).unwrap())
-        .chain(new_shares.iter().skip(1).map(|s| KeyShare::from_bytes(&s.to_bytes()).unwrap()))
+        .chain(
+            new_shares
+                .iter()
+                .skip(1)
+                .map(|s| KeyShare::from_bytes(&s.to_bytes()).unwrap()),
+        )
         .collect();
     let stale = mixed.iter().filter(|s| s.check(&r.key).is_err()).count();
     assert!(stale >= 1);
@@ -460,7 +511,15 @@ fn reshare_7_to_4_keeps_the_key() {
 #[test]
 fn refresh_same_members_fresh_shares() {
     let keys = identities(4, 42);
-    let (o, old, map) = agree(run(&keys, &dkg_config(&keys, 0), &BTreeMap::new(), &Faults::default()), &all(4));
+    let (o, old, map) = agree(
+        run(
+            &keys,
+            &dkg_config(&keys, 0),
+            &BTreeMap::new(),
+            &Faults::default(),
+        ),
+        &all(4),
+    );
     let cfg = RoundConfig {
         round: 1,
         dealers: set(&keys),

@@ -277,5 +277,8 @@ pub fn dkg_outputs(
         let b = hex::decode(h).map_err(|e| e.to_string())?;
         Output::decode_cfg(Bytes::from(b), &(max, ModeVersion::v0())).map_err(|e| e.to_string())
     };
-    Ok((dec(&record.consensus_output)?, dec(&record.encryption_output)?))
+    Ok((
+        dec(&record.consensus_output)?,
+        dec(&record.encryption_output)?,
+    ))
 }
