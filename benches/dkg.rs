@@ -35,20 +35,19 @@ fn ceremony(n: usize) -> f64 {
     let mut nodes = Vec::new();
     let mut queue = VecDeque::new();
     let mut done = 0;
-    let mut route =
-        |from: usize, effects: Vec<Effect>, queue: &mut VecDeque<_>, done: &mut usize| {
-            for e in effects {
-                match e {
-                    Effect::Send(to, msg) => {
-                        let to = pks.iter().position(|p| *p == to).unwrap();
-                        queue.push_back((from, to, msg.encode()));
-                    }
-                    Effect::Done(_) => *done += 1,
-                    Effect::Failed(r) => panic!("{r}"),
-                    Effect::Persist(_) => {}
+    let route = |from: usize, effects: Vec<Effect>, queue: &mut VecDeque<_>, done: &mut usize| {
+        for e in effects {
+            match e {
+                Effect::Send(to, msg) => {
+                    let to = pks.iter().position(|p| *p == to).unwrap();
+                    queue.push_back((from, to, msg.encode()));
                 }
+                Effect::Done(_) => *done += 1,
+                Effect::Failed(r) => panic!("{r}"),
+                Effect::Persist(_) => {}
             }
-        };
+        }
+    };
     for (i, k) in keys.iter().enumerate() {
         let (c, out) = Ceremony::new(
             cfg.clone(),

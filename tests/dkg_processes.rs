@@ -44,7 +44,7 @@ fn check(dirs: &[PathBuf], epoch: u64) -> Committee {
     for (i, d) in dirs.iter().enumerate() {
         let c = Committee::load(&d.join("committee.json")).unwrap();
         assert_eq!(c.encryption_key, first.encryption_key);
-        assert_eq!(c.dkg.unwrap().transcript, record.transcript);
+        assert_eq!(c.dkg.as_ref().unwrap().transcript, record.transcript);
         let node: NodeFile =
             toml::from_str(&std::fs::read_to_string(d.join("node.toml")).unwrap()).unwrap();
         let s = keystore::read(&node.keystore, &Passphrase::new(PASS)).unwrap();

@@ -323,7 +323,7 @@ fn run(file: DkgFile, pass: &Passphrase, kind: &'static str) -> anyhow::Result<(
             }
             let progress = ceremony.progress();
             if Some(&progress) != last_progress.as_ref() && last_print.elapsed() >= Duration::from_millis(250) {
-                let missing: Vec<String> = progress.missing.iter().map(|p| short(p)).collect();
+                let missing: Vec<String> = progress.missing.iter().map(short).collect();
                 eprintln!(
                     "dkg round {} phase {:?}: dealings {}/{}, acks {}/{}, logs {}, echoes {}/{}, publics {}{}",
                     file.round,

@@ -900,7 +900,7 @@ impl Ceremony {
         match &self.proposal {
             None => {
                 // Why the leader could not propose, as far as our logs tell.
-                let logs = self.logs_of(|l| &l.consensus, &self.cinfo.clone(), true);
+                let logs = self.logs_of(|l| &l.consensus, &self.cinfo.clone());
                 match observe::<V, Pk, N3f1>(&mut self.rng, logs, &Sequential) {
                     Err(e) => format!("no proposal from the leader; {e}"),
                     Ok(_) => "no proposal from the leader (enough logs existed: leader silent or cut off)".into(),
@@ -922,7 +922,7 @@ impl Ceremony {
         self.phase = Phase::Failed;
         let mut faulty: BTreeMap<Pk, String> = self.complaints.clone();
         // Faults provable from the signed logs we hold.
-        let logs = self.logs_of(|l| &l.encryption, &self.einfo.clone(), true);
+        let logs = self.logs_of(|l| &l.encryption, &self.einfo.clone());
         if let Err(
             commonware_cryptography::bls12381::dkg::feldman_desmedt::Failure::InsufficientLogs {
                 faults,
@@ -995,7 +995,6 @@ impl Ceremony {
             Pk,
         >,
         info: &Info<V, Pk>,
-        _all: bool,
     ) -> Logs<V, Pk, N3f1> {
         let mut logs = Logs::new(info.clone());
         for l in self.logs.values() {

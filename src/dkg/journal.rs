@@ -156,7 +156,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("j");
         let _ = std::fs::remove_file(&path);
-        let sk = Sk::random(&mut rand::rng());
+        let sk = Sk::random(rand::rng());
         let max = NonZeroU32::new(4).unwrap();
         let (mut j, e) = Journal::open(&path, &sk, b"r0", max).unwrap();
         assert!(e.is_empty());

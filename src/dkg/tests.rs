@@ -333,9 +333,9 @@ fn silent_dealer_is_excluded() {
 
 #[test]
 fn crashed_member_restarts_from_its_journal_and_completes() {
-    for n in [4, 7, 16] {
-        // crash a non-leader mid-deal and the leader mid-agreement
-        for (m, after) in [(2, n * 2), (0, n * n * 3)] {
+    // crash a non-leader mid-deal and the leader mid-agreement (n = 16: the leader only)
+    for (n, crashes) in [(4, 2), (7, 2), (16, 1)] {
+        for &(m, after) in [(0, n * n * 3), (2, n * 2)].iter().take(crashes) {
             let faults = Faults {
                 crash: Some((m, after)),
                 ..Faults::default()

@@ -260,17 +260,12 @@ pub fn public_hex(key: &ed25519::PrivateKey) -> String {
     hex::encode(key.public_key().encode())
 }
 
+/// A ceremony's public output (commonware `feldman_desmedt::Output`).
+pub type DkgOutput =
+    commonware_cryptography::bls12381::dkg::feldman_desmedt::Output<MinSig, PublicKey>;
+
 /// The decoded ceremony outputs of a committee file (for resharing).
-pub fn dkg_outputs(
-    record: &DkgRecord,
-    n: usize,
-) -> Result<
-    (
-        commonware_cryptography::bls12381::dkg::feldman_desmedt::Output<MinSig, PublicKey>,
-        commonware_cryptography::bls12381::dkg::feldman_desmedt::Output<MinSig, PublicKey>,
-    ),
-    String,
-> {
+pub fn dkg_outputs(record: &DkgRecord, n: usize) -> Result<(DkgOutput, DkgOutput), String> {
     use commonware_cryptography::bls12381::dkg::feldman_desmedt::Output;
     let max = NonZeroU32::new(n as u32).ok_or("empty committee")?;
     let dec = |h: &str| -> Result<Output<MinSig, PublicKey>, String> {
