@@ -64,6 +64,8 @@ pub enum KeyError {
     MemberOutOfRange { index: u32, n: usize },
     #[error("key share does not match the member's verification key")]
     ShareMismatch,
+    #[error("only {valid} valid published x_i·G1 of the {needed} needed")]
+    NotEnoughPartials { valid: usize, needed: usize },
 }
 
 /// Errors of encryption (wallet side).

@@ -1,5 +1,6 @@
-//! `curtain devnet`: a local committee of `curtain node` processes on loopback (dev keys from a
-//! trusted dealer) and a load generator of SDK wallets over several namespaces, with live
+//! `curtain devnet`: a local committee of `curtain node` processes on loopback (keys from a
+//! DKG ceremony run by one `curtain dkg` process per member, or with `--dealer` from a trusted
+//! dealer) and a load generator of SDK wallets over several namespaces, with live
 //! progress, a summary, and an optional JSON report with an SVG latency plot.
 
 use super::committee::{self, NewArgs};
@@ -38,6 +39,10 @@ pub struct DevnetArgs {
     /// Keep the committee directory (keys, data, logs) after the run.
     #[arg(long)]
     keep: bool,
+    /// Deal the keys with a trusted dealer instead of running the DKG (faster start; the
+    /// dealer knows the key).
+    #[arg(long)]
+    dealer: bool,
 }
 
 /// What the wallets saw.
@@ -92,15 +97,28 @@ pub fn devnet(a: DevnetArgs) -> anyhow::Result<()> {
     );
     let dir = std::env::temp_dir().join(format!("curtain-devnet-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    committee::new(NewArgs {
-        nodes: a.nodes,
-        threshold: None,
-        out: dir.clone(),
-        p2p_base_port: a.base_port,
-        api_base_port: a.base_port + 100,
-        // one load generator stands for many wallets on one address
-        client_rate_per_s: Some(a.rate.saturating_mul(4).max(10_000)),
-    })?;
+    std::fs::create_dir_all(&dir)?;
+    // A throwaway passphrase for the throwaway keystores (cheap KDF: a devnet is not a vault).
+    let pass_file = dir.join("passphrase");
+    let mut secret = [0u8; 16];
+    rand::fill(&mut secret);
+    std::fs::write(&pass_file, hex::encode(secret))?;
+    let client_rate = Some(a.rate.saturating_mul(4).max(10_000));
+    if a.dealer {
+        committee::new(NewArgs {
+            nodes: a.nodes,
+            threshold: None,
+            out: dir.clone(),
+            p2p_base_port: a.base_port,
+            api_base_port: a.base_port + 100,
+            // one load generator stands for many wallets on one address
+            client_rate_per_s: client_rate,
+            passphrase_file: Some(pass_file.clone()),
+            insecure_fast_kdf: true,
+        })?;
+    } else {
+        run_dkg(&a, &dir, &pass_file, client_rate)?;
+    }
     let exe = std::env::current_exe().context("locating the curtain binary")?;
     let mut procs = Processes(Vec::new());
     for i in 0..a.nodes {
@@ -109,6 +127,8 @@ pub fn devnet(a: DevnetArgs) -> anyhow::Result<()> {
             Command::new(&exe)
                 .args(["node", "--config"])
                 .arg(dir.join(format!("node{i}/node.toml")))
+                .arg("--passphrase-file")
+                .arg(&pass_file)
                 .stdout(Stdio::null())
                 .stderr(log)
                 // our own Ctrl-C handling stops the members after the drain
@@ -140,6 +160,116 @@ pub fn devnet(a: DevnetArgs) -> anyhow::Result<()> {
 }
 
 use std::os::unix::process::CommandExt as _;
+
+/// The ceremony: one `curtain dkg` process per member on loopback; every member writes
+/// committee.json, its keystore and node.toml into its node<i>/ directory.
+fn run_dkg(
+    a: &DevnetArgs,
+    dir: &std::path::Path,
+    pass_file: &std::path::Path,
+    client_rate: Option<u64>,
+) -> anyhow::Result<()> {
+    use super::dkg::DkgFile;
+    use curtain::dkg::keystore::{KdfParams, Passphrase};
+    use curtain::node::config::Participant;
+    let pass = Passphrase::obtain(Some(pass_file), "")?;
+    let mut members = Vec::new();
+    for i in 0..a.nodes {
+        let node_dir = dir.join(format!("node{i}"));
+        std::fs::create_dir_all(&node_dir)?;
+        let identity = committee::write_identity(
+            &node_dir.join("identity.ks"),
+            &pass,
+            KdfParams::INSECURE_FAST,
+        )?;
+        members.push(Participant {
+            identity,
+            // the ceremony uses the members' p2p addresses; the nodes take them over after
+            p2p: ([127, 0, 0, 1], a.base_port + i as u16).into(),
+            api: ([127, 0, 0, 1], a.base_port + 100 + i as u16).into(),
+        });
+    }
+    let exe = std::env::current_exe().context("locating the curtain binary")?;
+    let started = Instant::now();
+    let mut procs = Processes(Vec::new());
+    for i in 0..a.nodes {
+        let node_dir = dir.join(format!("node{i}"));
+        let file = DkgFile {
+            round: 0,
+            keystore: node_dir.join("identity.ks"),
+            out: node_dir.clone(),
+            previous_committee: None,
+            timeouts: None,
+            kdf: Some("insecure-fast".into()),
+            limits: committee::limits(client_rate),
+            members: members.clone(),
+        };
+        std::fs::write(node_dir.join("dkg.toml"), toml::to_string_pretty(&file)?)?;
+        let log = std::fs::File::create(dir.join(format!("dkg{i}.log")))?;
+        procs.0.push(
+            Command::new(&exe)
+                .args(["dkg", "--config"])
+                .arg(node_dir.join("dkg.toml"))
+                .arg("--passphrase-file")
+                .arg(pass_file)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .process_group(0)
+                .spawn()
+                .context("starting a ceremony member")?,
+        );
+    }
+    // Wait for every member (the ceremony's own timeouts bound this; the deadline is a guard).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut statuses = vec![None; a.nodes];
+    while statuses.iter().any(Option::is_none) {
+        for (i, c) in procs.0.iter_mut().enumerate() {
+            if statuses[i].is_none() {
+                statuses[i] = c.try_wait()?;
+            }
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the DKG ceremony did not finish in 120 s (logs: {}/dkg<i>.log)",
+                dir.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    procs.0.clear();
+    for (i, s) in statuses.iter().enumerate() {
+        if !s.is_some_and(|s| s.success()) {
+            let log = std::fs::read_to_string(dir.join(format!("dkg{i}.log"))).unwrap_or_default();
+            bail!("DKG member {i} failed:\n{log}");
+        }
+    }
+    // Every member must have written the same public committee.
+    let read = |i: usize| -> anyhow::Result<curtain::node::config::CommitteeFile> {
+        let p = dir.join(format!("node{i}/committee.json"));
+        Ok(serde_json::from_str(&std::fs::read_to_string(&p)?)?)
+    };
+    let first = read(0)?;
+    let transcript = first.dkg.as_ref().map(|d| d.transcript.clone());
+    for i in 1..a.nodes {
+        let c = read(i)?;
+        if c.encryption_key != first.encryption_key
+            || c.dkg.as_ref().map(|d| d.transcript.clone()) != transcript
+        {
+            bail!("DKG members disagree on the committee (member {i})");
+        }
+    }
+    let key_id = hex::encode(
+        curtain_crypto::CommitteeKey::from_bytes(&hex::decode(&first.encryption_key)?)?.id(),
+    );
+    println!(
+        "dkg: {} members agreed on key {} in {:.2} s (transcript {})",
+        a.nodes,
+        &key_id[..16],
+        started.elapsed().as_secs_f64(),
+        &transcript.unwrap_or_default()[..16]
+    );
+    Ok(())
+}
 
 /// Heights every member must have released before the load starts.
 const WARM_HEIGHTS: u64 = 3;

@@ -1,8 +1,9 @@
 //! On-disk configuration of a member: the public committee file (shared by all members and
 //! clients) and the per-member `node.toml` with paths to its key files.
 //!
-//! Key files are hex, written with mode 0600. They are **not encrypted at rest yet**: encrypted
-//! keystores come with the DKG issue; until then `curtain committee new` is for dev committees.
+//! A member's secrets (identity key, shares of both committee keys) live in one encrypted
+//! keystore (`crate::dkg::keystore`), opened with a passphrase from a file, the
+//! `CURTAIN_PASSPHRASE` environment variable or a prompt.
 
 use super::mempool::MempoolConfig;
 use super::shell::{ConsensusScheme, PublicKey};
@@ -17,12 +18,11 @@ use commonware_cryptography::bls12381::primitives::{
 use commonware_cryptography::{ed25519, Signer as _};
 use commonware_math::algebra::Random as _;
 use commonware_utils::ordered::Set;
-use curtain_crypto::{CommitteeKey, KeyShare};
+use curtain_crypto::CommitteeKey;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
-use zeroize::Zeroizing;
 
 /// Namespace of consensus signatures and p2p handshakes for curtain committees.
 pub const CONSENSUS_NAMESPACE: &[u8] = b"curtain/v1/consensus";
@@ -48,15 +48,36 @@ pub struct CommitteeFile {
     pub encryption_key: String,
     /// Key epoch of `encryption_key`.
     pub key_epoch: u64,
+    /// How the keys were made (absent in files written before the DKG existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dkg: Option<DkgRecord>,
+}
+
+/// The public record of the ceremony that made a committee's keys: every member and wallet
+/// can compare `transcript`, and the next resharing starts from the two outputs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DkgRecord {
+    /// Ceremony round number (`None`-like `u64::MAX` for the trusted-dealer shortcut).
+    pub round: u64,
+    /// `"dkg"`, `"reshare"`, `"refresh"` or `"dealer"` (dev shortcut: the dealer knew the key).
+    pub kind: String,
+    pub n: usize,
+    pub t: usize,
+    /// Digest of the agreed dealer logs (SPEC.md §9.4), hex.
+    pub transcript: String,
+    /// commonware `feldman_desmedt::Output` of each key (public polynomial, dealers, players).
+    pub consensus_output: String,
+    pub encryption_output: String,
+    /// Members' `x_i·G2` of the encryption key, hex, in index order (derived; for checking).
+    pub verification_keys: Vec<String>,
 }
 
 /// `node.toml`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NodeFile {
     pub committee: PathBuf,
-    pub identity_key: PathBuf,
-    pub consensus_share: PathBuf,
-    pub decryption_share: PathBuf,
+    /// The member's encrypted keystore (identity and shares of the committee's key epoch).
+    pub keystore: PathBuf,
     pub data_dir: PathBuf,
     /// This member's index in `committee.participants`.
     pub index: u32,
@@ -109,49 +130,6 @@ pub fn read(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
-/// Writes a file readable by its owner only (key material).
-pub fn write_secret(path: &Path, contents: &str) -> Result<(), ConfigError> {
-    use std::io::Write as _;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    opts.mode(0o600);
-    opts.open(path)
-        .and_then(|mut f| f.write_all(contents.as_bytes()))
-        .map_err(|source| ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
-}
-
-fn read_hex(path: &Path) -> Result<Zeroizing<Vec<u8>>, ConfigError> {
-    let text = Zeroizing::new(read(path)?);
-    hex::decode(text.trim())
-        .map(Zeroizing::new)
-        .map_err(|e| invalid(path, e))
-}
-
-pub fn identity_hex(key: &ed25519::PrivateKey) -> Zeroizing<String> {
-    Zeroizing::new(hex::encode(key.encode()))
-}
-
-pub fn load_identity(path: &Path) -> Result<ed25519::PrivateKey, ConfigError> {
-    let bytes = read_hex(path)?;
-    ed25519::PrivateKey::decode(Bytes::copy_from_slice(&bytes)).map_err(|e| invalid(path, e))
-}
-
-pub fn load_consensus_share(path: &Path) -> Result<Share, ConfigError> {
-    let bytes = read_hex(path)?;
-    Share::decode(Bytes::copy_from_slice(&bytes)).map_err(|e| invalid(path, e))
-}
-
-pub fn load_decryption_share(path: &Path) -> Result<KeyShare, ConfigError> {
-    let bytes = read_hex(path)?;
-    KeyShare::from_bytes(&bytes).map_err(|e| invalid(path, e))
-}
-
 /// A committee file, decoded and checked.
 pub struct Committee {
     pub participants: Vec<Participant>,
@@ -159,6 +137,7 @@ pub struct Committee {
     pub consensus_public: Sharing<MinSig>,
     pub encryption_key: CommitteeKey,
     pub key_epoch: u64,
+    pub dkg: Option<DkgRecord>,
 }
 
 impl Committee {
@@ -184,6 +163,7 @@ impl Committee {
             consensus_public,
             encryption_key,
             key_epoch: file.key_epoch,
+            dkg: file.dkg,
         })
     }
 
@@ -278,4 +258,22 @@ pub fn new_identity<R: rand_core::CryptoRng>(rng: &mut R) -> ed25519::PrivateKey
 
 pub fn public_hex(key: &ed25519::PrivateKey) -> String {
     hex::encode(key.public_key().encode())
+}
+
+/// A ceremony's public output (commonware `feldman_desmedt::Output`).
+pub type DkgOutput =
+    commonware_cryptography::bls12381::dkg::feldman_desmedt::Output<MinSig, PublicKey>;
+
+/// The decoded ceremony outputs of a committee file (for resharing).
+pub fn dkg_outputs(record: &DkgRecord, n: usize) -> Result<(DkgOutput, DkgOutput), String> {
+    use commonware_cryptography::bls12381::dkg::feldman_desmedt::Output;
+    let max = NonZeroU32::new(n as u32).ok_or("empty committee")?;
+    let dec = |h: &str| -> Result<Output<MinSig, PublicKey>, String> {
+        let b = hex::decode(h).map_err(|e| e.to_string())?;
+        Output::decode_cfg(Bytes::from(b), &(max, ModeVersion::v0())).map_err(|e| e.to_string())
+    };
+    Ok((
+        dec(&record.consensus_output)?,
+        dec(&record.encryption_output)?,
+    ))
 }
