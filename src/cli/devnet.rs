@@ -4,6 +4,7 @@
 
 use super::committee::{self, NewArgs};
 use anyhow::{bail, Context as _};
+use curtain::sdk::quic::{QuicClient, QuicMember};
 use curtain::sdk::Client;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -38,6 +39,15 @@ pub struct DevnetArgs {
     /// Keep the committee directory (keys, data, logs) after the run.
     #[arg(long)]
     keep: bool,
+    /// How the wallets submit: HTTP, or QUIC with each member's pinned certificate.
+    #[arg(long, value_enum, default_value_t = Transport::Http)]
+    transport: Transport,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Transport {
+    Http,
+    Quic,
 }
 
 /// What the wallets saw.
@@ -98,6 +108,7 @@ pub fn devnet(a: DevnetArgs) -> anyhow::Result<()> {
         out: dir.clone(),
         p2p_base_port: a.base_port,
         api_base_port: a.base_port + 100,
+        quic_base_port: None,
         // one load generator stands for many wallets on one address
         client_rate_per_s: Some(a.rate.saturating_mul(4).max(10_000)),
     })?;
@@ -178,14 +189,41 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
         info.t,
         &info.key_id[..16]
     );
+    // each member's QUIC address and the certificate fingerprint it wrote at start
+    let mut quic_members = Vec::new();
+    for (i, m) in info.members.iter().enumerate() {
+        let path = dir.join(format!("node{i}/data/quic.fingerprint"));
+        let fingerprint = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| curtain::quic::parse_fingerprint(&t))
+            .with_context(|| format!("reading {}", path.display()))?;
+        if let Some(addr) = m.quic {
+            quic_members.push(QuicMember { addr, fingerprint });
+        }
+    }
     for (i, u) in urls.iter().enumerate() {
         println!("  member {i}: {u}  (POST /v1/transactions, GET /v1/namespaces/{{ns}}/stream, /metrics)");
+        if let Some(q) = quic_members.get(i) {
+            println!(
+                "            quic {}  fingerprint {}",
+                q.addr,
+                hex::encode(q.fingerprint)
+            );
+        }
     }
+    let quic = match a.transport {
+        Transport::Quic => Some(Arc::new(QuicClient::new(quic_members)?)),
+        Transport::Http => None,
+    };
     println!(
-        "load: {} tx/s over {} namespaces, {} B payloads, {}",
+        "load: {} tx/s over {} namespaces, {} B payloads, submitted over {}, {}",
         a.rate,
         a.namespaces,
         a.payload_bytes,
+        match a.transport {
+            Transport::Http => "HTTP",
+            Transport::Quic => "QUIC",
+        },
         a.duration
             .map_or("until Ctrl-C".to_string(), |d| format!("{d} s"))
     );
@@ -236,6 +274,7 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
     // wallets: a paced generator; each submission is its own task (bounded concurrency)
     let generator = {
         let client = client.clone();
+        let quic = quic.clone();
         let tally = tally.clone();
         let stopping = stopping.clone();
         let rate = a.rate;
@@ -256,6 +295,7 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
                     sent += 1;
                     let permit = permits.clone().acquire_owned().await.expect("open");
                     let client = client.clone();
+                    let quic = quic.clone();
                     let tally = tally.clone();
                     tokio::spawn(async move {
                         let _permit = permit;
@@ -279,7 +319,11 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
                             .lock()
                             .unwrap()
                             .insert(ct.id(), Instant::now());
-                        match client.submit(&ct, k as usize % nodes).await {
+                        let submitted = match &quic {
+                            Some(q) => q.submit(&ct, k as usize % nodes).await,
+                            None => client.submit(&ct, k as usize % nodes).await,
+                        };
+                        match submitted {
                             Ok(_) => {
                                 tally.accepted.fetch_add(1, Ordering::Relaxed);
                             }

@@ -24,8 +24,7 @@ use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
-/// Namespace of consensus signatures and p2p handshakes for curtain committees.
-pub const CONSENSUS_NAMESPACE: &[u8] = b"curtain/v1/consensus";
+pub use crate::ledger::CONSENSUS_NAMESPACE;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Participant {
@@ -35,6 +34,9 @@ pub struct Participant {
     pub p2p: SocketAddr,
     /// client API address.
     pub api: SocketAddr,
+    /// client API over QUIC (UDP), if this member serves it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quic: Option<SocketAddr>,
 }
 
 /// `committee.json`: everything public about a committee.
@@ -216,6 +218,7 @@ impl Committee {
                 .map(|p| MemberInfo {
                     identity: p.identity.clone(),
                     api: p.api,
+                    quic: p.quic,
                 })
                 .collect(),
             namespaces: mempool
