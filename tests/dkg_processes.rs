@@ -83,6 +83,7 @@ fn four_processes_run_a_dkg_then_a_refresh() {
             identity: String::from_utf8(out.stdout).unwrap().trim().to_string(),
             p2p: ([127, 0, 0, 1], base + i as u16).into(),
             api: ([127, 0, 0, 1], base + 100 + i as u16).into(),
+            quic: None,
         });
     }
     let toml_members: String = members

@@ -35,6 +35,10 @@ pub struct NewArgs {
     /// Member i serves clients on 127.0.0.1:(api_base_port + i).
     #[arg(long, default_value_t = 8100)]
     pub api_base_port: u16,
+    /// Member i serves clients over QUIC on UDP 127.0.0.1:(quic_base_port + i) (default: the
+    /// API's port numbers, over UDP).
+    #[arg(long)]
+    pub quic_base_port: Option<u16>,
     /// Submissions per second admitted from one client address (default 200).
     #[arg(long)]
     pub client_rate_per_s: Option<u64>,
@@ -110,6 +114,7 @@ pub fn new(a: NewArgs) -> anyhow::Result<()> {
         transcript: h.finalize().into(),
         shares: None,
     };
+    let quic_base = a.quic_base_port.unwrap_or(a.api_base_port);
     let participants: Vec<Participant> = identities
         .iter()
         .enumerate()
@@ -117,6 +122,7 @@ pub fn new(a: NewArgs) -> anyhow::Result<()> {
             identity: public_hex(k),
             p2p: ([127, 0, 0, 1], a.p2p_base_port + i as u16).into(),
             api: ([127, 0, 0, 1], a.api_base_port + i as u16).into(),
+            quic: Some(([127, 0, 0, 1], quic_base + i as u16).into()),
         })
         .collect();
     let committee = super::dkg::committee_file(participants, "dealer", &outcome);

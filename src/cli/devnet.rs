@@ -5,6 +5,7 @@
 
 use super::committee::{self, NewArgs};
 use anyhow::{bail, Context as _};
+use curtain::sdk::quic::{QuicClient, QuicMember};
 use curtain::sdk::Client;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -43,6 +44,15 @@ pub struct DevnetArgs {
     /// dealer knows the key).
     #[arg(long)]
     dealer: bool,
+    /// How the wallets submit: HTTP, or QUIC with each member's pinned certificate.
+    #[arg(long, value_enum, default_value_t = Transport::Http)]
+    transport: Transport,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Transport {
+    Http,
+    Quic,
 }
 
 /// What the wallets saw.
@@ -111,6 +121,7 @@ pub fn devnet(a: DevnetArgs) -> anyhow::Result<()> {
             out: dir.clone(),
             p2p_base_port: a.base_port,
             api_base_port: a.base_port + 100,
+            quic_base_port: None,
             // one load generator stands for many wallets on one address
             client_rate_per_s: client_rate,
             passphrase_file: Some(pass_file.clone()),
@@ -187,6 +198,8 @@ fn run_dkg(
             // the ceremony uses the members' p2p addresses; the nodes take them over after
             p2p: ([127, 0, 0, 1], a.base_port + i as u16).into(),
             api: ([127, 0, 0, 1], a.base_port + 100 + i as u16).into(),
+            // QUIC (UDP) on the API's port number, as `curtain committee new` by default
+            quic: Some(([127, 0, 0, 1], a.base_port + 100 + i as u16).into()),
         });
     }
     let exe = std::env::current_exe().context("locating the curtain binary")?;
@@ -314,14 +327,41 @@ async fn run(
         info.t,
         &info.key_id[..16]
     );
+    // each member's QUIC address and the certificate fingerprint it wrote at start
+    let mut quic_members = Vec::new();
+    for (i, m) in info.members.iter().enumerate() {
+        let path = dir.join(format!("node{i}/data/quic.fingerprint"));
+        let fingerprint = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| curtain::quic::parse_fingerprint(&t))
+            .with_context(|| format!("reading {}", path.display()))?;
+        if let Some(addr) = m.quic {
+            quic_members.push(QuicMember { addr, fingerprint });
+        }
+    }
     for (i, u) in urls.iter().enumerate() {
         println!("  member {i}: {u}  (POST /v1/transactions, GET /v1/namespaces/{{ns}}/stream, /metrics)");
+        if let Some(q) = quic_members.get(i) {
+            println!(
+                "            quic {}  fingerprint {}",
+                q.addr,
+                hex::encode(q.fingerprint)
+            );
+        }
     }
+    let quic = match a.transport {
+        Transport::Quic => Some(Arc::new(QuicClient::new(quic_members)?)),
+        Transport::Http => None,
+    };
     println!(
-        "load: {} tx/s over {} namespaces, {} B payloads, {}",
+        "load: {} tx/s over {} namespaces, {} B payloads, submitted over {}, {}",
         a.rate,
         a.namespaces,
         a.payload_bytes,
+        match a.transport {
+            Transport::Http => "HTTP",
+            Transport::Quic => "QUIC",
+        },
         a.duration
             .map_or("until Ctrl-C".to_string(), |d| format!("{d} s"))
     );
@@ -373,6 +413,7 @@ async fn run(
     // wallets: a paced generator; each submission is its own task (bounded concurrency)
     let generator = {
         let client = client.clone();
+        let quic = quic.clone();
         let tally = tally.clone();
         let stopping = stopping.clone();
         let rate = a.rate;
@@ -393,6 +434,7 @@ async fn run(
                     sent += 1;
                     let permit = permits.clone().acquire_owned().await.expect("open");
                     let client = client.clone();
+                    let quic = quic.clone();
                     let tally = tally.clone();
                     tokio::spawn(async move {
                         let _permit = permit;
@@ -416,7 +458,11 @@ async fn run(
                             .lock()
                             .unwrap()
                             .insert(ct.id(), Instant::now());
-                        match client.submit(&ct, k as usize % nodes).await {
+                        let submitted = match &quic {
+                            Some(q) => q.submit(&ct, k as usize % nodes).await,
+                            None => client.submit(&ct, k as usize % nodes).await,
+                        };
+                        match submitted {
                             Ok(_) => {
                                 tally.accepted.fetch_add(1, Ordering::Relaxed);
                             }

@@ -9,6 +9,7 @@ use commonware_stream::{
     sake::{self, Sake},
 };
 use commonware_utils::{channel::mpsc, ordered::Map, NZUsize, NZU32};
+use curtain::api::quic::{self, QuicIdentity};
 use curtain::dkg::{
     keystore::{self, Passphrase},
     MemberShares,
@@ -170,9 +171,30 @@ pub fn node(a: NodeArgs) -> anyhow::Result<()> {
             use commonware_runtime::Metrics as _;
             registry.encode()
         });
-        curtain::api::serve(handle, info, rx, metrics, me.api, terminated())
+        let info = Arc::new(info);
+        let releases = curtain::api::release_index(rx);
+        let quic_server = match me.quic {
+            Some(addr) => {
+                let identity = QuicIdentity::load_or_create(&node.data_dir)?;
+                let endpoint = quic::bind(&identity, addr)
+                    .with_context(|| format!("binding QUIC on {addr}"))?;
+                quic::announce(index, addr, &identity, &node.data_dir);
+                Some(tokio::spawn(quic::serve(
+                    endpoint,
+                    handle.clone(),
+                    info.clone(),
+                    releases.clone(),
+                    terminated(),
+                )))
+            }
+            None => None,
+        };
+        curtain::api::serve(handle, info, releases, metrics, me.api, terminated())
             .await
             .context("client API")?;
+        if let Some(q) = quic_server {
+            let _ = q.await;
+        }
         // Every journal is synced on append, so stopping loses nothing; the timeout bounds
         // how long tasks get to notice.
         tracing::info!("stopping");

@@ -24,8 +24,7 @@ use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 
-/// Namespace of consensus signatures and p2p handshakes for curtain committees.
-pub const CONSENSUS_NAMESPACE: &[u8] = b"curtain/v1/consensus";
+pub use crate::ledger::CONSENSUS_NAMESPACE;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Participant {
@@ -35,6 +34,9 @@ pub struct Participant {
     pub p2p: SocketAddr,
     /// client API address.
     pub api: SocketAddr,
+    /// client API over QUIC (UDP), if this member serves it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quic: Option<SocketAddr>,
 }
 
 /// `committee.json`: everything public about a committee.
@@ -130,6 +132,24 @@ pub fn read(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
+/// Writes a file readable by its owner only (the QUIC certificate's private key; members'
+/// shares go to encrypted keystores, `crate::dkg::keystore`).
+pub fn write_secret(path: &Path, contents: &str) -> Result<(), ConfigError> {
+    use std::io::Write as _;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    opts.open(path)
+        .and_then(|mut f| f.write_all(contents.as_bytes()))
+        .map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
 /// A committee file, decoded and checked.
 pub struct Committee {
     pub participants: Vec<Participant>,
@@ -196,6 +216,7 @@ impl Committee {
                 .map(|p| MemberInfo {
                     identity: p.identity.clone(),
                     api: p.api,
+                    quic: p.quic,
                 })
                 .collect(),
             namespaces: mempool

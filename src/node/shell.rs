@@ -39,7 +39,7 @@ use commonware_consensus::{
 };
 use commonware_cryptography::{
     bls12381::primitives::variant::MinSig,
-    certificate::{ConstantProvider, Verifier},
+    certificate::ConstantProvider,
     ed25519,
     sha256::{self, Sha256},
     Digested, Digestible as _,
@@ -1127,23 +1127,4 @@ async fn admitter<E: Clock + CryptoRng>(
             });
         }
     }
-}
-
-/// Third-party check of a finality proof: it decodes (with the verifier's bounds) and its
-/// threshold signature verifies; returns the digest of the block it finalizes (the released
-/// block or a descendant, which the release log's parent links connect).
-pub fn certified_block<R: CryptoRng>(
-    verifier: &ConsensusScheme,
-    certificate: &[u8],
-    rng: &mut R,
-) -> Option<super::Digest> {
-    use commonware_codec::Decode as _;
-    let finalization = simplex::types::Finalization::<ConsensusScheme, D>::decode_cfg(
-        bytes::Bytes::copy_from_slice(certificate),
-        &verifier.certificate_codec_config(),
-    )
-    .ok()?;
-    finalization
-        .verify(rng, verifier, &Sequential)
-        .then_some(super::Digest(finalization.proposal.payload.0))
 }
