@@ -116,6 +116,23 @@ fn four_processes_run_a_dkg_then_a_refresh() {
     assert_eq!(dkg.dkg.as_ref().unwrap().kind, "dkg");
     let log = std::fs::read_to_string(&logs[0]).unwrap();
     assert!(log.contains("phase Deal"), "progress lines: {log}");
+    // No secret in any log: not the passphrase, not a share, not an identity key.
+    for (d, l) in dirs.iter().zip(&logs) {
+        let log = std::fs::read_to_string(l).unwrap();
+        let node: NodeFile =
+            toml::from_str(&std::fs::read_to_string(d.join("node.toml")).unwrap()).unwrap();
+        let s = keystore::read(&node.keystore, &Passphrase::new(PASS)).unwrap();
+        let shares = s.shares.as_ref().unwrap();
+        use commonware_codec::Encode as _;
+        for secret in [
+            hex::encode(shares.encryption.private.expose(|x| x.encode())),
+            hex::encode(shares.consensus.private.expose(|x| x.encode())),
+            hex::encode(s.identity.encode()),
+            PASS.to_string(),
+        ] {
+            assert!(!log.contains(&secret), "a secret in {}", l.display());
+        }
+    }
 
     // refresh: same members, fresh shares, same key, epoch 1
     for d in &dirs {
