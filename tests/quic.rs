@@ -71,6 +71,25 @@ fn quic_clients_submit_subscribe_and_survive_hostile_frames() {
     let mut nodes = Nodes::deal("curtain-quic", 4, common::free_ports(30_000, 35_000, 8));
     nodes.start(0..4, Duration::from_secs(60));
     let members = members(&nodes);
+    // the certificate is persisted with its key (0600); the fingerprint is its SHA-256, and
+    // the member printed it
+    for (i, m) in members.iter().enumerate() {
+        let data = nodes.dir.join(format!("node{i}/data"));
+        let cert = hex::decode(std::fs::read_to_string(data.join("quic.cert")).unwrap()).unwrap();
+        assert_eq!(quic::fingerprint(&cert), m.fingerprint);
+        let mode = std::fs::metadata(data.join("quic.key"))
+            .unwrap()
+            .permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
+        let log = std::fs::read_to_string(nodes.log(i)).unwrap();
+        assert!(
+            log.contains(&hex::encode(m.fingerprint)),
+            "member {i} printed it"
+        );
+    }
     let key_id = nodes.committee.encryption_key.id();
     let http: Vec<String> = nodes.api.iter().map(|a| format!("http://{a}")).collect();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -206,6 +225,24 @@ fn quic_clients_submit_subscribe_and_survive_hostile_frames() {
         assert!(client.node_status(0).await.is_ok());
         let addr: SocketAddr = members[0].addr;
         assert_eq!(q.committee(0).await.unwrap().members.len(), 4, "{addr}");
+    });
+    // a restarted member keeps its certificate: the old pin still connects
+    nodes.kill(0);
+    nodes.start(0..1, Duration::from_secs(60));
+    assert_eq!(self::members(&nodes)[0], members[0]);
+    rt.block_on(async {
+        let q = QuicClient::new(vec![members[0]]).unwrap();
+        let info = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                match q.committee(0).await {
+                    Ok(info) => break info,
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        })
+        .await
+        .expect("the restarted member answers over QUIC with the same certificate");
+        assert_eq!(info.n, 4);
     });
     nodes.remove();
 }
