@@ -23,9 +23,14 @@ use tracing::{debug, info, warn};
 use zeroize::Zeroizing;
 
 /// Concurrent connections served; further handshakes are refused.
-pub const MAX_CONNECTIONS: usize = 4096;
-/// Concurrent request streams per connection (QUIC flow control enforces it).
-pub const MAX_STREAMS_PER_CONNECTION: u32 = 64;
+pub const MAX_CONNECTIONS: usize = 1024;
+/// Concurrent request streams per connection (QUIC flow control enforces it). Submissions
+/// wait for durability, so a high-rate client needs many in flight.
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 256;
+/// Unread request bytes buffered per connection and per stream (QUIC flow control): with
+/// `MAX_CONNECTIONS`, bounds the memory clients can pin.
+pub const CONNECTION_WINDOW: u32 = 4 << 20;
+pub const STREAM_WINDOW: u32 = 256 << 10;
 /// A connection with no traffic this long is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time a client has to send its whole request frame.
@@ -102,6 +107,8 @@ impl QuicIdentity {
         transport
             .max_concurrent_bidi_streams(MAX_STREAMS_PER_CONNECTION.into())
             .max_concurrent_uni_streams(0u32.into())
+            .receive_window(CONNECTION_WINDOW.into())
+            .stream_receive_window(STREAM_WINDOW.into())
             .max_idle_timeout(Some(
                 IDLE_TIMEOUT.try_into().expect("idle timeout in range"),
             ));

@@ -262,16 +262,6 @@ fn decode_consensus<'a>(
     Ok((identities, sharing))
 }
 
-/// The consensus verifier of the committee a client was served (checks finality proofs).
-pub fn verifier_from_info(info: &CommitteeInfo) -> Result<ConsensusScheme, String> {
-    let (identities, public) = decode_consensus(
-        info.members.iter().map(|m| m.identity.as_str()),
-        &info.consensus_public,
-    )?;
-    let set = Set::try_from(identities).map_err(|_| "duplicate identities".to_string())?;
-    Ok(ConsensusScheme::verifier(CONSENSUS_NAMESPACE, set, public))
-}
-
 /// A fresh identity key.
 pub fn new_identity<R: rand_core::CryptoRng>(rng: &mut R) -> ed25519::PrivateKey {
     ed25519::PrivateKey::random(rng)
