@@ -327,9 +327,13 @@ async fn run(
         info.t,
         &info.key_id[..16]
     );
-    // each member's QUIC address and the certificate fingerprint it wrote at start
+    // each member's QUIC address and the certificate fingerprint it wrote at start; members
+    // are listed by identity, and node<i> is the member serving the API on base + 100 + i
     let mut quic_members = Vec::new();
-    for (i, m) in info.members.iter().enumerate() {
+    let mut by_port: Vec<_> = info.members.iter().collect();
+    by_port.sort_by_key(|m| m.api.port());
+    for m in by_port {
+        let i = m.api.port().saturating_sub(a.base_port + 100);
         let path = dir.join(format!("node{i}/data/quic.fingerprint"));
         let fingerprint = std::fs::read_to_string(&path)
             .ok()
