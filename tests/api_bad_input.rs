@@ -342,8 +342,9 @@ fn bad_input_gets_its_documented_error_and_loses_nothing() {
         assert_refused(&post(to, OCTETS, &flipped(&ct, byte)), status, code, case);
         wallet.submit(to, case);
     }
-    // u's x coordinate ≥ p: not a point
+    // u's x coordinate ≥ p (compressed flag, then all ones): not a point
     let mut bad_u = ct.as_bytes().to_vec();
+    bad_u[at.u] = 0x9f;
     bad_u[at.u + 1..at.u + 48].fill(0xff);
     let case = "u's x coordinate out of range";
     assert_refused(&post(to, OCTETS, &bad_u), 400, "malformed", case);
