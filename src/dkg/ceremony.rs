@@ -8,7 +8,7 @@ use super::msg::{DealerLogs, Dealing, Entry, Msg, Proposal};
 use super::{Pk, Sig, Sk, V};
 use commonware_codec::Encode as _;
 use commonware_cryptography::bls12381::dkg::feldman_desmedt::{
-    observe, Dealer, FinalizeError, Info, Logs, Output, Player, Reveal,
+    observe, Dealer, FinalizeError, Info, Logs, Output, Player, Reveal, SignedDealerLog,
 };
 use commonware_cryptography::bls12381::primitives::{group::Share, sharing::Mode};
 use commonware_cryptography::{Signer as _, Verifier as _};
@@ -900,7 +900,7 @@ impl Ceremony {
         match &self.proposal {
             None => {
                 // Why the leader could not propose, as far as our logs tell.
-                let logs = self.logs_of(|l| &l.consensus, &self.cinfo.clone());
+                let logs = checked_logs(self.logs.values(), |l| &l.consensus, &self.cinfo);
                 match observe::<V, Pk, N3f1>(&mut self.rng, logs, &Sequential) {
                     Err(e) => format!("no proposal from the leader; {e}"),
                     Ok(_) => "no proposal from the leader (enough logs existed: leader silent or cut off)".into(),
@@ -922,7 +922,7 @@ impl Ceremony {
         self.phase = Phase::Failed;
         let mut faulty: BTreeMap<Pk, String> = self.complaints.clone();
         // Faults provable from the signed logs we hold.
-        let logs = self.logs_of(|l| &l.encryption, &self.einfo.clone());
+        let logs = checked_logs(self.logs.values(), |l| &l.encryption, &self.einfo);
         if let Err(
             commonware_cryptography::bls12381::dkg::feldman_desmedt::Failure::InsufficientLogs {
                 faults,
@@ -968,8 +968,8 @@ impl Ceremony {
             logs: self.logs.values().cloned().collect(),
         };
         // Propose only what can finalize; otherwise members time out with the report.
-        let logs = self.proposal_logs(&p, |l| &l.encryption, &self.einfo.clone());
-        let clogs = self.proposal_logs(&p, |l| &l.consensus, &self.cinfo.clone());
+        let logs = checked_logs(&p.logs, |l| &l.encryption, &self.einfo);
+        let clogs = checked_logs(&p.logs, |l| &l.consensus, &self.cinfo);
         let ok = observe::<V, Pk, N3f1>(&mut self.rng, logs, &Sequential).is_ok()
             && observe::<V, Pk, N3f1>(&mut self.rng, clogs, &Sequential).is_ok();
         if !ok {
@@ -983,47 +983,6 @@ impl Ceremony {
         let msg = Msg::Propose(Box::new(p));
         self.persist(out, Entry::Decided(msg.clone()));
         self.broadcast(out, msg);
-    }
-
-    fn logs_of(
-        &self,
-        pick: impl Fn(
-            &DealerLogs,
-        )
-            -> &commonware_cryptography::bls12381::dkg::feldman_desmedt::SignedDealerLog<
-            V,
-            Pk,
-        >,
-        info: &Info<V, Pk>,
-    ) -> Logs<V, Pk, N3f1> {
-        let mut logs = Logs::new(info.clone());
-        for l in self.logs.values() {
-            if let Some((d, log)) = pick(l).clone().check(info) {
-                logs.record(d, log);
-            }
-        }
-        logs
-    }
-
-    fn proposal_logs(
-        &self,
-        p: &Proposal,
-        pick: impl Fn(
-            &DealerLogs,
-        )
-            -> &commonware_cryptography::bls12381::dkg::feldman_desmedt::SignedDealerLog<
-            V,
-            Pk,
-        >,
-        info: &Info<V, Pk>,
-    ) -> Logs<V, Pk, N3f1> {
-        let mut logs = Logs::new(info.clone());
-        for l in &p.logs {
-            if let Some((d, log)) = pick(l).clone().check(info) {
-                logs.record(d, log);
-            }
-        }
-        logs
     }
 
     fn digest(&self, p: &Proposal) -> [u8; 32] {
@@ -1061,8 +1020,8 @@ impl Ceremony {
                 _ => return Err("a log is unsigned, mismatched or repeated".into()),
             }
         }
-        let clogs = self.proposal_logs(p, |l| &l.consensus, &self.cinfo.clone());
-        let elogs = self.proposal_logs(p, |l| &l.encryption, &self.einfo.clone());
+        let clogs = checked_logs(&p.logs, |l| &l.consensus, &self.cinfo);
+        let elogs = checked_logs(&p.logs, |l| &l.encryption, &self.einfo);
         let finalized = match self.player.take() {
             Some((cp, ep)) => {
                 let c = cp.finalize::<N3f1>(&mut self.rng, clogs, &Sequential);
@@ -1227,4 +1186,20 @@ fn public_matches(output: &Output<V, Pk>, index: u32, p: &[u8; 48]) -> bool {
         Err(_) => return false,
     };
     partial_g1_matches(&vk, p)
+}
+
+/// One instance's dealer logs (consensus or encryption, chosen by `pick`) among `logs`, each
+/// kept only if its signature and contents check against `info`.
+fn checked_logs<'a>(
+    logs: impl IntoIterator<Item = &'a DealerLogs>,
+    pick: impl Fn(&DealerLogs) -> &SignedDealerLog<V, Pk>,
+    info: &Info<V, Pk>,
+) -> Logs<V, Pk, N3f1> {
+    let mut out = Logs::new(info.clone());
+    for l in logs {
+        if let Some((d, log)) = pick(l).clone().check(info) {
+            out.record(d, log);
+        }
+    }
+    out
 }
