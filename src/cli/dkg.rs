@@ -5,18 +5,13 @@
 
 use anyhow::{bail, ensure, Context as _};
 use commonware_codec::{Copying, Decode as _, DecodeExt as _, Encode as _};
-use commonware_cryptography::ChaCha20Poly1305;
 use commonware_p2p::{
     authenticated::lookup, Address, AddressableManager as _, Receiver as _, Recipients, Sender as _,
 };
 use commonware_runtime::{tokio as cw_tokio, Quota, Runner as _, Supervisor as _};
-use commonware_stream::{
-    cups::{self, Cups},
-    sake::{self, Sake},
-};
 use commonware_utils::{
     ordered::{Map, Set},
-    NZUsize, NZU32,
+    NZU32,
 };
 use curtain::dkg::{
     journal::Journal,
@@ -259,21 +254,12 @@ fn run(file: DkgFile, pass: &Passphrase, kind: &'static str) -> anyhow::Result<(
         .with_catch_panics(false);
     let started = Instant::now();
     let result: anyhow::Result<Box<Outcome>> = cw_tokio::Runner::new(runtime).start(|context| async move {
-        let p2p = lookup::Config::local(
-            Cups::<_, ChaCha20Poly1305>::new(
-                Sake {
-                    signer: identity.clone(),
-                    synchrony_bound: Duration::from_secs(5),
-                    max_handshake_age: Duration::from_secs(10),
-                    version: sake::Version::V1,
-                },
-                cups::Version::V1,
-            ),
+        let p2p = super::node::p2p_config(
+            identity.clone(),
             P2P_NAMESPACE,
             my_addr,
-            NZUsize!(addresses.len()),
+            addresses.len(),
             MAX_MESSAGE,
-            NZUsize!(4096),
         );
         let (mut network, mut oracle) = lookup::Network::new(context.child("network"), p2p);
         let peers: Map<Pk, Address> = addresses

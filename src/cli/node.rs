@@ -93,21 +93,12 @@ pub fn node(a: NodeArgs) -> anyhow::Result<()> {
         .with_storage_directory(node.data_dir.clone())
         .with_catch_panics(false);
     cw_tokio::Runner::new(runtime).start(|context| async move {
-        let p2p = lookup::Config::local(
-            Cups::<_, ChaCha20Poly1305>::new(
-                Sake {
-                    signer: identity.clone(),
-                    synchrony_bound: Duration::from_secs(5),
-                    max_handshake_age: Duration::from_secs(10),
-                    version: sake::Version::V1,
-                },
-                cups::Version::V1,
-            ),
+        let p2p = p2p_config(
+            identity.clone(),
             CONSENSUS_NAMESPACE,
             me.p2p,
-            NZUsize!(committee.identities.len()),
+            committee.identities.len(),
             MAX_MESSAGE,
-            NZUsize!(4096),
         );
         let (mut network, mut oracle) = lookup::Network::new(context.child("network"), p2p);
         let peers: Map<_, Address> = committee
@@ -213,4 +204,32 @@ pub async fn terminated() {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
     }
+}
+
+/// commonware's authenticated p2p over loopback-or-LAN addresses with the member's ed25519
+/// identity (SAKE handshake, ChaCha20-Poly1305 sessions): one configuration for the node and
+/// the key ceremony, which differ only in namespace, peer count and message cap.
+pub(super) fn p2p_config(
+    identity: commonware_cryptography::ed25519::PrivateKey,
+    namespace: &[u8],
+    addr: std::net::SocketAddr,
+    peers: usize,
+    max_message: u32,
+) -> lookup::Config<Cups<Sake<commonware_cryptography::ed25519::PrivateKey>, ChaCha20Poly1305>> {
+    lookup::Config::local(
+        Cups::<_, ChaCha20Poly1305>::new(
+            Sake {
+                signer: identity,
+                synchrony_bound: Duration::from_secs(5),
+                max_handshake_age: Duration::from_secs(10),
+                version: sake::Version::V1,
+            },
+            cups::Version::V1,
+        ),
+        namespace,
+        addr,
+        NZUsize!(peers.max(1)),
+        max_message,
+        NZUsize!(4096),
+    )
 }
