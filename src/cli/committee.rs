@@ -9,8 +9,8 @@ use commonware_cryptography::bls12381::{
 use commonware_cryptography::Signer as _;
 use commonware_utils::{ordered::Set, N3f1};
 use curtain::node::config::{
-    identity_hex, new_identity, public_hex, write_secret, ClientLimits, CommitteeFile, NodeFile,
-    Participant,
+    identity_hex, new_identity, public_hex, write_secret, AdmissionPolicy, ClientLimits,
+    CommitteeFile, NamespacePolicy, NodeFile, Participant, RlnFile,
 };
 use std::path::PathBuf;
 
@@ -34,12 +34,92 @@ pub struct NewArgs {
     /// Submissions per second admitted from one client address (default 200).
     #[arg(long)]
     pub client_rate_per_s: Option<u64>,
+    /// Namespaces served with open admission, comma-separated (default: when no namespace
+    /// option is given, every namespace is served, open).
+    #[arg(long, value_delimiter = ',')]
+    pub namespaces: Vec<u64>,
+    /// Namespaces that require an RLN membership proof, comma-separated (needs --rln-key).
+    #[arg(long, value_delimiter = ',')]
+    pub anonymous: Vec<u64>,
+    /// The RLN verifying key file (`curtain circuits setup`): its circuit digest goes into
+    /// committee.json and every node.toml points at it.
+    #[arg(long)]
+    pub rln_key: Option<PathBuf>,
+    /// The open namespace whose transactions are RLN registrations (added to the served
+    /// namespaces).
+    #[arg(long, default_value_t = 0)]
+    pub registry_namespace: u64,
+    /// Blocks per RLN epoch.
+    #[arg(long, default_value_t = 64)]
+    pub rln_epoch_blocks: u64,
+    /// How many recent registry roots proofs may use.
+    #[arg(long, default_value_t = 16)]
+    pub rln_root_window: u32,
+    /// Heights between a block and the registry state its roots are checked against.
+    #[arg(long, default_value_t = 8)]
+    pub rln_root_lag: u64,
+}
+
+/// The namespace and RLN sections of committee.json from the command line.
+fn policies(a: &NewArgs) -> anyhow::Result<(Option<Vec<NamespacePolicy>>, Option<RlnFile>)> {
+    if a.namespaces.is_empty() && a.anonymous.is_empty() {
+        ensure!(
+            a.rln_key.is_none(),
+            "--rln-key needs --anonymous namespaces"
+        );
+        return Ok((None, None));
+    }
+    let mut list: Vec<NamespacePolicy> = a
+        .namespaces
+        .iter()
+        .map(|&id| NamespacePolicy {
+            id,
+            admission: AdmissionPolicy::Open,
+        })
+        .chain(a.anonymous.iter().map(|&id| NamespacePolicy {
+            id,
+            admission: AdmissionPolicy::Anonymous,
+        }))
+        .collect();
+    let rln = match &a.rln_key {
+        None => {
+            ensure!(a.anonymous.is_empty(), "--anonymous needs --rln-key");
+            None
+        }
+        Some(path) => {
+            ensure!(
+                !a.anonymous.is_empty(),
+                "--rln-key needs --anonymous namespaces"
+            );
+            let vk = curtain_circuits::VerifyingKey::load(path)
+                .with_context(|| format!("RLN verifying key {}", path.display()))?;
+            if !list.iter().any(|p| p.id == a.registry_namespace) {
+                list.push(NamespacePolicy {
+                    id: a.registry_namespace,
+                    admission: AdmissionPolicy::Open,
+                });
+            }
+            Some(RlnFile {
+                circuit_digest: hex::encode(vk.digest()),
+                registry_namespace: a.registry_namespace,
+                epoch_blocks: a.rln_epoch_blocks,
+                root_window: a.rln_root_window,
+                root_lag: a.rln_root_lag,
+            })
+        }
+    };
+    list.sort_by_key(|p| p.id);
+    curtain::node::config::check_policies(Some(&list), rln.as_ref())
+        .map_err(|e| anyhow::anyhow!(e))?;
+    Ok((Some(list), rln))
 }
 
 /// Deals a committee with a trusted dealer (dev only: the dealer knows every key; the DKG
 /// replaces this). Key files are written 0600 and are not encrypted at rest yet.
 pub fn new(a: NewArgs) -> anyhow::Result<()> {
     ensure!((1..=1024).contains(&a.nodes), "--nodes must be in 1..=1024");
+    let (namespaces, rln) = policies(&a)?;
+    let rln_key = a.rln_key.as_ref().map(|p| p.canonicalize()).transpose()?;
     let f = (a.nodes - 1) / 3;
     let t = a.threshold.unwrap_or(2 * f + 1);
     let mut rng = rand::rng();
@@ -72,6 +152,8 @@ pub fn new(a: NewArgs) -> anyhow::Result<()> {
         consensus_public: hex::encode(output.public().encode()),
         encryption_key: hex::encode(key.to_bytes()),
         key_epoch: 0,
+        namespaces,
+        rln,
     };
     let committee_path = out.join("committee.json");
     std::fs::write(&committee_path, serde_json::to_string_pretty(&committee)?)?;
@@ -97,6 +179,7 @@ pub fn new(a: NewArgs) -> anyhow::Result<()> {
             decryption_share: dir.join("decryption.share"),
             data_dir: dir.join("data"),
             index: i as u32,
+            rln_verifying_key: rln_key.clone(),
             limits: ClientLimits {
                 client_rate_per_s: a.client_rate_per_s,
                 // a burst of five seconds at the configured rate

@@ -100,6 +100,14 @@ pub fn devnet(a: DevnetArgs) -> anyhow::Result<()> {
         api_base_port: a.base_port + 100,
         // one load generator stands for many wallets on one address
         client_rate_per_s: Some(a.rate.saturating_mul(4).max(10_000)),
+        // the committee serves exactly the load's namespaces, open
+        namespaces: (0..a.namespaces).collect(),
+        anonymous: Vec::new(),
+        rln_key: None,
+        registry_namespace: 0,
+        rln_epoch_blocks: 64,
+        rln_root_window: 16,
+        rln_root_lag: 8,
     })?;
     let exe = std::env::current_exe().context("locating the curtain binary")?;
     let mut procs = Processes(Vec::new());

@@ -4,10 +4,12 @@
 pub mod block;
 pub mod chain;
 pub mod config;
+pub mod envelope;
 pub mod member;
 pub mod mempool;
 pub mod release;
 pub mod reveal;
+pub mod rln;
 pub mod shell;
 pub mod store;
 
