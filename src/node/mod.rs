@@ -21,4 +21,6 @@ pub type CtId = [u8; 32];
 pub struct Digest(pub [u8; 32]);
 
 #[cfg(test)]
+mod rln_tests;
+#[cfg(test)]
 mod tests;
