@@ -5,6 +5,8 @@
 //!
 //! Not yet: the SDK lives in the `curtain` crate (a wallet pulls the node's dependencies).
 
+pub mod rln;
+
 use crate::node::config::verifier_from_info;
 use crate::node::release::{ReleaseError, ReleasedBatch};
 use crate::node::shell::{certified_block, ConsensusScheme};
