@@ -253,8 +253,8 @@ pub(crate) fn verify_unheld<R: CryptoRng + ?Sized>(
         .iter()
         .filter(|ct| {
             let id = ct.id();
-            !pool.get(&id).is_some_and(|v| v.rln() == ct.rln())
-                && !(skip_ordered && pool.is_ordered(&id))
+            let held = pool.get(&id).is_some_and(|v| v.rln() == ct.rln());
+            !(held || skip_ordered && pool.is_ordered(&id))
         })
         .collect();
     let encoded: Vec<EncodedCiphertext> = unheld.iter().map(|e| e.ciphertext().clone()).collect();

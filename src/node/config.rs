@@ -224,17 +224,14 @@ pub struct RlnSettings {
 /// Most roots a member keeps acceptable at once.
 pub const MAX_ROOT_WINDOW: u32 = 1024;
 
+/// Served namespaces and their admission policies (`None`: every namespace, open).
+pub type Policies = Option<BTreeMap<Namespace, AdmissionPolicy>>;
+
 /// Checks the namespace and RLN sections of a committee file.
 pub fn check_policies(
     namespaces: Option<&[NamespacePolicy]>,
     rln: Option<&RlnFile>,
-) -> Result<
-    (
-        Option<BTreeMap<Namespace, AdmissionPolicy>>,
-        Option<RlnSettings>,
-    ),
-    String,
-> {
+) -> Result<(Policies, Option<RlnSettings>), String> {
     let policies = match namespaces {
         None => None,
         Some(list) => {
