@@ -1,7 +1,8 @@
 //! Anonymous admission through real `curtain node` processes: `curtain circuits setup`
 //! keys, a committee with an anonymous namespace, an SDK wallet that registers and sends;
 //! strangers, missing and mauled proofs and an over-quota sender get their documented errors;
-//! the double signal becomes slashing evidence anyone can check; the release shows only the
+//! the double signal becomes slashing evidence anyone can check and, through a slashing
+//! transaction, the removal of the sender's leaf at every member; the release shows only the
 //! nullifier.
 
 mod common;
@@ -185,8 +186,22 @@ fn anonymous_namespace_admits_members_and_slashes_double_signals() {
         (evidence.first.0, evidence.second.0),
         (good.id(), twice.id())
     );
-    // strangers' gossip or blocks never reached the others: every member serves the same
-    // registry
+    // a member turned the evidence into a slashing transaction: once released, every member
+    // removes alice's leaf
+    let zero = hex::encode([0u8; 32]);
+    for a in &api {
+        poll(
+            Duration::from_secs(90),
+            Duration::from_millis(200),
+            "leaf removed",
+            || {
+                let (_, b) = http(*a, "GET", "/v1/rln/leaves", b"")?;
+                let leaves: curtain::wire::RlnLeaves = serde_json::from_slice(&b).ok()?;
+                (leaves.leaves.get(member.index as usize) == Some(&zero)).then_some(())
+            },
+        );
+    }
+    // every member serves the same registry
     let roots: Vec<String> = api
         .iter()
         .map(|a| {

@@ -310,6 +310,11 @@ impl Mempool {
         self.keys.get(&epoch)
     }
 
+    /// The newest open key epoch and its key (what new submissions are encrypted to).
+    pub fn current_key(&self) -> Option<(u64, &Arc<CommitteeKey>)> {
+        self.keys.iter().next_back().map(|(e, k)| (*e, k))
+    }
+
     /// Admits what it can of `cts` from one source; one verdict per input, in input order.
     pub fn admit<E: Into<Envelope>, R: CryptoRng + ?Sized>(
         &mut self,

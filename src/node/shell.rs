@@ -618,9 +618,10 @@ where
     }));
     let releases = release_tx;
     let (persist_tx, persist_rx) = mpsc::unbounded_channel::<Persist>();
+    let (slash_tx, slash_rx) = mpsc::unbounded_channel::<SlashingEvidence>();
     handles.push(context.child("mempool_writer").spawn({
         let member = member.clone();
-        move |_| mempool_writer(mempool_log, slash_log, logged, member, persist_rx)
+        move |_| mempool_writer(mempool_log, slash_log, logged, member, persist_rx, slash_tx)
     }));
 
     // After a restart: heights marshal already delivered (and we acknowledged) but that were
@@ -680,6 +681,11 @@ where
     handles.push(context.child("admitter").spawn({
         let member = member.clone();
         move |ctx| admitter(ctx, member, mempool_size, admit_rx, persist_tx, gossip_out)
+    }));
+    handles.push(context.child("slasher").spawn({
+        let member = member.clone();
+        let admit = admit_tx.clone();
+        move |ctx| slasher(ctx, member, slash_rx, admit)
     }));
     let participants = cfg.participants.clone();
     handles.push(context.child("gossip_in").spawn({
@@ -859,6 +865,7 @@ async fn mempool_writer<E: Storage + Clock + Metrics>(
     mut logged: VecDeque<(u64, CtId)>,
     member: Arc<Mutex<Member>>,
     mut rx: mpsc::UnboundedReceiver<Persist>,
+    slasher: mpsc::UnboundedSender<SlashingEvidence>,
 ) {
     let mut since_prune = 0;
     while let Some(first) = rx.recv().await {
@@ -892,6 +899,9 @@ async fn mempool_writer<E: Storage + Clock + Metrics>(
                 .append(evidence)
                 .await
                 .expect("slashing log write (a storage failure is fatal)");
+            for e in group.iter().flat_map(|p| p.evidence.iter()) {
+                let _ = slasher.send(e.clone());
+            }
         }
         if records.is_empty() {
             for p in group {
@@ -1172,6 +1182,59 @@ async fn admitter<E: Clock + CryptoRng>(
                 evidence,
                 then: Box::new(then),
             });
+        }
+    }
+}
+
+/// Turns fresh slashing evidence (already durable) into a slashing transaction in the
+/// registry namespace, submitted to this member's own admission: once ordered and released,
+/// every member removes the double signaller's leaf (SPEC.md §8.11). Several members may
+/// submit one piece of evidence; the registry ignores all but the first.
+async fn slasher<E: CryptoRng>(
+    mut rng: E,
+    member: Arc<Mutex<Member>>,
+    mut rx: mpsc::UnboundedReceiver<SlashingEvidence>,
+    admit: mpsc::Sender<AdmitRequest>,
+) {
+    while let Some(e) = rx.recv().await {
+        let sealed = {
+            let m = member.lock().expect("member lock");
+            let (Some(st), Some((epoch, key))) = (m.mempool.rln(), m.mempool.current_key()) else {
+                continue;
+            };
+            let mut tx = vec![super::rln::SLASH_TAG];
+            tx.extend_from_slice(&e.to_bytes());
+            curtain_crypto::Label::new(
+                key.id(),
+                epoch,
+                st.rules.settings.registry_namespace,
+                b"curtain/slasher",
+            )
+            .and_then(|label| {
+                curtain_crypto::encrypt(
+                    key.encryption_key(),
+                    &label,
+                    &tx,
+                    curtain_crypto::Padding::None,
+                    &mut rng,
+                )
+                .ok()
+            })
+        };
+        let Some(ct) = sealed else {
+            warn!("could not seal a slashing transaction");
+            continue;
+        };
+        info!(
+            id = hex::encode(ct.id()),
+            "submitting a slashing transaction"
+        );
+        let request = AdmitRequest {
+            items: vec![(Source::Internal, ct.encoded().clone().into())],
+            reply: None,
+        };
+        if admit.try_send(request).is_err() {
+            warn!("admission queue full: slashing transaction dropped (the evidence is kept)");
         }
     }
 }
