@@ -427,3 +427,85 @@ pub fn new_identity<R: rand_core::CryptoRng>(rng: &mut R) -> ed25519::PrivateKey
 pub fn public_hex(key: &ed25519::PrivateKey) -> String {
     hex::encode(key.public_key().encode())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ns(id: u64, admission: AdmissionPolicy) -> NamespacePolicy {
+        NamespacePolicy { id, admission }
+    }
+
+    fn rln(registry: u64) -> RlnFile {
+        RlnFile {
+            circuit_digest: hex::encode([7u8; 32]),
+            registry_namespace: registry,
+            epoch_blocks: 10,
+            root_window: 4,
+            root_lag: 2,
+        }
+    }
+
+    /// The namespace and RLN sections: what a committee file may say, and every refusal.
+    #[test]
+    fn namespace_policies_are_checked() {
+        use AdmissionPolicy::*;
+        // absent: every namespace, open
+        assert_eq!(check_policies(None, None).unwrap(), (None, None));
+        // open namespaces only
+        let (p, r) = check_policies(Some(&[ns(1, Open), ns(2, Open)]), None).unwrap();
+        assert_eq!(p.unwrap().len(), 2);
+        assert!(r.is_none());
+        // anonymous with its RLN section
+        let list = [ns(0, Open), ns(5, Anonymous)];
+        let (_, r) = check_policies(Some(&list), Some(&rln(0))).unwrap();
+        let r = r.unwrap();
+        assert_eq!(r.anonymous, BTreeSet::from([5]));
+        assert_eq!((r.root_window, r.circuit_digest), (4, [7u8; 32]));
+        // refusals
+        let cases: Vec<(Vec<NamespacePolicy>, Option<RlnFile>)> = vec![
+            (vec![ns(1, Open), ns(1, Anonymous)], Some(rln(0))), // listed twice
+            (vec![ns(0, Open), ns(5, Anonymous)], None),         // no rln section
+            (vec![ns(5, Anonymous)], Some(rln(0))),              // registry not served
+            (vec![ns(0, Anonymous)], Some(rln(0))),              // registry not open
+            (
+                vec![ns(0, Open), ns(5, Anonymous)],
+                Some(RlnFile {
+                    circuit_digest: "00".into(),
+                    ..rln(0)
+                }),
+            ),
+            (
+                vec![ns(0, Open), ns(5, Anonymous)],
+                Some(RlnFile {
+                    epoch_blocks: 0,
+                    ..rln(0)
+                }),
+            ),
+            (
+                vec![ns(0, Open), ns(5, Anonymous)],
+                Some(RlnFile {
+                    root_window: 0,
+                    ..rln(0)
+                }),
+            ),
+            (
+                vec![ns(0, Open), ns(5, Anonymous)],
+                Some(RlnFile {
+                    root_window: MAX_ROOT_WINDOW + 1,
+                    ..rln(0)
+                }),
+            ),
+        ];
+        for (i, (list, r)) in cases.iter().enumerate() {
+            assert!(check_policies(Some(list), r.as_ref()).is_err(), "case {i}");
+        }
+        // the JSON form
+        let json = r#"{"id": 5, "admission": "anonymous"}"#;
+        assert_eq!(
+            serde_json::from_str::<NamespacePolicy>(json).unwrap(),
+            ns(5, Anonymous)
+        );
+        assert!(serde_json::from_str::<NamespacePolicy>(r#"{"id": 5, "admission": "x"}"#).is_err());
+    }
+}

@@ -30,6 +30,9 @@ pub struct RlnRules {
 impl RlnRules {
     /// Refuses a verifying key whose digest is not the committee's.
     pub fn new(settings: RlnSettings, vk: VerifyingKey) -> Result<Self, String> {
+        if settings.epoch_blocks == 0 || settings.root_window == 0 {
+            return Err("rln: epoch_blocks and root_window must be at least 1".into());
+        }
         if vk.digest() != settings.circuit_digest {
             return Err(format!(
                 "RLN verifying key has circuit digest {}, the committee pins {}",
