@@ -3,6 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Largest request body (HTTP, and a QUIC request frame's envelope): one envelope, base64 in
+/// JSON.
+pub const MAX_BODY: usize = (curtain_crypto::ciphertext::MAX_PAYLOAD_LEN + 1024) * 4 / 3 + 1024;
+
 /// `GET /v1/committee`: what a wallet encrypts to and what a verifier checks against.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommitteeInfo {
@@ -94,6 +98,9 @@ pub struct MemberInfo {
     /// ed25519 identity, hex.
     pub identity: String,
     pub api: std::net::SocketAddr,
+    /// QUIC address (SPEC.md §7.2); its certificate fingerprint comes out of band.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quic: Option<std::net::SocketAddr>,
 }
 
 /// Every error response: `{"error": {"code", "message"}}`; codes are stable (SPEC.md §7).

@@ -4,9 +4,11 @@
 
 mod common;
 
-use commonware_codec::Decode as _;
+use commonware_codec::{Decode as _, Encode as _};
+use commonware_consensus::simplex::types::Finalization;
 use commonware_consensus::simplex::types::Vote;
 use commonware_cryptography::bls12381::{dkg::feldman_desmedt::Output, primitives::group::Share};
+use commonware_cryptography::certificate::Verifier as _;
 use commonware_cryptography::sha256;
 use commonware_cryptography::{
     bls12381::{
@@ -17,11 +19,13 @@ use commonware_cryptography::{
 };
 use commonware_p2p::simulated::{self, Link, SplitOrigin, SplitTarget};
 use commonware_p2p::Recipients;
+use commonware_parallel::Sequential;
 use commonware_runtime::{
     deterministic, Clock as _, Handle, IoBuf, Quota, Runner as _, Spawner as _, Supervisor as _,
 };
 use commonware_utils::channel::oneshot;
 use commonware_utils::{channel::mpsc, ordered::Set, N3f1, NZUsize, NZU32};
+use curtain::ledger::finality::{self, FinalityVerifier};
 use curtain::node::{
     block::BlockLimits,
     member::{Member, ShareMessage},
@@ -48,6 +52,8 @@ struct Run {
     wire: Wire,
     key: Arc<CommitteeKey>,
     verifier: ConsensusScheme,
+    /// The committee's consensus public polynomial (commonware encoding).
+    consensus_public: Vec<u8>,
 }
 
 #[derive(Clone, Copy)]
@@ -349,6 +355,7 @@ fn run(sc: Scenario) -> Run {
             releases,
             submitted,
             verifier: ConsensusScheme::verifier(NAMESPACE, participants, output.public().clone()),
+            consensus_public: output.public().encode().to_vec(),
             key,
         }
     })
@@ -570,6 +577,29 @@ impl Committee {
     }
 }
 
+/// commonware's own check of a finality proof: the reference the node-free verifier
+/// (`curtain::ledger::finality`) must agree with. Returns the finalized block's digest.
+fn commonware_certified(verifier: &ConsensusScheme, cert: &[u8]) -> Option<[u8; 32]> {
+    let f = Finalization::<ConsensusScheme, sha256::Digest>::decode_cfg(
+        bytes::Bytes::copy_from_slice(cert),
+        &verifier.certificate_codec_config(),
+    )
+    .ok()?;
+    f.verify(&mut rand::rng(), verifier, &Sequential)
+        .then_some(f.proposal.payload.0)
+}
+
+/// The wallet's verifier for a run's committee, decoded from the same polynomial encoding
+/// `GET /v1/committee` serves.
+fn node_free_verifier(run: &Run) -> FinalityVerifier {
+    let from_public =
+        FinalityVerifier::from_consensus_public(&run.consensus_public, run.scenario.n)
+            .expect("the committee's polynomial decodes");
+    // `from_consensus_public` binds curtain's namespace; the simulation signs under its own
+    let identity = blst::min_sig::PublicKey::uncompress(&from_public.identity()).unwrap();
+    FinalityVerifier::new(NAMESPACE, identity)
+}
+
 /// The invariants every run must satisfy.
 fn check(run: &Run) {
     // every member's log is a prefix of the longest one, byte for byte (content; finality
@@ -592,6 +622,7 @@ fn check(run: &Run) {
     // every accepted ciphertext released exactly once, as its plaintext
     let mut released = BTreeSet::new();
     let mut rng = rand::rng();
+    let finality = node_free_verifier(run);
     for b in longest {
         // a third party checks the batch: block, certificate, openings, outcomes
         let key = run.key.clone();
@@ -599,8 +630,13 @@ fn check(run: &Run) {
             |e| (e == 0).then(|| key.clone()),
             |_, digest, cert| {
                 // the certified block is this one or a descendant in the log
-                let Some(certified) = shell::certified_block(&run.verifier, cert, &mut rand::rng())
-                else {
+                // the wallet's node-free verifier and commonware's agree on every proof
+                let certified = finality.verify(cert).ok();
+                assert_eq!(
+                    certified.map(|d| d.0),
+                    commonware_certified(&run.verifier, cert)
+                );
+                let Some(certified) = certified else {
                     return false;
                 };
                 let Some(&start) = position.get(&certified.0) else {
@@ -667,6 +703,82 @@ fn check(run: &Run) {
 fn four_members_order_and_release_identically() {
     for seed in 0..3 {
         check(&run(Scenario::new(seed, 4, 12)));
+    }
+}
+
+/// The wallet's node-free finality verifier accepts exactly what commonware's verifier accepts:
+/// the run's real certificates, and none of their mauled forms (another committee key, another
+/// payload, view, parent view or epoch, every single bit flipped, truncated, extended).
+#[test]
+fn node_free_finality_verifier_agrees_with_commonware() {
+    let run = run(Scenario::new(21, 4, 6));
+    check(&run); // every real certificate: both accept, same digest
+    let ours = node_free_verifier(&run);
+    let agree = |cert: &[u8], ours: &FinalityVerifier, theirs: &ConsensusScheme| {
+        let mine = ours.verify(cert).ok().map(|d| d.0);
+        assert_eq!(
+            mine,
+            commonware_certified(theirs, cert),
+            "verifiers disagree"
+        );
+        mine
+    };
+    let cert = run.releases[0]
+        .last()
+        .expect("released")
+        .certificate
+        .clone();
+    assert!(agree(&cert, &ours, &run.verifier).is_some());
+
+    // another committee's key
+    let pks: Vec<ed25519::PublicKey> = (0..4u64)
+        .map(|i| ed25519::PrivateKey::from_seed(i).public_key())
+        .collect();
+    let participants = Set::from_iter_dedup(pks);
+    let (other, _) = consensus_deal::<MinSig, _, N3f1>(
+        &mut rand::rng(),
+        Mode::NonZeroCounter,
+        participants.clone(),
+    )
+    .expect("deal");
+    let theirs_other = ConsensusScheme::verifier(NAMESPACE, participants, other.public().clone());
+    let ours_other = FinalityVerifier::new(
+        NAMESPACE,
+        blst::min_sig::PublicKey::uncompress(&other.public().public().encode()).unwrap(),
+    );
+    assert!(agree(&cert, &ours_other, &theirs_other).is_none());
+    // another namespace
+    let ours_ns = FinalityVerifier::new(
+        b"curtain-sim-other",
+        blst::min_sig::PublicKey::uncompress(&ours.identity()).unwrap(),
+    );
+    assert!(ours_ns.verify(&cert).is_err());
+
+    // another proposal under the same signature
+    let f = finality::Finalization::decode(&cert).expect("decodes");
+    let mut mauled = Vec::new();
+    for change in 0..4 {
+        let mut g = f.clone();
+        match change {
+            0 => g.payload.0[0] ^= 1,
+            1 => g.view += 1,
+            2 => g.parent += 1,
+            _ => g.epoch += 1,
+        }
+        mauled.push(g.to_bytes());
+    }
+    for i in 0..cert.len() * 8 {
+        let mut c = cert.clone();
+        c[i / 8] ^= 1 << (i % 8);
+        mauled.push(c);
+    }
+    mauled.push(cert[..cert.len() - 1].to_vec());
+    mauled.push([cert.as_slice(), &[0]].concat());
+    for m in &mauled {
+        assert!(
+            agree(m, &ours, &run.verifier).is_none(),
+            "a mauled proof passed"
+        );
     }
 }
 

@@ -105,15 +105,26 @@ impl EncodedCiphertext {
         })
     }
 
-    /// The full decoder: both points canonical, on the curve and not the identity; `u` in G1.
-    /// `w` is not subgroup-checked: validity only constrains its G1 component (§2.5), which
-    /// saves a subgroup check per ciphertext at every member.
+    /// The full decoder: both points canonical, on the curve and not the identity, and `u`
+    /// with a G1 component. Neither point is subgroup-checked (SPEC §2.5): validity only
+    /// constrains their G1 components, and shares are computed on `û = [h_eff]·u`, which is
+    /// in G1 whatever torsion `u` carries. Clearing the cofactor costs about half a subgroup
+    /// check, at every member for every ciphertext.
     pub fn decode(&self) -> Result<Ciphertext, DecodeError> {
         let mut r = Reader::new(&self.bytes[self.points_at..]);
-        let u = r.g1("ciphertext.u")?;
+        let u = r.g1_on_curve("ciphertext.u")?;
         let w = r.g1_on_curve("ciphertext.w")?;
         let f = r.scalar("ciphertext.f")?;
+        let u_hat = group::clear_cofactor_affine(&u);
+        if unsafe { blst_p1_is_inf(&u_hat) } {
+            return Err(DecodeError::Point {
+                field: "ciphertext.u",
+                error: crate::error::PointError::NoG1Component,
+            });
+        }
+        let u_hat = group::p1_to_affine(&u_hat);
         Ok(Ciphertext {
+            u_hat: std::sync::OnceLock::from(u_hat),
             e: challenge(
                 self.label_bytes(),
                 self.u_bytes(),
@@ -183,6 +194,10 @@ fn ciphertext_id(bytes: &[u8]) -> [u8; 32] {
 pub struct Ciphertext {
     enc: EncodedCiphertext,
     u: blst_p1_affine,
+    /// `û = [h_eff]·u ∈ G1 \ {O}`, what shares and openings are computed on: set by the
+    /// decoder (which must reject a `u` without a G1 component), computed on first use for
+    /// a ciphertext built by `encrypt` (a wallet never needs it).
+    u_hat: std::sync::OnceLock<blst_p1_affine>,
     w: blst_p1_affine,
     f: Scalar,
     /// The proof's challenge, derived from the encoding.
@@ -235,6 +250,7 @@ impl Ciphertext {
         Self {
             enc,
             u: *u,
+            u_hat: std::sync::OnceLock::new(),
             w: *w,
             f,
             e,
@@ -251,8 +267,14 @@ impl Ciphertext {
     pub fn payload_len(&self) -> usize {
         self.enc.payload_len()
     }
+    /// `u` as encoded (the KDF input).
     pub(crate) fn u(&self) -> &blst_p1_affine {
         &self.u
+    }
+    /// `û = [h_eff]·u` (see the field).
+    pub(crate) fn u_hat(&self) -> &blst_p1_affine {
+        self.u_hat
+            .get_or_init(|| group::p1_to_affine(&group::clear_cofactor_affine(&self.u)))
     }
     pub(crate) fn payload(&self) -> &[u8] {
         self.enc.payload()
@@ -309,6 +331,19 @@ pub(crate) fn aad(label: &Label) -> Vec<u8> {
     a
 }
 
+/// `[u, w, Z]` for randomness `r`, `s`: `u = r·g1`, `w = s·g1` and the KEM secret, which the
+/// committee's opening reproduces as `[h_eff]·Δx·û` with `û = [h_eff]·u` (SPEC §2.4), i.e.
+/// `(r·h_eff²)·PK1`. Constant time (combs).
+fn kem(key: &EncryptionKey, r: &Scalar, s: &Scalar) -> [blst_p1_affine; 3] {
+    let g = generator_table();
+    let mut z_exp = r.mul(&group::h_eff_squared());
+    let proj = [g.mul(r), g.mul(s), key.comb.mul(&z_exp)];
+    z_exp.zeroize();
+    group::p1s_to_affine(&proj)
+        .try_into()
+        .expect("three points in, three out")
+}
+
 /// Encrypts `msg` to the committee under `label`.
 pub fn encrypt<R: CryptoRng + ?Sized>(
     key: &EncryptionKey,
@@ -341,9 +376,7 @@ pub fn encrypt<R: CryptoRng + ?Sized>(
         t.append(seed.as_ref());
         t.challenge_scalar()
     };
-    let g = generator_table();
-    let proj = [g.mul(&r), g.mul(&s), key.comb.mul(&r)];
-    let mut aff = group::p1s_to_affine(&proj);
+    let mut aff = kem(key, &r, &s);
     let (u, w) = (aff[0], aff[1]);
     let dem_key = kdf(&u, &aff[2]);
     aff[2].x.l.zeroize();
@@ -419,8 +452,8 @@ pub fn verify(key: &CommitteeKey, ct: Ciphertext) -> Result<VerifiedCiphertext, 
     })
 }
 
-/// `f·g1 = w + e·u` in G1: the difference may only be torsion (from `w`, whose torsion part
-/// the proof does not constrain; `u` is in G1).
+/// `f·g1 = w + e·u` in G1: the difference may only be torsion (from `u` and `w`, whose
+/// torsion parts the proof does not constrain).
 fn proof_holds(ct: &Ciphertext) -> bool {
     let lhs = generator_table().mul(&ct.f);
     let rhs = group::p1_add_affine(&group::g1_mul_ct(&ct.u, &ct.e), &ct.w);
@@ -518,8 +551,7 @@ pub(crate) fn encrypt_malformed<R: CryptoRng + ?Sized>(
 ) -> Ciphertext {
     let r = Scalar::random(rng);
     let s = Scalar::random(rng);
-    let g = generator_table();
-    let aff = group::p1s_to_affine(&[g.mul(&r), g.mul(&s), key.comb.mul(&r)]);
+    let aff = kem(key, &r, &s);
     let payload = raw_payload.unwrap_or_else(|| {
         let k = kdf(&aff[0], &aff[2]);
         ChaCha20Poly1305::new(k.as_ref().into())
@@ -622,7 +654,7 @@ mod tests {
     }
 
     #[test]
-    fn torsion_in_w_is_ignored_and_in_u_is_refused() {
+    fn torsion_in_u_and_w_is_ignored() {
         let mut rng = ChaCha20Rng::seed_from_u64(5);
         let (key, _) = deal(4, 3, &mut rng).unwrap();
         let label = Label::new(key.id(), 0, 1, b"t").unwrap();
@@ -680,13 +712,30 @@ mod tests {
             .map(Result::is_ok)
             .collect();
         assert_eq!(verdicts, vec![false, true, true]);
-        // torsion in u (what shares are computed on) never decodes
+        // torsion in u is as harmless: valid, and û (what shares use) is the honest one
         let in_u = twisted(true, &mut rng);
+        let decoded = Ciphertext::from_bytes(&in_u.to_bytes()).unwrap();
+        assert!(!group::g1_in_subgroup(decoded.u()));
+        assert!(group::g1_in_subgroup(decoded.u_hat()));
+        assert!(verify(&key, decoded.clone()).is_ok());
+        assert!(verify_batch(&key, vec![decoded], &mut rng)[0].is_ok());
+        // adding torsion to u does not change û
+        let honest = encrypt(key.encryption_key(), &label, b"m", Padding::None, &mut rng).unwrap();
+        let honest = Ciphertext::from_bytes(&honest.to_bytes()).unwrap();
+        let mut twisted_u = blst_p1::default();
+        unsafe { blst_p1_from_affine(&mut twisted_u, honest.u()) };
+        let twisted_u = group::p1_to_affine(&group::p1_add_affine(&twisted_u, &torsion_point()));
+        let twisted_hat = group::p1_to_affine(&group::clear_cofactor_affine(&twisted_u));
+        assert!(group::g1_eq(&twisted_hat, honest.u_hat()));
+        // a u that is torsion only has no G1 component: never decodes
+        let mut pure = in_u.to_bytes();
+        let at = in_u.encoded().points_at;
+        pure[at..at + 48].copy_from_slice(&group::g1_compress(&torsion_point()));
         assert!(matches!(
-            Ciphertext::from_bytes(&in_u.to_bytes()),
+            Ciphertext::from_bytes(&pure),
             Err(DecodeError::Point {
                 field: "ciphertext.u",
-                error: crate::error::PointError::NotInSubgroup
+                error: crate::error::PointError::NoG1Component
             })
         ));
     }

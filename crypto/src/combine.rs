@@ -1,9 +1,11 @@
 //! Combining decryption shares: optimistic first, attributable when something is wrong.
 //!
 //! 1. Take the first `t` well-formed share batches (by member index). For every ciphertext j,
-//!    `Z_j = Σ_i (Δ·λ_i)·s_ij` (small integer weights, shared doublings, parallel over j).
-//! 2. Check all `Z_j` at once: each in G1, and `e(Σρ_j·Z_j, G2) = e(Σρ_j·u_j, PK2)` with
-//!    fresh 128-bit weights ρ. This pins every `Z_j` to the unique correct value `Δ·x·u_j`.
+//!    `Z_j = [h_eff]·Σ_i (Δ·λ_i)·s_ij` (small integer weights, shared doublings, parallel
+//!    over j; clearing the cofactor puts `Z_j` in G1 whatever torsion a bad share carried,
+//!    at half the cost of checking it).
+//! 2. Check all `Z_j` at once: `e(Σρ_j·Z_j, G2) = e(Σρ_j·û_j, h_eff·PK2)` with fresh 128-bit
+//!    weights ρ. This pins every `Z_j` to the unique correct value `h_eff·Δ·x·û_j`.
 //!    (The AEAD tag alone is not enough: ChaCha20-Poly1305 is not key-committing, so a
 //!    colluding sender and member could make two subsets of shares decrypt to two plaintexts.)
 //! 3. If the check fails, verify members' batches one by one (subgroup checks and one pairing
@@ -38,8 +40,9 @@ impl AsRef<Ciphertext> for VerifiedCiphertext {
     }
 }
 
-/// `Z_j = Δ·x·u_j`, the KEM secret of one ciphertext, published with its release so that
-/// anyone can check the decryption (`verify_openings`) without trusting the combiner.
+/// `Z_j = h_eff·Δ·x·û_j`, the KEM secret of one ciphertext, published with its release so
+/// that anyone can check the decryption (`verify_openings`) without trusting the combiner.
+/// Decoding checks that it is in G1 (a third party does not know how it was made).
 #[derive(Clone, Copy)]
 pub struct Opening(blst_p1_affine);
 
@@ -234,11 +237,11 @@ fn combine_points(key: &CommitteeKey, len: usize, chosen: &[&ShareBatch]) -> Vec
             |pts, j| {
                 pts.clear();
                 pts.extend(chosen.iter().map(|b| b.shares[j]));
-                if split {
+                group::clear_cofactor(&if split {
                     weights.msm_vartime_split(pts)
                 } else {
                     weights.msm_vartime(pts)
-                }
+                })
             },
         )
         .collect();
@@ -247,7 +250,7 @@ fn combine_points(key: &CommitteeKey, len: usize, chosen: &[&ShareBatch]) -> Vec
         .collect()
 }
 
-/// Checks that every `Z_j` is the correct opening `Δ·x·u_j` (one randomised pairing equation).
+/// Checks that every `Z_j` is the correct opening `h_eff·Δ·x·û_j` (one randomised pairing equation).
 fn openings_hold<C: AsRef<Ciphertext> + Sync, R: CryptoRng + ?Sized>(
     key: &CommitteeKey,
     cts: &[C],
@@ -260,15 +263,18 @@ fn openings_hold<C: AsRef<Ciphertext> + Sync, R: CryptoRng + ?Sized>(
     if cts.is_empty() {
         return true;
     }
-    let in_g1 = zs
-        .par_iter()
-        .all(|z| !group::g1_is_inf(z) && group::g1_in_subgroup(z));
-    if !in_g1 {
+    // every Z_j is in G1: cleared by `combine_points`, subgroup-checked by `Opening`'s decoder
+    if zs.iter().any(group::g1_is_inf) {
         return false;
     }
-    let us: Vec<blst_p1_affine> = cts.iter().map(|c| *c.as_ref().u()).collect();
+    let us: Vec<blst_p1_affine> = cts.iter().map(|c| *c.as_ref().u_hat()).collect();
     let (sz, su) = random_combinations(zs, &us, rng);
-    group::pairing_eq_prepared(&sz, group::g2_generator_prepared(), &su, key.pk2_lines())
+    group::pairing_eq_prepared(
+        &sz,
+        group::g2_generator_prepared(),
+        &su,
+        key.opening_lines(),
+    )
 }
 
 /// `(Σρ_j·a_j, Σρ_j·b_j)` for fresh 128-bit `ρ`: checking `e(Σρa, G2) = e(Σρb, q)` checks every
@@ -318,7 +324,7 @@ pub fn check_share_batch<C: AsRef<Ciphertext> + Sync, R: CryptoRng + ?Sized>(
     if cts.is_empty() {
         return Ok(());
     }
-    let us: Vec<blst_p1_affine> = cts.iter().map(|c| *c.as_ref().u()).collect();
+    let us: Vec<blst_p1_affine> = cts.iter().map(|c| *c.as_ref().u_hat()).collect();
     let (sz, su) = random_combinations(&batch.shares, &us, rng);
     if group::pairing_eq(&sz, &group::g2_generator(), &su, key.vk(batch.member)) {
         Ok(())

@@ -16,6 +16,8 @@ pub enum PointError {
     NotInSubgroup,
     #[error("point is the identity")]
     Identity,
+    #[error("point has no component in the prime-order subgroup (torsion only)")]
+    NoG1Component,
 }
 
 /// Why bytes could not be decoded into a value. Decoding never panics and never allocates
@@ -62,6 +64,8 @@ pub enum KeyError {
     MemberOutOfRange { index: u32, n: usize },
     #[error("key share does not match the member's verification key")]
     ShareMismatch,
+    #[error("only {valid} valid published x_i·G1 of the {needed} needed")]
+    NotEnoughPartials { valid: usize, needed: usize },
 }
 
 /// Errors of encryption (wallet side).

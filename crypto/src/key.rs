@@ -38,7 +38,8 @@ pub struct CommitteeKey {
     pk1: blst_p1_affine,
     // derived
     /// Miller-loop lines of `PK2 = Δ·x·G2`, the pairing partner of every opening check.
-    pk2_lines: group::PreparedG2,
+    /// Lines of `h_eff·PK2` (openings are `[h_eff]·Δx·û`).
+    opening_lines: group::PreparedG2,
     vks: Vec<blst_p2_affine>,
     encryption: EncryptionKey,
 }
@@ -86,6 +87,69 @@ impl CommitteeKey {
         Self::from_parts(n, delta, commitments, pk1)
     }
 
+    /// Builds the committee key after a DKG from the public polynomial and the members'
+    /// published `x_i·G1` (`partials`: 0-based member index, compressed point). Every partial
+    /// is checked against `vk_i` by pairing; any `t` valid ones with distinct indices determine
+    /// `x·G1` (Lagrange at 0), so every honest member gets the same key whichever it used.
+    pub fn from_partials(
+        n: usize,
+        commitments: &[[u8; 96]],
+        partials: &[([u8; 48], u32)],
+    ) -> Result<Self, KeyError> {
+        let t = commitments.len();
+        check_params(n, t)?;
+        let coeffs = commitments
+            .iter()
+            .map(|c| group::g2_decompress(c).map_err(|_| KeyError::InconsistentKey))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut members = Vec::with_capacity(t);
+        let mut points = Vec::with_capacity(t);
+        for (point, index) in partials {
+            if members.len() == t {
+                break;
+            }
+            if *index as usize >= n || members.contains(index) {
+                continue;
+            }
+            let Ok(p) = group::g1_decompress(point) else {
+                continue;
+            };
+            let vk = eval_commitments(&coeffs, *index as u64 + 1);
+            if group::pairing_eq(&p, &group::g2_generator(), &group::g1_generator(), &vk) {
+                members.push(*index);
+                points.push(p);
+            }
+        }
+        if members.len() < t {
+            return Err(KeyError::NotEnoughPartials {
+                valid: members.len(),
+                needed: t,
+            });
+        }
+        let delta = default_delta(n);
+        let mut acc = blst_p1::default();
+        for (l, p) in lagrange_at_zero(&members).iter().zip(&points) {
+            acc = group::p1_add(&acc, &group::g1_mul_ct(p, &l.mul(&delta)));
+        }
+        Self::from_parts(n, delta, coeffs, group::p1_to_affine(&acc))
+    }
+
+    /// The same key shared among a new committee of `n` with the public polynomial
+    /// `commitments` that a resharing produced: `PK1`, `Δ` and the key id stay, so ciphertexts
+    /// made before the resharing are decrypted by the new members. Fails unless the new
+    /// polynomial commits to the same secret (`C_0 = x·G2`).
+    pub fn reshared(&self, n: usize, commitments: &[[u8; 96]]) -> Result<Self, KeyError> {
+        check_params(n, commitments.len())?;
+        let coeffs = commitments
+            .iter()
+            .map(|c| group::g2_decompress(c).map_err(|_| KeyError::InconsistentKey))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !group::g2_eq(&coeffs[0], &self.commitments[0]) {
+            return Err(KeyError::InconsistentKey);
+        }
+        Self::from_parts(n, self.delta, coeffs, self.pk1)
+    }
+
     fn from_parts(
         n: usize,
         delta: Scalar,
@@ -97,21 +161,14 @@ impl CommitteeKey {
         if delta.is_zero() {
             return Err(KeyError::InconsistentKey);
         }
-        let pk2 = group::p2_to_affine(&group::g2_mul_ct(&commitments[0], &delta));
+        let pk2_proj = group::g2_mul_ct(&commitments[0], &delta);
+        let pk2 = group::p2_to_affine(&pk2_proj);
         if !group::pairing_eq(&pk1, &group::g2_generator(), &group::g1_generator(), &pk2) {
             return Err(KeyError::InconsistentKey);
         }
         let vks = (1..=n as u64)
             .into_par_iter()
-            .map(|alpha| {
-                // Horner with small public evaluation points.
-                let mut acc = blst_p2::default();
-                for c in commitments.iter().rev() {
-                    acc = group::g2_mul_small(&acc, alpha);
-                    unsafe { blst_p2_add_or_double_affine(&mut acc, &acc, c) };
-                }
-                group::p2_to_affine(&acc)
-            })
+            .map(|alpha| eval_commitments(&commitments, alpha))
             .collect();
         Ok(Self {
             n: n as u32,
@@ -119,7 +176,10 @@ impl CommitteeKey {
             delta,
             commitments,
             pk1,
-            pk2_lines: group::PreparedG2::new(&pk2),
+            opening_lines: group::PreparedG2::new(&group::p2_to_affine(&group::g2_mul_small(
+                &pk2_proj,
+                group::H_EFF,
+            ))),
             vks,
             encryption: EncryptionKey::new(pk1),
         })
@@ -145,8 +205,9 @@ impl CommitteeKey {
     pub(crate) fn vk(&self, member: u32) -> &blst_p2_affine {
         &self.vks[member as usize]
     }
-    pub(crate) fn pk2_lines(&self) -> &group::PreparedG2 {
-        &self.pk2_lines
+    /// Miller-loop lines of `h_eff·PK2`, the G2 side of the opening check (SPEC §2.7).
+    pub(crate) fn opening_lines(&self) -> &group::PreparedG2 {
+        &self.opening_lines
     }
 
     /// Canonical encoding: version ‖ n(u32) ‖ t(u32) ‖ Δ(32) ‖ PK1(48) ‖ t × commitment(96).
@@ -202,6 +263,27 @@ impl CommitteeKey {
 }
 
 serde_via_bytes!(CommitteeKey);
+
+/// `Σ_k α^k·C_k` (Horner with a small public evaluation point).
+fn eval_commitments(commitments: &[blst_p2_affine], alpha: u64) -> blst_p2_affine {
+    let mut acc = blst_p2::default();
+    for c in commitments.iter().rev() {
+        acc = group::g2_mul_small(&acc, alpha);
+        unsafe { blst_p2_add_or_double_affine(&mut acc, &acc, c) };
+    }
+    group::p2_to_affine(&acc)
+}
+
+/// Whether `x_i_g1` is the `x_i·G1` of the member whose verification key is `vk_i`
+/// (`e(x_i·G1, G2) = e(G1, vk_i)`): how members check each other's published partials.
+pub fn partial_g1_matches(vk_i: &[u8; 96], x_i_g1: &[u8; 48]) -> bool {
+    match (group::g2_decompress(vk_i), group::g1_decompress(x_i_g1)) {
+        (Ok(vk), Ok(p)) => {
+            group::pairing_eq(&p, &group::g2_generator(), &group::g1_generator(), &vk)
+        }
+        _ => false,
+    }
+}
 
 fn check_params(n: usize, t: usize) -> Result<(), KeyError> {
     if t == 0 || t > n || n > MAX_MEMBERS {
@@ -442,6 +524,68 @@ mod tests {
         assert_eq!(share_back.index(), 2);
         share_back.check(&key).unwrap();
         assert!(!format!("{:?}", shares[0]).contains(&hex::encode(shares[0].secret.to_be_bytes())));
+    }
+
+    #[test]
+    fn key_from_partials_and_reshared_key() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let (key, shares) = deal(7, 5, &mut rng).unwrap();
+        let commitments: Vec<[u8; 96]> = key.commitments.iter().map(group::g2_compress).collect();
+        let partials: Vec<([u8; 48], u32)> =
+            shares.iter().map(|s| (s.public_g1(), s.index())).collect();
+        for s in &shares {
+            assert!(partial_g1_matches(
+                &key.verification_key(s.index()).unwrap(),
+                &s.public_g1()
+            ));
+        }
+        assert!(!partial_g1_matches(
+            &key.verification_key(0).unwrap(),
+            &shares[1].public_g1()
+        ));
+        // any 5 valid partials give the same key; invalid and duplicate ones are skipped
+        let mut mixed = vec![partials[1], partials[1], (partials[2].0, 0)];
+        mixed.extend_from_slice(&partials[2..6]);
+        let a = CommitteeKey::from_partials(7, &commitments, &mixed).unwrap();
+        let b = CommitteeKey::from_partials(7, &commitments, &partials[2..]).unwrap();
+        assert_eq!(a, key);
+        assert_eq!(b, key);
+        assert_eq!(
+            CommitteeKey::from_partials(7, &commitments, &mixed[..5]).unwrap_err(),
+            KeyError::NotEnoughPartials {
+                valid: 3,
+                needed: 5
+            }
+        );
+
+        // a resharing to 4 members keeps PK1, Δ and the id; the new shares combine with Δ_old
+        let x = lagrange_at_zero(&[0, 1, 2, 3, 4])
+            .iter()
+            .zip(&shares)
+            .fold(Scalar::zero(), |acc, (l, s)| acc.add(&l.mul(&s.secret)));
+        let b1 = Scalar::random(&mut rng);
+        let b2 = Scalar::random(&mut rng);
+        let g2 = |s: &Scalar| {
+            group::g2_compress(&group::p2_to_affine(&group::g2_mul_ct(
+                &group::g2_generator(),
+                s,
+            )))
+        };
+        let new_commitments = [g2(&x), g2(&b1), g2(&b2)];
+        let reshared = key.reshared(4, &new_commitments).unwrap();
+        assert_eq!(reshared.id(), key.id());
+        assert_eq!(
+            reshared.encryption_key().to_bytes(),
+            key.encryption_key().to_bytes()
+        );
+        assert_eq!((reshared.n(), reshared.t()), (4, 3));
+        let other = [g2(&b1), g2(&b2), g2(&x)];
+        assert_eq!(
+            key.reshared(4, &other).unwrap_err(),
+            KeyError::InconsistentKey
+        );
+        let back = CommitteeKey::from_bytes(&reshared.to_bytes()).unwrap();
+        assert_eq!(back, reshared);
     }
 
     #[test]

@@ -111,7 +111,7 @@ impl KeyShare {
     pub fn decryption_shares(&self, batch_id: [u8; 32], cts: &[VerifiedCiphertext]) -> ShareBatch {
         let proj: Vec<blst_p1> = cts
             .par_iter()
-            .map(|ct| group::g1_mul_ct(ct.u(), self.secret()))
+            .map(|ct| group::g1_mul_ct(ct.u_hat(), self.secret()))
             .collect();
         let shares = proj
             .par_chunks(256)

@@ -6,6 +6,7 @@
 //! a namespace with what a third party needs to check them.
 
 mod index;
+pub mod quic;
 
 pub use index::ReleaseIndex;
 
@@ -32,8 +33,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// Largest request body: one envelope, base64 in JSON.
-pub const MAX_BODY: usize = (curtain_crypto::ciphertext::MAX_PAYLOAD_LEN + 1024) * 4 / 3 + 1024;
+pub use crate::wire::MAX_BODY;
 
 /// Most batches one `GET .../batches` returns.
 pub const MAX_BATCHES_PER_PAGE: usize = 256;
@@ -52,17 +52,9 @@ struct Api {
     metrics: MetricsEncoder,
 }
 
-/// Serves the API on `addr` until `shutdown` resolves, then finishes the requests in flight
-/// (a submission acknowledged is durable); `releases` is the member's release stream (from
-/// height 1).
-pub async fn serve(
-    node: NodeHandle,
-    committee: CommitteeInfo,
-    mut releases: mpsc::UnboundedReceiver<ReleasedBatch>,
-    metrics: MetricsEncoder,
-    addr: SocketAddr,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+/// The index both APIs (HTTP, QUIC) serve releases from, fed by the member's release stream
+/// (from height 1).
+pub fn release_index(mut releases: mpsc::UnboundedReceiver<ReleasedBatch>) -> Arc<ReleaseIndex> {
     let index = Arc::new(ReleaseIndex::default());
     let sink = index.clone();
     tokio::spawn(async move {
@@ -70,10 +62,23 @@ pub async fn serve(
             sink.push(b);
         }
     });
+    index
+}
+
+/// Serves the API on `addr` until `shutdown` resolves, then finishes the requests in flight
+/// (a submission acknowledged is durable).
+pub async fn serve(
+    node: NodeHandle,
+    committee: Arc<CommitteeInfo>,
+    releases: Arc<ReleaseIndex>,
+    metrics: MetricsEncoder,
+    addr: SocketAddr,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let app = router(Api {
         node,
-        committee: Arc::new(committee),
-        releases: index,
+        committee,
+        releases,
         metrics,
     });
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -182,7 +187,7 @@ fn error(status: StatusCode, code: &'static str, msg: impl ToString) -> Response
 }
 
 /// The stable error code and status of an admission refusal (SPEC.md §7).
-fn rejection(r: &Reject) -> (StatusCode, &'static str) {
+pub(crate) fn rejection(r: &Reject) -> (StatusCode, &'static str) {
     match r {
         Reject::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         Reject::Full => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),

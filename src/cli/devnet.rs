@@ -1,9 +1,11 @@
-//! `curtain devnet`: a local committee of `curtain node` processes on loopback (dev keys from a
-//! trusted dealer) and a load generator of SDK wallets over several namespaces, with live
+//! `curtain devnet`: a local committee of `curtain node` processes on loopback (keys from a
+//! DKG ceremony run by one `curtain dkg` process per member, or with `--dealer` from a trusted
+//! dealer) and a load generator of SDK wallets over several namespaces, with live
 //! progress, a summary, and an optional JSON report with an SVG latency plot.
 
 use super::committee::{self, NewArgs};
 use anyhow::{bail, Context as _};
+use curtain::sdk::quic::{QuicClient, QuicMember};
 use curtain::sdk::Client;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -38,6 +40,19 @@ pub struct DevnetArgs {
     /// Keep the committee directory (keys, data, logs) after the run.
     #[arg(long)]
     keep: bool,
+    /// Deal the keys with a trusted dealer instead of running the DKG (faster start; the
+    /// dealer knows the key).
+    #[arg(long)]
+    dealer: bool,
+    /// How the wallets submit: HTTP, or QUIC with each member's pinned certificate.
+    #[arg(long, value_enum, default_value_t = Transport::Http)]
+    transport: Transport,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Transport {
+    Http,
+    Quic,
 }
 
 /// What the wallets saw.
@@ -92,23 +107,38 @@ pub fn devnet(a: DevnetArgs) -> anyhow::Result<()> {
     );
     let dir = std::env::temp_dir().join(format!("curtain-devnet-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    committee::new(NewArgs {
-        nodes: a.nodes,
-        threshold: None,
-        out: dir.clone(),
-        p2p_base_port: a.base_port,
-        api_base_port: a.base_port + 100,
-        // one load generator stands for many wallets on one address
-        client_rate_per_s: Some(a.rate.saturating_mul(4).max(10_000)),
-        // the committee serves exactly the load's namespaces, open
-        namespaces: (0..a.namespaces).collect(),
-        anonymous: Vec::new(),
-        rln_key: None,
-        registry_namespace: 0,
-        rln_epoch_blocks: 64,
-        rln_root_window: 16,
-        rln_root_lag: 8,
-    })?;
+    std::fs::create_dir_all(&dir)?;
+    // A throwaway passphrase for the throwaway keystores (cheap KDF: a devnet is not a vault).
+    let pass_file = dir.join("passphrase");
+    let mut secret = [0u8; 16];
+    rand::fill(&mut secret);
+    std::fs::write(&pass_file, hex::encode(secret))?;
+    let client_rate = Some(a.rate.saturating_mul(4).max(10_000));
+    if a.dealer {
+        committee::new(NewArgs {
+            nodes: a.nodes,
+            threshold: None,
+            out: dir.clone(),
+            p2p_base_port: a.base_port,
+            api_base_port: a.base_port + 100,
+            quic_base_port: None,
+            // one load generator stands for many wallets on one address
+            client_rate_per_s: client_rate,
+            passphrase_file: Some(pass_file.clone()),
+            insecure_fast_kdf: true,
+            // the committee serves exactly the load's namespaces, open
+            namespaces: (0..a.namespaces).collect(),
+            anonymous: Vec::new(),
+            rln_key: None,
+            registry_namespace: 0,
+            rln_epoch_blocks: 64,
+            rln_root_window: 16,
+            rln_root_lag: 8,
+        })?;
+    } else {
+        // a ceremony's committee serves every namespace, open
+        run_dkg(&a, &dir, &pass_file, client_rate)?;
+    }
     let exe = std::env::current_exe().context("locating the curtain binary")?;
     let mut procs = Processes(Vec::new());
     for i in 0..a.nodes {
@@ -117,6 +147,8 @@ pub fn devnet(a: DevnetArgs) -> anyhow::Result<()> {
             Command::new(&exe)
                 .args(["node", "--config"])
                 .arg(dir.join(format!("node{i}/node.toml")))
+                .arg("--passphrase-file")
+                .arg(&pass_file)
                 .stdout(Stdio::null())
                 .stderr(log)
                 // our own Ctrl-C handling stops the members after the drain
@@ -132,7 +164,8 @@ pub fn devnet(a: DevnetArgs) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let result = rt.block_on(run(&a, urls, &dir));
+    let pids: Vec<u32> = procs.0.iter().map(Child::id).collect();
+    let result = rt.block_on(run(&a, urls, &pids, &dir));
     drop(procs);
     if a.keep {
         eprintln!("committee, data and logs kept in {}", dir.display());
@@ -148,11 +181,129 @@ pub fn devnet(a: DevnetArgs) -> anyhow::Result<()> {
 
 use std::os::unix::process::CommandExt as _;
 
+/// The ceremony: one `curtain dkg` process per member on loopback; every member writes
+/// committee.json, its keystore and node.toml into its node<i>/ directory.
+fn run_dkg(
+    a: &DevnetArgs,
+    dir: &std::path::Path,
+    pass_file: &std::path::Path,
+    client_rate: Option<u64>,
+) -> anyhow::Result<()> {
+    use super::dkg::DkgFile;
+    use curtain::dkg::keystore::{KdfParams, Passphrase};
+    use curtain::node::config::Participant;
+    let pass = Passphrase::obtain(Some(pass_file), "")?;
+    let mut members = Vec::new();
+    for i in 0..a.nodes {
+        let node_dir = dir.join(format!("node{i}"));
+        std::fs::create_dir_all(&node_dir)?;
+        let identity = committee::write_identity(
+            &node_dir.join("identity.ks"),
+            &pass,
+            KdfParams::INSECURE_FAST,
+        )?;
+        members.push(Participant {
+            identity,
+            // the ceremony uses the members' p2p addresses; the nodes take them over after
+            p2p: ([127, 0, 0, 1], a.base_port + i as u16).into(),
+            api: ([127, 0, 0, 1], a.base_port + 100 + i as u16).into(),
+            // QUIC (UDP) on the API's port number, as `curtain committee new` by default
+            quic: Some(([127, 0, 0, 1], a.base_port + 100 + i as u16).into()),
+        });
+    }
+    let exe = std::env::current_exe().context("locating the curtain binary")?;
+    let started = Instant::now();
+    let mut procs = Processes(Vec::new());
+    for i in 0..a.nodes {
+        let node_dir = dir.join(format!("node{i}"));
+        let file = DkgFile {
+            round: 0,
+            keystore: node_dir.join("identity.ks"),
+            out: node_dir.clone(),
+            previous_committee: None,
+            timeouts: None,
+            kdf: Some("insecure-fast".into()),
+            limits: committee::limits(client_rate),
+            rln_verifying_key: None,
+            members: members.clone(),
+        };
+        std::fs::write(node_dir.join("dkg.toml"), toml::to_string_pretty(&file)?)?;
+        let log = std::fs::File::create(dir.join(format!("dkg{i}.log")))?;
+        procs.0.push(
+            Command::new(&exe)
+                .args(["dkg", "--config"])
+                .arg(node_dir.join("dkg.toml"))
+                .arg("--passphrase-file")
+                .arg(pass_file)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .process_group(0)
+                .spawn()
+                .context("starting a ceremony member")?,
+        );
+    }
+    // Wait for every member (the ceremony's own timeouts bound this; the deadline is a guard).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut statuses = vec![None; a.nodes];
+    while statuses.iter().any(Option::is_none) {
+        for (i, c) in procs.0.iter_mut().enumerate() {
+            if statuses[i].is_none() {
+                statuses[i] = c.try_wait()?;
+            }
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the DKG ceremony did not finish in 120 s (logs: {}/dkg<i>.log)",
+                dir.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    procs.0.clear();
+    for (i, s) in statuses.iter().enumerate() {
+        if !s.is_some_and(|s| s.success()) {
+            let log = std::fs::read_to_string(dir.join(format!("dkg{i}.log"))).unwrap_or_default();
+            bail!("DKG member {i} failed:\n{log}");
+        }
+    }
+    // Every member must have written the same public committee.
+    let read = |i: usize| -> anyhow::Result<curtain::node::config::CommitteeFile> {
+        let p = dir.join(format!("node{i}/committee.json"));
+        Ok(serde_json::from_str(&std::fs::read_to_string(&p)?)?)
+    };
+    let first = read(0)?;
+    let transcript = first.dkg.as_ref().map(|d| d.transcript.clone());
+    for i in 1..a.nodes {
+        let c = read(i)?;
+        if c.encryption_key != first.encryption_key
+            || c.dkg.as_ref().map(|d| d.transcript.clone()) != transcript
+        {
+            bail!("DKG members disagree on the committee (member {i})");
+        }
+    }
+    let key_id = hex::encode(
+        curtain_crypto::CommitteeKey::from_bytes(&hex::decode(&first.encryption_key)?)?.id(),
+    );
+    println!(
+        "dkg: {} members agreed on key {} in {:.2} s (transcript {})",
+        a.nodes,
+        &key_id[..16],
+        started.elapsed().as_secs_f64(),
+        &transcript.unwrap_or_default()[..16]
+    );
+    Ok(())
+}
+
 /// Heights every member must have released before the load starts.
 const WARM_HEIGHTS: u64 = 3;
 
 /// Runs the load and the drain; returns how many accepted transactions were lost.
-async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow::Result<u64> {
+async fn run(
+    a: &DevnetArgs,
+    urls: Vec<String>,
+    members: &[u32],
+    dir: &std::path::Path,
+) -> anyhow::Result<u64> {
     // wait for every member's API
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -186,20 +337,48 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
         info.t,
         &info.key_id[..16]
     );
+    // each member's QUIC address and the certificate fingerprint it wrote at start
+    let mut quic_members = Vec::new();
+    for (i, m) in info.members.iter().enumerate() {
+        let path = dir.join(format!("node{i}/data/quic.fingerprint"));
+        let fingerprint = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| curtain::quic::parse_fingerprint(&t))
+            .with_context(|| format!("reading {}", path.display()))?;
+        if let Some(addr) = m.quic {
+            quic_members.push(QuicMember { addr, fingerprint });
+        }
+    }
     for (i, u) in urls.iter().enumerate() {
         println!("  member {i}: {u}  (POST /v1/transactions, GET /v1/namespaces/{{ns}}/stream, /metrics)");
+        if let Some(q) = quic_members.get(i) {
+            println!(
+                "            quic {}  fingerprint {}",
+                q.addr,
+                hex::encode(q.fingerprint)
+            );
+        }
     }
+    let quic = match a.transport {
+        Transport::Quic => Some(Arc::new(QuicClient::new(quic_members)?)),
+        Transport::Http => None,
+    };
     println!(
-        "load: {} tx/s over {} namespaces, {} B payloads, {}",
+        "load: {} tx/s over {} namespaces, {} B payloads, submitted over {}, {}",
         a.rate,
         a.namespaces,
         a.payload_bytes,
+        match a.transport {
+            Transport::Http => "HTTP",
+            Transport::Quic => "QUIC",
+        },
         a.duration
             .map_or("until Ctrl-C".to_string(), |d| format!("{d} s"))
     );
 
     let tally = Arc::new(Tally::default());
     let start = Instant::now();
+    let cpu_start = (cpu_seconds(members), cpu_seconds(&[std::process::id()]));
     let stop = Arc::new(tokio::sync::Notify::new());
     let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
 
@@ -244,6 +423,7 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
     // wallets: a paced generator; each submission is its own task (bounded concurrency)
     let generator = {
         let client = client.clone();
+        let quic = quic.clone();
         let tally = tally.clone();
         let stopping = stopping.clone();
         let rate = a.rate;
@@ -264,6 +444,7 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
                     sent += 1;
                     let permit = permits.clone().acquire_owned().await.expect("open");
                     let client = client.clone();
+                    let quic = quic.clone();
                     let tally = tally.clone();
                     tokio::spawn(async move {
                         let _permit = permit;
@@ -287,7 +468,11 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
                             .lock()
                             .unwrap()
                             .insert(ct.id(), Instant::now());
-                        match client.submit(&ct, k as usize % nodes).await {
+                        let submitted = match &quic {
+                            Some(q) => q.submit(&ct, k as usize % nodes).await,
+                            None => client.submit(&ct, k as usize % nodes).await,
+                        };
+                        match submitted {
                             Ok(_) => {
                                 tally.accepted.fetch_add(1, Ordering::Relaxed);
                             }
@@ -360,6 +545,10 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
     for f in followers {
         f.abort();
     }
+    let cpu = (
+        cpu_seconds(members) - cpu_start.0,
+        cpu_seconds(&[std::process::id()]) - cpu_start.1,
+    );
 
     let mut decrypt = Vec::new();
     for i in 0..urls.len() {
@@ -383,6 +572,8 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
     let throughput = released as f64 / active.max(1e-9);
     let [p50, p95, p99, max] = quantiles(lat, [0.5, 0.95, 0.99, 1.0]);
     let [d50, d99] = quantiles(decrypt, [0.5, 0.99]);
+    let per_tx = |secs: f64| secs * 1e3 / released.max(1) as f64;
+    let (cpu_members, cpu_generator) = (per_tx(cpu.0), per_tx(cpu.1));
 
     println!();
     println!("| metric | value |");
@@ -397,6 +588,9 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
         "| submit → release p50 / p95 / p99 / max | {p50:.0} / {p95:.0} / {p99:.0} / {max:.0} ms |"
     );
     println!("| finalized → released per block p50 / p99 | {d50:.1} / {d99:.1} ms |");
+    println!(
+        "| CPU per released tx: all members / load generator | {cpu_members:.3} / {cpu_generator:.3} ms |"
+    );
 
     if let Some(path) = &a.report {
         let report = serde_json::json!({
@@ -408,6 +602,7 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
             "throughput_tps": throughput,
             "latency_ms": { "p50": p50, "p95": p95, "p99": p99, "max": max },
             "decrypt_batch_ms": { "p50": d50, "p99": d99 },
+            "cpu_ms_per_tx": { "members": cpu_members, "load_generator": cpu_generator },
             "config": {
                 "nodes": a.nodes, "rate": a.rate, "duration_s": load_time.as_secs_f64(),
                 "namespaces": a.namespaces, "payload_bytes": a.payload_bytes,
@@ -420,6 +615,25 @@ async fn run(a: &DevnetArgs, urls: Vec<String>, dir: &std::path::Path) -> anyhow
         println!("report: {} and {}", path.display(), svg.display());
     }
     Ok(lost)
+}
+
+/// CPU time (user + system, seconds) the processes have used so far, from /proc: the measure of
+/// cost per transaction that stays meaningful on a loaded machine, where throughput does not.
+/// 0 where /proc is unavailable.
+fn cpu_seconds(pids: &[u32]) -> f64 {
+    // /proc reports in USER_HZ ticks, 100 per second on every Linux ABI we build for
+    const TICKS_PER_S: f64 = 100.0;
+    pids.iter()
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // fields after the parenthesised command name (which may contain spaces)
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            // utime and stime are fields 14 and 15 of stat(5), 12 and 13 after the name
+            Some(f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?)
+        })
+        .sum::<f64>()
+        / TICKS_PER_S
 }
 
 /// p50 and p99 of the last `window` latencies.

@@ -5,6 +5,7 @@ mod circuits;
 mod client;
 mod committee;
 mod devnet;
+mod dkg;
 mod node;
 
 use clap::{Parser, Subcommand};
@@ -36,7 +37,17 @@ enum Command {
     /// Examples: curtain devnet --rate 2000 --duration 30 --report devnet.json
     ///           curtain devnet            (500 tx/s until Ctrl-C)
     Devnet(devnet::DevnetArgs),
-    /// Generate an ed25519 identity key.
+    /// Run one member's side of a key generation ceremony (Joint-Feldman DKG, no trusted
+    /// dealer): writes committee.json, the member's encrypted keystore and node.toml.
+    ///
+    /// Example: curtain dkg --config ./member0/dkg.toml --passphrase-file ./pass
+    Dkg(dkg::DkgArgs),
+    /// Redistribute the committee's key to a new member set (same public key, new key
+    /// epoch); with --refresh, fresh shares for the same members.
+    ///
+    /// Example: curtain reshare --config ./member0/reshare.toml
+    Reshare(dkg::ReshareArgs),
+    /// Generate an ed25519 identity key into a new encrypted keystore.
     Keygen(committee::KeygenArgs),
     /// Encrypt one payload to the committee and submit it; with --wait, wait for its release
     /// and verify it.
@@ -61,8 +72,9 @@ enum Command {
 
 #[derive(Subcommand)]
 enum CommitteeCommand {
-    /// Deal a dev committee with a trusted dealer (until the DKG lands): committee.json and
-    /// per-member key files and node.toml.
+    /// Deal a dev committee with a trusted dealer (dev shortcut: the dealer knows the key;
+    /// use `curtain dkg` for a real committee): committee.json, per-member keystores and
+    /// node.toml.
     ///
     /// Example: curtain committee new --nodes 4 --out ./committee
     New(committee::NewArgs),
@@ -93,6 +105,8 @@ impl Cli {
             Command::Committee(CommitteeCommand::New(args)) => committee::new(args),
             Command::Circuits(CircuitsCommand::Setup(args)) => circuits::setup(args),
             Command::Devnet(args) => devnet::devnet(args),
+            Command::Dkg(args) => dkg::dkg(args),
+            Command::Reshare(args) => dkg::reshare(args),
             Command::Keygen(args) => committee::keygen(args),
             Command::Node(args) => node::node(args),
             Command::Submit(args) => client::submit(args),

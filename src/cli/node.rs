@@ -9,12 +9,14 @@ use commonware_stream::{
     sake::{self, Sake},
 };
 use commonware_utils::{channel::mpsc, ordered::Map, NZUsize, NZU32};
+use curtain::api::quic::{self, QuicIdentity};
+use curtain::dkg::{
+    keystore::{self, Passphrase},
+    MemberShares,
+};
 use curtain::node::{
     block::BlockLimits,
-    config::{
-        load_consensus_share, load_decryption_share, load_identity, Committee, NodeFile,
-        CONSENSUS_NAMESPACE,
-    },
+    config::{Committee, NodeFile, CONSENSUS_NAMESPACE},
     member::Member,
     mempool::{Mempool, MempoolConfig},
     reveal::{Collector, CollectorConfig},
@@ -34,6 +36,9 @@ pub struct NodeArgs {
     /// Path to node.toml (see `curtain committee new`).
     #[arg(long)]
     config: PathBuf,
+    /// File holding the keystore passphrase (else CURTAIN_PASSPHRASE, else a prompt).
+    #[arg(long)]
+    passphrase_file: Option<PathBuf>,
 }
 
 pub fn node(a: NodeArgs) -> anyhow::Result<()> {
@@ -46,17 +51,34 @@ pub fn node(a: NodeArgs) -> anyhow::Result<()> {
         index < committee.identities.len(),
         "index outside the committee"
     );
-    let identity = load_identity(&node.identity_key)?;
+    let pass = Passphrase::obtain(a.passphrase_file.as_deref(), "keystore passphrase: ")?;
+    let secrets = keystore::read(&node.keystore, &pass)
+        .with_context(|| format!("opening {}", node.keystore.display()))?;
+    let identity = secrets.identity.clone();
     ensure!(
         identity.public_key() == committee.identities[index],
         "identity key does not match committee member {index}"
     );
-    let scheme = committee
-        .signer(load_consensus_share(&node.consensus_share)?)
-        .context("consensus share does not fit the committee")?;
-    let decryption = load_decryption_share(&node.decryption_share)?;
+    let shares = secrets
+        .shares
+        .context("the keystore holds no shares (run a ceremony first)")?;
     ensure!(
-        decryption.index() == node.index,
+        shares.key_epoch == committee.key_epoch,
+        "keystore is for key epoch {}, the committee file for {}",
+        shares.key_epoch,
+        committee.key_epoch
+    );
+    let decryption = MemberShares {
+        index: node.index,
+        consensus: shares.consensus.clone(),
+        encryption: shares.encryption.clone(),
+    }
+    .key_share();
+    let scheme = committee
+        .signer(shares.consensus.clone())
+        .context("consensus share does not fit the committee")?;
+    ensure!(
+        shares.encryption.index.get() == node.index,
         "decryption share is for another member"
     );
     decryption
@@ -166,9 +188,30 @@ pub fn node(a: NodeArgs) -> anyhow::Result<()> {
             use commonware_runtime::Metrics as _;
             registry.encode()
         });
-        curtain::api::serve(handle, info, rx, metrics, me.api, terminated())
+        let info = Arc::new(info);
+        let releases = curtain::api::release_index(rx);
+        let quic_server = match me.quic {
+            Some(addr) => {
+                let identity = QuicIdentity::load_or_create(&node.data_dir)?;
+                let endpoint = quic::bind(&identity, addr)
+                    .with_context(|| format!("binding QUIC on {addr}"))?;
+                quic::announce(index, addr, &identity, &node.data_dir);
+                Some(tokio::spawn(quic::serve(
+                    endpoint,
+                    handle.clone(),
+                    info.clone(),
+                    releases.clone(),
+                    terminated(),
+                )))
+            }
+            None => None,
+        };
+        curtain::api::serve(handle, info, releases, metrics, me.api, terminated())
             .await
             .context("client API")?;
+        if let Some(q) = quic_server {
+            let _ = q.await;
+        }
         // Every journal is synced on append, so stopping loses nothing; the timeout bounds
         // how long tasks get to notice.
         tracing::info!("stopping");

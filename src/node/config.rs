@@ -1,8 +1,9 @@
 //! On-disk configuration of a member: the public committee file (shared by all members and
 //! clients) and the per-member `node.toml` with paths to its key files.
 //!
-//! Key files are hex, written with mode 0600. They are **not encrypted at rest yet**: encrypted
-//! keystores come with the DKG issue; until then `curtain committee new` is for dev committees.
+//! A member's secrets (identity key, shares of both committee keys) live in one encrypted
+//! keystore (`crate::dkg::keystore`), opened with a passphrase from a file, the
+//! `CURTAIN_PASSPHRASE` environment variable or a prompt.
 
 use super::mempool::MempoolConfig;
 use super::shell::{ConsensusScheme, PublicKey};
@@ -17,16 +18,14 @@ use commonware_cryptography::bls12381::primitives::{
 use commonware_cryptography::{ed25519, Signer as _};
 use commonware_math::algebra::Random as _;
 use commonware_utils::ordered::Set;
-use curtain_crypto::{CommitteeKey, KeyShare, Namespace};
+use curtain_crypto::{CommitteeKey, Namespace};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
-use zeroize::Zeroizing;
 
-/// Namespace of consensus signatures and p2p handshakes for curtain committees.
-pub const CONSENSUS_NAMESPACE: &[u8] = b"curtain/v1/consensus";
+pub use crate::ledger::CONSENSUS_NAMESPACE;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Participant {
@@ -36,6 +35,9 @@ pub struct Participant {
     pub p2p: SocketAddr,
     /// client API address.
     pub api: SocketAddr,
+    /// client API over QUIC (UDP), if this member serves it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quic: Option<SocketAddr>,
 }
 
 /// `committee.json`: everything public about a committee.
@@ -56,6 +58,28 @@ pub struct CommitteeFile {
     /// Anonymous admission parameters; required when a namespace is `anonymous`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rln: Option<RlnFile>,
+    /// How the keys were made (absent in files written before the DKG existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dkg: Option<DkgRecord>,
+}
+
+/// The public record of the ceremony that made a committee's keys: every member and wallet
+/// can compare `transcript`, and the next resharing starts from the two outputs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DkgRecord {
+    /// Ceremony round number (`None`-like `u64::MAX` for the trusted-dealer shortcut).
+    pub round: u64,
+    /// `"dkg"`, `"reshare"`, `"refresh"` or `"dealer"` (dev shortcut: the dealer knew the key).
+    pub kind: String,
+    pub n: usize,
+    pub t: usize,
+    /// Digest of the agreed dealer logs (SPEC.md §9.4), hex.
+    pub transcript: String,
+    /// commonware `feldman_desmedt::Output` of each key (public polynomial, dealers, players).
+    pub consensus_output: String,
+    pub encryption_output: String,
+    /// Members' `x_i·G2` of the encryption key, hex, in index order (derived; for checking).
+    pub verification_keys: Vec<String>,
 }
 
 /// How a namespace admits envelopes (SPEC.md §8.11).
@@ -95,9 +119,8 @@ pub struct RlnFile {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NodeFile {
     pub committee: PathBuf,
-    pub identity_key: PathBuf,
-    pub consensus_share: PathBuf,
-    pub decryption_share: PathBuf,
+    /// The member's encrypted keystore (identity and shares of the committee's key epoch).
+    pub keystore: PathBuf,
     pub data_dir: PathBuf,
     /// This member's index in `committee.participants`.
     pub index: u32,
@@ -154,47 +177,13 @@ pub fn read(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
-/// Writes a file readable by its owner only (key material).
+/// Writes a file readable by its owner only (the QUIC certificate's private key; members'
+/// shares go to encrypted keystores, `crate::dkg::keystore`).
 pub fn write_secret(path: &Path, contents: &str) -> Result<(), ConfigError> {
-    use std::io::Write as _;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    opts.mode(0o600);
-    opts.open(path)
-        .and_then(|mut f| f.write_all(contents.as_bytes()))
-        .map_err(|source| ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
-}
-
-fn read_hex(path: &Path) -> Result<Zeroizing<Vec<u8>>, ConfigError> {
-    let text = Zeroizing::new(read(path)?);
-    hex::decode(text.trim())
-        .map(Zeroizing::new)
-        .map_err(|e| invalid(path, e))
-}
-
-pub fn identity_hex(key: &ed25519::PrivateKey) -> Zeroizing<String> {
-    Zeroizing::new(hex::encode(key.encode()))
-}
-
-pub fn load_identity(path: &Path) -> Result<ed25519::PrivateKey, ConfigError> {
-    let bytes = read_hex(path)?;
-    ed25519::PrivateKey::decode(Bytes::copy_from_slice(&bytes)).map_err(|e| invalid(path, e))
-}
-
-pub fn load_consensus_share(path: &Path) -> Result<Share, ConfigError> {
-    let bytes = read_hex(path)?;
-    Share::decode(Bytes::copy_from_slice(&bytes)).map_err(|e| invalid(path, e))
-}
-
-pub fn load_decryption_share(path: &Path) -> Result<KeyShare, ConfigError> {
-    let bytes = read_hex(path)?;
-    KeyShare::from_bytes(&bytes).map_err(|e| invalid(path, e))
+    crate::private_file::write(path, contents.as_bytes()).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// A committee file, decoded and checked.
@@ -207,6 +196,7 @@ pub struct Committee {
     /// Served namespaces and their policies; `None` serves every namespace, open.
     pub namespaces: Option<BTreeMap<Namespace, AdmissionPolicy>>,
     pub rln: Option<RlnSettings>,
+    pub dkg: Option<DkgRecord>,
 }
 
 /// The checked `rln` section.
@@ -309,6 +299,7 @@ impl Committee {
             key_epoch: file.key_epoch,
             namespaces,
             rln,
+            dkg: file.dkg,
         })
     }
 
@@ -352,6 +343,7 @@ impl Committee {
                 .map(|p| MemberInfo {
                     identity: p.identity.clone(),
                     api: p.api,
+                    quic: p.quic,
                 })
                 .collect(),
             namespaces: mempool
@@ -409,16 +401,6 @@ fn decode_consensus<'a>(
     Ok((identities, sharing))
 }
 
-/// The consensus verifier of the committee a client was served (checks finality proofs).
-pub fn verifier_from_info(info: &CommitteeInfo) -> Result<ConsensusScheme, String> {
-    let (identities, public) = decode_consensus(
-        info.members.iter().map(|m| m.identity.as_str()),
-        &info.consensus_public,
-    )?;
-    let set = Set::try_from(identities).map_err(|_| "duplicate identities".to_string())?;
-    Ok(ConsensusScheme::verifier(CONSENSUS_NAMESPACE, set, public))
-}
-
 /// A fresh identity key.
 pub fn new_identity<R: rand_core::CryptoRng>(rng: &mut R) -> ed25519::PrivateKey {
     ed25519::PrivateKey::random(rng)
@@ -426,6 +408,24 @@ pub fn new_identity<R: rand_core::CryptoRng>(rng: &mut R) -> ed25519::PrivateKey
 
 pub fn public_hex(key: &ed25519::PrivateKey) -> String {
     hex::encode(key.public_key().encode())
+}
+
+/// A ceremony's public output (commonware `feldman_desmedt::Output`).
+pub type DkgOutput =
+    commonware_cryptography::bls12381::dkg::feldman_desmedt::Output<MinSig, PublicKey>;
+
+/// The decoded ceremony outputs of a committee file (for resharing).
+pub fn dkg_outputs(record: &DkgRecord, n: usize) -> Result<(DkgOutput, DkgOutput), String> {
+    use commonware_cryptography::bls12381::dkg::feldman_desmedt::Output;
+    let max = NonZeroU32::new(n as u32).ok_or("empty committee")?;
+    let dec = |h: &str| -> Result<Output<MinSig, PublicKey>, String> {
+        let b = hex::decode(h).map_err(|e| e.to_string())?;
+        Output::decode_cfg(Bytes::from(b), &(max, ModeVersion::v0())).map_err(|e| e.to_string())
+    };
+    Ok((
+        dec(&record.consensus_output)?,
+        dec(&record.encryption_output)?,
+    ))
 }
 
 #[cfg(test)]

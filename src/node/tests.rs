@@ -240,9 +240,13 @@ fn admission_verdicts() {
     };
     // a payload bit: the proof's challenge no longer matches
     let tampered = flip(good.encoded_len() - 1);
-    // a bit of u's x coordinate (after the version and the 55-byte label): parses, but the
-    // point does not decode
-    let bad_point = flip(1 + 55 + 1);
+    // u's x coordinate ≥ p (after the version and the 55-byte label): parses, but the point
+    // does not decode
+    let bad_point = {
+        let mut b = good.as_bytes().to_vec();
+        b[1 + 55 + 1..1 + 55 + 48].fill(0xff);
+        EncodedCiphertext::parse(&b).unwrap()
+    };
     let foreign = ct(&other.key, 1, b"b", &mut r);
     let wrong_ns = ct(&c.key, 3, b"c", &mut r);
     let epoch_label = Label::new(c.key.id(), 5, 1, b"w").unwrap();

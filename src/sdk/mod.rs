@@ -3,25 +3,30 @@
 //! released batches and **verify** them as a third party (finality certificate, block
 //! contents, openings and outcomes) instead of trusting the member that served them.
 //!
-//! Not yet: the SDK lives in the `curtain` crate (a wallet pulls the node's dependencies).
+//! Node-free: a wallet depends on `curtain = { default-features = false }` and gets this
+//! module without commonware, axum or storage (finality is checked by [`FinalityVerifier`]).
 
-pub mod rln;
-
-use crate::node::config::verifier_from_info;
-use crate::node::release::{ReleaseError, ReleasedBatch};
-use crate::node::shell::{certified_block, ConsensusScheme};
+use crate::ledger::finality::FinalityVerifier;
+use crate::ledger::release::{ReleaseError, ReleasedBatch};
 use crate::wire::{CommitteeInfo, ErrorBody, NodeStatus, PageJson, Receipt, TxStatus};
 use curtain_crypto::{encrypt, Ciphertext, CommitteeKey, Label, Namespace, Padding};
 use rand_core::CryptoRng;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+
+pub mod quic;
+pub mod rln;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SdkError {
     #[error("transport: {0}")]
     Transport(#[from] reqwest::Error),
+    #[error("QUIC transport: {0}")]
+    Quic(String),
     #[error("node refused ({status}): {code}: {message}")]
     Refused {
+        /// HTTP status; 0 over QUIC (the code carries the meaning).
         status: u16,
         code: String,
         message: String,
@@ -44,9 +49,9 @@ const MAX_PROOF_DISTANCE: u64 = 64;
 
 impl SdkError {
     /// Worth trying again (elsewhere or later).
-    fn transient(&self) -> bool {
+    pub fn transient(&self) -> bool {
         match self {
-            Self::Transport(_) => true,
+            Self::Transport(_) | Self::Quic(_) => true,
             Self::Refused { code, .. } => code == "rate_limited" || code == "overloaded",
             _ => false,
         }
@@ -60,7 +65,7 @@ pub struct Client {
     nodes: Vec<String>,
     committee: Arc<CommitteeInfo>,
     key: Arc<CommitteeKey>,
-    verifier: Arc<ConsensusScheme>,
+    verifier: Arc<FinalityVerifier>,
     /// Attempts per submission (over the members in turn).
     pub attempts: usize,
 }
@@ -92,6 +97,29 @@ impl Client {
             (None, Some(e)) => return Err(e),
             (None, None) => return Err(SdkError::Protocol("no nodes given".into())),
         };
+        Self::with_committee(http, nodes, info, pin)
+    }
+
+    /// A client of the committee `info` (e.g. fetched over QUIC with
+    /// [`quic::QuicClient::committee`]), pinned like [`Client::connect`]; `nodes` (HTTP base
+    /// URLs) may be empty if only QUIC is used.
+    pub fn from_committee(
+        nodes: Vec<String>,
+        info: CommitteeInfo,
+        pin: Option<[u8; 32]>,
+    ) -> Result<Self, SdkError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()?;
+        Self::with_committee(http, nodes, info, pin)
+    }
+
+    fn with_committee(
+        http: reqwest::Client,
+        nodes: Vec<String>,
+        info: CommitteeInfo,
+        pin: Option<[u8; 32]>,
+    ) -> Result<Self, SdkError> {
         let bytes = hex::decode(&info.key).map_err(|e| SdkError::Key(e.to_string()))?;
         let key = CommitteeKey::from_bytes(&bytes).map_err(|e| SdkError::Key(e.to_string()))?;
         if hex::encode(key.id()) != info.key_id {
@@ -104,7 +132,7 @@ impl Client {
                 ));
             }
         }
-        let verifier = verifier_from_info(&info).map_err(SdkError::Key)?;
+        let verifier = verifier_from_info(&info)?;
         Ok(Self {
             http,
             nodes,
@@ -113,6 +141,14 @@ impl Client {
             verifier: Arc::new(verifier),
             attempts: 8,
         })
+    }
+
+    /// Member `i`'s base URL (members in turn).
+    fn node(&self, i: usize) -> Result<&str, SdkError> {
+        match self.nodes.len() {
+            0 => Err(SdkError::Protocol("no HTTP nodes given".into())),
+            n => Ok(&self.nodes[i % n]),
+        }
     }
 
     pub fn committee(&self) -> &CommitteeInfo {
@@ -153,7 +189,7 @@ impl Client {
         let body = ct.to_bytes();
         let mut backoff = Duration::from_millis(20);
         for attempt in 0..self.attempts {
-            let node = &self.nodes[(first + attempt) % self.nodes.len()];
+            let node = self.node(first + attempt)?;
             let res = self
                 .http
                 .post(format!("{node}/v1/transactions"))
@@ -192,11 +228,7 @@ impl Client {
 
     /// Where transaction `id` stands at member `node`; `None` if it does not know it.
     pub async fn status(&self, node: usize, id: &[u8; 32]) -> Result<Option<TxStatus>, SdkError> {
-        let url = format!(
-            "{}/v1/transactions/{}",
-            self.nodes[node % self.nodes.len()],
-            hex::encode(id)
-        );
+        let url = format!("{}/v1/transactions/{}", self.node(node)?, hex::encode(id));
         match get_json::<TxStatus>(&self.http, &url).await {
             Ok(s) => Ok(Some(s)),
             Err(SdkError::Refused { status: 404, .. }) => Ok(None),
@@ -214,23 +246,20 @@ impl Client {
     ) -> Result<PageJson, SdkError> {
         let url = format!(
             "{}/v1/namespaces/{namespace}/batches?from={from}&limit={limit}",
-            self.nodes[node % self.nodes.len()]
+            self.node(node)?
         );
         get_json(&self.http, &url).await
     }
 
     /// Member `node`'s progress (`GET /v1/status`).
     pub async fn node_status(&self, node: usize) -> Result<NodeStatus, SdkError> {
-        let url = format!("{}/v1/status", self.nodes[node % self.nodes.len()]);
+        let url = format!("{}/v1/status", self.node(node)?);
         get_json(&self.http, &url).await
     }
 
     /// The released batch at `height`, as member `node` serves it (not yet verified).
     pub async fn release(&self, node: usize, height: u64) -> Result<ReleasedBatch, SdkError> {
-        let url = format!(
-            "{}/v1/releases/{height}",
-            self.nodes[node % self.nodes.len()]
-        );
+        let url = format!("{}/v1/releases/{height}", self.node(node)?);
         let r = self.http.get(&url).send().await?;
         if !r.status().is_success() {
             return Err(refused(r).await);
@@ -245,12 +274,29 @@ impl Client {
     /// ciphertexts; every opening is correct under the pinned key and every outcome is what
     /// the opening gives.
     pub async fn verify_release(&self, node: usize, batch: &ReleasedBatch) -> Result<(), SdkError> {
+        self.verify_release_via(batch, |height| self.release(node, height))
+            .await
+    }
+
+    /// [`Client::verify_release`] with the released batches past `batch` (needed when its
+    /// proof finalizes a descendant) fetched by `fetch` (e.g. over QUIC).
+    pub async fn verify_release_via<F, Fut>(
+        &self,
+        batch: &ReleasedBatch,
+        mut fetch: F,
+    ) -> Result<(), SdkError>
+    where
+        F: FnMut(u64) -> Fut,
+        Fut: Future<Output = Result<ReleasedBatch, SdkError>>,
+    {
         let unverified = |height: u64, reason: &dyn std::fmt::Display| SdkError::Unverified {
             height,
             reason: reason.to_string(),
         };
-        let certified = certified_block(&self.verifier, &batch.certificate, &mut rand::rng())
-            .ok_or_else(|| unverified(batch.height, &"finality certificate rejected"))?;
+        let certified = self
+            .verifier
+            .verify(&batch.certificate)
+            .map_err(|e| unverified(batch.height, &format!("finality certificate: {e}")))?;
         let mut tip = batch.block;
         let mut height = batch.height;
         while tip != certified {
@@ -258,7 +304,7 @@ impl Client {
             if height > batch.height + MAX_PROOF_DISTANCE {
                 return Err(unverified(batch.height, &"certified block not found"));
             }
-            let next = self.release(node, height).await?;
+            let next = fetch(height).await?;
             if next.parent != tip || next.rebuild_block().digest() != next.block {
                 return Err(unverified(batch.height, &ReleaseError::BlockMismatch));
             }
@@ -280,12 +326,18 @@ impl Client {
         struct Samples {
             samples_ms: Vec<f64>,
         }
-        let url = format!(
-            "{}/v1/stats/release_latency",
-            self.nodes[node % self.nodes.len()]
-        );
+        let url = format!("{}/v1/stats/release_latency", self.node(node)?);
         Ok(get_json::<Samples>(&self.http, &url).await?.samples_ms)
     }
+}
+
+/// The finality verifier of the committee a client was served: its threshold public key
+/// (the constant term of `consensus_public`), bounded by the number of members.
+pub fn verifier_from_info(info: &CommitteeInfo) -> Result<FinalityVerifier, SdkError> {
+    let public = hex::decode(&info.consensus_public)
+        .map_err(|e| SdkError::Key(format!("consensus_public: {e}")))?;
+    FinalityVerifier::from_consensus_public(&public, info.members.len())
+        .map_err(|e| SdkError::Key(format!("consensus_public: {e}")))
 }
 
 async fn refused(r: reqwest::Response) -> SdkError {

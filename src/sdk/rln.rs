@@ -2,15 +2,14 @@
 //! through the committee's registry namespace, and membership proofs for envelopes.
 //!
 //! The identity file holds the secret `a0` (hex) and the quota, mode 0600, **not encrypted**
-//! (like the node's key files until the keystore lands); in memory the secret is zeroized on
+//! (unlike a member's shares, which live in encrypted keystores); in memory the secret is zeroized on
 //! drop (`curtain_circuits::Identity`). Next to it, `<file>.used` records the last message
 //! index used per epoch, so a restarted wallet never signals twice with one index (which
 //! would reveal its secret and get it slashed).
 
 use super::{get_json, Client, SdkError};
-use crate::node::config::write_secret;
-use crate::node::envelope::Envelope;
-use crate::node::rln::{seal_anonymous, Membership, RegistryTx};
+use crate::ledger::envelope::Envelope;
+use crate::ledger::rln::{seal_anonymous, Membership, RegistryTx};
 use crate::wire::{Receipt, RlnLeaves, RlnRegistry};
 use curtain_circuits::{fr_to_be_bytes, Identity, MerkleTree, ProvingKey};
 use curtain_crypto::Namespace;
@@ -28,7 +27,8 @@ pub fn create_identity<R: CryptoRng + ?Sized>(
 ) -> Result<Identity, SdkError> {
     let id = Identity::random(limit, rng);
     let text = Zeroizing::new(format!("{} {limit}\n", hex::encode(*id.secret_bytes())));
-    write_secret(path, &text).map_err(|e| SdkError::Key(e.to_string()))?;
+    crate::private_file::write(path, text.as_bytes())
+        .map_err(|e| SdkError::Key(format!("{}: {e}", path.display())))?;
     Ok(id)
 }
 
@@ -205,34 +205,41 @@ impl AnonymousWallet {
         let secret = self.identity.secret_bytes();
         let limit = self.identity.limit();
         let started = Instant::now();
-        let mut job = tokio::task::spawn_blocking(move || {
-            let identity =
-                Identity::from_secret_bytes(&secret, limit).map_err(|e| e.to_string())?;
-            let m = Membership {
-                identity: &identity,
-                tree: &tree,
-                index,
-                epoch,
-                message_index: k,
-            };
-            seal_anonymous(
-                &key,
-                key_epoch,
-                namespace,
-                &payload,
-                &m,
-                &pk,
-                &mut rand::rng(),
-            )
+        // a plain thread, not tokio's blocking pool: the wallet library builds tokio with
+        // `time` and `sync` only
+        let (done_tx, mut done_rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let sealed = Identity::from_secret_bytes(&secret, limit)
+                .map_err(|e| e.to_string())
+                .and_then(|identity| {
+                    let m = Membership {
+                        identity: &identity,
+                        tree: &tree,
+                        index,
+                        epoch,
+                        message_index: k,
+                    };
+                    seal_anonymous(
+                        &key,
+                        key_epoch,
+                        namespace,
+                        &payload,
+                        &m,
+                        &pk,
+                        &mut rand::rng(),
+                    )
+                });
+            // the receiver is gone only if the caller dropped the future
+            let _ = done_tx.send(sealed);
         });
         loop {
-            tokio::select! {
-                done = &mut job => {
+            match tokio::time::timeout(Duration::from_millis(250), &mut done_rx).await {
+                Ok(done) => {
                     return done
-                        .map_err(|e| SdkError::Protocol(e.to_string()))?
+                        .map_err(|_| SdkError::Protocol("the proving thread panicked".into()))?
                         .map_err(SdkError::Protocol);
                 }
-                _ = tokio::time::sleep(Duration::from_millis(250)) => progress(started.elapsed()),
+                Err(_) => progress(started.elapsed()),
             }
         }
     }

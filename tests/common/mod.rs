@@ -170,6 +170,9 @@ pub fn free_ports(lo: u16, hi: u16, width: u16) -> u16 {
         .expect("a free range of loopback ports")
 }
 
+/// The passphrase of the test committees' keystores.
+pub const PASSPHRASE: &str = "curtain-test";
+
 /// A committee dealt by `curtain committee new` in a fresh directory, its members run as
 /// `curtain node` processes (stderr to `node<i>.log`), killed when this is dropped.
 pub struct Nodes {
@@ -196,6 +199,8 @@ impl Nodes {
         let status = Command::new(env!("CARGO_BIN_EXE_curtain"))
             .args(["committee", "new", "--nodes", &n.to_string(), "--out"])
             .arg(&dir)
+            .arg("--insecure-fast-kdf")
+            .env("CURTAIN_PASSPHRASE", PASSPHRASE)
             .args(["--p2p-base-port", &base.to_string()])
             .args(["--api-base-port", &(base + n as u16).to_string()])
             .args(extra)
@@ -239,6 +244,7 @@ impl Nodes {
         let child = Command::new(env!("CARGO_BIN_EXE_curtain"))
             .args(["node", "--config"])
             .arg(self.node_toml(i))
+            .env("CURTAIN_PASSPHRASE", PASSPHRASE)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)

@@ -181,6 +181,8 @@ impl std::ops::Deref for Verified {
 impl Verified {
     /// Pairs a verified ciphertext with its proof; the caller has verified the proof (or the
     /// namespace is open and there is none).
+    // admission (in the node) is the only maker
+    #[cfg_attr(not(feature = "node"), allow(dead_code))]
     pub(crate) fn new(ct: VerifiedCiphertext, rln: Option<Arc<RlnProof>>) -> Self {
         Self { ct, rln }
     }

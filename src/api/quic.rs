@@ -1,0 +1,323 @@
+//! The client API over QUIC (SPEC.md §7.2): the same operations as HTTP for high-rate clients
+//! and rollup nodes, one bidirectional stream per request, framed by `crate::quic`.
+//!
+//! TLS uses a self-signed certificate generated at first start and kept in the data dir
+//! (`quic.cert`, `quic.key` 0600); clients pin its SHA-256 (`quic.fingerprint`, also printed
+//! at start). Everything is bounded: connections, concurrent streams per connection, idle
+//! time, frame sizes, the time to send a request; submissions go through the same per-address
+//! admission as HTTP (`NodeHandle::submit` with `Source::Client(ip)`).
+
+use super::index::ReleaseIndex;
+use super::rejection;
+use crate::ledger::envelope::Envelope;
+use crate::node::config::{write_secret, ConfigError};
+use crate::node::mempool::Source;
+use crate::node::shell::NodeHandle;
+use crate::quic::{self, answer, kind, FrameError, Request};
+use crate::wire::{CommitteeInfo, ErrorBody};
+use curtain_crypto::DecodeError;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{debug, info, warn};
+use zeroize::Zeroizing;
+
+/// Concurrent connections served; further handshakes are refused.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// Concurrent request streams per connection (QUIC flow control enforces it). Submissions
+/// wait for durability, so a high-rate client needs many in flight.
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 256;
+/// Unread request bytes buffered per connection and per stream (QUIC flow control): with
+/// `MAX_CONNECTIONS`, bounds the memory clients can pin.
+pub const CONNECTION_WINDOW: u32 = 4 << 20;
+pub const STREAM_WINDOW: u32 = 256 << 10;
+/// A connection with no traffic this long is closed.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time a client has to send its whole request frame.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Batches per read of the release index while following a namespace.
+const SUBSCRIBE_PAGE: usize = 16;
+
+/// The node's TLS identity for QUIC.
+pub struct QuicIdentity {
+    cert: rustls::pki_types::CertificateDer<'static>,
+    key: Zeroizing<Vec<u8>>,
+    /// SHA-256 of the certificate (DER): what clients pin.
+    pub fingerprint: [u8; 32],
+}
+
+impl QuicIdentity {
+    /// Loads `quic.cert` / `quic.key` from `data_dir`, or generates a self-signed pair there at
+    /// first start; (re)writes `quic.fingerprint`.
+    pub fn load_or_create(data_dir: &Path) -> Result<Self, ConfigError> {
+        let cert_path = data_dir.join("quic.cert");
+        let key_path = data_dir.join("quic.key");
+        let invalid = |path: &Path, reason: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let (cert, key) = if cert_path.exists() && key_path.exists() {
+            let cert = hex::decode(crate::node::config::read(&cert_path)?.trim())
+                .map_err(|e| invalid(&cert_path, e.to_string()))?;
+            let text = Zeroizing::new(crate::node::config::read(&key_path)?);
+            let key = Zeroizing::new(
+                hex::decode(text.trim()).map_err(|e| invalid(&key_path, e.to_string()))?,
+            );
+            (cert, key)
+        } else {
+            let generated = rcgen::generate_simple_self_signed(vec![quic::SERVER_NAME.into()])
+                .map_err(|e| invalid(&cert_path, e.to_string()))?;
+            let cert = generated.cert.der().to_vec();
+            let key = Zeroizing::new(generated.key_pair.serialize_der());
+            write_secret(&key_path, &Zeroizing::new(hex::encode(&*key)))?;
+            std::fs::write(&cert_path, hex::encode(&cert)).map_err(|source| ConfigError::Io {
+                path: cert_path.clone(),
+                source,
+            })?;
+            (cert, key)
+        };
+        let fingerprint = quic::fingerprint(&cert);
+        let fp_path = data_dir.join("quic.fingerprint");
+        std::fs::write(&fp_path, format!("{}\n", hex::encode(fingerprint))).map_err(|source| {
+            ConfigError::Io {
+                path: fp_path,
+                source,
+            }
+        })?;
+        Ok(Self {
+            cert: cert.into(),
+            key,
+            fingerprint,
+        })
+    }
+
+    fn server_config(&self) -> Result<quinn::ServerConfig, String> {
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(self.key.to_vec().into());
+        let mut tls = rustls::ServerConfig::builder_with_provider(quic::crypto_provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(|e| e.to_string())?
+            .with_no_client_auth()
+            .with_single_cert(vec![self.cert.clone()], key)
+            .map_err(|e| e.to_string())?;
+        tls.alpn_protocols = vec![quic::ALPN.to_vec()];
+        let crypto =
+            quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(|e| e.to_string())?;
+        let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+        let mut transport = quinn::TransportConfig::default();
+        transport
+            .max_concurrent_bidi_streams(MAX_STREAMS_PER_CONNECTION.into())
+            .max_concurrent_uni_streams(0u32.into())
+            .receive_window(CONNECTION_WINDOW.into())
+            .stream_receive_window(STREAM_WINDOW.into())
+            .max_idle_timeout(Some(
+                IDLE_TIMEOUT.try_into().expect("idle timeout in range"),
+            ));
+        config.transport_config(Arc::new(transport));
+        Ok(config)
+    }
+}
+
+#[derive(Clone)]
+struct Server {
+    node: NodeHandle,
+    committee: Arc<CommitteeInfo>,
+    releases: Arc<ReleaseIndex>,
+}
+
+/// Binds the QUIC endpoint (UDP `addr`) with `identity`'s certificate.
+pub fn bind(identity: &QuicIdentity, addr: SocketAddr) -> std::io::Result<quinn::Endpoint> {
+    let config = identity
+        .server_config()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    quinn::Endpoint::server(config, addr)
+}
+
+/// Serves QUIC on `endpoint` until `shutdown` resolves.
+pub async fn serve(
+    endpoint: quinn::Endpoint,
+    node: NodeHandle,
+    committee: Arc<CommitteeInfo>,
+    releases: Arc<ReleaseIndex>,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) {
+    let server = Server {
+        node,
+        committee,
+        releases,
+    };
+    tokio::pin!(shutdown);
+    loop {
+        let incoming = tokio::select! {
+            incoming = endpoint.accept() => incoming,
+            _ = &mut shutdown => break,
+        };
+        let Some(incoming) = incoming else { break };
+        if endpoint.open_connections() > MAX_CONNECTIONS {
+            debug!(peer = %incoming.remote_address(), "quic: connection refused (at capacity)");
+            incoming.refuse();
+            continue;
+        }
+        let server = server.clone();
+        tokio::spawn(async move {
+            let peer = incoming.remote_address();
+            match incoming.await {
+                Ok(conn) => server.connection(conn).await,
+                Err(e) => debug!(%peer, "quic: handshake failed: {e}"),
+            }
+        });
+    }
+    endpoint.close(0u32.into(), b"shutting down");
+    let _ = tokio::time::timeout(Duration::from_secs(5), endpoint.wait_idle()).await;
+}
+
+impl Server {
+    async fn connection(&self, conn: quinn::Connection) {
+        let peer = conn.remote_address();
+        debug!(%peer, "quic: connected");
+        loop {
+            let (send, recv) = match conn.accept_bi().await {
+                Ok(s) => s,
+                Err(e) => {
+                    debug!(%peer, "quic: connection ended: {e}");
+                    return;
+                }
+            };
+            let server = self.clone();
+            tokio::spawn(async move { server.stream(peer.ip(), send, recv).await });
+        }
+    }
+
+    /// One request; every outcome is an answer on the stream (or the stream is gone).
+    async fn stream(&self, ip: IpAddr, send: quinn::SendStream, mut recv: quinn::RecvStream) {
+        let request = match tokio::time::timeout(
+            REQUEST_TIMEOUT,
+            quic::read_frame(&mut recv, quic::MAX_REQUEST),
+        )
+        .await
+        {
+            Err(_) => Err(FrameError::Malformed("request not sent in time")),
+            Ok(Err(e)) => Err(e),
+            Ok(Ok(None)) => Err(FrameError::Empty),
+            Ok(Ok(Some(body))) => Request::from_bytes(&body),
+        };
+        let request = match request {
+            Ok(r) => r,
+            Err(e) => {
+                debug!(%ip, "quic: bad request: {e}");
+                // the rest of the stream is not read
+                let _ = recv.stop(0u32.into());
+                return finish(send, error(e.code(), e)).await;
+            }
+        };
+        match request {
+            Request::Submit(envelope) => {
+                let out = self.submit(ip, &envelope).await;
+                finish(send, out).await
+            }
+            Request::Release { height } => {
+                let out = match self.releases.get(height) {
+                    Some(b) => answer(kind::RELEASE, &b.to_bytes()),
+                    None if height < self.releases.first_height() => pruned(),
+                    None => error("not_found", "not released yet"),
+                };
+                finish(send, out).await
+            }
+            Request::Committee => {
+                let json = serde_json::to_vec(self.committee.as_ref()).expect("serializes");
+                finish(send, answer(kind::COMMITTEE, &json)).await
+            }
+            Request::Subscribe { namespace, from } => self.subscribe(send, namespace, from).await,
+        }
+    }
+
+    async fn submit(&self, ip: IpAddr, envelope: &[u8]) -> Vec<u8> {
+        // the same envelope bytes as HTTP's octet-stream body: open or anonymous
+        let envelope = match Envelope::parse(envelope) {
+            Ok(e) => e,
+            Err(e @ DecodeError::Length { len, max, .. }) if len > max => {
+                return error("too_large", e)
+            }
+            Err(e) => return error("malformed", e),
+        };
+        let verdict = self
+            .node
+            .submit(Source::Client(ip), vec![envelope])
+            .await
+            .remove(0);
+        match verdict.result {
+            Ok(_) => {
+                let receipt = crate::wire::Receipt {
+                    id: hex::encode(verdict.id),
+                };
+                answer(
+                    kind::RECEIPT,
+                    &serde_json::to_vec(&receipt).expect("serializes"),
+                )
+            }
+            Err(r) => error(rejection(&r).1, r),
+        }
+    }
+
+    /// Follows `namespace` from `from` (as the HTTP stream does) until the client stops the
+    /// stream or the connection ends.
+    async fn subscribe(&self, mut send: quinn::SendStream, namespace: u64, from: u64) {
+        let mut next = from.max(1);
+        if next < self.releases.first_height() {
+            return finish(send, pruned()).await;
+        }
+        loop {
+            let page = self.releases.page(namespace, next, SUBSCRIBE_PAGE);
+            for b in &page.batches {
+                let json = serde_json::to_vec(b).expect("serializes");
+                if send.write_all(&answer(kind::BATCH, &json)).await.is_err() {
+                    return;
+                }
+            }
+            if page.next > next {
+                next = page.next;
+                continue;
+            }
+            tokio::select! {
+                _ = self.releases.wait_beyond(next) => {}
+                _ = send.stopped() => return,
+            }
+        }
+    }
+}
+
+/// Answers and finishes the stream.
+async fn finish(mut send: quinn::SendStream, frame: Vec<u8>) {
+    if send.write_all(&frame).await.is_ok() {
+        let _ = send.finish();
+        // the answer is delivered before the stream's state goes
+        let _ = tokio::time::timeout(Duration::from_secs(5), send.stopped()).await;
+    }
+}
+
+fn error(code: &str, message: impl ToString) -> Vec<u8> {
+    let body = ErrorBody::new(code, message.to_string());
+    answer(kind::ERROR, &serde_json::to_vec(&body).expect("serializes"))
+}
+
+fn pruned() -> Vec<u8> {
+    error("pruned", "older than this node's release window")
+}
+
+/// Logs where clients find the QUIC endpoint and the fingerprint to pin.
+pub fn announce(index: usize, addr: SocketAddr, identity: &QuicIdentity, data_dir: &Path) {
+    info!(
+        index,
+        %addr,
+        fingerprint = %hex::encode(identity.fingerprint),
+        "quic: serving"
+    );
+    eprintln!(
+        "curtain node {index}: quic {addr} fingerprint {} (also in {})",
+        hex::encode(identity.fingerprint),
+        data_dir.join("quic.fingerprint").display()
+    );
+    if addr.ip().is_unspecified() {
+        warn!("quic: listening on every interface");
+    }
+}

@@ -1,0 +1,26 @@
+//! Committee key generation without a trusted dealer (SPEC.md §9): a Joint-Feldman DKG
+//! (commonware `feldman_desmedt`, two instances: consensus key and encryption key) with an
+//! agreement step on the dealer logs, resharing and refresh, an encrypted journal for restart
+//! safety, and encrypted keystores for the output.
+
+pub mod ceremony;
+pub mod journal;
+pub mod keystore;
+pub mod msg;
+
+use commonware_cryptography::bls12381::primitives::variant::MinSig;
+use commonware_cryptography::ed25519;
+
+/// Identities of members (p2p and signatures).
+pub type Pk = ed25519::PublicKey;
+pub type Sk = ed25519::PrivateKey;
+pub type Sig = ed25519::Signature;
+/// Both keys have their public polynomial in G2 (curtain-crypto's verification keys are in G2).
+pub type V = MinSig;
+
+pub use ceremony::{
+    Ceremony, CeremonyError, Effect, MemberShares, Outcome, Phase, Previous, Progress, Report,
+    RoundConfig, Secrets, Timeouts,
+};
+#[cfg(test)]
+mod tests;

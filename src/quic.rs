@@ -1,0 +1,317 @@
+//! The QUIC client protocol (SPEC.md §7.2), shared by the node's server (`api::quic`) and the
+//! SDK's client (`sdk::quic`): frames, requests, answers, and the client's certificate pin.
+//!
+//! One bidirectional stream per request. Every frame is `len(u32 BE) ‖ body`, `len` bounded.
+//! A request body is `version(1) ‖ op(1) ‖ args`; the client finishes its side after it. An
+//! answer body is `kind(1) ‖ payload`. Encodings are those of the HTTP API: envelopes as
+//! `application/octet-stream`, receipts, errors and batches as their JSON.
+
+use crate::wire::MAX_BODY;
+use sha2::{Digest as _, Sha256};
+use std::sync::Arc;
+
+/// TLS application protocol.
+pub const ALPN: &[u8] = b"curtain/1";
+/// The only request version served.
+pub const VERSION: u8 = 1;
+/// Largest request frame body: version, op and one envelope (the HTTP body limit).
+pub const MAX_REQUEST: usize = MAX_BODY + 2;
+/// Largest answer frame body a client reads (a released batch of a full block, as JSON).
+pub const MAX_ANSWER: usize = 64 << 20;
+/// The server name a client presents; the certificate is pinned, not checked against it.
+pub const SERVER_NAME: &str = "curtain";
+
+/// Request operations.
+pub mod op {
+    /// `args` = the envelope encoding; answer: one `RECEIPT` or `ERROR`.
+    pub const SUBMIT: u8 = 1;
+    /// `args` = `namespace(u64 BE) ‖ from(u64 BE)`; answers: `BATCH` per released height
+    /// holding `namespace` entries from `from` on, until either side ends the stream; or one
+    /// `ERROR`.
+    pub const SUBSCRIBE: u8 = 2;
+    /// `args` = `height(u64 BE)`; answer: one `RELEASE` or `ERROR`.
+    pub const RELEASE: u8 = 3;
+    /// no args; answer: one `COMMITTEE`.
+    pub const COMMITTEE: u8 = 4;
+}
+
+/// Answer kinds.
+pub mod kind {
+    /// JSON `Receipt`.
+    pub const RECEIPT: u8 = 0;
+    /// JSON `ErrorBody` with the HTTP API's codes (and `unsupported_version`,
+    /// `unknown_operation` for requests no HTTP route matches).
+    pub const ERROR: u8 = 1;
+    /// JSON `BatchJson` (what the HTTP stream's `batch` events carry).
+    pub const BATCH: u8 = 2;
+    /// A released batch's binary encoding (`GET /v1/releases/{height}`).
+    pub const RELEASE: u8 = 3;
+    /// JSON `CommitteeInfo`.
+    pub const COMMITTEE: u8 = 4;
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    Submit(Vec<u8>),
+    Subscribe { namespace: u64, from: u64 },
+    Release { height: u64 },
+    Committee,
+}
+
+/// Why a frame or request was refused; each has a stable error code.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    #[error("frame of {len} bytes exceeds {max}")]
+    TooLarge { len: usize, max: usize },
+    #[error("stream ended inside a frame")]
+    Truncated,
+    #[error("stream ended before a request")]
+    Empty,
+    #[error("unsupported protocol version {0}")]
+    UnsupportedVersion(u8),
+    #[error("unknown operation {0}")]
+    UnknownOp(u8),
+    #[error("malformed request: {0}")]
+    Malformed(&'static str),
+    #[error("stream: {0}")]
+    Stream(String),
+}
+
+impl FrameError {
+    /// The error code answered for it (SPEC.md §7).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } => "too_large",
+            Self::UnsupportedVersion(_) => "unsupported_version",
+            Self::UnknownOp(_) => "unknown_operation",
+            Self::Truncated | Self::Empty | Self::Malformed(_) | Self::Stream(_) => "malformed",
+        }
+    }
+}
+
+impl Request {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = vec![VERSION];
+        match self {
+            Self::Submit(envelope) => {
+                out.push(op::SUBMIT);
+                out.extend_from_slice(envelope);
+            }
+            Self::Subscribe { namespace, from } => {
+                out.push(op::SUBSCRIBE);
+                out.extend_from_slice(&namespace.to_be_bytes());
+                out.extend_from_slice(&from.to_be_bytes());
+            }
+            Self::Release { height } => {
+                out.push(op::RELEASE);
+                out.extend_from_slice(&height.to_be_bytes());
+            }
+            Self::Committee => out.push(op::COMMITTEE),
+        }
+        out
+    }
+
+    pub fn from_bytes(body: &[u8]) -> Result<Self, FrameError> {
+        let [version, op, args @ ..] = body else {
+            return Err(FrameError::Malformed("a request is version, op, args"));
+        };
+        if *version != VERSION {
+            return Err(FrameError::UnsupportedVersion(*version));
+        }
+        let u64_at = |i: usize| -> u64 {
+            u64::from_be_bytes(args[i..i + 8].try_into().expect("length checked"))
+        };
+        match (*op, args.len()) {
+            (op::SUBMIT, _) => Ok(Self::Submit(args.to_vec())),
+            (op::SUBSCRIBE, 16) => Ok(Self::Subscribe {
+                namespace: u64_at(0),
+                from: u64_at(8),
+            }),
+            (op::RELEASE, 8) => Ok(Self::Release { height: u64_at(0) }),
+            (op::COMMITTEE, 0) => Ok(Self::Committee),
+            (op::SUBSCRIBE | op::RELEASE | op::COMMITTEE, _) => {
+                Err(FrameError::Malformed("wrong argument length"))
+            }
+            (other, _) => Err(FrameError::UnknownOp(other)),
+        }
+    }
+}
+
+/// `len ‖ body`.
+pub fn frame(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + body.len());
+    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// An answer frame: `len ‖ kind ‖ payload`.
+pub fn answer(kind: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(5 + payload.len());
+    out.extend_from_slice(&(payload.len() as u32 + 1).to_be_bytes());
+    out.push(kind);
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Reads one frame body of at most `max` bytes; `Ok(None)` if the stream ended cleanly before
+/// a frame began. The length is checked before anything is allocated.
+pub async fn read_frame(
+    recv: &mut quinn::RecvStream,
+    max: usize,
+) -> Result<Option<Vec<u8>>, FrameError> {
+    let mut header = [0u8; 4];
+    match recv.read_exact(&mut header).await {
+        Ok(()) => {}
+        Err(quinn::ReadExactError::FinishedEarly(0)) => return Ok(None),
+        Err(quinn::ReadExactError::FinishedEarly(_)) => return Err(FrameError::Truncated),
+        Err(quinn::ReadExactError::ReadError(e)) => return Err(FrameError::Stream(e.to_string())),
+    }
+    let len = u32::from_be_bytes(header) as usize;
+    if len > max {
+        return Err(FrameError::TooLarge { len, max });
+    }
+    let mut body = vec![0u8; len];
+    match recv.read_exact(&mut body).await {
+        Ok(()) => Ok(Some(body)),
+        Err(quinn::ReadExactError::FinishedEarly(_)) => Err(FrameError::Truncated),
+        Err(quinn::ReadExactError::ReadError(e)) => Err(FrameError::Stream(e.to_string())),
+    }
+}
+
+/// SHA-256 of a DER certificate: what a client pins.
+pub fn fingerprint(cert_der: &[u8]) -> [u8; 32] {
+    Sha256::digest(cert_der).into()
+}
+
+/// Parses a fingerprint as printed by the node (64 hex digits, `:` separators allowed).
+pub fn parse_fingerprint(text: &str) -> Option<[u8; 32]> {
+    let hex: String = text.trim().chars().filter(|c| *c != ':').collect();
+    hex::decode(hex).ok()?.try_into().ok()
+}
+
+/// rustls with the `ring` provider (the process-wide default is not relied upon).
+pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Accepts exactly one server certificate: the end-entity certificate whose SHA-256 is the
+/// pinned fingerprint (compared in constant time), with no chain; the handshake signature
+/// must still verify under that certificate's key (TLS 1.3 only).
+#[derive(Debug)]
+pub struct PinnedCert {
+    fingerprint: [u8; 32],
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl PinnedCert {
+    pub fn new(fingerprint: [u8; 32]) -> Self {
+        Self {
+            fingerprint,
+            provider: crypto_provider(),
+        }
+    }
+}
+
+impl rustls::client::danger::ServerCertVerifier for PinnedCert {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        use subtle::ConstantTimeEq as _;
+        let matches: bool = fingerprint(end_entity).ct_eq(&self.fingerprint).into();
+        if matches && intermediates.is_empty() {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &rustls::pki_types::CertificateDer<'_>,
+        _dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        // QUIC is TLS 1.3 only
+        Err(rustls::Error::PeerIncompatible(
+            rustls::PeerIncompatible::Tls13RequiredForQuic,
+        ))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_and_hostile_ones_get_typed_errors() {
+        for r in [
+            Request::Submit(vec![1, 2, 3]),
+            Request::Subscribe {
+                namespace: 7,
+                from: 1 << 40,
+            },
+            Request::Release { height: 9 },
+            Request::Committee,
+        ] {
+            assert_eq!(Request::from_bytes(&r.to_bytes()), Ok(r));
+        }
+        assert_eq!(
+            Request::from_bytes(&[]),
+            Err(FrameError::Malformed("a request is version, op, args"))
+        );
+        assert_eq!(
+            Request::from_bytes(&[2, op::SUBMIT]),
+            Err(FrameError::UnsupportedVersion(2))
+        );
+        assert_eq!(
+            Request::from_bytes(&[VERSION, 99]),
+            Err(FrameError::UnknownOp(99))
+        );
+        assert_eq!(
+            Request::from_bytes(&[VERSION, op::SUBSCRIBE, 0, 0]).map_err(|e| e.code()),
+            Err("malformed")
+        );
+        assert_eq!(
+            Request::from_bytes(&[VERSION, op::COMMITTEE, 0]).map_err(|e| e.code()),
+            Err("malformed")
+        );
+    }
+
+    #[test]
+    fn fingerprints_parse_with_or_without_separators() {
+        let f = [0xabu8; 32];
+        let plain = hex::encode(f);
+        let colons = f.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>();
+        assert_eq!(parse_fingerprint(&plain), Some(f));
+        assert_eq!(parse_fingerprint(&colons.join(":")), Some(f));
+        assert_eq!(parse_fingerprint(&plain[2..]), None);
+    }
+}

@@ -1,0 +1,263 @@
+//! The SDK's QUIC client (SPEC.md §7.2): submit with retries over members (resubmission is
+//! idempotent), follow a namespace from a height (resumable), fetch released batches. Each
+//! member's certificate is pinned by its SHA-256 fingerprint (`quic.fingerprint` in the
+//! member's data dir, printed at start); nothing else is trusted, and released batches are
+//! still verified with [`super::Client::verify_release_via`].
+
+use super::SdkError;
+use crate::ledger::release::ReleasedBatch;
+use crate::quic::{self, kind, PinnedCert, Request};
+use crate::wire::{BatchJson, CommitteeInfo, ErrorBody, Receipt};
+use curtain_crypto::Ciphertext;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+/// One member's QUIC endpoint and the certificate fingerprint to pin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QuicMember {
+    pub addr: SocketAddr,
+    pub fingerprint: [u8; 32],
+}
+
+/// A QUIC client of a committee's members; connections are opened on first use and
+/// re-opened after they fail.
+pub struct QuicClient {
+    endpoint: quinn::Endpoint,
+    members: Vec<QuicMember>,
+    connections: Vec<Mutex<Option<quinn::Connection>>>,
+    /// Attempts per submission (over the members in turn).
+    pub attempts: usize,
+    /// Time allowed for a handshake or a single answer.
+    pub timeout: Duration,
+}
+
+fn transport(e: impl std::fmt::Display) -> SdkError {
+    SdkError::Quic(e.to_string())
+}
+
+impl QuicClient {
+    /// A client for `members` (at least one). Needs a tokio runtime.
+    pub fn new(members: Vec<QuicMember>) -> Result<Self, SdkError> {
+        if members.is_empty() {
+            return Err(SdkError::Protocol("no QUIC members given".into()));
+        }
+        let bind: SocketAddr = if members.iter().all(|m| m.addr.is_ipv4()) {
+            ([0, 0, 0, 0], 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let endpoint = quinn::Endpoint::client(bind).map_err(transport)?;
+        Ok(Self {
+            endpoint,
+            connections: members.iter().map(|_| Mutex::new(None)).collect(),
+            members,
+            attempts: 8,
+            timeout: Duration::from_secs(10),
+        })
+    }
+
+    pub fn members(&self) -> &[QuicMember] {
+        &self.members
+    }
+
+    fn client_config(fingerprint: [u8; 32]) -> Result<quinn::ClientConfig, SdkError> {
+        let mut tls = rustls::ClientConfig::builder_with_provider(quic::crypto_provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(transport)?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(PinnedCert::new(fingerprint)))
+            .with_no_client_auth();
+        tls.alpn_protocols = vec![quic::ALPN.to_vec()];
+        let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).map_err(transport)?;
+        let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+        let mut t = quinn::TransportConfig::default();
+        // keeps an idle subscription's connection open
+        t.keep_alive_interval(Some(Duration::from_secs(10)));
+        config.transport_config(Arc::new(t));
+        Ok(config)
+    }
+
+    /// Member `i`'s connection, opened (and its certificate checked) if needed.
+    async fn connection(&self, i: usize) -> Result<quinn::Connection, SdkError> {
+        let i = i % self.members.len();
+        let mut slot = self.connections[i].lock().await;
+        if let Some(c) = slot.as_ref() {
+            if c.close_reason().is_none() {
+                return Ok(c.clone());
+            }
+        }
+        let m = self.members[i];
+        let connecting = self
+            .endpoint
+            .connect_with(
+                Self::client_config(m.fingerprint)?,
+                m.addr,
+                quic::SERVER_NAME,
+            )
+            .map_err(transport)?;
+        let conn = tokio::time::timeout(self.timeout, connecting)
+            .await
+            .map_err(|_| transport("handshake timed out"))?
+            .map_err(transport)?;
+        *slot = Some(conn.clone());
+        Ok(conn)
+    }
+
+    /// Opens a stream to member `i` and sends `request` (the client's side is finished).
+    async fn open(
+        &self,
+        i: usize,
+        request: &Request,
+    ) -> Result<(quinn::SendStream, quinn::RecvStream), SdkError> {
+        let conn = self.connection(i).await?;
+        let (mut send, recv) = conn.open_bi().await.map_err(transport)?;
+        send.write_all(&quic::frame(&request.to_bytes()))
+            .await
+            .map_err(transport)?;
+        send.finish().map_err(transport)?;
+        Ok((send, recv))
+    }
+
+    /// One request with one answer: `(kind, payload)`.
+    async fn call(&self, i: usize, request: &Request) -> Result<(u8, Vec<u8>), SdkError> {
+        let (_send, mut recv) = self.open(i, request).await?;
+        let frame =
+            tokio::time::timeout(self.timeout, quic::read_frame(&mut recv, quic::MAX_ANSWER))
+                .await
+                .map_err(|_| transport("no answer in time"))?
+                .map_err(transport)?
+                .ok_or_else(|| SdkError::Protocol("stream ended without an answer".into()))?;
+        split(frame)
+    }
+
+    /// Submits `ct`, starting with member `first` and moving on after a transient failure
+    /// (with backoff); a duplicate counts as accepted. Returns the ciphertext id once some
+    /// member made it durable.
+    pub async fn submit(&self, ct: &Ciphertext, first: usize) -> Result<[u8; 32], SdkError> {
+        let request = Request::Submit(ct.to_bytes());
+        let id = ct.id();
+        let mut backoff = Duration::from_millis(20);
+        for attempt in 0..self.attempts {
+            let err = match self.call(first + attempt, &request).await {
+                Ok((kind::RECEIPT, payload)) => {
+                    let receipt: Receipt = serde_json::from_slice(&payload)
+                        .map_err(|e| SdkError::Protocol(e.to_string()))?;
+                    if receipt.id != hex::encode(id) {
+                        return Err(SdkError::Protocol("receipt for another id".into()));
+                    }
+                    return Ok(id);
+                }
+                Ok((k, _)) => return Err(SdkError::Protocol(format!("answer kind {k} to submit"))),
+                Err(SdkError::Refused { code, .. })
+                    if code == "duplicate" || code == "already_ordered" =>
+                {
+                    return Ok(id)
+                }
+                Err(e) => e,
+            };
+            if !err.transient() {
+                return Err(err);
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(1));
+        }
+        Err(SdkError::Exhausted(self.attempts))
+    }
+
+    /// The released batch at `height` as member `i` serves it (not yet verified).
+    pub async fn release(&self, i: usize, height: u64) -> Result<ReleasedBatch, SdkError> {
+        match self.call(i, &Request::Release { height }).await? {
+            (kind::RELEASE, payload) => {
+                ReleasedBatch::from_bytes(&payload).map_err(|e| SdkError::Protocol(e.to_string()))
+            }
+            (k, _) => Err(SdkError::Protocol(format!("answer kind {k} to release"))),
+        }
+    }
+
+    /// The committee member `i` serves (check it against a pinned key id before use).
+    pub async fn committee(&self, i: usize) -> Result<CommitteeInfo, SdkError> {
+        match self.call(i, &Request::Committee).await? {
+            (kind::COMMITTEE, payload) => {
+                serde_json::from_slice(&payload).map_err(|e| SdkError::Protocol(e.to_string()))
+            }
+            (k, _) => Err(SdkError::Protocol(format!("answer kind {k} to committee"))),
+        }
+    }
+
+    /// Follows `namespace` at member `i` from height `from`: the batches holding its entries,
+    /// in height order, as they are released. Resume after a failure with
+    /// [`Subscription::resume_from`].
+    pub async fn subscribe(
+        &self,
+        i: usize,
+        namespace: u64,
+        from: u64,
+    ) -> Result<Subscription, SdkError> {
+        let (send, recv) = self
+            .open(i, &Request::Subscribe { namespace, from })
+            .await?;
+        Ok(Subscription {
+            _send: send,
+            recv,
+            next: from.max(1),
+        })
+    }
+}
+
+/// A namespace followed over one QUIC stream.
+pub struct Subscription {
+    // kept so the stream stays open
+    _send: quinn::SendStream,
+    recv: quinn::RecvStream,
+    next: u64,
+}
+
+impl Subscription {
+    /// The next batch; `Ok(None)` if the member ended the stream.
+    pub async fn next(&mut self) -> Result<Option<BatchJson>, SdkError> {
+        let Some(frame) = quic::read_frame(&mut self.recv, quic::MAX_ANSWER)
+            .await
+            .map_err(transport)?
+        else {
+            return Ok(None);
+        };
+        match split(frame)? {
+            (kind::BATCH, payload) => {
+                let b: BatchJson = serde_json::from_slice(&payload)
+                    .map_err(|e| SdkError::Protocol(e.to_string()))?;
+                if b.height < self.next {
+                    return Err(SdkError::Protocol("batches out of order".into()));
+                }
+                self.next = b.height + 1;
+                Ok(Some(b))
+            }
+            (k, _) => Err(SdkError::Protocol(format!(
+                "answer kind {k} in a subscription"
+            ))),
+        }
+    }
+
+    /// The height to subscribe from to continue where this subscription stopped.
+    pub fn resume_from(&self) -> u64 {
+        self.next
+    }
+}
+
+/// `(kind, payload)` of an answer frame; an `ERROR` answer becomes `SdkError::Refused`.
+fn split(frame: Vec<u8>) -> Result<(u8, Vec<u8>), SdkError> {
+    let Some((&k, payload)) = frame.split_first() else {
+        return Err(SdkError::Protocol("empty answer frame".into()));
+    };
+    if k == kind::ERROR {
+        let e: ErrorBody =
+            serde_json::from_slice(payload).map_err(|e| SdkError::Protocol(e.to_string()))?;
+        return Err(SdkError::Refused {
+            status: 0,
+            code: e.error.code,
+            message: e.error.message,
+        });
+    }
+    Ok((k, payload.to_vec()))
+}
