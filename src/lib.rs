@@ -10,6 +10,7 @@ pub mod dkg;
 pub mod ledger;
 #[cfg(feature = "node")]
 pub mod node;
+mod private_file;
 pub mod quic;
 pub mod sdk;
 pub mod wire;

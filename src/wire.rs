@@ -29,6 +29,68 @@ pub struct CommitteeInfo {
     /// Per client address: sustained submissions per second and burst.
     pub client_rate_per_s: u64,
     pub client_burst: u64,
+    /// Namespaces that require an RLN membership proof (SPEC.md §8.11).
+    #[serde(default)]
+    pub anonymous_namespaces: Vec<u64>,
+    /// RLN parameters, when any namespace is anonymous.
+    #[serde(default)]
+    pub rln: Option<RlnInfo>,
+}
+
+/// `GET /v1/committee`'s `rln`: what a wallet needs to prove membership (SPEC.md §8.11).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RlnInfo {
+    /// Circuit digest (hex) of the verifying key the committee pins.
+    pub circuit_digest: String,
+    /// The open namespace whose released plaintexts are registrations.
+    pub registry_namespace: u64,
+    /// Blocks per RLN epoch (epoch = height / epoch_blocks).
+    pub epoch_blocks: u64,
+    pub root_window: u32,
+    pub root_lag: u64,
+}
+
+/// `GET /v1/rln/registry`: the members' registry as released at this member.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RlnRegistry {
+    /// Last height whose registry transactions are applied.
+    pub released_height: u64,
+    /// Leaves (registered members, removed ones included) in the tree.
+    pub leaves: u64,
+    /// Current root (hex, 32 bytes big-endian).
+    pub root: String,
+    /// Roots a block at `next_height` accepts (oldest first); prove against one of these.
+    pub accepted_roots: Vec<String>,
+    /// The RLN epoch of `next_height`.
+    pub epoch: u64,
+    pub next_height: u64,
+}
+
+/// `GET /v1/rln/leaves`: every leaf in index order (hex; zero for a removed member).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RlnLeaves {
+    pub leaves: Vec<String>,
+}
+
+/// `GET /v1/slashing`: slashing evidence held by this member.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlashingList {
+    pub evidence: Vec<SlashingItem>,
+}
+
+/// One double signal: the two ciphertext ids, the two `Statement ‖ Proof` encodings (hex)
+/// and the recovered secret (hex), checkable by anyone with the verifying key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlashingItem {
+    pub nullifier: String,
+    pub epoch: u64,
+    pub first_id: String,
+    pub first_proof: String,
+    pub second_id: String,
+    pub second_proof: String,
+    pub recovered_secret: String,
+    /// The whole evidence encoding (hex), as a slashing transaction carries it after `0x02`.
+    pub encoded: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

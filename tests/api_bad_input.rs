@@ -212,10 +212,12 @@ fn tx_status(addr: SocketAddr, id: &[u8; 32]) -> Option<TxStatus> {
 
 #[test]
 fn bad_input_gets_its_documented_error_and_loses_nothing() {
-    let mut nodes = Nodes::deal(
+    // the committee serves namespace NS only (committee.json, every member)
+    let mut nodes = Nodes::deal_with(
         "curtain-bad-input",
         4,
         common::free_ports(10_000, 15_000, 8),
+        &["--namespaces", &NS.to_string()],
     );
     // node 3 is the one flooded: a low per-client rate limit
     nodes.configure(3, |f| {
@@ -225,6 +227,13 @@ fn bad_input_gets_its_documented_error_and_loses_nothing() {
     nodes.start(0..4, STARTUP);
     let api = nodes.api.clone();
     let mut wallet = Wallet::new(&nodes, b"bad-input");
+    // every member shows the committee's namespaces
+    for addr in &api {
+        let (status, body) = get(*addr, "/v1/committee");
+        assert_eq!(status, 200);
+        let info: curtain::wire::CommitteeInfo = serde_json::from_slice(&body).unwrap();
+        assert_eq!(info.namespaces, Some(vec![NS]), "served namespaces");
+    }
 
     // 1. bodies that are not an envelope, at member 0
     let to = api[0];
@@ -342,9 +351,11 @@ fn bad_input_gets_its_documented_error_and_loses_nothing() {
         assert_refused(&post(to, OCTETS, &flipped(&ct, byte)), status, code, case);
         wallet.submit(to, case);
     }
-    // u's x coordinate ≥ p (compressed flag, then all ones): not a point
+    // u's x coordinate ≥ p: not a point. All 381 bits of x are set (the first byte's low five
+    // bits too, its three flag bits kept): with the first byte left as it was, x < p for most
+    // ciphertexts and, half the time, on the curve, which is only an invalid proof.
     let mut bad_u = ct.as_bytes().to_vec();
-    bad_u[at.u] = 0x9f;
+    bad_u[at.u] |= 0x1f;
     bad_u[at.u + 1..at.u + 48].fill(0xff);
     let case = "u's x coordinate out of range";
     assert_refused(&post(to, OCTETS, &bad_u), 400, "malformed", case);
@@ -359,7 +370,15 @@ fn bad_input_gets_its_documented_error_and_loses_nothing() {
     let epoch7 = Label::new(key.id(), 7, NS, b"bad-input").unwrap();
     let (other, _) = curtain_crypto::deal(4, 3, &mut wallet.rng).unwrap();
     let foreign = Label::new(other.id(), nodes.committee.key_epoch, NS, b"bad-input").unwrap();
+    let unserved = Label::new(key.id(), nodes.committee.key_epoch, NS + 1, b"bad-input").unwrap();
     let labelled = [
+        (
+            "a namespace the committee does not serve",
+            &key,
+            &unserved,
+            400,
+            "unknown_namespace",
+        ),
         ("key epoch 7", &key, &epoch7, 400, "wrong_key_epoch"),
         (
             "another committee's key",
@@ -374,8 +393,6 @@ fn bad_input_gets_its_documented_error_and_loses_nothing() {
         assert_refused(&post(to, OCTETS, ct.as_bytes()), status, code, case);
         wallet.submit(to, case);
     }
-    // (`unknown_namespace` is not reachable here: a node serves every namespace and no
-    // configuration file sets `namespaces`; the api unit tests cover its mapping.)
 
     // 4. resubmissions, at member 0
     let to = api[0];

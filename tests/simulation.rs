@@ -257,7 +257,7 @@ fn run(sc: Scenario) -> Run {
                 .expect("started")
                 .submit(
                     Source::Client(IpAddr::V4(Ipv4Addr::new(10, 0, 0, k as u8))),
-                    vec![ct],
+                    vec![ct.into()],
                 )
                 .await;
             assert!(out[0].result.is_ok());

@@ -10,8 +10,10 @@ pub mod quic;
 
 pub use index::ReleaseIndex;
 
+use crate::node::envelope::Envelope;
 use crate::node::mempool::{Reject, Source};
 use crate::node::release::ReleasedBatch;
+use crate::node::rln::RlnReject;
 use crate::node::shell::NodeHandle;
 use crate::wire::{self, CommitteeInfo, ErrorBody};
 use axum::{
@@ -26,7 +28,7 @@ use axum::{
     Json, Router,
 };
 use commonware_utils::channel::mpsc;
-use curtain_crypto::{DecodeError, EncodedCiphertext};
+use curtain_crypto::DecodeError;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -101,6 +103,9 @@ fn router(api: Api) -> Router {
         .route("/v1/namespaces/{ns}/batches", get(batches))
         .route("/v1/namespaces/{ns}/stream", get(stream))
         .route("/v1/stats/release_latency", get(latency))
+        .route("/v1/rln/registry", get(rln_registry))
+        .route("/v1/rln/leaves", get(rln_leaves))
+        .route("/v1/slashing", get(slashing))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(api)
 }
@@ -118,7 +123,57 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/namespaces/{ns}/batches"),
     ("get", "/v1/namespaces/{ns}/stream"),
     ("get", "/v1/stats/release_latency"),
+    ("get", "/v1/rln/registry"),
+    ("get", "/v1/rln/leaves"),
+    ("get", "/v1/slashing"),
 ];
+
+fn no_rln() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "this committee has no anonymous namespace",
+    )
+}
+
+async fn rln_registry(State(api): State<Api>) -> Response {
+    match api.node.rln_registry() {
+        Some(r) => Json(r).into_response(),
+        None => no_rln(),
+    }
+}
+
+async fn rln_leaves(State(api): State<Api>) -> Response {
+    match api.node.rln_leaves() {
+        Some(leaves) => Json(wire::RlnLeaves { leaves }).into_response(),
+        None => no_rln(),
+    }
+}
+
+async fn slashing(State(api): State<Api>) -> Response {
+    let evidence = api
+        .node
+        .slashing_evidence()
+        .into_iter()
+        .map(|e| {
+            let (s1, s2) = (&e.first.1.statement, &e.second.1.statement);
+            let secret = curtain_circuits::recover_secret(s1, s2)
+                .map(|a0| hex::encode(curtain_circuits::fr_to_be_bytes(&a0)))
+                .unwrap_or_default();
+            wire::SlashingItem {
+                nullifier: hex::encode(e.first.1.nullifier()),
+                epoch: s1.epoch,
+                first_id: hex::encode(e.first.0),
+                first_proof: hex::encode(e.first.1.to_bytes()),
+                second_id: hex::encode(e.second.0),
+                second_proof: hex::encode(e.second.1.to_bytes()),
+                recovered_secret: secret,
+                encoded: hex::encode(e.to_bytes()),
+            }
+        })
+        .collect();
+    Json(wire::SlashingList { evidence }).into_response()
+}
 
 /// An error response, boxed for `Result`s (a `Response` is large).
 type Refusal = Box<Response>;
@@ -145,6 +200,16 @@ pub(crate) fn rejection(r: &Reject) -> (StatusCode, &'static str) {
         Reject::AlreadyOrdered => (StatusCode::CONFLICT, "already_ordered"),
         Reject::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed"),
         Reject::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_ciphertext"),
+        Reject::Rln(r) => match r {
+            RlnReject::ProofRequired => (StatusCode::BAD_REQUEST, "proof_required"),
+            RlnReject::UnexpectedProof => (StatusCode::BAD_REQUEST, "unexpected_proof"),
+            RlnReject::Unbound | RlnReject::InvalidProof => {
+                (StatusCode::BAD_REQUEST, "invalid_proof")
+            }
+            RlnReject::UnknownRoot => (StatusCode::BAD_REQUEST, "unknown_root"),
+            RlnReject::WrongEpoch(_) => (StatusCode::BAD_REQUEST, "wrong_rln_epoch"),
+            RlnReject::OverQuota => (StatusCode::TOO_MANY_REQUESTS, "over_quota"),
+        },
     }
 }
 
@@ -175,7 +240,7 @@ async fn openapi() -> Response {
 }
 
 /// The envelope of a submission: raw bytes, or JSON `{"envelope": base64}`.
-fn envelope(headers: &HeaderMap, body: &[u8]) -> Result<EncodedCiphertext, Refusal> {
+fn envelope(headers: &HeaderMap, body: &[u8]) -> Result<Envelope, Refusal> {
     let ctype = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -202,7 +267,7 @@ fn envelope(headers: &HeaderMap, body: &[u8]) -> Result<EncodedCiphertext, Refus
             ))
         }
     };
-    EncodedCiphertext::parse(&bytes).map_err(|e| match e {
+    Envelope::parse(&bytes).map_err(|e| match e {
         DecodeError::Length { len, max, .. } if len > max => {
             refusal(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e)
         }
@@ -384,6 +449,13 @@ mod tests {
             (Reject::WrongKey, 400, "wrong_key"),
             (Reject::Duplicate, 409, "duplicate"),
             (Reject::AlreadyOrdered, 409, "already_ordered"),
+            (RlnReject::ProofRequired.into(), 400, "proof_required"),
+            (RlnReject::UnexpectedProof.into(), 400, "unexpected_proof"),
+            (RlnReject::Unbound.into(), 400, "invalid_proof"),
+            (RlnReject::InvalidProof.into(), 400, "invalid_proof"),
+            (RlnReject::UnknownRoot.into(), 400, "unknown_root"),
+            (RlnReject::WrongEpoch(3).into(), 400, "wrong_rln_epoch"),
+            (RlnReject::OverQuota.into(), 429, "over_quota"),
             (
                 Reject::Malformed(DecodeError::Truncated("ciphertext")),
                 400,
@@ -434,6 +506,12 @@ mod tests {
             .map(|c| c.as_str().unwrap().to_string())
             .collect::<Vec<_>>();
         for code in [
+            "proof_required",
+            "unexpected_proof",
+            "invalid_proof",
+            "unknown_root",
+            "wrong_rln_epoch",
+            "over_quota",
             "malformed",
             "too_large",
             "unsupported_media_type",

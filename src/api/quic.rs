@@ -9,12 +9,13 @@
 
 use super::index::ReleaseIndex;
 use super::rejection;
+use crate::ledger::envelope::Envelope;
 use crate::node::config::{write_secret, ConfigError};
 use crate::node::mempool::Source;
 use crate::node::shell::NodeHandle;
 use crate::quic::{self, answer, kind, FrameError, Request};
 use crate::wire::{CommitteeInfo, ErrorBody};
-use curtain_crypto::{DecodeError, EncodedCiphertext};
+use curtain_crypto::DecodeError;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
@@ -231,8 +232,9 @@ impl Server {
     }
 
     async fn submit(&self, ip: IpAddr, envelope: &[u8]) -> Vec<u8> {
-        let ct = match EncodedCiphertext::parse(envelope) {
-            Ok(ct) => ct,
+        // the same envelope bytes as HTTP's octet-stream body: open or anonymous
+        let envelope = match Envelope::parse(envelope) {
+            Ok(e) => e,
             Err(e @ DecodeError::Length { len, max, .. }) if len > max => {
                 return error("too_large", e)
             }
@@ -240,7 +242,7 @@ impl Server {
         };
         let verdict = self
             .node
-            .submit(Source::Client(ip), vec![ct])
+            .submit(Source::Client(ip), vec![envelope])
             .await
             .remove(0);
         match verdict.result {

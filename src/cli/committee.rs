@@ -13,7 +13,10 @@ use curtain::dkg::{
     keystore::{self, EpochShares, KdfParams, MemberSecrets, Passphrase},
     MemberShares, Outcome,
 };
-use curtain::node::config::{new_identity, public_hex, ClientLimits, NodeFile, Participant};
+use curtain::node::config::{
+    new_identity, public_hex, AdmissionPolicy, ClientLimits, NamespacePolicy, NodeFile,
+    Participant, RlnFile,
+};
 use curtain_crypto::CommitteeKey;
 use sha2::{Digest as _, Sha256};
 use std::path::{Path, PathBuf};
@@ -48,6 +51,84 @@ pub struct NewArgs {
     /// Cheap Argon2id parameters for the keystores (throwaway dev committees only).
     #[arg(long)]
     pub insecure_fast_kdf: bool,
+    /// Namespaces served with open admission, comma-separated (default: when no namespace
+    /// option is given, every namespace is served, open).
+    #[arg(long, value_delimiter = ',')]
+    pub namespaces: Vec<u64>,
+    /// Namespaces that require an RLN membership proof, comma-separated (needs --rln-key).
+    #[arg(long, value_delimiter = ',')]
+    pub anonymous: Vec<u64>,
+    /// The RLN verifying key file (`curtain circuits setup`): its circuit digest goes into
+    /// committee.json and every node.toml points at it.
+    #[arg(long)]
+    pub rln_key: Option<PathBuf>,
+    /// The open namespace whose transactions are RLN registrations (added to the served
+    /// namespaces).
+    #[arg(long, default_value_t = 0)]
+    pub registry_namespace: u64,
+    /// Blocks per RLN epoch.
+    #[arg(long, default_value_t = 64)]
+    pub rln_epoch_blocks: u64,
+    /// How many recent registry roots proofs may use.
+    #[arg(long, default_value_t = 16)]
+    pub rln_root_window: u32,
+    /// Heights between a block and the registry state its roots are checked against.
+    #[arg(long, default_value_t = 8)]
+    pub rln_root_lag: u64,
+}
+
+/// The namespace and RLN sections of committee.json from the command line.
+fn policies(a: &NewArgs) -> anyhow::Result<(Option<Vec<NamespacePolicy>>, Option<RlnFile>)> {
+    if a.namespaces.is_empty() && a.anonymous.is_empty() {
+        ensure!(
+            a.rln_key.is_none(),
+            "--rln-key needs --anonymous namespaces"
+        );
+        return Ok((None, None));
+    }
+    let mut list: Vec<NamespacePolicy> = a
+        .namespaces
+        .iter()
+        .map(|&id| NamespacePolicy {
+            id,
+            admission: AdmissionPolicy::Open,
+        })
+        .chain(a.anonymous.iter().map(|&id| NamespacePolicy {
+            id,
+            admission: AdmissionPolicy::Anonymous,
+        }))
+        .collect();
+    let rln = match &a.rln_key {
+        None => {
+            ensure!(a.anonymous.is_empty(), "--anonymous needs --rln-key");
+            None
+        }
+        Some(path) => {
+            ensure!(
+                !a.anonymous.is_empty(),
+                "--rln-key needs --anonymous namespaces"
+            );
+            let vk = curtain_circuits::VerifyingKey::load(path)
+                .with_context(|| format!("RLN verifying key {}", path.display()))?;
+            if !list.iter().any(|p| p.id == a.registry_namespace) {
+                list.push(NamespacePolicy {
+                    id: a.registry_namespace,
+                    admission: AdmissionPolicy::Open,
+                });
+            }
+            Some(RlnFile {
+                circuit_digest: hex::encode(vk.digest()),
+                registry_namespace: a.registry_namespace,
+                epoch_blocks: a.rln_epoch_blocks,
+                root_window: a.rln_root_window,
+                root_lag: a.rln_root_lag,
+            })
+        }
+    };
+    list.sort_by_key(|p| p.id);
+    curtain::node::config::check_policies(Some(&list), rln.as_ref())
+        .map_err(|e| anyhow::anyhow!(e))?;
+    Ok((Some(list), rln))
 }
 
 /// Deals a committee with a trusted dealer (dev only: the dealer knows every key; `curtain
@@ -55,6 +136,8 @@ pub struct NewArgs {
 /// of kind "dealer" (so the committee can be reshared), encrypted keystores, node.toml.
 pub fn new(a: NewArgs) -> anyhow::Result<()> {
     ensure!((1..=1024).contains(&a.nodes), "--nodes must be in 1..=1024");
+    let (namespaces, rln) = policies(&a)?;
+    let rln_key = a.rln_key.as_ref().map(|p| p.canonicalize()).transpose()?;
     let quorum = N3f1::quorum(a.nodes) as usize;
     if a.threshold.is_some_and(|t| t != quorum) {
         bail!("--threshold must be n - f = {quorum} (the threshold a resharing keeps)");
@@ -125,7 +208,9 @@ pub fn new(a: NewArgs) -> anyhow::Result<()> {
             quic: Some(([127, 0, 0, 1], quic_base + i as u16).into()),
         })
         .collect();
-    let committee = super::dkg::committee_file(participants, "dealer", &outcome);
+    let mut committee = super::dkg::committee_file(participants, "dealer", &outcome);
+    committee.namespaces = namespaces;
+    committee.rln = rln;
 
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let out = a.out.canonicalize()?;
@@ -154,6 +239,7 @@ pub fn new(a: NewArgs) -> anyhow::Result<()> {
             keystore: keystore_path,
             data_dir: dir.join("data"),
             index: i as u32,
+            rln_verifying_key: rln_key.clone(),
             limits: limits(a.client_rate_per_s),
         };
         std::fs::write(dir.join("node.toml"), toml::to_string_pretty(&node)?)?;

@@ -126,8 +126,17 @@ pub fn devnet(a: DevnetArgs) -> anyhow::Result<()> {
             client_rate_per_s: client_rate,
             passphrase_file: Some(pass_file.clone()),
             insecure_fast_kdf: true,
+            // the committee serves exactly the load's namespaces, open
+            namespaces: (0..a.namespaces).collect(),
+            anonymous: Vec::new(),
+            rln_key: None,
+            registry_namespace: 0,
+            rln_epoch_blocks: 64,
+            rln_root_window: 16,
+            rln_root_lag: 8,
         })?;
     } else {
+        // a ceremony's committee serves every namespace, open
         run_dkg(&a, &dir, &pass_file, client_rate)?;
     }
     let exe = std::env::current_exe().context("locating the curtain binary")?;
@@ -215,6 +224,7 @@ fn run_dkg(
             timeouts: None,
             kdf: Some("insecure-fast".into()),
             limits: committee::limits(client_rate),
+            rln_verifying_key: None,
             members: members.clone(),
         };
         std::fs::write(node_dir.join("dkg.toml"), toml::to_string_pretty(&file)?)?;

@@ -55,6 +55,10 @@ pub struct DkgFile {
     /// Client limits written into node.toml.
     #[serde(default)]
     pub limits: ClientLimits,
+    /// The RLN verifying key written into node.toml (a reshare of a committee with anonymous
+    /// namespaces needs it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rln_verifying_key: Option<PathBuf>,
     /// The (new) committee: identities, p2p and API addresses.
     pub members: Vec<Participant>,
 }
@@ -378,7 +382,14 @@ fn write_outputs(
 ) -> anyhow::Result<()> {
     let mut members = file.members.clone();
     members.sort_by(|a, b| a.identity.cmp(&b.identity));
-    let committee = committee_file(members, kind, o);
+    let mut committee = committee_file(members, kind, o);
+    if let Some(prev) = &file.previous_committee {
+        // a reshare changes keys and members, not what the committee serves
+        let prev: CommitteeFile = serde_json::from_str(&std::fs::read_to_string(prev)?)
+            .with_context(|| format!("{}", prev.display()))?;
+        committee.namespaces = prev.namespaces;
+        committee.rln = prev.rln;
+    }
     let committee_path = out.join("committee.json");
     std::fs::write(&committee_path, serde_json::to_string_pretty(&committee)?)?;
     let Some(shares) = &o.shares else {
@@ -405,6 +416,7 @@ fn write_outputs(
         keystore: keystore_path,
         data_dir: out.join("data"),
         index: shares.index,
+        rln_verifying_key: file.rln_verifying_key.clone(),
         limits: file.limits.clone(),
     };
     std::fs::write(out.join("node.toml"), toml::to_string_pretty(&node)?)?;
@@ -419,6 +431,10 @@ pub fn committee_file(members: Vec<Participant>, kind: &str, o: &Outcome) -> Com
         consensus_public: hex::encode(o.consensus.public().encode()),
         encryption_key: hex::encode(o.key.to_bytes()),
         key_epoch: o.key_epoch,
+        // every namespace, open; the dealer path and a reshare (which keeps the previous
+        // committee's policies) set these
+        namespaces: None,
+        rln: None,
         dkg: Some(DkgRecord {
             round: o.round,
             kind: kind.to_string(),

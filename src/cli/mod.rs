@@ -1,6 +1,7 @@
 //! Command-line interface.
 
 mod bench;
+mod circuits;
 mod client;
 mod committee;
 mod devnet;
@@ -28,6 +29,9 @@ enum Command {
     /// Committee set-up.
     #[command(subcommand)]
     Committee(CommitteeCommand),
+    /// RLN circuit keys (anonymous admission).
+    #[command(subcommand)]
+    Circuits(CircuitsCommand),
     /// Run a local committee and a load generator of encrypted transactions (the main job).
     ///
     /// Examples: curtain devnet --rate 2000 --duration 30 --report devnet.json
@@ -77,6 +81,15 @@ enum CommitteeCommand {
 }
 
 #[derive(Subcommand)]
+enum CircuitsCommand {
+    /// Proving and verifying keys from the INSECURE deterministic dev setup (tests and
+    /// devnets only): rln.pk and rln.vk.
+    ///
+    /// Example: curtain circuits setup --out ./rln
+    Setup(circuits::SetupArgs),
+}
+
+#[derive(Subcommand)]
 enum BenchCommand {
     /// One batch through encrypt → batched validity → every member's shares → combine →
     /// third-party check of the openings, with medians over several rounds.
@@ -90,6 +103,7 @@ impl Cli {
         match self.command {
             Command::Bench(BenchCommand::Crypto(args)) => bench::crypto(args),
             Command::Committee(CommitteeCommand::New(args)) => committee::new(args),
+            Command::Circuits(CircuitsCommand::Setup(args)) => circuits::setup(args),
             Command::Devnet(args) => devnet::devnet(args),
             Command::Dkg(args) => dkg::dkg(args),
             Command::Reshare(args) => dkg::reshare(args),

@@ -20,6 +20,7 @@ use curtain::node::{
     member::Member,
     mempool::{Mempool, MempoolConfig},
     reveal::{Collector, CollectorConfig},
+    rln::{RlnRules, RlnState},
     shell::{self, channel, Channels, ShellConfig, Timeouts},
 };
 use std::collections::BTreeMap;
@@ -83,6 +84,18 @@ pub fn node(a: NodeArgs) -> anyhow::Result<()> {
     decryption
         .check(&committee.encryption_key)
         .context("decryption share does not match the committee key")?;
+    // anonymous namespaces: the verifying key must be the one the committee pins
+    let rln = match &committee.rln {
+        None => None,
+        Some(settings) => {
+            let path = node.rln_verifying_key.as_ref().context(
+                "the committee has anonymous namespaces: node.toml needs rln_verifying_key",
+            )?;
+            let vk = curtain_circuits::VerifyingKey::load(path)
+                .with_context(|| format!("RLN verifying key {}", path.display()))?;
+            Some(RlnRules::new(settings.clone(), vk).map_err(|e| anyhow::anyhow!(e))?)
+        }
+    };
     let me = committee.participants[index].clone();
     let key = Arc::new(committee.encryption_key.clone());
     let epoch = committee.key_epoch;
@@ -126,10 +139,14 @@ pub fn node(a: NodeArgs) -> anyhow::Result<()> {
         };
         network.start();
 
-        let mempool = node.limits.apply(MempoolConfig::default());
+        let mempool = committee.mempool_config(node.limits.apply(MempoolConfig::default()));
         let info = committee.info(&mempool);
+        let mut pool = Mempool::new(mempool, epoch, key.clone());
+        if let Some(rules) = rln {
+            pool = pool.with_rln(RlnState::new(rules));
+        }
         let member = Member::new(
-            Mempool::new(mempool, epoch, key.clone()),
+            pool,
             Collector::new(
                 CollectorConfig::default(),
                 BTreeMap::from([(epoch, key.clone())]),

@@ -5,13 +5,18 @@
 //! n_ns × (namespace(u64) ‖ count(u32) ‖ count × id(32))`, namespaces strictly increasing,
 //! every group non-empty, no id twice. The digest is SHA-256 over a DST and the encoding.
 
+use super::envelope::Verified;
+use super::rln::RlnReject;
 use super::{CtId, Digest};
-use curtain_crypto::{encoding::Reader, DecodeError, Namespace, VerifiedCiphertext};
+use curtain_crypto::{encoding::Reader, DecodeError, Namespace};
 use sha2::{Digest as _, Sha256};
 use std::collections::HashSet;
 use std::sync::Arc;
 
 const BLOCK_VERSION: u8 = 1;
+/// A block with anonymous entries: version 1's layout followed by the digest of their RLN
+/// proofs (see [`super::envelope::admissions_digest`]).
+const BLOCK_VERSION_RLN: u8 = 2;
 const DST_BLOCK: &[u8] = b"curtain/v1/block";
 
 /// Upper bounds a block must respect; part of the committee's configuration.
@@ -47,6 +52,8 @@ pub struct Block {
     pub parent: Digest,
     pub height: u64,
     pub batches: Vec<NamespaceBatch>,
+    /// Digest of the anonymous entries' RLN proofs, so the block commits to them too.
+    pub admissions: Option<[u8; 32]>,
     digest: Digest,
 }
 
@@ -58,10 +65,21 @@ impl Block {
 
     /// Builds a block; callers pass canonical batches (see [`Block::check_shape`]).
     pub fn new(parent: Digest, height: u64, batches: Vec<NamespaceBatch>) -> Self {
+        Self::with_admissions(parent, height, batches, None)
+    }
+
+    /// A block whose anonymous entries' proofs digest to `admissions`.
+    pub fn with_admissions(
+        parent: Digest,
+        height: u64,
+        batches: Vec<NamespaceBatch>,
+        admissions: Option<[u8; 32]>,
+    ) -> Self {
         let mut b = Self {
             parent,
             height,
             batches,
+            admissions,
             digest: Digest::default(),
         };
         b.digest = Digest(
@@ -91,8 +109,12 @@ impl Block {
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(45 + 12 * self.batches.len() + 32 * self.len());
-        out.push(BLOCK_VERSION);
+        let mut out = Vec::with_capacity(77 + 12 * self.batches.len() + 32 * self.len());
+        out.push(if self.admissions.is_some() {
+            BLOCK_VERSION_RLN
+        } else {
+            BLOCK_VERSION
+        });
         out.extend_from_slice(&self.parent.0);
         out.extend_from_slice(&self.height.to_be_bytes());
         out.extend_from_slice(&(self.batches.len() as u32).to_be_bytes());
@@ -103,13 +125,23 @@ impl Block {
                 out.extend_from_slice(id);
             }
         }
+        if let Some(a) = &self.admissions {
+            out.extend_from_slice(a);
+        }
         out
     }
 
     /// Decodes and checks the shape against `limits` (counts are capped before allocation).
     pub fn from_bytes(bytes: &[u8], limits: &BlockLimits) -> Result<Self, BlockError> {
         let mut r = Reader::new(bytes);
-        r.version("block", BLOCK_VERSION)?;
+        let version = r.u8("block version")?;
+        if version != BLOCK_VERSION && version != BLOCK_VERSION_RLN {
+            return Err(DecodeError::Invalid {
+                field: "block version",
+                reason: "unknown version",
+            }
+            .into());
+        }
         let parent = Digest(r.array("block parent")?);
         let height = r.u64("block height")?;
         let n_ns = r.len_u32("block namespaces", 0, limits.max_namespaces)?;
@@ -124,8 +156,13 @@ impl Block {
                 .collect::<Result<Vec<_>, _>>()?;
             batches.push(NamespaceBatch { namespace, ids });
         }
+        let admissions = if version == BLOCK_VERSION_RLN {
+            Some(r.array("block admissions")?)
+        } else {
+            None
+        };
         r.finish()?;
-        let block = Self::new(parent, height, batches);
+        let block = Self::with_admissions(parent, height, batches, admissions);
         block.check_shape(limits)?;
         Ok(block)
     }
@@ -160,7 +197,7 @@ impl Block {
 /// Where a ciphertext id stands, as far as the checking member knows.
 pub enum Lookup {
     /// Admitted and not yet in a finalized block.
-    Pending(Arc<VerifiedCiphertext>),
+    Pending(Arc<Verified>),
     /// Already in a finalized block.
     Finalized,
     /// Not known here: fetch it before voting.
@@ -176,7 +213,7 @@ pub fn check_proposal(
     limits: &BlockLimits,
     in_ancestors: &HashSet<CtId>,
     lookup: impl Fn(&CtId) -> Lookup,
-) -> Result<Vec<Arc<VerifiedCiphertext>>, BlockError> {
+) -> Result<Vec<Arc<Verified>>, BlockError> {
     block.check_shape(limits)?;
     if block.parent != parent.digest() || block.height != parent.height + 1 {
         return Err(BlockError::WrongParent);
@@ -194,7 +231,7 @@ pub fn check_proposal(
                     if ct.label().namespace() != batch.namespace {
                         return Err(BlockError::WrongNamespace(*id));
                     }
-                    bytes += ct.encoded_len();
+                    bytes += ct.envelope_len();
                     out.push(ct);
                 }
                 Lookup::Finalized => return Err(BlockError::AlreadyOrdered(*id)),
@@ -241,4 +278,10 @@ pub enum BlockError {
     UnknownEpoch(u64),
     #[error("ciphertext {} fails the validity check", hex::encode(.0))]
     InvalidCiphertext(CtId),
+    #[error("anonymous entry {}: {}", hex::encode(.0), .1)]
+    Rln(CtId, RlnReject),
+    #[error("the members' registry here is not released up to height {0} yet")]
+    RegistryBehind(u64),
+    #[error("the block's admissions digest does not match its bodies' proofs")]
+    AdmissionsMismatch,
 }

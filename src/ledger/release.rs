@@ -6,6 +6,7 @@
 //! batch without trusting the member.
 
 use super::block::{Block, NamespaceBatch};
+use super::envelope::{admissions_digest, Envelope, RlnProof, MAX_ENVELOPE_LEN};
 use super::Digest;
 use curtain_crypto::{
     encoding::Reader, open, verify_openings, Ciphertext, CommitteeKey, DecodeError, Decryption,
@@ -18,13 +19,16 @@ const RELEASE_VERSION: u8 = 1;
 /// Caps for decoding a released batch from untrusted bytes.
 pub const MAX_RELEASE_CIPHERTEXTS: usize = 1 << 16;
 pub const MAX_CERTIFICATE_LEN: usize = 1 << 12;
-const MAX_CT_LEN: usize = curtain_crypto::ciphertext::MAX_PAYLOAD_LEN + 256;
+const MAX_CT_LEN: usize = MAX_ENVELOPE_LEN;
 
 /// One ciphertext's outcome.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReleasedEntry {
     /// The ciphertext as ordered (its encoding; a verifier decodes it).
     pub ciphertext: EncodedCiphertext,
+    /// The RLN proof it was admitted with (anonymous namespaces): public, and linked to the
+    /// sender only through the nullifier.
+    pub rln: Option<std::sync::Arc<RlnProof>>,
     /// The verified KEM secret: anyone can re-open the ciphertext with it.
     pub opening: Opening,
     pub outcome: Decryption,
@@ -50,7 +54,7 @@ pub struct ReleasedBatch {
 impl ReleasedBatch {
     /// The block this batch releases, rebuilt from its contents.
     pub fn rebuild_block(&self) -> Block {
-        Block::new(
+        Block::with_admissions(
             self.parent,
             self.height,
             self.namespaces
@@ -60,6 +64,7 @@ impl ReleasedBatch {
                     ids: ns.entries.iter().map(|e| e.ciphertext.id()).collect(),
                 })
                 .collect(),
+            admissions_digest(self.entries().map(|e| e.rln.as_deref())),
         )
     }
 
@@ -140,9 +145,12 @@ impl ReleasedBatch {
             out.extend_from_slice(&ns.namespace.to_be_bytes());
             out.extend_from_slice(&(ns.entries.len() as u32).to_be_bytes());
             for e in &ns.entries {
-                let ct = e.ciphertext.as_bytes();
+                let ct = match &e.rln {
+                    None => e.ciphertext.as_bytes().to_vec(),
+                    Some(p) => Envelope::anonymous(e.ciphertext.clone(), (**p).clone()).to_bytes(),
+                };
                 out.extend_from_slice(&(ct.len() as u32).to_be_bytes());
-                out.extend_from_slice(ct);
+                out.extend_from_slice(&ct);
                 out.extend_from_slice(&e.opening.to_bytes());
                 match &e.outcome {
                     Decryption::Plaintext(p) => {
@@ -176,7 +184,9 @@ impl ReleasedBatch {
             let mut entries = Vec::new();
             for _ in 0..count {
                 let len = r.len_u32("released ciphertext", 1, MAX_CT_LEN)?;
-                let ciphertext = EncodedCiphertext::parse(r.take(len, "released ciphertext")?)?;
+                let envelope = Envelope::parse(r.take(len, "released ciphertext")?)?;
+                let rln = envelope.rln().cloned();
+                let ciphertext = envelope.ciphertext().clone();
                 let opening = Opening::from_bytes(r.take(48, "released opening")?)?;
                 let outcome = match r.u8("released outcome")? {
                     0 => {
@@ -198,6 +208,7 @@ impl ReleasedBatch {
                 };
                 entries.push(ReleasedEntry {
                     ciphertext,
+                    rln,
                     opening,
                     outcome,
                 });

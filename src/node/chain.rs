@@ -8,31 +8,33 @@
 //! verified (a proposal's bodies this member does not hold, a backfilled final block).
 
 use super::block::{check_proposal, Block, BlockError, BlockLimits, Lookup};
-use super::mempool::Mempool;
+use super::envelope::{admissions_digest, Envelope, RlnProof, Verified, MAX_ENVELOPE_LEN};
+use super::mempool::{verify_rln_batch, Mempool};
+use super::rln::{check_binding, RlnReject};
 use super::CtId;
 use bytes::{Buf, BufMut};
 use commonware_codec::{EncodeSize, Error as CodecError, Read, Write};
 use commonware_consensus::{types::Height, Heightable};
 use commonware_cryptography::{sha256, Digestible};
-use curtain_crypto::{decode_all, verify_batch, Ciphertext, EncodedCiphertext, VerifiedCiphertext};
+use curtain_crypto::{decode_all, verify_batch, Ciphertext, EncodedCiphertext};
 use rand_core::CryptoRng;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-/// Largest encoded ciphertext accepted inside a block.
-const MAX_BODY_LEN: usize = curtain_crypto::ciphertext::MAX_PAYLOAD_LEN + 256;
+/// Largest envelope accepted inside a block.
+const MAX_BODY_LEN: usize = MAX_ENVELOPE_LEN;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainBlock {
     block: Block,
-    /// The ciphertexts in committed order (namespace ascending, then listed order).
-    bodies: Vec<EncodedCiphertext>,
+    /// The envelopes in committed order (namespace ascending, then listed order).
+    bodies: Vec<Envelope>,
 }
 
 impl ChainBlock {
     /// Pairs a block with its bodies; they must be exactly the block's ids, in order, each
-    /// under its label's namespace.
-    pub fn new(block: Block, bodies: Vec<EncodedCiphertext>) -> Result<Self, BlockError> {
+    /// under its label's namespace, and their RLN proofs must be the ones the block commits to.
+    pub fn new(block: Block, bodies: Vec<Envelope>) -> Result<Self, BlockError> {
         if bodies.len() != block.len() {
             return Err(BlockError::BodiesMismatch);
         }
@@ -43,10 +45,13 @@ impl ChainBlock {
                 if ct.id() != *id {
                     return Err(BlockError::BodiesMismatch);
                 }
-                if ct.label().namespace() != nb.namespace {
+                if ct.ciphertext().label().namespace() != nb.namespace {
                     return Err(BlockError::WrongNamespace(*id));
                 }
             }
+        }
+        if admissions_digest(bodies.iter().map(|b| b.rln().map(|p| &**p))) != block.admissions {
+            return Err(BlockError::AdmissionsMismatch);
         }
         Ok(Self { block, bodies })
     }
@@ -62,11 +67,11 @@ impl ChainBlock {
         &self.block
     }
 
-    pub fn bodies(&self) -> &[EncodedCiphertext] {
+    pub fn bodies(&self) -> &[Envelope] {
         &self.bodies
     }
 
-    pub fn into_parts(self) -> (Block, Vec<EncodedCiphertext>) {
+    pub fn into_parts(self) -> (Block, Vec<Envelope>) {
         (self.block, self.bodies)
     }
 }
@@ -77,9 +82,9 @@ impl Write for ChainBlock {
         buf.put_u32(header.len() as u32);
         buf.put_slice(&header);
         for ct in &self.bodies {
-            let b = ct.as_bytes();
+            let b = ct.to_bytes();
             buf.put_u32(b.len() as u32);
-            buf.put_slice(b);
+            buf.put_slice(&b);
         }
     }
 }
@@ -116,7 +121,7 @@ impl Read for ChainBlock {
     type Cfg = BlockLimits;
 
     fn read_cfg(buf: &mut impl Buf, limits: &BlockLimits) -> Result<Self, CodecError> {
-        let max_header = 45 + 12 * limits.max_namespaces + 32 * limits.max_ciphertexts;
+        let max_header = 77 + 12 * limits.max_namespaces + 32 * limits.max_ciphertexts;
         let header = take(buf, max_header, "block header")?;
         let block = Block::from_bytes(&header, limits)
             .map_err(|_| CodecError::Invalid("block", "malformed header"))?;
@@ -129,8 +134,8 @@ impl Read for ChainBlock {
                 return Err(CodecError::Invalid("block", "bodies above the byte limit"));
             }
             bodies.push(
-                EncodedCiphertext::parse(&bytes)
-                    .map_err(|_| CodecError::Invalid("block body", "malformed ciphertext"))?,
+                Envelope::parse(&bytes)
+                    .map_err(|_| CodecError::Invalid("block body", "malformed envelope"))?,
             );
         }
         Self::new(block, bodies)
@@ -168,39 +173,97 @@ pub fn verify_chain_block<R: CryptoRng + ?Sized>(
     limits: &BlockLimits,
     in_ancestors: &HashSet<CtId>,
     pool: &Mempool,
+    used_nullifiers: &HashSet<(u64, [u8; 32])>,
     rng: &mut R,
-) -> Result<Vec<Arc<VerifiedCiphertext>>, BlockError> {
+) -> Result<Vec<Arc<Verified>>, BlockError> {
     let verified = verify_unheld(&cb.bodies, pool, true, rng)?;
-    check_proposal(&cb.block, parent, limits, in_ancestors, |id| {
-        if let Some(v) = pool.get(id).or_else(|| verified.get(id)) {
+    let out = check_proposal(&cb.block, parent, limits, in_ancestors, |id| {
+        if let Some(v) = verified.get(id).or_else(|| pool.get(id)) {
             Lookup::Pending(Arc::clone(v))
         } else if pool.is_ordered(id) {
             Lookup::Finalized
         } else {
             Lookup::Unknown
         }
-    })
+    })?;
+    check_rln_entries(cb.block.height, &out, pool, used_nullifiers)?;
+    Ok(out)
+}
+
+/// The anonymous-admission rules of a block at `height` (SPEC.md §8.11), deterministic given
+/// the chain: an entry carries a proof iff its namespace is anonymous; the statement is bound
+/// to the ciphertext; its epoch is one the block's height accepts; its root is among the
+/// roots of the registry released up to `height - root_lag`; its nullifier is used neither
+/// by a finalized entry, nor in an unfinalized ancestor (`used`), nor twice in the block.
+/// Proofs were verified when the bodies were (admission or [`verify_unheld`]).
+pub fn check_rln_entries(
+    height: u64,
+    entries: &[Arc<Verified>],
+    pool: &Mempool,
+    used: &HashSet<(u64, [u8; 32])>,
+) -> Result<(), BlockError> {
+    let st = pool.rln();
+    let mut roots = None;
+    let mut in_block = HashSet::new();
+    for v in entries {
+        let id = v.id();
+        let ns = v.label().namespace();
+        let anonymous = st.is_some_and(|s| s.rules.is_anonymous(ns));
+        let p = match (v.rln(), anonymous) {
+            (None, false) => continue,
+            (None, true) => return Err(BlockError::Rln(id, RlnReject::ProofRequired)),
+            (Some(_), false) => return Err(BlockError::Rln(id, RlnReject::UnexpectedProof)),
+            (Some(p), true) => p,
+        };
+        let st = st.expect("anonymous");
+        check_binding(&id, v.label().sender(), p).map_err(|r| BlockError::Rln(id, r))?;
+        let s = &p.statement;
+        if !st.rules.block_epochs(height).contains(&s.epoch) {
+            return Err(BlockError::Rln(id, RlnReject::WrongEpoch(s.epoch)));
+        }
+        if roots.is_none() {
+            roots = Some(st.registry.roots_for_block(&st.rules, height).ok_or(
+                BlockError::RegistryBehind(height.saturating_sub(st.rules.settings.root_lag)),
+            )?);
+        }
+        if !roots.as_ref().expect("set").contains(&s.root) {
+            return Err(BlockError::Rln(id, RlnReject::UnknownRoot));
+        }
+        let key = (s.epoch, p.nullifier());
+        if st.nullifiers.is_ordered(s.epoch, &key.1) || used.contains(&key) || !in_block.insert(key)
+        {
+            return Err(BlockError::Rln(id, RlnReject::OverQuota));
+        }
+    }
+    Ok(())
 }
 
 /// Decodes and checks, with one batched validity check per key epoch, the bodies `pool` does
 /// not hold verified (skipping ids already ordered when `skip_ordered`: the block check
 /// refuses those).
 pub(crate) fn verify_unheld<R: CryptoRng + ?Sized>(
-    bodies: &[EncodedCiphertext],
+    bodies: &[Envelope],
     pool: &Mempool,
     skip_ordered: bool,
     rng: &mut R,
-) -> Result<HashMap<CtId, Arc<VerifiedCiphertext>>, BlockError> {
-    let unheld: Vec<EncodedCiphertext> = bodies
+) -> Result<HashMap<CtId, Arc<Verified>>, BlockError> {
+    // held means held verified *with the same proof*: a block may carry another proof for a
+    // ciphertext this member holds, and the block's proof is the one that counts
+    let unheld: Vec<&Envelope> = bodies
         .iter()
         .filter(|ct| {
             let id = ct.id();
-            pool.get(&id).is_none() && !(skip_ordered && pool.is_ordered(&id))
+            let held = pool.get(&id).is_some_and(|v| v.rln() == ct.rln());
+            !(held || skip_ordered && pool.is_ordered(&id))
         })
-        .cloned()
+        .collect();
+    let encoded: Vec<EncodedCiphertext> = unheld.iter().map(|e| e.ciphertext().clone()).collect();
+    let proofs: HashMap<CtId, Arc<RlnProof>> = unheld
+        .iter()
+        .filter_map(|e| Some((e.id(), Arc::clone(e.rln()?))))
         .collect();
     let mut fresh: BTreeMap<u64, Vec<Ciphertext>> = BTreeMap::new();
-    for (enc, ct) in unheld.iter().zip(decode_all(&unheld)) {
+    for (enc, ct) in encoded.iter().zip(decode_all(&encoded)) {
         let ct = ct.map_err(|_| BlockError::InvalidCiphertext(enc.id()))?;
         fresh.entry(ct.label().key_epoch()).or_default().push(ct);
     }
@@ -209,7 +272,22 @@ pub(crate) fn verify_unheld<R: CryptoRng + ?Sized>(
         let key = pool.key(epoch).ok_or(BlockError::UnknownEpoch(epoch))?;
         for res in verify_batch(key, cts, rng) {
             let v = res.map_err(|rej| BlockError::InvalidCiphertext(rej.ciphertext.id()))?;
-            verified.insert(v.id(), Arc::new(v));
+            let rln = proofs.get(&v.id()).cloned();
+            verified.insert(v.id(), Arc::new(Verified::new(v, rln)));
+        }
+    }
+    if !proofs.is_empty() {
+        let vk = pool
+            .rln()
+            .map(|st| Arc::clone(&st.rules.vk))
+            .ok_or_else(|| {
+                let id = *proofs.keys().next().expect("non-empty");
+                BlockError::Rln(id, RlnReject::UnexpectedProof)
+            })?;
+        let ids: Vec<CtId> = proofs.keys().copied().collect();
+        let items: Vec<&RlnProof> = ids.iter().map(|id| &*proofs[id]).collect();
+        if let Some(&bad) = verify_rln_batch(&vk, &items, rng).first() {
+            return Err(BlockError::Rln(ids[bad], RlnReject::InvalidProof));
         }
     }
     Ok(verified)

@@ -7,7 +7,7 @@
 
 use super::mempool::MempoolConfig;
 use super::shell::{ConsensusScheme, PublicKey};
-use crate::wire::{CommitteeInfo, MemberInfo};
+use crate::wire::{CommitteeInfo, MemberInfo, RlnInfo};
 use bytes::Bytes;
 use commonware_codec::{Decode as _, DecodeExt as _, Encode as _};
 use commonware_cryptography::bls12381::primitives::{
@@ -18,8 +18,9 @@ use commonware_cryptography::bls12381::primitives::{
 use commonware_cryptography::{ed25519, Signer as _};
 use commonware_math::algebra::Random as _;
 use commonware_utils::ordered::Set;
-use curtain_crypto::CommitteeKey;
+use curtain_crypto::{CommitteeKey, Namespace};
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
@@ -50,6 +51,13 @@ pub struct CommitteeFile {
     pub encryption_key: String,
     /// Key epoch of `encryption_key`.
     pub key_epoch: u64,
+    /// The namespaces the committee serves, each with its admission policy; absent: every
+    /// namespace, open. Committee-wide: gossip and block bodies are checked against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespaces: Option<Vec<NamespacePolicy>>,
+    /// Anonymous admission parameters; required when a namespace is `anonymous`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rln: Option<RlnFile>,
     /// How the keys were made (absent in files written before the DKG existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dkg: Option<DkgRecord>,
@@ -74,6 +82,39 @@ pub struct DkgRecord {
     pub verification_keys: Vec<String>,
 }
 
+/// How a namespace admits envelopes (SPEC.md §8.11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdmissionPolicy {
+    /// Any valid ciphertext (rate-limited per client address).
+    Open,
+    /// Only envelopes with a valid RLN membership proof (SPEC.md §8.11).
+    Anonymous,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespacePolicy {
+    pub id: u64,
+    pub admission: AdmissionPolicy,
+}
+
+/// `committee.json`'s `rln`: the circuit every member pins and the rules of the members'
+/// registry, nullifier epochs and root window (SPEC.md §8.11).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RlnFile {
+    /// Circuit digest of the verifying key (hex): a member refuses any other key.
+    pub circuit_digest: String,
+    /// The reserved (open) namespace whose released plaintexts are registrations.
+    pub registry_namespace: u64,
+    /// Blocks per RLN epoch: the epoch of a block at height h is `h / epoch_blocks`.
+    pub epoch_blocks: u64,
+    /// Roots accepted: the last `root_window` roots of the registry.
+    pub root_window: u32,
+    /// A block at height h checks roots against the registry as released up to
+    /// `h - root_lag` (releases lag finality; see SPEC.md §8.11).
+    pub root_lag: u64,
+}
+
 /// `node.toml`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NodeFile {
@@ -83,6 +124,10 @@ pub struct NodeFile {
     pub data_dir: PathBuf,
     /// This member's index in `committee.participants`.
     pub index: u32,
+    /// The RLN verifying key file (`curtain circuits setup`); required when the committee has
+    /// an anonymous namespace, and must match the committee's circuit digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rln_verifying_key: Option<PathBuf>,
     /// Client admission limits (defaults: `MempoolConfig::default()`).
     #[serde(default)]
     pub limits: ClientLimits,
@@ -135,19 +180,10 @@ pub fn read(path: &Path) -> Result<String, ConfigError> {
 /// Writes a file readable by its owner only (the QUIC certificate's private key; members'
 /// shares go to encrypted keystores, `crate::dkg::keystore`).
 pub fn write_secret(path: &Path, contents: &str) -> Result<(), ConfigError> {
-    use std::io::Write as _;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    opts.mode(0o600);
-    opts.open(path)
-        .and_then(|mut f| f.write_all(contents.as_bytes()))
-        .map_err(|source| ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+    crate::private_file::write(path, contents.as_bytes()).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// A committee file, decoded and checked.
@@ -157,7 +193,83 @@ pub struct Committee {
     pub consensus_public: Sharing<MinSig>,
     pub encryption_key: CommitteeKey,
     pub key_epoch: u64,
+    /// Served namespaces and their policies; `None` serves every namespace, open.
+    pub namespaces: Option<BTreeMap<Namespace, AdmissionPolicy>>,
+    pub rln: Option<RlnSettings>,
     pub dkg: Option<DkgRecord>,
+}
+
+/// The checked `rln` section.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RlnSettings {
+    pub circuit_digest: [u8; 32],
+    pub registry_namespace: Namespace,
+    pub epoch_blocks: u64,
+    pub root_window: usize,
+    pub root_lag: u64,
+    /// The anonymous namespaces.
+    pub anonymous: BTreeSet<Namespace>,
+}
+
+/// Most roots a member keeps acceptable at once.
+pub const MAX_ROOT_WINDOW: u32 = 1024;
+
+/// Served namespaces and their admission policies (`None`: every namespace, open).
+pub type Policies = Option<BTreeMap<Namespace, AdmissionPolicy>>;
+
+/// Checks the namespace and RLN sections of a committee file.
+pub fn check_policies(
+    namespaces: Option<&[NamespacePolicy]>,
+    rln: Option<&RlnFile>,
+) -> Result<(Policies, Option<RlnSettings>), String> {
+    let policies = match namespaces {
+        None => None,
+        Some(list) => {
+            let mut map = BTreeMap::new();
+            for p in list {
+                if map.insert(p.id, p.admission).is_some() {
+                    return Err(format!("namespace {} listed twice", p.id));
+                }
+            }
+            Some(map)
+        }
+    };
+    let anonymous: BTreeSet<Namespace> = policies
+        .iter()
+        .flatten()
+        .filter(|(_, a)| **a == AdmissionPolicy::Anonymous)
+        .map(|(ns, _)| *ns)
+        .collect();
+    let rln = match rln {
+        None if anonymous.is_empty() => None,
+        None => return Err("an anonymous namespace needs the `rln` section".into()),
+        Some(r) => {
+            let digest: [u8; 32] = hex::decode(&r.circuit_digest)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or("rln.circuit_digest must be 32 bytes of hex")?;
+            if policies.as_ref().and_then(|p| p.get(&r.registry_namespace))
+                != Some(&AdmissionPolicy::Open)
+            {
+                return Err("rln.registry_namespace must be a served, open namespace".into());
+            }
+            if r.epoch_blocks == 0 {
+                return Err("rln.epoch_blocks must be at least 1".into());
+            }
+            if !(1..=MAX_ROOT_WINDOW).contains(&r.root_window) {
+                return Err(format!("rln.root_window must be in 1..={MAX_ROOT_WINDOW}"));
+            }
+            Some(RlnSettings {
+                circuit_digest: digest,
+                registry_namespace: r.registry_namespace,
+                epoch_blocks: r.epoch_blocks,
+                root_window: r.root_window as usize,
+                root_lag: r.root_lag,
+                anonymous,
+            })
+        }
+    };
+    Ok((policies, rln))
 }
 
 impl Committee {
@@ -177,14 +289,29 @@ impl Committee {
                 "encryption key size differs from the committee",
             ));
         }
+        let (namespaces, rln) = check_policies(file.namespaces.as_deref(), file.rln.as_ref())
+            .map_err(|e| invalid(path, e))?;
         Ok(Self {
             participants: file.participants,
             identities,
             consensus_public,
             encryption_key,
             key_epoch: file.key_epoch,
+            namespaces,
+            rln,
             dkg: file.dkg,
         })
+    }
+
+    /// The admission configuration every member applies: the served namespaces.
+    pub fn mempool_config(&self, base: MempoolConfig) -> MempoolConfig {
+        MempoolConfig {
+            namespaces: self
+                .namespaces
+                .as_ref()
+                .map(|m| m.keys().copied().collect()),
+            ..base
+        }
     }
 
     pub fn participant_set(&self) -> Set<PublicKey> {
@@ -227,6 +354,18 @@ impl Committee {
             max_sender_bytes: curtain_crypto::MAX_SENDER_LEN,
             client_rate_per_s: mempool.client_rate_per_s,
             client_burst: mempool.client_burst,
+            anonymous_namespaces: self
+                .rln
+                .as_ref()
+                .map(|r| r.anonymous.iter().copied().collect())
+                .unwrap_or_default(),
+            rln: self.rln.as_ref().map(|r| RlnInfo {
+                circuit_digest: hex::encode(r.circuit_digest),
+                registry_namespace: r.registry_namespace,
+                epoch_blocks: r.epoch_blocks,
+                root_window: r.root_window as u32,
+                root_lag: r.root_lag,
+            }),
         }
     }
 
@@ -287,4 +426,86 @@ pub fn dkg_outputs(record: &DkgRecord, n: usize) -> Result<(DkgOutput, DkgOutput
         dec(&record.consensus_output)?,
         dec(&record.encryption_output)?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ns(id: u64, admission: AdmissionPolicy) -> NamespacePolicy {
+        NamespacePolicy { id, admission }
+    }
+
+    fn rln(registry: u64) -> RlnFile {
+        RlnFile {
+            circuit_digest: hex::encode([7u8; 32]),
+            registry_namespace: registry,
+            epoch_blocks: 10,
+            root_window: 4,
+            root_lag: 2,
+        }
+    }
+
+    /// The namespace and RLN sections: what a committee file may say, and every refusal.
+    #[test]
+    fn namespace_policies_are_checked() {
+        use AdmissionPolicy::*;
+        // absent: every namespace, open
+        assert_eq!(check_policies(None, None).unwrap(), (None, None));
+        // open namespaces only
+        let (p, r) = check_policies(Some(&[ns(1, Open), ns(2, Open)]), None).unwrap();
+        assert_eq!(p.unwrap().len(), 2);
+        assert!(r.is_none());
+        // anonymous with its RLN section
+        let list = [ns(0, Open), ns(5, Anonymous)];
+        let (_, r) = check_policies(Some(&list), Some(&rln(0))).unwrap();
+        let r = r.unwrap();
+        assert_eq!(r.anonymous, BTreeSet::from([5]));
+        assert_eq!((r.root_window, r.circuit_digest), (4, [7u8; 32]));
+        // refusals
+        let cases: Vec<(Vec<NamespacePolicy>, Option<RlnFile>)> = vec![
+            (vec![ns(1, Open), ns(1, Anonymous)], Some(rln(0))), // listed twice
+            (vec![ns(0, Open), ns(5, Anonymous)], None),         // no rln section
+            (vec![ns(5, Anonymous)], Some(rln(0))),              // registry not served
+            (vec![ns(0, Anonymous)], Some(rln(0))),              // registry not open
+            (
+                vec![ns(0, Open), ns(5, Anonymous)],
+                Some(RlnFile {
+                    circuit_digest: "00".into(),
+                    ..rln(0)
+                }),
+            ),
+            (
+                vec![ns(0, Open), ns(5, Anonymous)],
+                Some(RlnFile {
+                    epoch_blocks: 0,
+                    ..rln(0)
+                }),
+            ),
+            (
+                vec![ns(0, Open), ns(5, Anonymous)],
+                Some(RlnFile {
+                    root_window: 0,
+                    ..rln(0)
+                }),
+            ),
+            (
+                vec![ns(0, Open), ns(5, Anonymous)],
+                Some(RlnFile {
+                    root_window: MAX_ROOT_WINDOW + 1,
+                    ..rln(0)
+                }),
+            ),
+        ];
+        for (i, (list, r)) in cases.iter().enumerate() {
+            assert!(check_policies(Some(list), r.as_ref()).is_err(), "case {i}");
+        }
+        // the JSON form
+        let json = r#"{"id": 5, "admission": "anonymous"}"#;
+        assert_eq!(
+            serde_json::from_str::<NamespacePolicy>(json).unwrap(),
+            ns(5, Anonymous)
+        );
+        assert!(serde_json::from_str::<NamespacePolicy>(r#"{"id": 5, "admission": "x"}"#).is_err());
+    }
 }

@@ -7,13 +7,12 @@
 
 use super::block::{Block, BlockError, BlockLimits};
 use super::chain::{verify_chain_block, verify_unheld, ChainBlock};
-use super::mempool::Mempool;
+use super::envelope::{Envelope, Verified, MAX_ENVELOPE_LEN};
+use super::mempool::{Mempool, Reject};
 use super::release::ReleasedBatch;
 use super::reveal::{Collector, Effect, FinalizedBlock, ShareError};
 use super::{CtId, Digest};
-use curtain_crypto::{
-    encoding::Reader, DecodeError, EncodedCiphertext, ShareBatch, VerifiedCiphertext,
-};
+use curtain_crypto::{encoding::Reader, DecodeError, Decryption, ShareBatch};
 use rand_core::CryptoRng;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -34,7 +33,9 @@ pub struct Member {
     /// Verified ciphertexts of the proposals this member accepted, by block digest, so the
     /// finalization path does not check again the bodies it checked to vote (kept until
     /// their height is final).
-    voted: HashMap<Digest, (u64, Vec<Arc<VerifiedCiphertext>>)>,
+    voted: HashMap<Digest, (u64, Vec<Arc<Verified>>)>,
+    /// Pending entries finalization dropped, until the shell takes them.
+    dropped: Vec<(CtId, Reject)>,
 }
 
 impl Member {
@@ -45,6 +46,7 @@ impl Member {
             limits,
             finalized_height: 0,
             voted: HashMap::new(),
+            dropped: Vec::new(),
         }
     }
 
@@ -69,20 +71,35 @@ impl Member {
             .collect()
     }
 
+    /// `(epoch, nullifier)` of the anonymous entries in `ancestors` not final yet.
+    fn unfinalized_nullifiers<'a>(
+        &self,
+        ancestors: impl IntoIterator<Item = &'a ChainBlock>,
+    ) -> HashSet<(u64, [u8; 32])> {
+        ancestors
+            .into_iter()
+            .take_while(|b| b.block().height > self.finalized_height)
+            .flat_map(|b| b.bodies().iter())
+            .filter_map(|e| e.rln().map(|p| (p.statement.epoch, p.nullifier())))
+            .collect()
+    }
+
     /// A proposal on `ancestors[0]` (the parent), `ancestors` newest first down to at least
     /// the last finalized block.
     pub fn propose(&mut self, ancestors: &[ChainBlock]) -> Option<ChainBlock> {
         let parent = ancestors.first()?;
         let exclude = self.unfinalized_ids(ancestors);
-        let block = self.mempool.build(parent.block(), &self.limits, &exclude);
+        let used = self.unfinalized_nullifiers(ancestors);
+        let block = self
+            .mempool
+            .build_with(parent.block(), &self.limits, &exclude, &used);
         let bodies = block
             .ids()
             .map(|id| {
                 self.mempool
                     .get(id)
                     .expect("built from pending entries")
-                    .encoded()
-                    .clone()
+                    .envelope()
             })
             .collect();
         Some(ChainBlock::new(block, bodies).expect("built from its own bodies"))
@@ -97,8 +114,16 @@ impl Member {
     ) -> Result<(), BlockError> {
         let parent: &Block = ancestors.first().ok_or(BlockError::WrongParent)?.block();
         let exclude = self.unfinalized_ids(ancestors);
-        let verified =
-            verify_chain_block(block, parent, &self.limits, &exclude, &self.mempool, rng)?;
+        let used = self.unfinalized_nullifiers(ancestors);
+        let verified = verify_chain_block(
+            block,
+            parent,
+            &self.limits,
+            &exclude,
+            &self.mempool,
+            &used,
+            rng,
+        )?;
         // Bounded: while finality stalls, views keep proposing at the same heights; past the
         // cap the finalization path simply checks the bodies again.
         if !verified.is_empty() && self.voted.len() < MAX_VOTED_CACHE {
@@ -117,9 +142,59 @@ impl Member {
                 .map(|e| (e.ciphertext.id(), e.ciphertext.label().key_epoch()))
                 .collect();
             self.mempool.restore_ordered(ids);
+            if let Some(st) = self.mempool.rln_mut() {
+                for e in b.entries() {
+                    if let Some(p) = &e.rln {
+                        st.nullifiers.record_ordered(e.ciphertext.id(), p);
+                    }
+                }
+            }
+            self.apply_registry(b);
             self.finalized_height = self.finalized_height.max(b.height);
             self.collector.resume_after(b.height);
         }
+        let h = self.finalized_height;
+        if h > 0 {
+            // epochs, pruning: as if the last released height was just finalized
+            self.mempool.on_finalized(h, &[]);
+        }
+    }
+
+    /// Applies a released batch's registry transactions (release order is final and the
+    /// same at every member, so every member builds the same tree).
+    fn apply_registry(&mut self, b: &ReleasedBatch) {
+        let Some(st) = self.mempool.rln_mut() else {
+            return;
+        };
+        let ns = st.rules.settings.registry_namespace;
+        let rules = st.rules.clone();
+        let plaintexts: Vec<&[u8]> = b
+            .namespaces
+            .iter()
+            .filter(|n| n.namespace == ns)
+            .flat_map(|n| n.entries.iter())
+            .filter_map(|e| match &e.outcome {
+                Decryption::Plaintext(p) => Some(p.as_slice()),
+                Decryption::Undecryptable(_) => None,
+            })
+            .collect();
+        for event in st.registry.apply(&rules, b.height, plaintexts) {
+            tracing::info!(height = b.height, ?event, "rln registry");
+        }
+    }
+
+    /// Applies the registry transactions of the releases among `effects`.
+    fn on_effects(&mut self, effects: &[Effect]) {
+        for e in effects {
+            if let Effect::Release(b) = e {
+                self.apply_registry(b);
+            }
+        }
+    }
+
+    /// Pending entries dropped by finalization (over quota, expired RLN epoch), for logs.
+    pub fn take_dropped(&mut self) -> Vec<(CtId, Reject)> {
+        std::mem::take(&mut self.dropped)
     }
 
     /// The consensus engine finalized `block` (in height order; a height may come again after
@@ -136,30 +211,32 @@ impl Member {
             Some((_, verified)) => verified,
             None => self.verified_bodies(&block, rng)?,
         };
-        self.mempool.on_finalized(&verified);
+        let dropped = self.mempool.on_finalized(block.block().height, &verified);
+        self.dropped.extend(dropped);
         self.finalized_height = self.finalized_height.max(block.block().height);
         let finalized = self.finalized_height;
         self.voted.retain(|_, (h, _)| *h > finalized);
         let (b, _) = block.into_parts();
         let fin = FinalizedBlock::new(b, certificate, verified);
-        Ok(self.collector.on_finalized(fin, rng)?)
+        let effects = self.collector.on_finalized(fin, rng)?;
+        self.on_effects(&effects);
+        Ok(effects)
     }
 
     fn verified_bodies<R: CryptoRng + ?Sized>(
         &self,
         block: &ChainBlock,
         rng: &mut R,
-    ) -> Result<Vec<Arc<VerifiedCiphertext>>, FinalizeError> {
+    ) -> Result<Vec<Arc<Verified>>, FinalizeError> {
         let mut fresh = verify_unheld(block.bodies(), &self.mempool, false, rng)?;
         Ok(block
             .bodies()
             .iter()
             .map(|ct| {
                 let id = ct.id();
-                self.mempool
-                    .get(&id)
-                    .cloned()
-                    .or_else(|| fresh.remove(&id))
+                fresh
+                    .remove(&id)
+                    .or_else(|| self.mempool.get(&id).cloned())
                     .expect("held or just verified")
             })
             .collect())
@@ -172,7 +249,9 @@ impl Member {
         batch: ShareBatch,
         rng: &mut R,
     ) -> Result<Vec<Effect>, MessageError> {
-        Ok(self.collector.on_shares(from, batch, rng)?)
+        let effects = self.collector.on_shares(from, batch, rng)?;
+        self.on_effects(&effects);
+        Ok(effects)
     }
 
     /// Decodes a message of the shares channel.
@@ -245,32 +324,28 @@ impl ShareMessage {
     }
 }
 
-/// `version ‖ count(4) ‖ count × (len(4) ‖ Ciphertext)`.
-pub fn encode_gossip(cts: &[Arc<VerifiedCiphertext>]) -> Vec<u8> {
+/// `version ‖ count(4) ‖ count × (len(4) ‖ Envelope)`.
+pub fn encode_gossip(cts: &[Arc<Verified>]) -> Vec<u8> {
     let mut out = vec![GOSSIP_VERSION];
     out.extend_from_slice(&(cts.len() as u32).to_be_bytes());
     for ct in cts {
-        let b = ct.encoded().as_bytes();
+        let b = ct.envelope().to_bytes();
         out.extend_from_slice(&(b.len() as u32).to_be_bytes());
-        out.extend_from_slice(b);
+        out.extend_from_slice(&b);
     }
     out
 }
 
 /// Parses a gossip message; the points are decoded by admission, and only for ciphertexts
 /// not already held.
-pub fn decode_gossip(bytes: &[u8]) -> Result<Vec<EncodedCiphertext>, DecodeError> {
+pub fn decode_gossip(bytes: &[u8]) -> Result<Vec<Envelope>, DecodeError> {
     let mut r = Reader::new(bytes);
     r.version("gossip", GOSSIP_VERSION)?;
     let count = r.len_u32("gossip count", 0, MAX_GOSSIP_BATCH)?;
     let mut out = Vec::with_capacity(count);
     for _ in 0..count {
-        let len = r.len_u32(
-            "gossip ciphertext",
-            1,
-            curtain_crypto::ciphertext::MAX_PAYLOAD_LEN + 256,
-        )?;
-        out.push(EncodedCiphertext::parse(r.take(len, "gossip ciphertext")?)?);
+        let len = r.len_u32("gossip ciphertext", 1, MAX_ENVELOPE_LEN)?;
+        out.push(Envelope::parse(r.take(len, "gossip ciphertext")?)?);
     }
     r.finish()?;
     Ok(out)

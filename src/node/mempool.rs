@@ -9,12 +9,15 @@
 //! duplicate or a flood costs a hash, not a decompression.
 
 use super::block::{Block, BlockLimits, NamespaceBatch};
+use super::envelope::{admissions_digest, Envelope, RlnProof, Verified};
+use super::rln::{check_binding, Recorded, RlnReject, RlnState, SlashingEvidence};
 use super::CtId;
+use curtain_circuits::{Proof, Statement, VerifyingKey};
 use curtain_crypto::{
     decode_all, verify_batch, Ciphertext, CommitteeKey, DecodeError, EncodedCiphertext, Namespace,
-    VerifiedCiphertext,
 };
 use rand_core::CryptoRng;
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -87,30 +90,34 @@ pub enum Reject {
     Invalid(curtain_crypto::ValidityError),
     #[error("key epoch {0} ended before the ciphertext was ordered")]
     EpochEnded(u64),
+    #[error(transparent)]
+    Rln(#[from] RlnReject),
 }
 
 /// The verdict for one submitted ciphertext.
 #[derive(Clone, Debug)]
 pub struct Admission {
     pub id: CtId,
-    pub result: Result<Arc<VerifiedCiphertext>, Reject>,
+    pub result: Result<Arc<Verified>, Reject>,
 }
 
 struct Candidate {
     /// Position in the submitted list.
     at: usize,
     internal: bool,
-    ct: EncodedCiphertext,
+    ct: Envelope,
     key: Arc<CommitteeKey>,
 }
 
-type Verdicts = Vec<Option<Result<Arc<VerifiedCiphertext>, Reject>>>;
+type Verdicts = Vec<Option<Result<Arc<Verified>, Reject>>>;
 
 /// Submissions past [`Mempool::screen`], to be decoded and checked.
 pub struct Screened {
     ids: Vec<CtId>,
     verdicts: Verdicts,
     passed: Vec<Candidate>,
+    /// The RLN verifying key, when some namespace is anonymous.
+    vk: Option<Arc<VerifyingKey>>,
 }
 
 /// Submissions past [`Screened::check`], to be inserted by [`Mempool::insert`].
@@ -118,7 +125,38 @@ pub struct Checked {
     ids: Vec<CtId>,
     verdicts: Verdicts,
     /// (position, exempt from caps, ciphertext)
-    verified: Vec<(usize, bool, VerifiedCiphertext)>,
+    verified: Vec<(usize, bool, Verified)>,
+}
+
+/// Decodes RLN proofs (in parallel) and verifies them with one batched check; returns the
+/// positions (in `items`) of those that fail, each with its reason.
+pub fn verify_rln_batch<R: CryptoRng + ?Sized>(
+    vk: &VerifyingKey,
+    items: &[&RlnProof],
+    rng: &mut R,
+) -> Vec<usize> {
+    let decoded: Vec<Option<Proof>> = items.par_iter().map(|p| p.decode_proof().ok()).collect();
+    let mut bad: Vec<usize> = Vec::new();
+    let mut at = Vec::new();
+    let mut batch: Vec<(Statement, Proof)> = Vec::new();
+    for (i, (p, d)) in items.iter().zip(decoded).enumerate() {
+        match d {
+            Some(proof) => {
+                at.push(i);
+                batch.push((p.statement, proof));
+            }
+            None => bad.push(i),
+        }
+    }
+    if curtain_circuits::verify_batch(vk, &batch, rng).is_err() {
+        bad.extend(
+            curtain_circuits::find_invalid(vk, &batch)
+                .into_iter()
+                .map(|j| at[j]),
+        );
+        bad.sort_unstable();
+    }
+    bad
 }
 
 impl Screened {
@@ -129,8 +167,10 @@ impl Screened {
             ids,
             mut verdicts,
             passed,
+            vk,
         } = self;
-        let encoded: Vec<EncodedCiphertext> = passed.iter().map(|c| c.ct.clone()).collect();
+        let encoded: Vec<EncodedCiphertext> =
+            passed.iter().map(|c| c.ct.ciphertext().clone()).collect();
         let mut by_epoch: BTreeMap<u64, Vec<(Candidate, Ciphertext)>> = BTreeMap::new();
         for (c, ct) in passed.into_iter().zip(decode_all(&encoded)) {
             match ct {
@@ -147,10 +187,37 @@ impl Screened {
             let (cands, cts): (Vec<Candidate>, Vec<Ciphertext>) = group.into_iter().unzip();
             for (c, res) in cands.into_iter().zip(verify_batch(&key, cts, rng)) {
                 match res {
-                    Ok(v) => verified.push((c.at, c.internal, v)),
+                    Ok(v) => {
+                        verified.push((c.at, c.internal, Verified::new(v, c.ct.rln().cloned())))
+                    }
                     Err(rej) => verdicts[c.at] = Some(Err(Reject::Invalid(rej.reason))),
                 }
             }
+        }
+        // RLN proofs of the valid ciphertexts: one batched check (the screen step checked
+        // that only anonymous namespaces carry them)
+        if let Some(vk) = vk {
+            let with: Vec<usize> = (0..verified.len())
+                .filter(|&i| verified[i].2.rln().is_some())
+                .collect();
+            let proofs: Vec<&RlnProof> = with
+                .iter()
+                .map(|&i| &**verified[i].2.rln().expect("filtered"))
+                .collect();
+            let bad = verify_rln_batch(&vk, &proofs, rng);
+            let mut drop = vec![false; verified.len()];
+            for b in bad {
+                drop[with[b]] = true;
+            }
+            let mut i = 0;
+            verified.retain(|(at, _, _)| {
+                let keep = !drop[i];
+                i += 1;
+                if !keep {
+                    verdicts[*at] = Some(Err(Reject::Rln(RlnReject::InvalidProof)));
+                }
+                keep
+            });
         }
         Checked {
             ids,
@@ -168,7 +235,7 @@ struct Bucket {
 }
 
 struct Entry {
-    ct: Arc<VerifiedCiphertext>,
+    ct: Arc<Verified>,
     seq: u64,
 }
 
@@ -187,6 +254,10 @@ pub struct Mempool {
     buckets: HashMap<Source, Bucket>,
     /// Namespace the next proposal starts its round-robin after.
     rr_after: Option<Namespace>,
+    /// Anonymous admission (registry, nullifiers, evidence), when a namespace is anonymous.
+    rln: Option<RlnState>,
+    /// Height of the last finalized block (RLN epochs are counted in heights).
+    finalized: u64,
 }
 
 impl Mempool {
@@ -201,7 +272,23 @@ impl Mempool {
             ordered: HashMap::new(),
             buckets: HashMap::new(),
             rr_after: None,
+            rln: None,
+            finalized: 0,
         }
+    }
+
+    /// Enables anonymous admission for the namespaces `rln` names.
+    pub fn with_rln(mut self, rln: RlnState) -> Self {
+        self.rln = Some(rln);
+        self
+    }
+
+    pub fn rln(&self) -> Option<&RlnState> {
+        self.rln.as_ref()
+    }
+
+    pub fn rln_mut(&mut self) -> Option<&mut RlnState> {
+        self.rln.as_mut()
     }
 
     pub fn len(&self) -> usize {
@@ -213,7 +300,7 @@ impl Mempool {
     pub fn bytes(&self) -> usize {
         self.bytes
     }
-    pub fn get(&self, id: &CtId) -> Option<&Arc<VerifiedCiphertext>> {
+    pub fn get(&self, id: &CtId) -> Option<&Arc<Verified>> {
         self.entries.get(id).map(|e| &e.ct)
     }
     pub fn is_ordered(&self, id: &CtId) -> bool {
@@ -223,22 +310,30 @@ impl Mempool {
         self.keys.get(&epoch)
     }
 
+    /// The newest open key epoch and its key (what new submissions are encrypted to).
+    pub fn current_key(&self) -> Option<(u64, &Arc<CommitteeKey>)> {
+        self.keys.iter().next_back().map(|(e, k)| (*e, k))
+    }
+
     /// Admits what it can of `cts` from one source; one verdict per input, in input order.
-    pub fn admit<R: CryptoRng + ?Sized>(
+    pub fn admit<E: Into<Envelope>, R: CryptoRng + ?Sized>(
         &mut self,
         now_ms: u64,
         source: Source,
-        cts: Vec<EncodedCiphertext>,
+        cts: Vec<E>,
         rng: &mut R,
     ) -> Vec<Admission> {
-        let screened = self.screen(now_ms, cts.into_iter().map(|c| (source, c)).collect());
+        let screened = self.screen(
+            now_ms,
+            cts.into_iter().map(|c| (source, c.into())).collect(),
+        );
         self.insert(screened.check(rng))
     }
 
     /// Admission's first step, on the encodings alone: rate limits, label, duplicates, caps.
     /// The costly step, [`Screened::check`], needs no access to the mempool, so a shell can
     /// run it without holding the mempool while it decodes; [`Mempool::insert`] finishes.
-    pub fn screen(&mut self, now_ms: u64, items: Vec<(Source, EncodedCiphertext)>) -> Screened {
+    pub fn screen(&mut self, now_ms: u64, items: Vec<(Source, Envelope)>) -> Screened {
         let mut verdicts = vec![None; items.len()];
         let mut ids = Vec::with_capacity(items.len());
         let mut passed = Vec::with_capacity(items.len());
@@ -260,6 +355,7 @@ impl Mempool {
             ids,
             verdicts,
             passed,
+            vk: self.rln.as_ref().map(|r| Arc::clone(&r.rules.vk)),
         }
     }
 
@@ -279,9 +375,11 @@ impl Mempool {
                 Err(Reject::Duplicate)
             } else if !internal
                 && (self.entries.len() >= self.cfg.max_pending
-                    || self.bytes + v.encoded_len() > self.cfg.max_pending_bytes)
+                    || self.bytes + v.envelope_len() > self.cfg.max_pending_bytes)
             {
                 Err(Reject::Full)
+            } else if let Err(r) = self.record_nullifier(&v) {
+                Err(r)
             } else {
                 Ok(self.insert_one(v))
             });
@@ -300,7 +398,7 @@ impl Mempool {
         &mut self,
         now_ms: u64,
         source: Source,
-        ct: &EncodedCiphertext,
+        ct: &Envelope,
         in_call: &mut HashSet<CtId>,
         count: &mut usize,
         bytes: &mut usize,
@@ -308,7 +406,7 @@ impl Mempool {
         if !self.take_token(now_ms, source) {
             return Err(Reject::RateLimited);
         }
-        let label = ct.label();
+        let label = ct.ciphertext().label();
         let epoch = label.key_epoch();
         let key = self.keys.get(&epoch).ok_or(Reject::UnknownEpoch(epoch))?;
         if label.key_id() != &key.id() {
@@ -320,6 +418,7 @@ impl Mempool {
             }
         }
         let id = ct.id();
+        self.precheck_rln(&id, ct)?;
         if self.ordered.contains_key(&id) {
             return Err(Reject::AlreadyOrdered);
         }
@@ -363,12 +462,62 @@ impl Mempool {
         true
     }
 
-    fn insert_one(&mut self, ct: VerifiedCiphertext) -> Arc<VerifiedCiphertext> {
+    /// The RLN checks that need no proof verification: the envelope carries a proof iff its
+    /// namespace is anonymous, the statement is bound to the ciphertext, its epoch and root
+    /// are ones the next blocks accept.
+    fn precheck_rln(&self, id: &CtId, ct: &Envelope) -> Result<(), Reject> {
+        let label = ct.ciphertext().label();
+        let anonymous = self
+            .rln
+            .as_ref()
+            .is_some_and(|r| r.rules.is_anonymous(label.namespace()));
+        let (st, p) = match (ct.rln(), anonymous) {
+            (None, false) => return Ok(()),
+            (None, true) => return Err(RlnReject::ProofRequired.into()),
+            (Some(_), false) => return Err(RlnReject::UnexpectedProof.into()),
+            (Some(p), true) => (self.rln.as_ref().expect("anonymous"), p),
+        };
+        check_binding(id, label.sender(), p)?;
+        if !st.admissible_epoch(self.finalized + 1, p.statement.epoch) {
+            return Err(RlnReject::WrongEpoch(p.statement.epoch).into());
+        }
+        if !st
+            .registry
+            .admissible_roots()
+            .any(|r| *r == p.statement.root)
+        {
+            return Err(RlnReject::UnknownRoot.into());
+        }
+        Ok(())
+    }
+
+    /// Records a verified entry's nullifier; a nullifier already used in its epoch by another
+    /// entry (pending or ordered) is over quota, and the two proofs are slashing evidence.
+    fn record_nullifier(&mut self, v: &Verified) -> Result<(), Reject> {
+        let (Some(st), Some(p)) = (self.rln.as_mut(), v.rln()) else {
+            return Ok(());
+        };
+        match st.nullifiers.record_pending(v.id(), p) {
+            Recorded::Fresh | Recorded::Same => Ok(()),
+            Recorded::Conflict { id, proof, .. } => {
+                st.add_evidence(
+                    SlashingEvidence {
+                        first: (id, (*proof).clone()),
+                        second: (v.id(), (**p).clone()),
+                    },
+                    true,
+                );
+                Err(RlnReject::OverQuota.into())
+            }
+        }
+    }
+
+    fn insert_one(&mut self, ct: Verified) -> Arc<Verified> {
         let ct = Arc::new(ct);
         let id = ct.id();
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.bytes += ct.encoded_len();
+        self.bytes += ct.envelope_len();
         self.queues
             .entry(ct.label().namespace())
             .or_default()
@@ -383,9 +532,12 @@ impl Mempool {
         ct
     }
 
-    fn remove(&mut self, id: &CtId) -> Option<Arc<VerifiedCiphertext>> {
+    fn remove(&mut self, id: &CtId) -> Option<Arc<Verified>> {
         let e = self.entries.remove(id)?;
-        self.bytes -= e.ct.encoded_len();
+        self.bytes -= e.ct.envelope_len();
+        if let (Some(st), Some(p)) = (self.rln.as_mut(), e.ct.rln()) {
+            st.nullifiers.forget_pending(id, p);
+        }
         let ns = e.ct.label().namespace();
         if let Some(q) = self.queues.get_mut(&ns) {
             q.remove(&e.seq);
@@ -405,6 +557,33 @@ impl Mempool {
         limits: &BlockLimits,
         exclude: &HashSet<CtId>,
     ) -> Block {
+        self.build_with(parent, limits, exclude, &HashSet::new())
+    }
+
+    /// [`Mempool::build`], also leaving out anonymous entries the block at this height must
+    /// not carry: a nullifier used in an unfinalized ancestor (`used`), an epoch or root
+    /// outside the block's windows (they wait or expire).
+    pub fn build_with(
+        &mut self,
+        parent: &Block,
+        limits: &BlockLimits,
+        exclude: &HashSet<CtId>,
+        used: &HashSet<(u64, [u8; 32])>,
+    ) -> Block {
+        let height = parent.height + 1;
+        let rln_ok = |v: &Verified| -> bool {
+            let (Some(st), Some(p)) = (self.rln.as_ref(), v.rln()) else {
+                return true;
+            };
+            let s = &p.statement;
+            st.rules.block_epochs(height).contains(&s.epoch)
+                && !used.contains(&(s.epoch, p.nullifier()))
+                && !st.nullifiers.is_ordered(s.epoch, &p.nullifier())
+                && st
+                    .registry
+                    .roots_for_block(&st.rules, height)
+                    .is_some_and(|roots| roots.contains(&s.root))
+        };
         let start = match self.rr_after {
             Some(ns) => self
                 .queues
@@ -417,8 +596,10 @@ impl Mempool {
             .into_iter()
             .take(limits.max_namespaces)
             .map(|(ns, q)| {
-                let it: Box<dyn Iterator<Item = &CtId>> =
-                    Box::new(q.values().filter(|id| !exclude.contains(*id)));
+                let it: Box<dyn Iterator<Item = &CtId>> = Box::new(
+                    q.values()
+                        .filter(|id| !exclude.contains(*id) && rln_ok(&self.entries[*id].ct)),
+                );
                 (*ns, it)
             })
             .collect();
@@ -431,7 +612,7 @@ impl Mempool {
                     return true;
                 }
                 let Some(id) = it.next() else { return false };
-                let size = self.entries[id].ct.encoded_len();
+                let size = self.entries[id].ct.envelope_len();
                 if bytes + size > limits.max_bytes {
                     // Keep FIFO within the namespace: stop it rather than skip ahead.
                     return false;
@@ -446,20 +627,79 @@ impl Mempool {
         if last.is_some() {
             self.rr_after = last;
         }
-        let batches = picked
+        let batches: Vec<NamespaceBatch> = picked
             .into_iter()
             .map(|(namespace, ids)| NamespaceBatch { namespace, ids })
             .collect();
-        Block::new(parent.digest(), parent.height + 1, batches)
+        let admissions = admissions_digest(
+            batches
+                .iter()
+                .flat_map(|b| b.ids.iter())
+                .map(|id| self.entries[id].ct.rln().map(|p| &**p)),
+        );
+        Block::with_admissions(parent.digest(), height, batches, admissions)
     }
 
-    /// A block is final: its ciphertexts leave the pending set for good.
-    pub fn on_finalized(&mut self, cts: &[Arc<VerifiedCiphertext>]) {
+    /// A block at `height` is final: its ciphertexts leave the pending set for good. Returns
+    /// the pending entries this drops: anonymous ones whose nullifier the block used (over
+    /// quota: evidence is recorded) or whose RLN epoch no later block accepts.
+    pub fn on_finalized(&mut self, height: u64, cts: &[Arc<Verified>]) -> Vec<(CtId, Reject)> {
+        self.finalized = self.finalized.max(height);
+        let mut dropped = Vec::new();
         for ct in cts {
             let id = ct.id();
             self.remove(&id);
             self.ordered.insert(id, ct.label().key_epoch());
+            let (Some(st), Some(p)) = (self.rln.as_mut(), ct.rln()) else {
+                continue;
+            };
+            if let Some((other, proof)) = st.nullifiers.record_ordered(id, p) {
+                st.add_evidence(
+                    SlashingEvidence {
+                        first: (id, (**p).clone()),
+                        second: (other, (*proof).clone()),
+                    },
+                    true,
+                );
+                if self.entries.contains_key(&other) {
+                    dropped.push((other, Reject::Rln(RlnReject::OverQuota)));
+                }
+            }
         }
+        for (other, _) in &dropped {
+            // its nullifier is now the ordered entry's: remove without forgetting it
+            if let Some(e) = self.entries.remove(other) {
+                self.bytes -= e.ct.envelope_len();
+                let ns = e.ct.label().namespace();
+                if let Some(q) = self.queues.get_mut(&ns) {
+                    q.remove(&e.seq);
+                    if q.is_empty() {
+                        self.queues.remove(&ns);
+                    }
+                }
+            }
+        }
+        if let Some(st) = self.rln.as_mut() {
+            // no block after this one accepts older epochs: forget them and drop their entries
+            let min = *st.rules.block_epochs(self.finalized + 1).start();
+            st.nullifiers.prune_below(min);
+            let expired: Vec<(CtId, u64)> = self
+                .entries
+                .iter()
+                .filter_map(|(id, e)| Some((*id, e.ct.rln()?.statement.epoch)))
+                .filter(|(_, epoch)| *epoch < min)
+                .collect();
+            for (id, epoch) in expired {
+                self.remove(&id);
+                dropped.push((id, Reject::Rln(RlnReject::WrongEpoch(epoch))));
+            }
+        }
+        dropped
+    }
+
+    /// Height of the last block finalized here.
+    pub fn finalized_height(&self) -> u64 {
+        self.finalized
     }
 
     /// Marks ids as ordered (restored from the release log after a restart).

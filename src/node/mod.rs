@@ -6,12 +6,15 @@ pub mod config;
 pub mod member;
 pub mod mempool;
 pub mod reveal;
+pub mod rln;
 pub mod shell;
 pub mod store;
 
-// Blocks and released batches are node-free (the SDK verifies them); re-exported so the
-// node's modules keep their paths.
-pub use crate::ledger::{block, release, CtId, Digest};
+// Blocks, envelopes and released batches are node-free (the SDK builds and verifies them);
+// re-exported so the node's modules keep their paths.
+pub use crate::ledger::{block, envelope, release, CtId, Digest};
 
+#[cfg(test)]
+mod rln_tests;
 #[cfg(test)]
 mod tests;

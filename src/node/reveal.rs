@@ -4,6 +4,7 @@
 //! height order.
 
 use super::block::Block;
+use super::envelope::Verified;
 use super::release::{ReleasedBatch, ReleasedEntry, ReleasedNamespace};
 use super::{CtId, Digest};
 use curtain_crypto::{
@@ -25,7 +26,7 @@ const DST_SHARE_BATCH: &[u8] = b"curtain/v1/share-batch";
 pub struct FinalizedBlock {
     block: Block,
     certificate: Vec<u8>,
-    cts: Vec<Arc<VerifiedCiphertext>>,
+    cts: Vec<Arc<Verified>>,
 }
 
 impl FinalizedBlock {
@@ -33,7 +34,7 @@ impl FinalizedBlock {
     pub(in crate::node) fn new(
         block: Block,
         certificate: Vec<u8>,
-        cts: Vec<Arc<VerifiedCiphertext>>,
+        cts: Vec<Arc<Verified>>,
     ) -> Self {
         debug_assert!(block
             .ids()
@@ -53,7 +54,7 @@ impl FinalizedBlock {
     pub fn certificate(&self) -> &[u8] {
         &self.certificate
     }
-    pub fn ciphertexts(&self) -> &[Arc<VerifiedCiphertext>] {
+    pub fn ciphertexts(&self) -> &[Arc<Verified>] {
         &self.cts
     }
 }
@@ -86,7 +87,7 @@ fn groups(fin: &FinalizedBlock) -> Groups {
     for (i, ct) in fin.cts.iter().enumerate() {
         let e = g.entry(ct.label().key_epoch()).or_default();
         e.0.push(i);
-        e.1.push((**ct).clone());
+        e.1.push(ct.ciphertext().clone());
     }
     g
 }
@@ -412,6 +413,7 @@ fn release(slot: Slot) -> ReleasedBatch {
                     let (outcome, opening) = o.expect("every position combined");
                     ReleasedEntry {
                         ciphertext: ct.encoded().clone(),
+                        rln: ct.rln().cloned(),
                         opening,
                         outcome,
                     }

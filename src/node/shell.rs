@@ -7,10 +7,12 @@
 //! p2p network (simulated or authenticated), which the caller builds and passes in as channels.
 
 use super::chain::ChainBlock;
+use super::envelope::{Envelope, Verified};
 use super::member::{decode_gossip, encode_gossip, Member, ShareMessage, MAX_GOSSIP_BATCH};
 use super::mempool::{Admission, Reject, Source};
 use super::release::ReleasedBatch;
 use super::reveal::Effect;
+use super::rln::SlashingEvidence;
 use super::store::RecordLog;
 use super::CtId;
 use crate::wire::TxStatus;
@@ -56,7 +58,7 @@ use commonware_utils::{
     channel::{mpsc, oneshot},
     Acknowledgement as _, NZDuration, NZUsize, NZU16, NZU64,
 };
-use curtain_crypto::{EncodedCiphertext, VerifiedCiphertext};
+
 use futures::StreamExt as _;
 use rand_core::CryptoRng;
 use std::collections::VecDeque;
@@ -211,7 +213,7 @@ pub struct NodeHandle {
 /// Submissions waiting for the admitter. `reply` gets the verdicts once what was accepted is
 /// durable (gossip from peers needs no reply).
 struct AdmitRequest {
-    items: Vec<(Source, EncodedCiphertext)>,
+    items: Vec<(Source, Envelope)>,
     reply: Option<oneshot::Sender<Vec<Admission>>>,
 }
 
@@ -228,7 +230,9 @@ const LATENCY_WINDOW: usize = 4096;
 
 /// Accepted entries to make durable; `then` runs once they are synced.
 struct Persist {
-    cts: Vec<Arc<VerifiedCiphertext>>,
+    cts: Vec<Arc<Verified>>,
+    /// Slashing evidence found meanwhile (appended to the slashing log).
+    evidence: Vec<SlashingEvidence>,
     then: Box<dyn FnOnce() + Send>,
 }
 
@@ -236,8 +240,8 @@ impl NodeHandle {
     /// Admits client submissions; what was accepted is durable when this returns, and is
     /// gossiped to the other members. Submissions are admitted in batches with whatever else
     /// is queued (one batched validity check); a full queue answers [`Reject::Full`].
-    pub async fn submit(&self, source: Source, cts: Vec<EncodedCiphertext>) -> Vec<Admission> {
-        let overloaded = |cts: &[EncodedCiphertext]| {
+    pub async fn submit(&self, source: Source, cts: Vec<Envelope>) -> Vec<Admission> {
+        let overloaded = |cts: &[Envelope]| {
             cts.iter()
                 .map(|c| Admission {
                     id: c.id(),
@@ -293,6 +297,55 @@ impl NodeHandle {
             .iter()
             .copied()
             .collect()
+    }
+
+    /// Slashing evidence held here (double signals in anonymous namespaces), oldest first.
+    pub fn slashing_evidence(&self) -> Vec<SlashingEvidence> {
+        let m = self.member.lock().expect("member lock");
+        m.mempool
+            .rln()
+            .map(|st| st.evidence().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The members' registry as released here: `(released height, leaves, current root,
+    /// roots the next block accepts)`; `None` without anonymous namespaces.
+    pub fn rln_registry(&self) -> Option<crate::wire::RlnRegistry> {
+        let m = self.member.lock().expect("member lock");
+        let st = m.mempool.rln()?;
+        let next = m.finalized_height() + 1;
+        let hex = |r: &curtain_circuits::Fr| hex::encode(curtain_circuits::fr_to_be_bytes(r));
+        Some(crate::wire::RlnRegistry {
+            released_height: st.registry.released(),
+            leaves: st.registry.tree().next_index(),
+            root: hex(&st.registry.root()),
+            accepted_roots: st
+                .registry
+                .roots_for_block(&st.rules, next)
+                .unwrap_or_default()
+                .iter()
+                .map(hex)
+                .collect(),
+            epoch: st.rules.epoch_of(next),
+            next_height: next,
+        })
+    }
+
+    /// The leaves of the members' tree in index order (hex; `0` for a removed member), so a
+    /// wallet can rebuild the tree and its own path.
+    pub fn rln_leaves(&self) -> Option<Vec<String>> {
+        let m = self.member.lock().expect("member lock");
+        let st = m.mempool.rln()?;
+        let tree = st.registry.tree();
+        Some(
+            (0..tree.next_index())
+                .map(|i| {
+                    hex::encode(curtain_circuits::fr_to_be_bytes(
+                        &tree.leaf(i).expect("below next index"),
+                    ))
+                })
+                .collect(),
+        )
     }
 
     /// `(key epoch, member)` of every member caught sending wrong shares.
@@ -472,12 +525,24 @@ where
             .expect("mempool log");
     // every replayed record stays until its entry leaves the mempool (see mempool_writer);
     // positions count every record, decodable or not
-    let replayed: Vec<(u64, EncodedCiphertext)> = (mempool_log.bounds().start..)
+    let replayed: Vec<(u64, Envelope)> = (mempool_log.bounds().start..)
         .zip(&accepted)
-        .filter_map(|(p, r)| Some((p, EncodedCiphertext::parse(r).ok()?)))
+        .filter_map(|(p, r)| Some((p, Envelope::parse(r).ok()?)))
         .collect();
     let logged: VecDeque<(u64, CtId)> = replayed.iter().map(|(p, ct)| (*p, ct.id())).collect();
-    let cts: Vec<EncodedCiphertext> = replayed.into_iter().map(|(_, ct)| ct).collect();
+    let cts: Vec<Envelope> = replayed.into_iter().map(|(_, ct)| ct).collect();
+    // slashing evidence found before the restart
+    let (slash_log, slashes) =
+        RecordLog::open(context.child("slashing_log"), &format!("{prefix}-slashing"))
+            .await
+            .expect("slashing log");
+    if let Some(st) = member.mempool.rln_mut() {
+        for r in &slashes {
+            if let Ok(e) = SlashingEvidence::from_bytes(r) {
+                st.add_evidence(e, false);
+            }
+        }
+    }
     let mut restore_rng = context.child("restore");
     let restored = member
         .mempool
@@ -621,9 +686,10 @@ where
     }));
     let releases = release_tx;
     let (persist_tx, persist_rx) = mpsc::unbounded_channel::<Persist>();
+    let (slash_tx, slash_rx) = mpsc::unbounded_channel::<SlashingEvidence>();
     handles.push(context.child("mempool_writer").spawn({
         let member = member.clone();
-        move |_| mempool_writer(mempool_log, logged, member, persist_rx)
+        move |_| mempool_writer(mempool_log, slash_log, logged, member, persist_rx, slash_tx)
     }));
 
     // After a restart: heights marshal already delivered (and we acknowledged) but that were
@@ -655,6 +721,7 @@ where
         releases,
         stats,
         mailbox: marshal_mailbox.clone(),
+        persist: persist_tx.clone(),
     };
     handles.push(context.child("finalizer").spawn({
         let io = io.clone();
@@ -682,6 +749,11 @@ where
     handles.push(context.child("admitter").spawn({
         let member = member.clone();
         move |ctx| admitter(ctx, member, mempool_size, admit_rx, persist_tx, gossip_out)
+    }));
+    handles.push(context.child("slasher").spawn({
+        let member = member.clone();
+        let admit = admit_tx.clone();
+        move |ctx| slasher(ctx, member, slash_rx, admit)
     }));
     let participants = cfg.participants.clone();
     handles.push(context.child("gossip_in").spawn({
@@ -733,6 +805,7 @@ struct Io<S> {
     releases: mpsc::UnboundedSender<ReleasedBatch>,
     stats: NodeMetrics,
     mailbox: MarshalMailbox<ConsensusScheme, Standard<ChainBlock>>,
+    persist: mpsc::UnboundedSender<Persist>,
 }
 
 impl<S> Clone for Io<S> {
@@ -743,6 +816,7 @@ impl<S> Clone for Io<S> {
             releases: self.releases.clone(),
             stats: self.stats.clone(),
             mailbox: self.mailbox.clone(),
+            persist: self.persist.clone(),
         }
     }
 }
@@ -855,9 +929,11 @@ const PRUNE_EVERY: usize = 32;
 /// (a restart finalizes it again from there); once rejected (its epoch ended) it is not needed.
 async fn mempool_writer<E: Storage + Clock + Metrics>(
     mut log: RecordLog<E>,
+    mut slash_log: RecordLog<E>,
     mut logged: VecDeque<(u64, CtId)>,
     member: Arc<Mutex<Member>>,
     mut rx: mpsc::UnboundedReceiver<Persist>,
+    slasher: mpsc::UnboundedSender<SlashingEvidence>,
 ) {
     let mut since_prune = 0;
     while let Some(first) = rx.recv().await {
@@ -871,8 +947,35 @@ async fn mempool_writer<E: Storage + Clock + Metrics>(
         let mut records: Vec<Bytes> = Vec::new();
         let mut ids: Vec<CtId> = Vec::new();
         for ct in group.iter().flat_map(|p| p.cts.iter()) {
-            records.push(ct.to_bytes().into());
+            records.push(ct.envelope().to_bytes().into());
             ids.push(ct.id());
+        }
+        let evidence: Vec<Bytes> = group
+            .iter()
+            .flat_map(|p| p.evidence.iter())
+            .map(|e| e.to_bytes().into())
+            .collect();
+        if !evidence.is_empty() {
+            for e in group.iter().flat_map(|p| p.evidence.iter()) {
+                warn!(
+                    first = hex::encode(e.first.0),
+                    second = hex::encode(e.second.0),
+                    "rln slashing evidence: a double signal"
+                );
+            }
+            slash_log
+                .append(evidence)
+                .await
+                .expect("slashing log write (a storage failure is fatal)");
+            for e in group.iter().flat_map(|p| p.evidence.iter()) {
+                let _ = slasher.send(e.clone());
+            }
+        }
+        if records.is_empty() {
+            for p in group {
+                (p.then)();
+            }
+            continue;
         }
         let position = log
             .append(records)
@@ -931,6 +1034,21 @@ async fn finalizer<E, S>(
             let fx = m.on_finalized(block, certificate, &mut context);
             io.stats.finalized_height.set(m.finalized_height() as i64);
             io.stats.mempool_size.set(m.mempool.len() as i64);
+            for (id, reason) in m.take_dropped() {
+                debug!(id = hex::encode(id), %reason, "pending entry dropped at finalization");
+            }
+            let evidence = m
+                .mempool
+                .rln_mut()
+                .map(|st| st.take_new_evidence())
+                .unwrap_or_default();
+            if !evidence.is_empty() {
+                let _ = io.persist.send(Persist {
+                    cts: Vec::new(),
+                    evidence,
+                    then: Box::new(|| {}),
+                });
+            }
             fx
         };
         match effects {
@@ -1086,12 +1204,18 @@ async fn admitter<E: Clock + CryptoRng>(
             .mempool
             .screen(now_ms, items);
         let checked = screened.check(&mut context);
-        let mut verdicts = {
+        let verdicts = {
             let mut m = member.lock().expect("member lock");
             let verdicts = m.mempool.insert(checked);
             mempool_size.set(m.mempool.len() as i64);
-            verdicts
+            let evidence = m
+                .mempool
+                .rln_mut()
+                .map(|st| st.take_new_evidence())
+                .unwrap_or_default();
+            (verdicts, evidence)
         };
+        let (mut verdicts, evidence) = verdicts;
 
         let (mut accepted, mut to_gossip) = (Vec::new(), Vec::new());
         for (a, client) in verdicts.iter().zip(&from_client) {
@@ -1118,13 +1242,67 @@ async fn admitter<E: Clock + CryptoRng>(
                 let _ = gossip.send(encode_gossip(chunk));
             }
         };
-        if accepted.is_empty() {
+        if accepted.is_empty() && evidence.is_empty() {
             then();
         } else {
             let _ = persist.send(Persist {
                 cts: accepted,
+                evidence,
                 then: Box::new(then),
             });
+        }
+    }
+}
+
+/// Turns fresh slashing evidence (already durable) into a slashing transaction in the
+/// registry namespace, submitted to this member's own admission: once ordered and released,
+/// every member removes the double signaller's leaf (SPEC.md §8.11). Several members may
+/// submit one piece of evidence; the registry ignores all but the first.
+async fn slasher<E: CryptoRng>(
+    mut rng: E,
+    member: Arc<Mutex<Member>>,
+    mut rx: mpsc::UnboundedReceiver<SlashingEvidence>,
+    admit: mpsc::Sender<AdmitRequest>,
+) {
+    while let Some(e) = rx.recv().await {
+        let sealed = {
+            let m = member.lock().expect("member lock");
+            let (Some(st), Some((epoch, key))) = (m.mempool.rln(), m.mempool.current_key()) else {
+                continue;
+            };
+            let mut tx = vec![super::rln::SLASH_TAG];
+            tx.extend_from_slice(&e.to_bytes());
+            curtain_crypto::Label::new(
+                key.id(),
+                epoch,
+                st.rules.settings.registry_namespace,
+                b"curtain/slasher",
+            )
+            .and_then(|label| {
+                curtain_crypto::encrypt(
+                    key.encryption_key(),
+                    &label,
+                    &tx,
+                    curtain_crypto::Padding::None,
+                    &mut rng,
+                )
+                .ok()
+            })
+        };
+        let Some(ct) = sealed else {
+            warn!("could not seal a slashing transaction");
+            continue;
+        };
+        info!(
+            id = hex::encode(ct.id()),
+            "submitting a slashing transaction"
+        );
+        let request = AdmitRequest {
+            items: vec![(Source::Internal, ct.encoded().clone().into())],
+            reply: None,
+        };
+        if admit.try_send(request).is_err() {
+            warn!("admission queue full: slashing transaction dropped (the evidence is kept)");
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Unit tests of the node's pure cores.
 
 use super::block::*;
+use super::envelope::Envelope;
 use super::mempool::*;
 use super::release::*;
 use super::reveal::*;
@@ -158,8 +159,8 @@ fn proposals_are_checked_against_parent_and_mempool() {
 
     let wrong_parent = Block::new(Digest([9; 32]), 1, b.batches.clone());
     assert_eq!(
-        check_proposal(&wrong_parent, &genesis, &limits, &HashSet::new(), lookup),
-        Err(BlockError::WrongParent).map(|_: ()| unreachable!())
+        check_proposal(&wrong_parent, &genesis, &limits, &HashSet::new(), lookup).unwrap_err(),
+        BlockError::WrongParent
     );
     let first = *b.ids().next().unwrap();
     let ancestors = HashSet::from([first]);
@@ -201,7 +202,7 @@ fn proposals_are_checked_against_parent_and_mempool() {
         Err(BlockError::TooLarge(_))
     ));
     // once final, the same ids are refused by checker and mempool alike
-    pool.on_finalized(&got);
+    pool.on_finalized(1, &got);
     assert!(pool.is_empty());
     let lookup = |id: &CtId| match pool.get(id) {
         Some(c) => Lookup::Pending(c.clone()),
@@ -470,7 +471,7 @@ fn chain(c: &Committee, k: u64, per: usize, r: &mut ChaCha20Rng) -> Vec<Finalize
         assert_eq!(accepted(&pool.admit(0, Source::Internal, cts, r)), per);
         let b = pool.build(&parent, &BlockLimits::default(), &HashSet::new());
         let verified: Vec<_> = b.ids().map(|id| pool.get(id).unwrap().clone()).collect();
-        pool.on_finalized(&verified);
+        pool.on_finalized(h, &verified);
         out.push(FinalizedBlock::new(
             b.clone(),
             format!("cert{h}").into_bytes(),
@@ -728,9 +729,9 @@ fn chain_blocks_round_trip_and_refuse_mismatched_bodies() {
     assert_eq!(accepted(&pool.admit(0, CLIENT, cts, &mut r)), 5);
     let limits = BlockLimits::default();
     let block = pool.build(&Block::genesis(), &limits, &HashSet::new());
-    let bodies: Vec<EncodedCiphertext> = block
+    let bodies: Vec<Envelope> = block
         .ids()
-        .map(|id| pool.get(id).unwrap().encoded().clone())
+        .map(|id| pool.get(id).unwrap().envelope())
         .collect();
     let cb = ChainBlock::new(block.clone(), bodies.clone()).unwrap();
     assert_eq!(cb.digest().0, block.digest().0);
@@ -788,8 +789,21 @@ fn proposals_with_bodies_verify_unknown_bodies_once() {
         .ids()
         .map(|id| proposer.get(id).unwrap().encoded().clone())
         .collect();
-    let cb = ChainBlock::new(block.clone(), bodies.clone()).unwrap();
-    let got = verify_chain_block(&cb, &g, &limits, &HashSet::new(), &checker, &mut r).unwrap();
+    let cb = ChainBlock::new(
+        block.clone(),
+        bodies.iter().cloned().map(Envelope::from).collect(),
+    )
+    .unwrap();
+    let got = verify_chain_block(
+        &cb,
+        &g,
+        &limits,
+        &HashSet::new(),
+        &checker,
+        &HashSet::new(),
+        &mut r,
+    )
+    .unwrap();
     assert!(got.iter().map(|v| v.id()).eq(block.ids().copied()));
 
     // a body that fails validity (the proposer lies about a ciphertext it made up)
@@ -809,13 +823,18 @@ fn proposals_with_bodies_verify_unknown_bodies_once() {
             }
         }
         let lying_block = Block::new(g.digest(), 1, lying);
-        let lying_bodies: Vec<EncodedCiphertext> = lying_block
+        let lying_bodies: Vec<Envelope> = lying_block
             .ids()
             .map(|id| {
                 if *id == bad.id() {
-                    bad.clone()
+                    bad.clone().into()
                 } else {
-                    bodies.iter().find(|b| b.id() == *id).unwrap().clone()
+                    bodies
+                        .iter()
+                        .find(|b| b.id() == *id)
+                        .unwrap()
+                        .clone()
+                        .into()
                 }
             })
             .collect();
@@ -829,8 +848,16 @@ fn proposals_with_bodies_verify_unknown_bodies_once() {
     for at in [usize::MAX, 1 + 49 + 6 + 1] {
         let (cb_bad, bad_id) = lie(at);
         assert_eq!(
-            verify_chain_block(&cb_bad, &g, &limits, &HashSet::new(), &checker, &mut r)
-                .unwrap_err(),
+            verify_chain_block(
+                &cb_bad,
+                &g,
+                &limits,
+                &HashSet::new(),
+                &checker,
+                &HashSet::new(),
+                &mut r
+            )
+            .unwrap_err(),
             BlockError::InvalidCiphertext(bad_id)
         );
     }
@@ -852,9 +879,18 @@ fn proposals_with_bodies_verify_unknown_bodies_once() {
             ids: vec![e9.id()],
         }],
     );
-    let cb9 = ChainBlock::new(b9, vec![e9.encoded().clone()]).unwrap();
+    let cb9 = ChainBlock::new(b9, vec![e9.encoded().clone().into()]).unwrap();
     assert_eq!(
-        verify_chain_block(&cb9, &g, &limits, &HashSet::new(), &checker, &mut r).unwrap_err(),
+        verify_chain_block(
+            &cb9,
+            &g,
+            &limits,
+            &HashSet::new(),
+            &checker,
+            &HashSet::new(),
+            &mut r
+        )
+        .unwrap_err(),
         BlockError::UnknownEpoch(9)
     );
 }

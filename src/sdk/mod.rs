@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod quic;
+pub mod rln;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SdkError {

@@ -189,6 +189,11 @@ impl Nodes {
     /// Deals `n` members into `<tmp>/<name>-<pid>`, member i on p2p port `base + i` and API
     /// port `base + n + i`; starts none.
     pub fn deal(name: &str, n: usize, base: u16) -> Self {
+        Self::deal_with(name, n, base, &[])
+    }
+
+    /// [`Nodes::deal`] with more `curtain committee new` options (e.g. `--namespaces`).
+    pub fn deal_with(name: &str, n: usize, base: u16, extra: &[&str]) -> Self {
         let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let status = Command::new(env!("CARGO_BIN_EXE_curtain"))
@@ -198,6 +203,7 @@ impl Nodes {
             .env("CURTAIN_PASSPHRASE", PASSPHRASE)
             .args(["--p2p-base-port", &base.to_string()])
             .args(["--api-base-port", &(base + n as u16).to_string()])
+            .args(extra)
             .stdout(Stdio::null())
             .status()
             .unwrap();

@@ -1,0 +1,308 @@
+//! Anonymous senders (SPEC.md §8.11): an RLN identity kept in a key file, its registration
+//! through the committee's registry namespace, and membership proofs for envelopes.
+//!
+//! The identity file holds the secret `a0` (hex) and the quota, mode 0600, **not encrypted**
+//! (unlike a member's shares, which live in encrypted keystores); in memory the secret is zeroized on
+//! drop (`curtain_circuits::Identity`). Next to it, `<file>.used` records the last message
+//! index used per epoch, so a restarted wallet never signals twice with one index (which
+//! would reveal its secret and get it slashed).
+
+use super::{get_json, Client, SdkError};
+use crate::ledger::envelope::Envelope;
+use crate::ledger::rln::{seal_anonymous, Membership, RegistryTx};
+use crate::wire::{Receipt, RlnLeaves, RlnRegistry};
+use curtain_circuits::{fr_to_be_bytes, Identity, MerkleTree, ProvingKey};
+use curtain_crypto::Namespace;
+use rand_core::CryptoRng;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
+
+/// Creates an identity with quota `limit` (messages per epoch) and writes it to `path` (0600).
+pub fn create_identity<R: CryptoRng + ?Sized>(
+    path: &Path,
+    limit: u32,
+    rng: &mut R,
+) -> Result<Identity, SdkError> {
+    let id = Identity::random(limit, rng);
+    let text = Zeroizing::new(format!("{} {limit}\n", hex::encode(*id.secret_bytes())));
+    crate::private_file::write(path, text.as_bytes())
+        .map_err(|e| SdkError::Key(format!("{}: {e}", path.display())))?;
+    Ok(id)
+}
+
+/// Loads an identity written by [`create_identity`].
+pub fn load_identity(path: &Path) -> Result<Identity, SdkError> {
+    let text =
+        Zeroizing::new(std::fs::read_to_string(path).map_err(|e| SdkError::Key(format!("{e}")))?);
+    let mut parts = text.split_whitespace();
+    let bad = || SdkError::Key(format!("{}: not an identity file", path.display()));
+    let secret = Zeroizing::new(hex::decode(parts.next().ok_or_else(bad)?).map_err(|_| bad())?);
+    let limit: u32 = parts.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
+    let secret: &[u8; 32] = secret.as_slice().try_into().map_err(|_| bad())?;
+    Identity::from_secret_bytes(secret, limit).map_err(|_| bad())
+}
+
+/// A wallet that sends to anonymous namespaces.
+pub struct AnonymousWallet {
+    client: Client,
+    identity: Identity,
+    pk: Arc<ProvingKey>,
+    /// Where the last used `(epoch, message index)` is kept.
+    used_path: PathBuf,
+    used: Mutex<Option<(u64, u32)>>,
+}
+
+/// Where a registered identity sits: the tree rebuilt from the members' leaves up to a root
+/// the committee accepts, and the identity's index.
+pub struct Registered {
+    pub tree: MerkleTree,
+    pub index: u64,
+}
+
+impl AnonymousWallet {
+    /// The identity from `identity_path`; `pk` must be the committee's circuit.
+    pub fn new(
+        client: Client,
+        identity_path: &Path,
+        pk: Arc<ProvingKey>,
+    ) -> Result<Self, SdkError> {
+        let rln = client.committee().rln.clone().ok_or_else(|| {
+            SdkError::Protocol("this committee has no anonymous namespace".into())
+        })?;
+        if hex::encode(pk.digest()) != rln.circuit_digest {
+            return Err(SdkError::Key(
+                "the proving key is for another circuit than the committee's".into(),
+            ));
+        }
+        let identity = load_identity(identity_path)?;
+        let used_path = identity_path.with_extension("used");
+        let used = std::fs::read_to_string(&used_path).ok().and_then(|t| {
+            let mut p = t.split_whitespace().map(|x| x.parse::<u64>());
+            Some((p.next()?.ok()?, u32::try_from(p.next()?.ok()?).ok()?))
+        });
+        Ok(Self {
+            client,
+            identity,
+            pk,
+            used_path,
+            used: Mutex::new(used),
+        })
+    }
+
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// Submits the registration transaction (public: commitment and quota) to the
+    /// committee's registry namespace; returns its ciphertext id.
+    pub async fn register<R: CryptoRng + ?Sized>(&self, rng: &mut R) -> Result<[u8; 32], SdkError> {
+        let ns = self.rln()?.registry_namespace;
+        let tx = RegistryTx::register(&self.identity.commitment(), self.identity.limit());
+        let ct = self.client.encrypt(ns, b"rln-registration", &tx, rng)?;
+        self.client.submit(&ct, 0).await
+    }
+
+    /// Waits until the committee's tree holds this identity under a root the next block
+    /// accepts, and returns the tree as of that root.
+    pub async fn wait_registered(&self, timeout: Duration) -> Result<Registered, SdkError> {
+        let deadline = Instant::now() + timeout;
+        let mine = fr_to_be_bytes(&self.identity.commitment());
+        let depth = self.pk.params().depth();
+        loop {
+            if let Some(r) = self.try_registered(&mine, depth).await? {
+                return Ok(r);
+            }
+            if Instant::now() > deadline {
+                return Err(SdkError::Protocol(
+                    "identity not in an accepted root before the timeout".into(),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn try_registered(
+        &self,
+        mine: &[u8; 32],
+        depth: u8,
+    ) -> Result<Option<Registered>, SdkError> {
+        let base = &self.client.nodes[0];
+        let reg: RlnRegistry =
+            get_json(&self.client.http, &format!("{base}/v1/rln/registry")).await?;
+        let leaves: RlnLeaves =
+            get_json(&self.client.http, &format!("{base}/v1/rln/leaves")).await?;
+        let Some(index) = leaves.leaves.iter().position(|l| l == &hex::encode(mine)) else {
+            return Ok(None);
+        };
+        // the newest accepted root reached by a prefix of the leaves that holds ours
+        let mut tree = MerkleTree::new(depth).map_err(|e| SdkError::Protocol(e.to_string()))?;
+        let mut best = None;
+        for (i, l) in leaves.leaves.iter().enumerate() {
+            let bytes: [u8; 32] = hex::decode(l)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| SdkError::Protocol("bad leaf".into()))?;
+            let leaf = curtain_circuits::fr_from_be_bytes(&bytes)
+                .map_err(|e| SdkError::Protocol(e.to_string()))?;
+            tree.push(leaf)
+                .map_err(|e| SdkError::Protocol(e.to_string()))?;
+            if i >= index
+                && reg
+                    .accepted_roots
+                    .contains(&hex::encode(fr_to_be_bytes(&tree.root())))
+            {
+                best = Some(i);
+            }
+        }
+        let Some(upto) = best else {
+            return Ok(None);
+        };
+        let mut tree = MerkleTree::new(depth).map_err(|e| SdkError::Protocol(e.to_string()))?;
+        for l in &leaves.leaves[..=upto] {
+            let bytes: [u8; 32] = hex::decode(l)
+                .expect("checked")
+                .try_into()
+                .expect("checked");
+            tree.push(curtain_circuits::fr_from_be_bytes(&bytes).expect("checked"))
+                .expect("checked");
+        }
+        Ok(Some(Registered {
+            tree,
+            index: index as u64,
+        }))
+    }
+
+    /// The current RLN epoch (of the next block at member 0).
+    pub async fn epoch(&self) -> Result<u64, SdkError> {
+        let base = &self.client.nodes[0];
+        let reg: RlnRegistry =
+            get_json(&self.client.http, &format!("{base}/v1/rln/registry")).await?;
+        Ok(reg.epoch)
+    }
+
+    /// Encrypts `payload` to anonymous `namespace` with a membership proof, using the next
+    /// unused message index of the current epoch (recorded before proving). Proving runs on
+    /// a blocking thread; `progress(elapsed)` is called every 250 ms while it runs.
+    pub async fn seal(
+        &self,
+        namespace: Namespace,
+        payload: &[u8],
+        member: &Registered,
+        progress: impl Fn(Duration),
+    ) -> Result<Envelope, SdkError> {
+        let epoch = self.epoch().await?;
+        let k = self.next_index(epoch)?;
+        let key = Arc::clone(self.client.key());
+        let key_epoch = self.client.committee().key_epoch;
+        let (pk, payload, tree, index) = (
+            Arc::clone(&self.pk),
+            payload.to_vec(),
+            member.tree.clone(),
+            member.index,
+        );
+        let secret = self.identity.secret_bytes();
+        let limit = self.identity.limit();
+        let started = Instant::now();
+        // a plain thread, not tokio's blocking pool: the wallet library builds tokio with
+        // `time` and `sync` only
+        let (done_tx, mut done_rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let sealed = Identity::from_secret_bytes(&secret, limit)
+                .map_err(|e| e.to_string())
+                .and_then(|identity| {
+                    let m = Membership {
+                        identity: &identity,
+                        tree: &tree,
+                        index,
+                        epoch,
+                        message_index: k,
+                    };
+                    seal_anonymous(
+                        &key,
+                        key_epoch,
+                        namespace,
+                        &payload,
+                        &m,
+                        &pk,
+                        &mut rand::rng(),
+                    )
+                });
+            // the receiver is gone only if the caller dropped the future
+            let _ = done_tx.send(sealed);
+        });
+        loop {
+            match tokio::time::timeout(Duration::from_millis(250), &mut done_rx).await {
+                Ok(done) => {
+                    return done
+                        .map_err(|_| SdkError::Protocol("the proving thread panicked".into()))?
+                        .map_err(SdkError::Protocol);
+                }
+                Err(_) => progress(started.elapsed()),
+            }
+        }
+    }
+
+    /// Submits an anonymous envelope (to members in turn on transient failures).
+    pub async fn submit(&self, envelope: &Envelope) -> Result<[u8; 32], SdkError> {
+        let body = envelope.to_bytes();
+        let mut last = SdkError::Exhausted(0);
+        for node in &self.client.nodes {
+            let r = self
+                .client
+                .http
+                .post(format!("{node}/v1/transactions"))
+                .header("content-type", "application/octet-stream")
+                .body(body.clone())
+                .send()
+                .await;
+            match r {
+                Ok(r) if r.status().as_u16() == 202 => {
+                    let receipt: Receipt = serde_json::from_slice(&r.bytes().await?)
+                        .map_err(|e| SdkError::Protocol(e.to_string()))?;
+                    return hex::decode(&receipt.id)
+                        .ok()
+                        .and_then(|b| b.try_into().ok())
+                        .ok_or_else(|| SdkError::Protocol("bad receipt".into()));
+                }
+                Ok(r) => {
+                    let e = super::refused(r).await;
+                    if !e.transient() {
+                        return Err(e);
+                    }
+                    last = e;
+                }
+                Err(e) => last = SdkError::Transport(e),
+            }
+        }
+        Err(last)
+    }
+
+    fn rln(&self) -> Result<&crate::wire::RlnInfo, SdkError> {
+        self.client
+            .committee()
+            .rln
+            .as_ref()
+            .ok_or_else(|| SdkError::Protocol("this committee has no anonymous namespace".into()))
+    }
+
+    /// The next message index of `epoch`, recorded durably before it is used.
+    fn next_index(&self, epoch: u64) -> Result<u32, SdkError> {
+        let mut used = self.used.lock().expect("used lock");
+        let k = match *used {
+            Some((e, k)) if e == epoch => k + 1,
+            _ => 0,
+        };
+        if k >= self.identity.limit() {
+            return Err(SdkError::Protocol(format!(
+                "quota of {} messages in epoch {epoch} used up",
+                self.identity.limit()
+            )));
+        }
+        std::fs::write(&self.used_path, format!("{epoch} {k}\n"))
+            .map_err(|e| SdkError::Key(e.to_string()))?;
+        *used = Some((epoch, k));
+        Ok(k)
+    }
+}
