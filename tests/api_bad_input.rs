@@ -83,8 +83,8 @@ fn layout(ct: &EncodedCiphertext) -> Layout {
     let u = 1 + label;
     Layout {
         u,
-        f: u + 96,
-        payload_len: u + 128,
+        f: u + 192,
+        payload_len: u + 224,
     }
 }
 
@@ -351,11 +351,9 @@ fn bad_input_gets_its_documented_error_and_loses_nothing() {
         assert_refused(&post(to, OCTETS, &flipped(&ct, byte)), status, code, case);
         wallet.submit(to, case);
     }
-    // u's x coordinate ≥ p: not a point. All 381 bits of x are set (the first byte's low five
-    // bits too, its three flag bits kept): with the first byte left as it was, x < p for most
-    // ciphertexts and, half the time, on the curve, which is only an invalid proof.
+    // u's x coordinate ≥ p: not a point (u is uncompressed, its three flag bits clear)
     let mut bad_u = ct.as_bytes().to_vec();
-    bad_u[at.u] |= 0x1f;
+    bad_u[at.u] = 0x1f;
     bad_u[at.u + 1..at.u + 48].fill(0xff);
     let case = "u's x coordinate out of range";
     assert_refused(&post(to, OCTETS, &bad_u), 400, "malformed", case);

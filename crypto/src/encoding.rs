@@ -80,13 +80,13 @@ impl<'a> Reader<'a> {
         group::g1_decompress(&self.array(field)?).map_err(|error| point(field, error))
     }
 
-    /// A point of E(Fp) that is canonical, on the curve and not the identity, but possibly
-    /// outside G1 (crate-internal: only a proof commitment is read this way, see ciphertext).
-    pub(crate) fn g1_on_curve(
+    /// An uncompressed point of E(Fp): canonical, on the curve, not the identity, possibly
+    /// outside G1. Costs a curve-equation check where a compressed point costs a square root.
+    pub(crate) fn g1_uncompressed_on_curve(
         &mut self,
         field: &'static str,
     ) -> Result<blst_p1_affine, DecodeError> {
-        group::g1_decompress_on_curve(&self.array(field)?).map_err(|error| point(field, error))
+        group::g1_deserialize_on_curve(&self.array(field)?).map_err(|error| point(field, error))
     }
 
     pub fn g2(&mut self, field: &'static str) -> Result<blst_p2_affine, DecodeError> {

@@ -253,10 +253,10 @@ fn bad_point_encodings_have_typed_errors() {
     let bytes = ct.to_bytes();
     let u_at = 1 + label(&key, 0).to_bytes().len();
 
-    // identity for u
+    // identity for u (uncompressed, infinity flag)
     let mut b = bytes.clone();
-    b[u_at..u_at + 48].fill(0);
-    b[u_at] = 0xc0;
+    b[u_at..u_at + 96].fill(0);
+    b[u_at] = 0x40;
     assert!(matches!(
         Ciphertext::from_bytes(&b),
         Err(DecodeError::Point {
@@ -264,24 +264,44 @@ fn bad_point_encodings_have_typed_errors() {
             error: PointError::Identity
         })
     ));
+    // u in compressed form (the compression flag set) is not the encoding
+    let mut b = bytes.clone();
+    b[u_at] |= 0x80;
+    assert!(Ciphertext::from_bytes(&b).is_err());
+    // u's x ≥ p
+    let mut b = bytes.clone();
+    b[u_at..u_at + 48].fill(0xff);
+    b[u_at] = 0x1f;
+    assert!(matches!(
+        Ciphertext::from_bytes(&b),
+        Err(DecodeError::Point {
+            field: "ciphertext.u",
+            error: PointError::Encoding
+        })
+    ));
+    // u off the curve
+    let mut b = bytes.clone();
+    b[u_at + 95] ^= 1;
+    assert!(matches!(
+        Ciphertext::from_bytes(&b),
+        Err(DecodeError::Point {
+            field: "ciphertext.u",
+            error: PointError::NotOnCurve
+        })
+    ));
     // an on-curve point outside G1 for u decodes (only its G1 component matters, SPEC §2.5),
     // and the proof, made for another u, fails
     let outside = (1u8..=255)
-        .map(|x| {
-            let mut p = [0u8; 48];
-            p[0] = 0x80;
-            p[47] = x;
-            p
-        })
+        .filter_map(uncompressed_from_x)
         .find_map(|p| {
             let mut b = bytes.clone();
-            b[u_at..u_at + 48].copy_from_slice(&p);
+            b[u_at..u_at + 96].copy_from_slice(&p);
             Ciphertext::from_bytes(&b).ok()
         })
         .expect("some small x is on the curve");
     assert!(verify(&key, outside).is_err());
     // non-canonical f (>= r)
-    let f_at = u_at + 96;
+    let f_at = u_at + 192;
     let mut b = bytes.clone();
     b[f_at..f_at + 32].fill(0xff);
     assert_eq!(
@@ -359,7 +379,7 @@ fn out_of_subgroup_share_is_evidence() {
     }
     let x = point.expect("a small x on the curve outside G1");
     let mut bytes = batches[0].to_bytes();
-    let uncompressed = uncompressed_from_x(x);
+    let uncompressed = uncompressed_from_x(x).expect("x is on the curve");
     bytes[41 + 96..41 + 192].copy_from_slice(&uncompressed);
     batches[0] = ShareBatch::from_bytes(&bytes).unwrap();
     let out = combine(&key, BATCH_ID, &cts, &batches, &mut r).unwrap();
@@ -372,9 +392,10 @@ fn out_of_subgroup_share_is_evidence() {
     assert_eq!(out.decryptions[1], Decryption::Plaintext(b"y".to_vec()));
 }
 
-/// The uncompressed encoding of the curve point with the given small x (y = sqrt(x^3 + 4)),
-/// computed with a tiny big-integer square root modulo p (p ≡ 3 mod 4: y = a^((p+1)/4)).
-fn uncompressed_from_x(x: u8) -> [u8; 96] {
+/// The uncompressed encoding of the curve point with the given small x (y = sqrt(x^3 + 4)), if
+/// there is one, computed with a tiny big-integer square root modulo p (p ≡ 3 mod 4:
+/// y = a^((p+1)/4)).
+fn uncompressed_from_x(x: u8) -> Option<[u8; 96]> {
     use num_bigint::BigUint;
     let p = BigUint::parse_bytes(
         b"1a0111ea397fe69a4b1ba7b6434bacd764774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab",
@@ -385,13 +406,15 @@ fn uncompressed_from_x(x: u8) -> [u8; 96] {
     let a = (&xb * &xb * &xb + BigUint::from(4u8)) % &p;
     let e = (&p + BigUint::from(1u8)) >> 2;
     let y = a.modpow(&e, &p);
-    assert_eq!((&y * &y) % &p, a, "x must be on the curve");
+    if (&y * &y) % &p != a {
+        return None;
+    }
     let mut out = [0u8; 96];
     let xs = xb.to_bytes_be();
     out[48 - xs.len()..48].copy_from_slice(&xs);
     let ys = y.to_bytes_be();
     out[96 - ys.len()..].copy_from_slice(&ys);
-    out
+    Some(out)
 }
 
 /// serde: canonical bytes in binary formats, hex in human-readable ones; deserialising runs

@@ -1,6 +1,6 @@
 //! Envelopes: what a wallet submits and what gossip, blocks, the mempool log and the release
 //! log carry for each ordered entry. An *open* envelope is the ciphertext encoding itself
-//! (its first byte is the ciphertext version, `0x01`), so the open path's bytes and cost are
+//! (its first byte is the ciphertext version, `0x02`), so the open path's bytes and cost are
 //! unchanged; an *anonymous* envelope adds the RLN statement and proof (SPEC.md §3, §8.11):
 //!
 //! `0x81 ‖ Statement(136) ‖ Proof(192) ‖ Ciphertext`
@@ -15,7 +15,7 @@ use curtain_crypto::{DecodeError, EncodedCiphertext, VerifiedCiphertext};
 use sha2::{Digest as _, Sha256};
 use std::sync::Arc;
 
-/// First byte of an anonymous envelope (a ciphertext starts with its version, `0x01`).
+/// First byte of an anonymous envelope (a ciphertext starts with its version, `0x02`).
 pub const ANONYMOUS_TAG: u8 = 0x81;
 /// Bytes an anonymous envelope adds to its ciphertext.
 pub const RLN_BYTES: usize = 1 + STATEMENT_BYTES + PROOF_BYTES;

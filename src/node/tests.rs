@@ -244,8 +244,8 @@ fn admission_verdicts() {
     // does not decode
     let bad_point = {
         let mut b = good.as_bytes().to_vec();
-        // the compressed flag, then x all ones
-        b[1 + 55] = 0x9f;
+        // uncompressed (flag bits clear), then x all ones
+        b[1 + 55] = 0x1f;
         b[1 + 55 + 1..1 + 55 + 48].fill(0xff);
         EncodedCiphertext::parse(&b).unwrap()
     };
