@@ -203,6 +203,7 @@ impl Member {
         &mut self,
         block: ChainBlock,
         certificate: Vec<u8>,
+        now_ms: u64,
         rng: &mut R,
     ) -> Result<Vec<Effect>, FinalizeError> {
         // The chain position was checked when the block was voted on; here only validity
@@ -218,9 +219,17 @@ impl Member {
         self.voted.retain(|_, (h, _)| *h > finalized);
         let (b, _) = block.into_parts();
         let fin = FinalizedBlock::new(b, certificate, verified);
-        let effects = self.collector.on_finalized(fin, rng)?;
+        let effects = self.collector.on_finalized(fin, now_ms, rng)?;
         self.on_effects(&effects);
         Ok(effects)
+    }
+
+    /// The clock moved: heights that waited too long for their designated members' shares
+    /// get this member's (see [`super::reveal::Collector::on_tick`]).
+    pub fn on_tick<R: CryptoRng + ?Sized>(&mut self, now_ms: u64, rng: &mut R) -> Vec<Effect> {
+        let effects = self.collector.on_tick(now_ms, rng);
+        self.on_effects(&effects);
+        effects
     }
 
     fn verified_bodies<R: CryptoRng + ?Sized>(
@@ -247,9 +256,10 @@ impl Member {
         &mut self,
         from: u32,
         batch: ShareBatch,
+        now_ms: u64,
         rng: &mut R,
     ) -> Result<Vec<Effect>, MessageError> {
-        let effects = self.collector.on_shares(from, batch, rng)?;
+        let effects = self.collector.on_shares(from, batch, now_ms, rng)?;
         self.on_effects(&effects);
         Ok(effects)
     }

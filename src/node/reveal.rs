@@ -92,6 +92,14 @@ fn groups(fin: &FinalizedBlock) -> Groups {
     g
 }
 
+/// Whether member `index` is one of the `t` members that share for `height` at once (SPEC
+/// §5.4): a window of `t` consecutive indices that moves by one per height, so every member
+/// shares for `t` heights out of `n`. The others share only when a height stalls.
+pub fn designated(height: u64, index: u32, n: usize, t: usize) -> bool {
+    let n = n as u64;
+    (u64::from(index) + n - height % n) % n < t as u64
+}
+
 /// What the shell must do after a collector step.
 #[derive(Clone, Debug)]
 pub enum Effect {
@@ -117,24 +125,40 @@ struct Group {
     positions: Vec<usize>,
     cts: Vec<VerifiedCiphertext>,
     batches: BTreeMap<u32, ShareBatch>,
+    /// Whether this member's batch is in `batches` (it holds a share of the epoch and made it).
+    mine: bool,
     done: Option<curtain_crypto::Combined>,
 }
 
 struct Slot {
     fin: FinalizedBlock,
     groups: Vec<Group>,
+    /// When the block became final here (the shell's clock, ms).
+    final_at_ms: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
 pub struct CollectorConfig {
     /// Share batches kept per member for blocks not yet final here (a member ahead of us).
     pub max_early_per_member: usize,
+    /// A final block whose designated members' batches are missing gets every member's once
+    /// one of the missing has been silent this long (no batch at all from it, for any height)
+    /// or has sent a batch for a later height; an alive member working through a backlog
+    /// keeps sending batches, so overload alone does not trigger it. Whatever the reason, a
+    /// block incomplete after `HARD_FALLBACK` times this gets every member's batch.
+    pub fallback_ms: u64,
+    /// After a fallback, every member shares at once for this many heights past the stalled
+    /// one (a designated member is likely down; waiting `fallback_ms` at each height would
+    /// cost latency).
+    pub eager_heights: u64,
 }
 
 impl Default for CollectorConfig {
     fn default() -> Self {
         Self {
             max_early_per_member: 32,
+            fallback_ms: 1_000,
+            eager_heights: 64,
         }
     }
 }
@@ -153,6 +177,20 @@ pub struct Collector {
     faulty: BTreeSet<(u64, u32)>,
     /// Batch ids of recently released heights: late batches for them are dropped, not buffered.
     released: VecDeque<[u8; 32]>,
+    /// Every member shares at once for heights up to this one (set by a fallback).
+    eager_until: u64,
+    /// Per (epoch, member index): its last batch for a block final here.
+    heard: HashMap<(u64, u32), Heard>,
+}
+
+/// A block incomplete after this many `fallback_ms` gets every member's batch regardless.
+const HARD_FALLBACK: u64 = 5;
+
+/// The last batch heard from a member of a key epoch.
+#[derive(Clone, Copy, Debug)]
+struct Heard {
+    at_ms: u64,
+    height: u64,
 }
 
 /// How many released batch ids are remembered to drop late batches.
@@ -176,6 +214,8 @@ impl Collector {
             early: BTreeMap::new(),
             faulty: BTreeSet::new(),
             released: VecDeque::new(),
+            eager_until: 0,
+            heard: HashMap::new(),
         }
     }
 
@@ -228,11 +268,13 @@ impl Collector {
         self.faulty.iter()
     }
 
-    /// A block became final here: produce and send this member's shares, then use any shares
-    /// that arrived early.
+    /// A block became final here at `now_ms`: if this member is designated for it (or the
+    /// collector is eager), produce and send its shares; then use any shares that arrived
+    /// early.
     pub fn on_finalized<R: CryptoRng + ?Sized>(
         &mut self,
         fin: FinalizedBlock,
+        now_ms: u64,
         rng: &mut R,
     ) -> Result<Vec<Effect>, ShareError> {
         let h = fin.height();
@@ -246,21 +288,19 @@ impl Collector {
             if !self.keys.contains_key(&epoch) {
                 return Err(ShareError::UnknownEpoch(epoch));
             }
-            let id = batch_id(&digest, epoch);
-            let mut batches = BTreeMap::new();
-            if let Some(share) = self.my_shares.get(&epoch) {
-                let mine = share.decryption_shares(id, &cts);
-                batches.insert(mine.member(), mine.clone());
-                effects.push(Effect::Broadcast(mine));
-            }
-            slot_groups.push(Group {
+            let mut g = Group {
                 epoch,
-                batch_id: id,
+                batch_id: batch_id(&digest, epoch),
                 positions,
                 cts,
-                batches,
+                batches: BTreeMap::new(),
+                mine: false,
                 done: None,
-            });
+            };
+            if self.shares_at_once(h, &g) {
+                share_mine(&self.my_shares, &mut g, &mut effects);
+            }
+            slot_groups.push(g);
         }
         for (gi, g) in slot_groups.iter().enumerate() {
             self.index.insert(g.batch_id, (h, gi));
@@ -270,6 +310,7 @@ impl Collector {
             Slot {
                 fin,
                 groups: slot_groups,
+                final_at_ms: now_ms,
             },
         );
         // Adopt early batches for this block.
@@ -286,17 +327,80 @@ impl Collector {
             });
         }
         for b in adopted {
-            self.store(b);
+            self.store(b, now_ms);
         }
         self.progress(h, rng, &mut effects);
         Ok(effects)
     }
 
-    /// A share batch arrived from member `from` (authenticated by the p2p layer).
+    /// Whether this member shares for group `g` of height `h` as soon as it is final: it is
+    /// designated, or the collector is eager after a fallback, or a member of the epoch has
+    /// been caught lying (the designated ones may then not be enough).
+    fn shares_at_once(&self, h: u64, g: &Group) -> bool {
+        let Some(share) = self.my_shares.get(&g.epoch) else {
+            return false;
+        };
+        let key = &self.keys[&g.epoch];
+        h <= self.eager_until
+            || designated(h, share.index(), key.n(), key.t())
+            || self
+                .faulty
+                .range((g.epoch, 0)..=(g.epoch, u32::MAX))
+                .next()
+                .is_some()
+    }
+
+    /// The clock moved to `now_ms`: every height still incomplete `fallback_ms` after it
+    /// became final gets this member's batch, and the collector turns eager for the next
+    /// `eager_heights` heights (also if it had shared already: it is as likely to need the
+    /// others at the next heights as they are to need it).
+    pub fn on_tick<R: CryptoRng + ?Sized>(&mut self, now_ms: u64, rng: &mut R) -> Vec<Effect> {
+        let stalled: Vec<u64> = self
+            .slots
+            .iter()
+            .filter(|(h, s)| self.stalled(**h, s, now_ms))
+            .map(|(h, _)| *h)
+            .collect();
+        let mut effects = Vec::new();
+        for h in stalled {
+            self.eager_until = self.eager_until.max(h + self.cfg.eager_heights);
+            for g in &mut self.slots.get_mut(&h).expect("listed").groups {
+                share_mine(&self.my_shares, g, &mut effects);
+            }
+            self.progress(h, rng, &mut effects);
+        }
+        effects
+    }
+
+    /// Whether height `h` waits on a designated member that looks down (see
+    /// [`CollectorConfig::fallback_ms`]).
+    fn stalled(&self, h: u64, slot: &Slot, now_ms: u64) -> bool {
+        let waited = now_ms.saturating_sub(slot.final_at_ms);
+        if waited < self.cfg.fallback_ms {
+            return false;
+        }
+        slot.groups.iter().filter(|g| g.done.is_none()).any(|g| {
+            if waited >= HARD_FALLBACK * self.cfg.fallback_ms {
+                return true;
+            }
+            let key = &self.keys[&g.epoch];
+            (0..key.n() as u32)
+                .filter(|m| designated(h, *m, key.n(), key.t()) && !g.batches.contains_key(m))
+                .any(|m| match self.heard.get(&(g.epoch, m)) {
+                    None => true,
+                    Some(last) => {
+                        last.height > h || now_ms.saturating_sub(last.at_ms) >= self.cfg.fallback_ms
+                    }
+                })
+        })
+    }
+
+    /// A share batch arrived from member `from` (authenticated by the p2p layer) at `now_ms`.
     pub fn on_shares<R: CryptoRng + ?Sized>(
         &mut self,
         from: u32,
         batch: ShareBatch,
+        now_ms: u64,
         rng: &mut R,
     ) -> Result<Vec<Effect>, ShareError> {
         if batch.member() != from {
@@ -308,7 +412,7 @@ impl Collector {
         let mut effects = Vec::new();
         match self.index.get(&batch.batch_id()) {
             Some(&(h, _)) => {
-                self.store(batch);
+                self.store(batch, now_ms);
                 self.progress(h, rng, &mut effects);
             }
             None if self.released.contains(&batch.batch_id()) => {}
@@ -333,11 +437,20 @@ impl Collector {
         g.batches.get(&share.index())
     }
 
-    fn store(&mut self, batch: ShareBatch) {
+    fn store(&mut self, batch: ShareBatch, now_ms: u64) {
         let Some(&(h, gi)) = self.index.get(&batch.batch_id()) else {
             return;
         };
         let g = &mut self.slots.get_mut(&h).expect("indexed").groups[gi];
+        let heard = self
+            .heard
+            .entry((g.epoch, batch.member()))
+            .or_insert(Heard {
+                at_ms: now_ms,
+                height: h,
+            });
+        heard.at_ms = heard.at_ms.max(now_ms);
+        heard.height = heard.height.max(h);
         if g.done.is_none() && !self.faulty.contains(&(g.epoch, batch.member())) {
             g.batches.entry(batch.member()).or_insert(batch);
         }
@@ -349,22 +462,27 @@ impl Collector {
         let slot = self.slots.get_mut(&h).expect("slot exists");
         for g in slot.groups.iter_mut().filter(|g| g.done.is_none()) {
             let key = &self.keys[&g.epoch];
-            if g.batches.len() < key.t() {
-                continue;
-            }
-            let batches: Vec<ShareBatch> = g.batches.values().cloned().collect();
-            let faults = match combine(key, g.batch_id, &g.cts, &batches, rng) {
-                Ok(c) => {
-                    let f = c.faults.clone();
-                    g.done = Some(c);
-                    f
+            while g.done.is_none() && g.batches.len() >= key.t() {
+                let batches: Vec<ShareBatch> = g.batches.values().cloned().collect();
+                let faults = match combine(key, g.batch_id, &g.cts, &batches, rng) {
+                    Ok(c) => {
+                        let f = c.faults.clone();
+                        g.done = Some(c);
+                        f
+                    }
+                    Err(CombineError::NotEnoughShares { faults, .. }) => faults,
+                };
+                let caught = !faults.is_empty();
+                for f in faults {
+                    g.batches.remove(&f.member());
+                    if self.faulty.insert((g.epoch, f.member())) {
+                        effects.push(Effect::Fault(f));
+                    }
                 }
-                Err(CombineError::NotEnoughShares { faults, .. }) => faults,
-            };
-            for f in faults {
-                g.batches.remove(&f.member());
-                if self.faulty.insert((g.epoch, f.member())) {
-                    effects.push(Effect::Fault(f));
+                // A designated member lied: this member's batch may be needed now, and
+                // with it the group may combine.
+                if !(caught && share_mine(&self.my_shares, g, effects)) {
+                    break;
                 }
             }
         }
@@ -386,6 +504,26 @@ impl Collector {
             self.next_release += 1;
         }
     }
+}
+
+/// Makes, keeps and sends this member's batch for `g`, once; false if it had made it already,
+/// the group is done, or this member holds no share of the epoch.
+fn share_mine(
+    my_shares: &BTreeMap<u64, KeyShare>,
+    g: &mut Group,
+    effects: &mut Vec<Effect>,
+) -> bool {
+    if g.mine || g.done.is_some() {
+        return false;
+    }
+    let Some(share) = my_shares.get(&g.epoch) else {
+        return false;
+    };
+    let mine = share.decryption_shares(g.batch_id, &g.cts);
+    g.batches.insert(mine.member(), mine.clone());
+    g.mine = true;
+    effects.push(Effect::Broadcast(mine));
+    true
 }
 
 /// Assembles the released batch: entries in block order, grouped by namespace as the block is.

@@ -132,6 +132,9 @@ pub struct Timeouts {
     pub timeout_retry: Duration,
     /// How often to ask peers again for share batches of heights still waiting.
     pub share_retry: Duration,
+    /// How often the collector checks for heights stalled on their designated members' shares
+    /// (the stall itself is `CollectorConfig::fallback_ms`).
+    pub share_fallback_tick: Duration,
     /// Block pacing of a leader (see [`Pacing`]).
     pub pacing: Pacing,
 }
@@ -143,6 +146,7 @@ impl Default for Timeouts {
             certification: Duration::from_secs(2),
             timeout_retry: Duration::from_secs(5),
             share_retry: Duration::from_secs(1),
+            share_fallback_tick: Duration::from_millis(100),
             pacing: Pacing::default(),
         }
     }
@@ -703,6 +707,7 @@ where
             let fx = member.lock().expect("member lock").on_finalized(
                 block.inner().clone(),
                 proof,
+                unix_ms(&context),
                 &mut restore_rng,
             );
             match fx {
@@ -733,6 +738,11 @@ where
         let io = io.clone();
         let participants = cfg.participants.clone();
         move |ctx| share_receiver(ctx, io, participants, limits.max_ciphertexts, share_rx)
+    }));
+    handles.push(context.child("share_fallback").spawn({
+        let io = io.clone();
+        let every = cfg.timeouts.share_fallback_tick;
+        move |ctx| share_fallback(ctx, io, every)
     }));
     handles.push(context.child("share_retry").spawn({
         let every = cfg.timeouts.share_retry;
@@ -1031,7 +1041,8 @@ async fn finalizer<E, S>(
             .insert(height, context.current());
         let effects = {
             let mut m = io.member();
-            let fx = m.on_finalized(block, certificate, &mut context);
+            let now_ms = unix_ms(&context);
+            let fx = m.on_finalized(block, certificate, now_ms, &mut context);
             io.stats.finalized_height.set(m.finalized_height() as i64);
             io.stats.mempool_size.set(m.mempool.len() as i64);
             for (id, reason) in m.take_dropped() {
@@ -1068,7 +1079,7 @@ async fn share_receiver<E, S, R>(
     max_batch: usize,
     mut rx: R,
 ) where
-    E: CryptoRng,
+    E: Clock + CryptoRng,
     S: Sender<PublicKey = PublicKey>,
     R: Receiver<PublicKey = PublicKey>,
 {
@@ -1079,7 +1090,10 @@ async fn share_receiver<E, S, R>(
         match ShareMessage::decode(bytes.as_ref(), max_batch) {
             Ok(ShareMessage::Batch(batch)) => {
                 io.stats.shares_received.inc();
-                let res = io.member().on_share_batch(from, batch, &mut context);
+                let now_ms = unix_ms(&context);
+                let res = io
+                    .member()
+                    .on_share_batch(from, batch, now_ms, &mut context);
                 match res {
                     Ok(fx) => io.apply(fx).await,
                     Err(e) => warn!(from, error = %e, "share batch refused"),
@@ -1102,6 +1116,39 @@ async fn share_receiver<E, S, R>(
             }
             Err(e) => warn!(from, error = %e, "bad share message"),
         }
+    }
+}
+
+/// The shell's clock in ms since the Unix epoch (what the cores take as `now_ms`).
+fn unix_ms(context: &impl Clock) -> u64 {
+    context
+        .current()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Ticks the collector: a height that waited too long for its designated members' shares
+/// gets this member's.
+async fn share_fallback<E, S>(mut context: E, io: Io<S>, every: Duration)
+where
+    E: Clock + CryptoRng,
+    S: Sender<PublicKey = PublicKey>,
+{
+    loop {
+        context.sleep(every).await;
+        let now_ms = unix_ms(&context);
+        let fx = io.member().on_tick(now_ms, &mut context);
+        let sent = fx
+            .iter()
+            .filter(|e| matches!(e, Effect::Broadcast(_)))
+            .count();
+        if sent > 0 {
+            info!(
+                batches = sent,
+                "fallback: sharing for heights stalled on designated members"
+            );
+        }
+        io.apply(fx).await;
     }
 }
 
@@ -1184,10 +1231,7 @@ async fn admitter<E: Clock + CryptoRng>(
                 Err(_) => break,
             }
         }
-        let now_ms = context
-            .current()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        let now_ms = unix_ms(&context);
         let mut items = Vec::with_capacity(count);
         let mut replies = Vec::with_capacity(requests.len());
         for r in requests {

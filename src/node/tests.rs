@@ -434,6 +434,16 @@ struct Member {
     log: ReleaseLog,
     released: Vec<Vec<u8>>,
     faults: Vec<u32>,
+    /// Batch ids this member sent its batch for, in order.
+    shared: Vec<[u8; 32]>,
+}
+
+/// The collector's fallback delay in these tests (the default).
+const FALLBACK_MS: u64 = 1_000;
+
+/// When the tests finalize height `h` everywhere (far enough apart for a fallback in between).
+fn final_at(h: u64) -> u64 {
+    h * 10 * FALLBACK_MS
 }
 
 /// Key shares are deliberately not `Clone`; tests copy one through its encoding.
@@ -442,11 +452,15 @@ fn dup(s: &KeyShare) -> KeyShare {
 }
 
 fn members(c: &Committee) -> Vec<Member> {
+    members_with(c, CollectorConfig::default())
+}
+
+fn members_with(c: &Committee, cfg: CollectorConfig) -> Vec<Member> {
     c.shares
         .iter()
         .map(|s| Member {
             collector: Collector::new(
-                CollectorConfig::default(),
+                cfg,
                 BTreeMap::from([(0, c.key.clone())]),
                 BTreeMap::from([(0, dup(s))]),
                 1,
@@ -454,6 +468,7 @@ fn members(c: &Committee) -> Vec<Member> {
             log: ReleaseLog::after(&Block::genesis()),
             released: Vec::new(),
             faults: Vec::new(),
+            shared: Vec::new(),
         })
         .collect()
 }
@@ -486,6 +501,7 @@ fn chain(c: &Committee, k: u64, per: usize, r: &mut ChaCha20Rng) -> Vec<Finalize
 /// returns when nothing is in flight.
 fn deliver(
     ms: &mut [Member],
+    now_ms: u64,
     mut inbox: Vec<(u32, ShareBatch)>,
     withhold: Option<u32>,
     tamper: Option<u32>,
@@ -504,7 +520,10 @@ fn deliver(
             if i as u32 == from {
                 continue;
             }
-            let fx = m.collector.on_shares(from, batch.clone(), r).unwrap();
+            let fx = m
+                .collector
+                .on_shares(from, batch.clone(), now_ms, r)
+                .unwrap();
             apply(m, i as u32, fx, &mut inbox);
         }
     }
@@ -513,7 +532,10 @@ fn deliver(
 fn apply(m: &mut Member, me: u32, fx: Vec<Effect>, inbox: &mut Vec<(u32, ShareBatch)>) {
     for e in fx {
         match e {
-            Effect::Broadcast(b) => inbox.push((me, b)),
+            Effect::Broadcast(b) => {
+                m.shared.push(b.batch_id());
+                inbox.push((me, b));
+            }
             Effect::Release(rb) => {
                 m.log.append(&rb).unwrap();
                 m.released.push(rb.to_bytes());
@@ -533,6 +555,8 @@ fn corrupt(b: &ShareBatch) -> ShareBatch {
     ShareBatch::from_bytes(&bytes).unwrap()
 }
 
+/// Every member finalizes each block at `final_at(h)`; shares are delivered; then the clock
+/// reaches the fallback and whatever it produces is delivered too.
 fn finalize_all(
     ms: &mut [Member],
     fins: &[FinalizedBlock],
@@ -543,11 +567,36 @@ fn finalize_all(
     for fin in fins {
         let mut inbox = Vec::new();
         for (i, m) in ms.iter_mut().enumerate() {
-            let fx = m.collector.on_finalized(fin.clone(), r).unwrap();
+            let fx = m
+                .collector
+                .on_finalized(fin.clone(), final_at(fin.height()), r)
+                .unwrap();
             apply(m, i as u32, fx, &mut inbox);
         }
-        deliver(ms, inbox, withhold, tamper, r);
+        deliver(ms, final_at(fin.height()), inbox, withhold, tamper, r);
+        tick_all(
+            ms,
+            final_at(fin.height()) + FALLBACK_MS,
+            withhold,
+            tamper,
+            r,
+        );
     }
+}
+
+fn tick_all(
+    ms: &mut [Member],
+    now_ms: u64,
+    withhold: Option<u32>,
+    tamper: Option<u32>,
+    r: &mut ChaCha20Rng,
+) {
+    let mut inbox = Vec::new();
+    for (i, m) in ms.iter_mut().enumerate() {
+        let fx = m.collector.on_tick(now_ms, r);
+        apply(m, i as u32, fx, &mut inbox);
+    }
+    deliver(ms, now_ms, inbox, withhold, tamper, r);
 }
 
 #[test]
@@ -557,10 +606,17 @@ fn honest_members_release_identical_verifiable_logs() {
     let fins = chain(&c, 3, 7, &mut r);
     let mut ms = members(&c);
     finalize_all(&mut ms, &fins, None, None, &mut r);
-    for m in &ms {
+    for (i, m) in ms.iter().enumerate() {
         assert_eq!(m.released.len(), 3);
         assert_eq!(m.released, ms[0].released);
         assert!(m.faults.is_empty());
+        // only the t designated members share for each height, and no fallback fires
+        let expected: Vec<[u8; 32]> = fins
+            .iter()
+            .filter(|f| designated(f.height(), i as u32, 4, 3))
+            .map(|f| batch_id(&f.block().digest(), 0))
+            .collect();
+        assert_eq!(m.shared, expected, "member {i}");
     }
     for (h, bytes) in ms[0].released.iter().enumerate() {
         let rb = ReleasedBatch::from_bytes(bytes).unwrap();
@@ -615,15 +671,155 @@ fn wrong_shares_are_named_and_withheld_shares_do_not_stall() {
     for fin in &fins {
         let mut inbox = Vec::new();
         for (i, m) in ms.iter_mut().enumerate() {
-            let fx = m.collector.on_finalized(fin.clone(), &mut r).unwrap();
+            let fx = m
+                .collector
+                .on_finalized(fin.clone(), final_at(fin.height()), &mut r)
+                .unwrap();
+            apply(m, i as u32, fx, &mut inbox);
+        }
+        // after the fallback every member has made its batch
+        for (i, m) in ms.iter_mut().enumerate() {
+            let fx = m
+                .collector
+                .on_tick(final_at(fin.height()) + FALLBACK_MS, &mut r);
             apply(m, i as u32, fx, &mut inbox);
         }
         inbox.retain(|(from, _)| *from < 2);
-        deliver(&mut ms, inbox, None, None, &mut r);
+        deliver(
+            &mut ms,
+            final_at(fin.height()) + FALLBACK_MS,
+            inbox,
+            None,
+            None,
+            &mut r,
+        );
     }
     assert!(ms[..2].iter().all(|m| m.released.is_empty()));
     assert!(ms[2..].iter().all(|m| m.released.len() == 2));
     assert_eq!(ms[0].collector.waiting().collect::<Vec<_>>(), vec![1, 2]);
+}
+
+#[test]
+fn a_silent_designated_member_costs_one_fallback_then_everyone_shares_for_a_while() {
+    let mut r = rng(11);
+    let c = committee(4, 3, &mut r);
+    let fins = chain(&c, 3, 2, &mut r);
+    let cfg = CollectorConfig {
+        eager_heights: 1,
+        ..CollectorConfig::default()
+    };
+    let mut ms = members_with(&c, cfg);
+    let silent = Some(1);
+    let finalize = |ms: &mut [Member], fin: &FinalizedBlock, r: &mut ChaCha20Rng| {
+        let mut inbox = Vec::new();
+        for (i, m) in ms.iter_mut().enumerate() {
+            let fx = m
+                .collector
+                .on_finalized(fin.clone(), final_at(fin.height()), r)
+                .unwrap();
+            apply(m, i as u32, fx, &mut inbox);
+        }
+        deliver(ms, final_at(fin.height()), inbox, silent, None, r);
+    };
+    let released = |ms: &[Member]| [0, 2, 3].map(|i| ms[i].released.len());
+    // height 1: designated {1, 2, 3}; member 1 is silent, so nobody has t batches
+    assert!(designated(1, 1, 4, 3) && !designated(1, 0, 4, 3));
+    finalize(&mut ms, &fins[0], &mut r);
+    assert_eq!(released(&ms), [0, 0, 0]);
+    tick_all(&mut ms, final_at(1) + FALLBACK_MS - 1, silent, None, &mut r);
+    assert_eq!(released(&ms), [0, 0, 0]);
+    assert!(ms[0].shared.is_empty());
+    // at the fallback member 0 shares and everyone releases
+    tick_all(&mut ms, final_at(1) + FALLBACK_MS, silent, None, &mut r);
+    assert_eq!(ms[0].shared.len(), 1);
+    assert_eq!(released(&ms), [1, 1, 1]);
+    // height 2 is within the eager window of those that stalled: they share at once, no
+    // waiting (member 1 had its own batch and two others at height 1, so it never stalled)
+    finalize(&mut ms, &fins[1], &mut r);
+    assert_eq!(released(&ms), [2, 2, 2]);
+    assert_eq!(
+        ms.iter().map(|m| m.shared.len()).collect::<Vec<_>>(),
+        [2, 1, 2, 2]
+    );
+    // height 3 is past it: designated {3, 0, 1} again, member 1 silent, one more fallback
+    assert!(designated(3, 1, 4, 3) && !designated(3, 2, 4, 3));
+    finalize(&mut ms, &fins[2], &mut r);
+    assert_eq!(released(&ms), [2, 2, 2]);
+    assert_eq!(ms[2].shared.len(), 2);
+    tick_all(&mut ms, final_at(3) + FALLBACK_MS, silent, None, &mut r);
+    assert_eq!(released(&ms), [3, 3, 3]);
+    assert_eq!(ms[2].shared.len(), 3);
+    assert_eq!(ms[0].released, ms[3].released);
+}
+
+#[test]
+fn a_slow_designated_member_is_waited_for_and_a_skipping_one_is_not() {
+    let mut r = rng(12);
+    let c = committee(4, 3, &mut r);
+    let fins = chain(&c, 2, 2, &mut r);
+    // member 3 is designated at heights 1 and 2; member 1 only at 1
+    assert!(designated(1, 3, 4, 3) && designated(2, 3, 4, 3) && !designated(2, 1, 4, 3));
+    let t0 = final_at(1);
+    // everyone finalizes both heights at t0; member 3's batches are held back
+    let start = |r: &mut ChaCha20Rng| {
+        let mut ms = members(&c);
+        let mut held = Vec::new();
+        for fin in &fins {
+            let mut inbox = Vec::new();
+            for (i, m) in ms.iter_mut().enumerate() {
+                let fx = m.collector.on_finalized(fin.clone(), t0, r).unwrap();
+                apply(m, i as u32, fx, &mut inbox);
+            }
+            held.extend(inbox.iter().filter(|(from, _)| *from == 3).cloned());
+            inbox.retain(|(from, _)| *from != 3);
+            deliver(&mut ms, t0, inbox, None, None, r);
+        }
+        // member 3 has its own batches; the others lack one for each height
+        assert!(ms[..3].iter().all(|m| m.released.is_empty()));
+        (ms, held)
+    };
+    let released = |ms: &[Member]| [0, 1, 2].map(|i| ms[i].released.len());
+
+    // slow: its batch for height 1 arrives after 900 ms; nobody falls back for height 2
+    // while it was heard less than `fallback_ms` ago, and everybody does once it was not
+    let (mut ms, mut held) = start(&mut r);
+    held.pop(); // its batch for height 2 never arrives
+    deliver(&mut ms, t0 + 900, held, None, None, &mut r);
+    assert_eq!(released(&ms), [1, 1, 1]);
+    tick_all(&mut ms, t0 + FALLBACK_MS, None, None, &mut r);
+    assert_eq!(released(&ms), [1, 1, 1]);
+    assert_eq!(ms[1].shared.len(), 1, "no fallback for an alive member");
+    tick_all(&mut ms, t0 + 900 + FALLBACK_MS, None, None, &mut r);
+    assert_eq!(released(&ms), [2, 2, 2]);
+    assert_eq!(ms[1].shared.len(), 2, "fallback once it was silent");
+
+    // skipping: its batch for height 2 arrives, the one for height 1 never does; height 1
+    // falls back as soon as it has waited `fallback_ms`
+    let (mut ms, mut held) = start(&mut r);
+    let h2 = held.pop().unwrap();
+    deliver(&mut ms, t0 + 100, vec![h2], None, None, &mut r);
+    assert_eq!(released(&ms), [0, 0, 0]);
+    tick_all(&mut ms, t0 + FALLBACK_MS, None, None, &mut r);
+    assert_eq!(released(&ms), [2, 2, 2]);
+    assert_eq!(ms[0].shared.len(), 2, "member 0 shared for height 1 too");
+}
+
+#[test]
+fn designated_windows_cover_t_members_and_rotate() {
+    for (n, t) in [(1, 1), (4, 3), (7, 5), (10, 7), (16, 11)] {
+        let mut per_member = vec![0; n];
+        for h in 0..(3 * n as u64) {
+            let d: Vec<u32> = (0..n as u32).filter(|&i| designated(h, i, n, t)).collect();
+            assert_eq!(d.len(), t, "n={n} t={t} h={h}");
+            for i in d {
+                per_member[i as usize] += 1;
+            }
+        }
+        assert!(
+            per_member.iter().all(|&k| k == 3 * t),
+            "n={n} t={t}: {per_member:?}"
+        );
+    }
 }
 
 #[test]
@@ -637,24 +833,38 @@ fn early_shares_are_kept_and_heights_release_in_order() {
     let mut inbox = Vec::new();
     for fin in &fins {
         for (i, m) in ms.iter_mut().enumerate().skip(1) {
-            let fx = m.collector.on_finalized(fin.clone(), &mut r).unwrap();
+            let fx = m
+                .collector
+                .on_finalized(fin.clone(), final_at(fin.height()), &mut r)
+                .unwrap();
             apply(m, i as u32, fx, &mut inbox);
         }
     }
-    deliver(&mut ms, inbox, None, None, &mut r);
+    deliver(&mut ms, final_at(3), inbox, None, None, &mut r);
     assert!(ms[0].released.is_empty());
+    // height 1 has its three designated batches (members 1..3); 2 and 3 need member 0's
+    assert_eq!(ms[1].released.len(), 1);
     for fin in fins.iter().rev() {
-        let fx = ms[0].collector.on_finalized(fin.clone(), &mut r).unwrap();
+        let h = fin.height();
+        let fx = ms[0]
+            .collector
+            .on_finalized(fin.clone(), final_at(3), &mut r)
+            .unwrap();
         let mut inbox = Vec::new();
         apply(&mut ms[0], 0, fx, &mut inbox);
-        assert!(inbox.len() == 1, "member 0 still shares");
+        assert_eq!(
+            inbox.len(),
+            usize::from(designated(h, 0, 4, 3)),
+            "height {h}"
+        );
+        deliver(&mut ms, final_at(3), inbox, None, None, &mut r);
     }
     assert_eq!(ms[0].released, ms[1].released);
     assert_eq!(ms[0].released.len(), 3);
     // impersonation is refused
     let b = reveal(&BTreeMap::from([(0, dup(&c.shares[2]))]), &fins[0]).remove(0);
     assert_eq!(
-        ms[0].collector.on_shares(1, b, &mut r).unwrap_err(),
+        ms[0].collector.on_shares(1, b, 0, &mut r).unwrap_err(),
         ShareError::Impersonation {
             from: 1,
             claimed: 2
@@ -965,7 +1175,7 @@ fn members_order_finalize_and_release_identically() {
         let mut inbox = Vec::new();
         for (i, m) in ms.iter_mut().enumerate() {
             for e in m
-                .on_finalized(proposal.clone(), b"cert".to_vec(), &mut r)
+                .on_finalized(proposal.clone(), b"cert".to_vec(), 0, &mut r)
                 .unwrap()
             {
                 match e {
@@ -980,7 +1190,7 @@ fn members_order_finalize_and_release_identically() {
                 let ShareMessage::Batch(batch) = m.decode_share_message(&bytes).unwrap() else {
                     panic!("a batch")
                 };
-                for e in m.on_share_batch(from, batch, &mut r).unwrap() {
+                for e in m.on_share_batch(from, batch, 0, &mut r).unwrap() {
                     match e {
                         Effect::Release(rb) => logs[i].push(rb.to_bytes()),
                         Effect::Broadcast(_) | Effect::Fault(_) => panic!("unexpected"),
