@@ -269,7 +269,7 @@ impl Member {
         ShareMessage::decode(bytes, self.limits.max_ciphertexts)
     }
 
-    /// This member's batch `batch_id` for a block still being collected here.
+    /// This member's batch `batch_id`, if it made it recently.
     pub fn my_pending_batch(&self, batch_id: &[u8; 32]) -> Option<ShareBatch> {
         self.collector.my_batch(batch_id).cloned()
     }

@@ -181,7 +181,12 @@ pub struct Collector {
     eager_until: u64,
     /// Per (epoch, member index): its last batch for a block final here.
     heard: HashMap<(u64, u32), Heard>,
+    /// This member's last `SENT_MEMORY` batches with their heights, oldest first.
+    sent: VecDeque<(u64, ShareBatch)>,
 }
+
+/// How many of its own batches a member keeps to answer peers that lost them.
+const SENT_MEMORY: usize = 64;
 
 /// A block incomplete after this many `fallback_ms` gets every member's batch regardless.
 const HARD_FALLBACK: u64 = 5;
@@ -216,6 +221,7 @@ impl Collector {
             released: VecDeque::new(),
             eager_until: 0,
             heard: HashMap::new(),
+            sent: VecDeque::new(),
         }
     }
 
@@ -245,11 +251,13 @@ impl Collector {
         })
     }
 
-    /// `(height, batch id)` of every share batch still being collected: what to ask peers
-    /// for again when their batches may have been lost.
-    pub fn waiting_batches(&self) -> Vec<(u64, [u8; 32])> {
+    /// `(height, batch id)` of every share batch still being collected `fallback_ms` after
+    /// its block became final here: what to ask peers for again when their batches may have
+    /// been lost (asking sooner only makes peers answer for heights that are merely busy).
+    pub fn waiting_batches(&self, now_ms: u64) -> Vec<(u64, [u8; 32])> {
         self.slots
             .iter()
+            .filter(|(_, s)| now_ms.saturating_sub(s.final_at_ms) >= self.cfg.fallback_ms)
             .flat_map(|(h, s)| {
                 s.groups
                     .iter()
@@ -298,7 +306,7 @@ impl Collector {
                 done: None,
             };
             if self.shares_at_once(h, &g) {
-                share_mine(&self.my_shares, &mut g, &mut effects);
+                share_mine(&self.my_shares, &mut self.sent, h, &mut g, &mut effects);
             }
             slot_groups.push(g);
         }
@@ -365,7 +373,7 @@ impl Collector {
         for h in stalled {
             self.eager_until = self.eager_until.max(h + self.cfg.eager_heights);
             for g in &mut self.slots.get_mut(&h).expect("listed").groups {
-                share_mine(&self.my_shares, g, &mut effects);
+                share_mine(&self.my_shares, &mut self.sent, h, g, &mut effects);
             }
             self.progress(h, rng, &mut effects);
         }
@@ -429,12 +437,21 @@ impl Collector {
         Ok(effects)
     }
 
-    /// This member's batch for a block still waiting here (for a peer that asks again).
+    /// This member's batch `batch_id`, if it made it recently (for a peer that asks again).
     pub fn my_batch(&self, batch_id: &[u8; 32]) -> Option<&ShareBatch> {
-        let &(h, gi) = self.index.get(batch_id)?;
-        let g = &self.slots[&h].groups[gi];
-        let share = self.my_shares.get(&g.epoch)?;
-        g.batches.get(&share.index())
+        self.sent
+            .iter()
+            .rev()
+            .map(|(_, b)| b)
+            .find(|b| b.batch_id() == *batch_id)
+    }
+
+    /// Whether `height` is recent enough that [`Self::my_batch`] has this member's batch for
+    /// it if it made one: a peer asking for a batch this member never made (it was not
+    /// designated) gets no answer then, rather than a fresh computation. Older heights (or any
+    /// after a restart) may be recomputed from the store.
+    pub fn remembers(&self, height: u64) -> bool {
+        self.sent.front().is_some_and(|(h, _)| height >= *h)
     }
 
     fn store(&mut self, batch: ShareBatch, now_ms: u64) {
@@ -481,7 +498,7 @@ impl Collector {
                 }
                 // A designated member lied: this member's batch may be needed now, and
                 // with it the group may combine.
-                if !(caught && share_mine(&self.my_shares, g, effects)) {
+                if !(caught && share_mine(&self.my_shares, &mut self.sent, h, g, effects)) {
                     break;
                 }
             }
@@ -506,10 +523,12 @@ impl Collector {
     }
 }
 
-/// Makes, keeps and sends this member's batch for `g`, once; false if it had made it already,
-/// the group is done, or this member holds no share of the epoch.
+/// Makes, keeps and sends this member's batch for `g` at height `h`, once; false if it had
+/// made it already, the group is done, or this member holds no share of the epoch.
 fn share_mine(
     my_shares: &BTreeMap<u64, KeyShare>,
+    sent: &mut VecDeque<(u64, ShareBatch)>,
+    h: u64,
     g: &mut Group,
     effects: &mut Vec<Effect>,
 ) -> bool {
@@ -522,6 +541,10 @@ fn share_mine(
     let mine = share.decryption_shares(g.batch_id, &g.cts);
     g.batches.insert(mine.member(), mine.clone());
     g.mine = true;
+    if sent.len() >= SENT_MEMORY {
+        sent.pop_front();
+    }
+    sent.push_back((h, mine.clone()));
     effects.push(Effect::Broadcast(mine));
     true
 }

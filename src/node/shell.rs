@@ -1100,8 +1100,13 @@ async fn share_receiver<E, S, R>(
                 }
             }
             Ok(ShareMessage::Request { height, batch_id }) => {
-                let mut batch = io.member().my_pending_batch(&batch_id);
-                if batch.is_none() {
+                let (mut batch, remembers) = {
+                    let m = io.member();
+                    (m.my_pending_batch(&batch_id), m.collector.remembers(height))
+                };
+                // A recent height whose batch this member never made (it was not designated
+                // and saw no stall) is not recomputed for a peer's retry.
+                if batch.is_none() && !remembers {
                     if let Some(block) = io.mailbox.get_block(Height::new(height)).await {
                         let recomputed = io.member().reshare(block.inner().clone(), &mut context);
                         batch = recomputed
@@ -1161,7 +1166,7 @@ where
 {
     loop {
         context.sleep(every).await;
-        let waiting = io.member().collector.waiting_batches();
+        let waiting = io.member().collector.waiting_batches(unix_ms(&context));
         for (height, batch_id) in waiting {
             debug!(height, "asking again for share batches");
             io.send(

@@ -617,6 +617,12 @@ fn honest_members_release_identical_verifiable_logs() {
             .map(|f| batch_id(&f.block().digest(), 0))
             .collect();
         assert_eq!(m.shared, expected, "member {i}");
+        // it can answer a peer's retry with exactly the batches it made
+        for f in &fins {
+            let id = batch_id(&f.block().digest(), 0);
+            assert_eq!(m.collector.my_batch(&id).is_some(), expected.contains(&id));
+        }
+        assert!(m.collector.remembers(3));
     }
     for (h, bytes) in ms[0].released.iter().enumerate() {
         let rb = ReleasedBatch::from_bytes(bytes).unwrap();
