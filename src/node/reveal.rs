@@ -93,7 +93,7 @@ fn groups(fin: &FinalizedBlock) -> Groups {
 }
 
 /// Whether member `index` is one of the `t` members that share for `height` at once (SPEC
-/// §5.4): a window of `t` consecutive indices that moves by one per height, so every member
+/// §5.3): a window of `t` consecutive indices that moves by one per height, so every member
 /// shares for `t` heights out of `n`. The others share only when a height stalls.
 pub fn designated(height: u64, index: u32, n: usize, t: usize) -> bool {
     let n = n as u64;
