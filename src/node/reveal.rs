@@ -446,14 +446,6 @@ impl Collector {
             .find(|b| b.batch_id() == *batch_id)
     }
 
-    /// Whether `height` is recent enough that [`Self::my_batch`] has this member's batch for
-    /// it if it made one: a peer asking for a batch this member never made (it was not
-    /// designated) gets no answer then, rather than a fresh computation. Older heights (or any
-    /// after a restart) may be recomputed from the store.
-    pub fn remembers(&self, height: u64) -> bool {
-        self.sent.front().is_some_and(|(h, _)| height >= *h)
-    }
-
     fn store(&mut self, batch: ShareBatch, now_ms: u64) {
         let Some(&(h, gi)) = self.index.get(&batch.batch_id()) else {
             return;

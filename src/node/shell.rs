@@ -1100,13 +1100,11 @@ async fn share_receiver<E, S, R>(
                 }
             }
             Ok(ShareMessage::Request { height, batch_id }) => {
-                let (mut batch, remembers) = {
-                    let m = io.member();
-                    (m.my_pending_batch(&batch_id), m.collector.remembers(height))
-                };
-                // A recent height whose batch this member never made (it was not designated
-                // and saw no stall) is not recomputed for a peer's retry.
-                if batch.is_none() && !remembers {
+                // Peers ask only for heights stalled for `fallback_ms`, so a batch this member
+                // never made (it was not designated and released the height without it) is
+                // worth making now: without it the asker may never reach `t`.
+                let mut batch = io.member().my_pending_batch(&batch_id);
+                if batch.is_none() {
                     if let Some(block) = io.mailbox.get_block(Height::new(height)).await {
                         let recomputed = io.member().reshare(block.inner().clone(), &mut context);
                         batch = recomputed
