@@ -7,6 +7,7 @@
 pub mod api;
 #[cfg(feature = "node")]
 pub mod dkg;
+pub mod keystore;
 pub mod ledger;
 #[cfg(feature = "node")]
 pub mod node;

@@ -8,10 +8,11 @@
 mod common;
 
 use common::{http, poll, Nodes};
+use curtain::keystore::{KdfParams, KeystoreError, Passphrase};
 use curtain::node::envelope::Envelope;
 use curtain::node::rln::{seal_anonymous, Membership, SlashingEvidence};
-use curtain::sdk::rln::{create_identity, AnonymousWallet};
-use curtain::sdk::Client;
+use curtain::sdk::rln::{create_identity, load_identity, AnonymousWallet};
+use curtain::sdk::{Client, SdkError};
 use curtain::wire::{ErrorBody, SlashingList, TxStatus};
 use curtain_circuits::{fr_to_be_bytes, Identity, MerkleTree, ProvingKey, VerifyingKey};
 use std::process::Command;
@@ -78,11 +79,31 @@ fn anonymous_namespace_admits_members_and_slashes_double_signals() {
         .unwrap();
     let id_path = keys.join("alice.id");
     let mut rng = rand::rng();
-    let alice = create_identity(&id_path, 2, &mut rng).unwrap();
+    // the identity is an encrypted keystore: the secret is not in the file, a wrong
+    // passphrase is refused
+    let pass = Passphrase::new("alice's passphrase");
+    let alice = create_identity(&id_path, 2, &pass, KdfParams::INSECURE_FAST, &mut rng).unwrap();
+    let file = std::fs::read(&id_path).unwrap();
+    let secret = alice.secret_bytes();
+    assert!(!file.windows(32).any(|w| w == secret.as_slice()));
+    assert!(!file
+        .windows(64)
+        .any(|w| w == hex::encode(secret.as_slice()).as_bytes()));
+    assert!(matches!(
+        load_identity(&id_path, &Passphrase::new("mallory")),
+        Err(SdkError::Keystore(KeystoreError::WrongPassphrase))
+    ));
+    assert_eq!(
+        load_identity(&id_path, &pass)
+            .unwrap()
+            .secret_bytes()
+            .as_slice(),
+        secret.as_slice()
+    );
     let client = rt.block_on(Client::connect(urls.clone(), None)).unwrap();
     assert_eq!(client.committee().anonymous_namespaces, vec![ANON]);
     let wallet =
-        AnonymousWallet::new(client.clone(), &id_path, std::sync::Arc::clone(&pk)).unwrap();
+        AnonymousWallet::new(client.clone(), &id_path, &pass, std::sync::Arc::clone(&pk)).unwrap();
 
     // register and wait for an accepted root holding the identity
     rt.block_on(wallet.register(&mut rng)).unwrap();

@@ -35,6 +35,8 @@ pub enum SdkError {
     Protocol(String),
     #[error("committee key: {0}")]
     Key(String),
+    #[error("key file: {0}")]
+    Keystore(#[from] crate::keystore::KeystoreError),
     #[error("encryption: {0}")]
     Encrypt(#[from] curtain_crypto::EncryptError),
     #[error("gave up after {0} attempts")]

@@ -1,13 +1,15 @@
-//! Anonymous senders (SPEC.md §8.11): an RLN identity kept in a key file, its registration
-//! through the committee's registry namespace, and membership proofs for envelopes.
+//! Anonymous senders (SPEC.md §8.11): an RLN identity kept in an encrypted key file, its
+//! registration through the committee's registry namespace, and membership proofs for
+//! envelopes.
 //!
-//! The identity file holds the secret `a0` (hex) and the quota, mode 0600, **not encrypted**
-//! (unlike a member's shares, which live in encrypted keystores); in memory the secret is zeroized on
+//! The identity file is a passphrase-encrypted keystore ([`crate::keystore`], magic
+//! `CURTAINI`, payload `a0(32) ‖ limit(4)`), mode 0600; in memory the secret is zeroized on
 //! drop (`curtain_circuits::Identity`). Next to it, `<file>.used` records the last message
 //! index used per epoch, so a restarted wallet never signals twice with one index (which
 //! would reveal its secret and get it slashed).
 
 use super::{get_json, Client, SdkError};
+use crate::keystore::{self, KdfParams, KeystoreError, Magic, Passphrase};
 use crate::ledger::envelope::Envelope;
 use crate::ledger::rln::{seal_anonymous, Membership, RegistryTx};
 use crate::wire::{Receipt, RlnLeaves, RlnRegistry};
@@ -19,29 +21,42 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
-/// Creates an identity with quota `limit` (messages per epoch) and writes it to `path` (0600).
+/// The kind of an RLN identity keystore.
+const IDENTITY_MAGIC: &Magic = b"CURTAINI";
+
+/// Creates an identity with quota `limit` (messages per epoch) and writes it to `path`,
+/// sealed under `pass` (0600). Use [`KdfParams::STRONG`] outside tests.
 pub fn create_identity<R: CryptoRng + ?Sized>(
     path: &Path,
     limit: u32,
+    pass: &Passphrase,
+    kdf: KdfParams,
     rng: &mut R,
 ) -> Result<Identity, SdkError> {
     let id = Identity::random(limit, rng);
-    let text = Zeroizing::new(format!("{} {limit}\n", hex::encode(*id.secret_bytes())));
-    crate::private_file::write(path, text.as_bytes())
-        .map_err(|e| SdkError::Key(format!("{}: {e}", path.display())))?;
+    let mut plain = Zeroizing::new(Vec::with_capacity(36));
+    plain.extend_from_slice(id.secret_bytes().as_ref());
+    plain.extend_from_slice(&limit.to_be_bytes());
+    let sealed = keystore::seal(IDENTITY_MAGIC, &plain, pass, kdf, rng)?;
+    keystore::write(path, &sealed)?;
     Ok(id)
 }
 
 /// Loads an identity written by [`create_identity`].
-pub fn load_identity(path: &Path) -> Result<Identity, SdkError> {
-    let text =
-        Zeroizing::new(std::fs::read_to_string(path).map_err(|e| SdkError::Key(format!("{e}")))?);
-    let mut parts = text.split_whitespace();
-    let bad = || SdkError::Key(format!("{}: not an identity file", path.display()));
-    let secret = Zeroizing::new(hex::decode(parts.next().ok_or_else(bad)?).map_err(|_| bad())?);
-    let limit: u32 = parts.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
-    let secret: &[u8; 32] = secret.as_slice().try_into().map_err(|_| bad())?;
-    Identity::from_secret_bytes(secret, limit).map_err(|_| bad())
+pub fn load_identity(path: &Path, pass: &Passphrase) -> Result<Identity, SdkError> {
+    let plain = keystore::read(IDENTITY_MAGIC, path, pass)?;
+    let bad = || {
+        SdkError::Keystore(KeystoreError::Corrupt(
+            "identity payload is not a0(32) ‖ limit(4)",
+        ))
+    };
+    let (secret, limit): (&[u8; 32], &[u8; 4]) = match plain.as_slice() {
+        [s @ .., l0, l1, l2, l3] if s.len() == 32 => {
+            (s.try_into().map_err(|_| bad())?, &[*l0, *l1, *l2, *l3])
+        }
+        _ => return Err(bad()),
+    };
+    Identity::from_secret_bytes(secret, u32::from_be_bytes(*limit)).map_err(|_| bad())
 }
 
 /// A wallet that sends to anonymous namespaces.
@@ -62,10 +77,12 @@ pub struct Registered {
 }
 
 impl AnonymousWallet {
-    /// The identity from `identity_path`; `pk` must be the committee's circuit.
+    /// The identity from `identity_path`, opened with `pass`; `pk` must be the committee's
+    /// circuit.
     pub fn new(
         client: Client,
         identity_path: &Path,
+        pass: &Passphrase,
         pk: Arc<ProvingKey>,
     ) -> Result<Self, SdkError> {
         let rln = client.committee().rln.clone().ok_or_else(|| {
@@ -76,7 +93,7 @@ impl AnonymousWallet {
                 "the proving key is for another circuit than the committee's".into(),
             ));
         }
-        let identity = load_identity(identity_path)?;
+        let identity = load_identity(identity_path, pass)?;
         let used_path = identity_path.with_extension("used");
         let used = std::fs::read_to_string(&used_path).ok().and_then(|t| {
             let mut p = t.split_whitespace().map(|x| x.parse::<u64>());
@@ -304,5 +321,62 @@ impl AnonymousWallet {
             .map_err(|e| SdkError::Key(e.to_string()))?;
         *used = Some((epoch, k));
         Ok(k)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng as _;
+
+    #[test]
+    fn identity_files_are_sealed_and_typed() {
+        let dir = std::env::temp_dir().join(format!("curtain-id-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("me.id");
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let pass = Passphrase::new("pw");
+        let id = create_identity(&path, 5, &pass, KdfParams::INSECURE_FAST, &mut rng).unwrap();
+        let back = load_identity(&path, &pass).unwrap();
+        assert_eq!(back.secret_bytes().as_slice(), id.secret_bytes().as_slice());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(matches!(
+            load_identity(&path, &Passphrase::new("nope")),
+            Err(SdkError::Keystore(KeystoreError::WrongPassphrase))
+        ));
+        // another kind of keystore (or a payload of the wrong shape) is not an identity
+        let other = keystore::seal(
+            b"CURTAINK",
+            &[7; 36],
+            &pass,
+            KdfParams::INSECURE_FAST,
+            &mut rng,
+        )
+        .unwrap();
+        keystore::write(&path, &other).unwrap();
+        assert!(matches!(
+            load_identity(&path, &pass),
+            Err(SdkError::Keystore(KeystoreError::NotAKeystore))
+        ));
+        let short = keystore::seal(
+            IDENTITY_MAGIC,
+            &[7; 35],
+            &pass,
+            KdfParams::INSECURE_FAST,
+            &mut rng,
+        )
+        .unwrap();
+        keystore::write(&path, &short).unwrap();
+        assert!(matches!(
+            load_identity(&path, &pass),
+            Err(SdkError::Keystore(KeystoreError::Corrupt(_)))
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
