@@ -36,6 +36,7 @@ enum Command {
     ///
     /// Examples: curtain devnet --rate 2000 --duration 30 --report devnet.json
     ///           curtain devnet            (500 tx/s until Ctrl-C)
+    #[command(verbatim_doc_comment)]
     Devnet(devnet::DevnetArgs),
     /// Run one member's side of a key generation ceremony (Joint-Feldman DKG, no trusted
     /// dealer): writes committee.json, the member's encrypted keystore and node.toml.
@@ -49,11 +50,11 @@ enum Command {
     Reshare(dkg::ReshareArgs),
     /// Generate an ed25519 identity key into a new encrypted keystore.
     Keygen(committee::KeygenArgs),
-    /// Encrypt one payload to the committee and submit it; with --wait, wait for its release
-    /// and verify it.
+    /// Encrypt one payload to the committee and submit it (--wait: await its release, verify it)
     ///
     /// Examples: curtain submit --node http://127.0.0.1:19200 --namespace 1 --data "hello"
     ///           curtain submit --namespace 1 --file tx.bin --wait
+    #[command(verbatim_doc_comment)]
     Submit(client::SubmitArgs),
     /// Follow a namespace's released batches, verifying each (finality certificate, block
     /// contents, openings) before printing it.
