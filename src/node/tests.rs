@@ -565,14 +565,7 @@ fn finalize_all(
     r: &mut ChaCha20Rng,
 ) {
     for fin in fins {
-        let mut inbox = Vec::new();
-        for (i, m) in ms.iter_mut().enumerate() {
-            let fx = m
-                .collector
-                .on_finalized(fin.clone(), final_at(fin.height()), r)
-                .unwrap();
-            apply(m, i as u32, fx, &mut inbox);
-        }
+        let inbox = finalize_everywhere(ms, fin, final_at(fin.height()), r);
         deliver(ms, final_at(fin.height()), inbox, withhold, tamper, r);
         tick_all(
             ms,
@@ -584,6 +577,31 @@ fn finalize_all(
     }
 }
 
+/// Every member finalizes `fin` at `now_ms`; returns what they broadcast (undelivered).
+fn finalize_everywhere(
+    ms: &mut [Member],
+    fin: &FinalizedBlock,
+    now_ms: u64,
+    r: &mut ChaCha20Rng,
+) -> Vec<(u32, ShareBatch)> {
+    let mut inbox = Vec::new();
+    for (i, m) in ms.iter_mut().enumerate() {
+        let fx = m.collector.on_finalized(fin.clone(), now_ms, r).unwrap();
+        apply(m, i as u32, fx, &mut inbox);
+    }
+    inbox
+}
+
+/// Every member's clock reaches `now_ms`; returns what they broadcast (undelivered).
+fn tick_everywhere(ms: &mut [Member], now_ms: u64, r: &mut ChaCha20Rng) -> Vec<(u32, ShareBatch)> {
+    let mut inbox = Vec::new();
+    for (i, m) in ms.iter_mut().enumerate() {
+        let fx = m.collector.on_tick(now_ms, r);
+        apply(m, i as u32, fx, &mut inbox);
+    }
+    inbox
+}
+
 fn tick_all(
     ms: &mut [Member],
     now_ms: u64,
@@ -591,11 +609,7 @@ fn tick_all(
     tamper: Option<u32>,
     r: &mut ChaCha20Rng,
 ) {
-    let mut inbox = Vec::new();
-    for (i, m) in ms.iter_mut().enumerate() {
-        let fx = m.collector.on_tick(now_ms, r);
-        apply(m, i as u32, fx, &mut inbox);
-    }
+    let inbox = tick_everywhere(ms, now_ms, r);
     deliver(ms, now_ms, inbox, withhold, tamper, r);
 }
 
@@ -674,21 +688,13 @@ fn wrong_shares_are_named_and_withheld_shares_do_not_stall() {
     // their own share on top of the two they receive, so they can)
     let mut ms = members(&c);
     for fin in &fins {
-        let mut inbox = Vec::new();
-        for (i, m) in ms.iter_mut().enumerate() {
-            let fx = m
-                .collector
-                .on_finalized(fin.clone(), final_at(fin.height()), &mut r)
-                .unwrap();
-            apply(m, i as u32, fx, &mut inbox);
-        }
+        let mut inbox = finalize_everywhere(&mut ms, fin, final_at(fin.height()), &mut r);
         // after the fallback every member has made its batch
-        for (i, m) in ms.iter_mut().enumerate() {
-            let fx = m
-                .collector
-                .on_tick(final_at(fin.height()) + FALLBACK_MS, &mut r);
-            apply(m, i as u32, fx, &mut inbox);
-        }
+        inbox.extend(tick_everywhere(
+            &mut ms,
+            final_at(fin.height()) + FALLBACK_MS,
+            &mut r,
+        ));
         inbox.retain(|(from, _)| *from < 2);
         deliver(
             &mut ms,
@@ -716,14 +722,7 @@ fn a_silent_designated_member_costs_one_fallback_then_everyone_shares_for_a_whil
     let mut ms = members_with(&c, cfg);
     let silent = Some(1);
     let finalize = |ms: &mut [Member], fin: &FinalizedBlock, r: &mut ChaCha20Rng| {
-        let mut inbox = Vec::new();
-        for (i, m) in ms.iter_mut().enumerate() {
-            let fx = m
-                .collector
-                .on_finalized(fin.clone(), final_at(fin.height()), r)
-                .unwrap();
-            apply(m, i as u32, fx, &mut inbox);
-        }
+        let inbox = finalize_everywhere(ms, fin, final_at(fin.height()), r);
         deliver(ms, final_at(fin.height()), inbox, silent, None, r);
     };
     let released = |ms: &[Member]| [0, 2, 3].map(|i| ms[i].released.len());
@@ -770,11 +769,7 @@ fn a_slow_designated_member_is_waited_for_and_a_skipping_one_is_not() {
         let mut ms = members(&c);
         let mut held = Vec::new();
         for fin in &fins {
-            let mut inbox = Vec::new();
-            for (i, m) in ms.iter_mut().enumerate() {
-                let fx = m.collector.on_finalized(fin.clone(), t0, r).unwrap();
-                apply(m, i as u32, fx, &mut inbox);
-            }
+            let mut inbox = finalize_everywhere(&mut ms, fin, t0, r);
             held.extend(inbox.iter().filter(|(from, _)| *from == 3).cloned());
             inbox.retain(|(from, _)| *from != 3);
             deliver(&mut ms, t0, inbox, None, None, r);
