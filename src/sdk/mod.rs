@@ -188,7 +188,16 @@ impl Client {
     /// transient failure (with backoff); a duplicate counts as accepted (resubmission is
     /// idempotent). Returns the ciphertext id once some member made it durable.
     pub async fn submit(&self, ct: &Ciphertext, first: usize) -> Result<[u8; 32], SdkError> {
-        let body = ct.to_bytes();
+        self.submit_envelope(ct.to_bytes(), ct.id(), first).await
+    }
+
+    /// [`Self::submit`] for any envelope encoding (open or anonymous) whose id is `id`.
+    pub async fn submit_envelope(
+        &self,
+        body: Vec<u8>,
+        id: [u8; 32],
+        first: usize,
+    ) -> Result<[u8; 32], SdkError> {
         let mut backoff = Duration::from_millis(20);
         for attempt in 0..self.attempts {
             let node = self.node(first + attempt)?;
@@ -203,16 +212,16 @@ impl Client {
                 Ok(r) if r.status().as_u16() == 202 => {
                     let receipt: Receipt = serde_json::from_slice(&r.bytes().await?)
                         .map_err(|e| SdkError::Protocol(e.to_string()))?;
-                    if receipt.id != hex::encode(ct.id()) {
+                    if receipt.id != hex::encode(id) {
                         return Err(SdkError::Protocol("receipt for another id".into()));
                     }
-                    return Ok(ct.id());
+                    return Ok(id);
                 }
                 Ok(r) => {
                     let e = refused(r).await;
                     if let SdkError::Refused { code, .. } = &e {
                         if code == "duplicate" || code == "already_ordered" {
-                            return Ok(ct.id());
+                            return Ok(id);
                         }
                     }
                     e

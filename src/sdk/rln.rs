@@ -12,7 +12,7 @@ use super::{get_json, Client, SdkError};
 use crate::keystore::{self, KdfParams, KeystoreError, Magic, Passphrase};
 use crate::ledger::envelope::Envelope;
 use crate::ledger::rln::{seal_anonymous, Membership, RegistryTx};
-use crate::wire::{Receipt, RlnLeaves, RlnRegistry};
+use crate::wire::{RlnLeaves, RlnRegistry};
 use curtain_circuits::{fr_to_be_bytes, Identity, MerkleTree, ProvingKey};
 use curtain_crypto::Namespace;
 use rand_core::CryptoRng;
@@ -261,39 +261,12 @@ impl AnonymousWallet {
         }
     }
 
-    /// Submits an anonymous envelope (to members in turn on transient failures).
+    /// Submits an anonymous envelope, as [`Client::submit`] does an open one (members in
+    /// turn with backoff on transient failures; a duplicate counts as accepted).
     pub async fn submit(&self, envelope: &Envelope) -> Result<[u8; 32], SdkError> {
-        let body = envelope.to_bytes();
-        let mut last = SdkError::Exhausted(0);
-        for node in &self.client.nodes {
-            let r = self
-                .client
-                .http
-                .post(format!("{node}/v1/transactions"))
-                .header("content-type", "application/octet-stream")
-                .body(body.clone())
-                .send()
-                .await;
-            match r {
-                Ok(r) if r.status().as_u16() == 202 => {
-                    let receipt: Receipt = serde_json::from_slice(&r.bytes().await?)
-                        .map_err(|e| SdkError::Protocol(e.to_string()))?;
-                    return hex::decode(&receipt.id)
-                        .ok()
-                        .and_then(|b| b.try_into().ok())
-                        .ok_or_else(|| SdkError::Protocol("bad receipt".into()));
-                }
-                Ok(r) => {
-                    let e = super::refused(r).await;
-                    if !e.transient() {
-                        return Err(e);
-                    }
-                    last = e;
-                }
-                Err(e) => last = SdkError::Transport(e),
-            }
-        }
-        Err(last)
+        self.client
+            .submit_envelope(envelope.to_bytes(), envelope.id(), 0)
+            .await
     }
 
     fn rln(&self) -> Result<&crate::wire::RlnInfo, SdkError> {
