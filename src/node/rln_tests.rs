@@ -329,29 +329,16 @@ fn blocks_carry_proofs_and_members_check_them() {
     // a checker that never saw the envelopes verifies the proofs itself
     let mut checker = world(2);
     let mut r = ChaCha20Rng::seed_from_u64(9);
-    let got = verify_chain_block(
-        &cb,
-        &g,
-        &limits,
-        &HashSet::new(),
-        &checker.pool,
-        &HashSet::new(),
-        &mut r,
-    )
-    .unwrap();
+    // verified against genesis with no nullifiers used in unfinalized ancestors, unless given
+    let check = |cb: &ChainBlock, used: &HashSet<_>, r: &mut ChaCha20Rng| {
+        verify_chain_block(cb, &g, &limits, &HashSet::new(), &checker.pool, used, r)
+    };
+    let got = check(&cb, &HashSet::new(), &mut r).unwrap();
     assert_eq!(got.len(), 2);
     // a nullifier already used in an unfinalized ancestor
     let used = HashSet::from([(0u64, a.rln().unwrap().nullifier())]);
     assert!(matches!(
-        verify_chain_block(
-            &cb,
-            &g,
-            &limits,
-            &HashSet::new(),
-            &checker.pool,
-            &used,
-            &mut r
-        ),
+        check(&cb, &used, &mut r),
         Err(BlockError::Rln(_, RlnReject::OverQuota))
     ));
     // other proofs than the block commits to
@@ -375,15 +362,7 @@ fn blocks_carry_proofs_and_members_check_them() {
     );
     let lcb = ChainBlock::new(lying_block, lying).unwrap();
     assert!(matches!(
-        verify_chain_block(
-            &lcb,
-            &g,
-            &limits,
-            &HashSet::new(),
-            &checker.pool,
-            &HashSet::new(),
-            &mut r
-        ),
+        check(&lcb, &HashSet::new(), &mut r),
         Err(BlockError::Rln(_, RlnReject::InvalidProof))
     ));
     // an anonymous entry without proof in a block
@@ -398,15 +377,7 @@ fn blocks_carry_proofs_and_members_check_them() {
     );
     let pcb = ChainBlock::new(pb, vec![plain.into()]).unwrap();
     assert!(matches!(
-        verify_chain_block(
-            &pcb,
-            &g,
-            &limits,
-            &HashSet::new(),
-            &checker.pool,
-            &HashSet::new(),
-            &mut r
-        ),
+        check(&pcb, &HashSet::new(), &mut r),
         Err(BlockError::Rln(_, RlnReject::ProofRequired))
     ));
 
