@@ -90,11 +90,17 @@ pub(crate) fn h_eff_squared() -> Scalar {
     h.mul(&h)
 }
 
-/// [`clear_cofactor`] of an affine point.
+/// [`clear_cofactor`] of an affine point, with mixed additions (every ciphertext's `u`).
 pub(crate) fn clear_cofactor_affine(p: &blst_p1_affine) -> blst_p1 {
-    let mut pp = blst_p1::default();
-    unsafe { blst_p1_from_affine(&mut pp, p) };
-    clear_cofactor(&pp)
+    let mut acc = blst_p1::default();
+    unsafe { blst_p1_from_affine(&mut acc, p) };
+    for bit in (0..63).rev() {
+        unsafe { blst_p1_double(&mut acc, &acc) };
+        if (H_EFF >> bit) & 1 == 1 {
+            unsafe { blst_p1_add_or_double_affine(&mut acc, &acc, p) };
+        }
+    }
+    acc
 }
 
 /// Whether a point of E(Fp) has no component in G1, i.e. lies in the torsion part T:
@@ -644,6 +650,33 @@ mod tests {
 
     fn rng() -> ChaCha20Rng {
         ChaCha20Rng::seed_from_u64(7)
+    }
+
+    #[test]
+    fn cofactor_clearing_is_multiplication_by_h_eff() {
+        // points of E(Fp), mostly outside G1: x = 1, 2, … with a square root
+        let points: Vec<blst_p1_affine> = (1u8..40)
+            .filter_map(|x| {
+                let mut enc = [0u8; 48];
+                enc[0] = 0x80;
+                enc[47] = x;
+                g1_decompress_on_curve(&enc).ok()
+            })
+            .collect();
+        assert!(points.len() > 10);
+        assert!(points.iter().any(|p| !g1_in_subgroup(p)));
+        let h = H_EFF.to_le_bytes();
+        for p in &points {
+            let mut proj = blst_p1::default();
+            let mut expect = blst_p1::default();
+            unsafe {
+                blst_p1_from_affine(&mut proj, p);
+                blst_p1_mult(&mut expect, &proj, h.as_ptr(), 64);
+            }
+            assert!(p1_eq(&clear_cofactor(&proj), &expect));
+            assert!(p1_eq(&clear_cofactor_affine(p), &expect));
+            assert!(g1_in_subgroup(&p1_to_affine(&expect)));
+        }
     }
 
     #[test]
