@@ -10,7 +10,7 @@ use super::chain::{verify_chain_block, verify_unheld, ChainBlock};
 use super::envelope::{Envelope, Verified, MAX_ENVELOPE_LEN};
 use super::mempool::{Mempool, Reject};
 use super::release::ReleasedBatch;
-use super::reveal::{Collector, Effect, FinalizedBlock, ShareError};
+use super::reveal::{Answer, Collector, Effect, FinalizedBlock, ShareError};
 use super::{CtId, Digest};
 use curtain_crypto::{encoding::Reader, DecodeError, Decryption, ShareBatch};
 use rand_core::CryptoRng;
@@ -269,9 +269,17 @@ impl Member {
         ShareMessage::decode(bytes, self.limits.max_ciphertexts)
     }
 
-    /// This member's batch `batch_id`, if it made it recently.
-    pub fn my_pending_batch(&self, batch_id: &[u8; 32]) -> Option<ShareBatch> {
-        self.collector.my_batch(batch_id).cloned()
+    /// A peer asks for this member's batch `batch_id` (see [`Collector::on_request`]).
+    pub fn on_share_request<R: CryptoRng + ?Sized>(
+        &mut self,
+        batch_id: &[u8; 32],
+        rng: &mut R,
+    ) -> Answer {
+        let answer = self.collector.on_request(batch_id, rng);
+        if let Answer::Made(effects) = &answer {
+            self.on_effects(effects);
+        }
+        answer
     }
 
     /// This member's batches for `block`, recomputed for a peer that lost them. Only for a

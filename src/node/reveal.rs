@@ -111,6 +111,21 @@ pub enum Effect {
     Fault(FaultEvidence),
 }
 
+/// How [`Collector::on_request`] answers a peer's request for this member's batch.
+#[derive(Debug)]
+pub enum Answer {
+    /// Send it to the asker.
+    Batch(ShareBatch),
+    /// Made now: the effects broadcast it (others at that height may wait too) and may
+    /// release heights it completed here.
+    Made(Vec<Effect>),
+    /// The height is not pending here (released, or not final yet): the shell recomputes the
+    /// batch from the finalized-block store if it has the block.
+    NotPending,
+    /// This member holds no share of the batch's key epoch.
+    NoShare,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ShareError {
     #[error("batch claims member {claimed} but came from member {from}")]
@@ -444,6 +459,38 @@ impl Collector {
             .rev()
             .map(|(_, b)| b)
             .find(|b| b.batch_id() == *batch_id)
+    }
+
+    /// A peer asks for this member's batch `batch_id`: its height has waited `fallback_ms`
+    /// there. Answered from the batches sent lately; for a height still pending here, from
+    /// the group's verified ciphertexts (made now if this member never made it: it was not
+    /// designated, and without it the asker may never reach `t`).
+    pub fn on_request<R: CryptoRng + ?Sized>(
+        &mut self,
+        batch_id: &[u8; 32],
+        rng: &mut R,
+    ) -> Answer {
+        if let Some(b) = self.my_batch(batch_id) {
+            return Answer::Batch(b.clone());
+        }
+        let Some(&(h, gi)) = self.index.get(batch_id) else {
+            return Answer::NotPending;
+        };
+        let g = &mut self.slots.get_mut(&h).expect("indexed").groups[gi];
+        let Some(share) = self.my_shares.get(&g.epoch) else {
+            return Answer::NoShare;
+        };
+        if let Some(b) = g.batches.get(&share.index()) {
+            return Answer::Batch(b.clone());
+        }
+        if g.done.is_some() {
+            // combined here without it: the asker alone needs it
+            return Answer::Batch(share.decryption_shares(g.batch_id, &g.cts));
+        }
+        let mut effects = Vec::new();
+        share_mine(&self.my_shares, &mut self.sent, h, g, &mut effects);
+        self.progress(h, rng, &mut effects);
+        Answer::Made(effects)
     }
 
     fn store(&mut self, batch: ShareBatch, now_ms: u64) {

@@ -11,7 +11,7 @@ use super::envelope::{Envelope, Verified};
 use super::member::{decode_gossip, encode_gossip, Member, ShareMessage, MAX_GOSSIP_BATCH};
 use super::mempool::{Admission, Reject, Source};
 use super::release::ReleasedBatch;
-use super::reveal::Effect;
+use super::reveal::{Answer, Effect};
 use super::rln::SlashingEvidence;
 use super::store::RecordLog;
 use super::CtId;
@@ -1101,17 +1101,25 @@ async fn share_receiver<E, S, R>(
             }
             Ok(ShareMessage::Request { height, batch_id }) => {
                 // Peers ask only for heights stalled for `fallback_ms`, so a batch this member
-                // never made (it was not designated and released the height without it) is
-                // worth making now: without it the asker may never reach `t`.
-                let mut batch = io.member().my_pending_batch(&batch_id);
-                if batch.is_none() {
-                    if let Some(block) = io.mailbox.get_block(Height::new(height)).await {
-                        let recomputed = io.member().reshare(block.inner().clone(), &mut context);
-                        batch = recomputed
-                            .ok()
-                            .and_then(|bs| bs.into_iter().find(|b| b.batch_id() == batch_id));
+                // never made is worth making now: without it the asker may never reach `t`.
+                let answer = io.member().on_share_request(&batch_id, &mut context);
+                let batch = match answer {
+                    Answer::Batch(b) => Some(b),
+                    Answer::Made(fx) => {
+                        io.apply(fx).await;
+                        None
                     }
-                }
+                    Answer::NoShare => None,
+                    // released here already: recompute from the finalized-block store
+                    Answer::NotPending => match io.mailbox.get_block(Height::new(height)).await {
+                        Some(block) => io
+                            .member()
+                            .reshare(block.inner().clone(), &mut context)
+                            .ok()
+                            .and_then(|bs| bs.into_iter().find(|b| b.batch_id() == batch_id)),
+                        None => None,
+                    },
+                };
                 if let Some(b) = batch {
                     io.send(Recipients::One(peer), ShareMessage::Batch(b), false)
                         .await;

@@ -757,6 +757,44 @@ fn a_silent_designated_member_costs_one_fallback_then_everyone_shares_for_a_whil
 }
 
 #[test]
+fn a_request_for_a_batch_never_made_makes_it_from_the_pending_height() {
+    let mut r = rng(12);
+    let c = committee(4, 3, &mut r);
+    let fins = chain(&c, 1, 2, &mut r);
+    let mut ms = members(&c);
+    let silent = Some(1);
+    // height 1: designated {1, 2, 3}, member 1 silent: nobody reaches t
+    let inbox = finalize_everywhere(&mut ms, &fins[0], final_at(1), &mut r);
+    deliver(&mut ms, final_at(1), inbox, silent, None, &mut r);
+    assert!(ms[0].shared.is_empty() && ms[0].released.is_empty());
+    let id = batch_id(&fins[0].block().digest(), 0);
+    // a stalled peer asks member 0, which never made its batch: made from the pending group,
+    // broadcast, and with it member 0 itself reaches t and releases
+    let Answer::Made(fx) = ms[0].collector.on_request(&id, &mut r) else {
+        panic!("member 0 should make its batch");
+    };
+    let mut inbox = Vec::new();
+    apply(&mut ms[0], 0, fx, &mut inbox);
+    assert_eq!(ms[0].shared, vec![id]);
+    assert_eq!(ms[0].released.len(), 1);
+    deliver(&mut ms, final_at(1), inbox, silent, None, &mut r);
+    assert!([0, 2, 3].iter().all(|&i| ms[i].released.len() == 1));
+    assert_eq!(ms[0].released, ms[2].released);
+    // asked again: the same batch, from memory, not made twice
+    match ms[0].collector.on_request(&id, &mut r) {
+        Answer::Batch(b) => assert_eq!(b.batch_id(), id),
+        other => panic!("expected the remembered batch, got {other:?}"),
+    }
+    assert_eq!(ms[0].shared.len(), 1);
+    // a batch id that is not pending here (unknown, or released without this member's batch)
+    // is left to the shell's store path
+    assert!(matches!(
+        ms[0].collector.on_request(&[9; 32], &mut r),
+        Answer::NotPending
+    ));
+}
+
+#[test]
 fn a_slow_designated_member_is_waited_for_and_a_skipping_one_is_not() {
     let mut r = rng(12);
     let c = committee(4, 3, &mut r);
