@@ -13,6 +13,7 @@
 //! This crate does no IO and holds no clocks; every function is deterministic given its RNG.
 //! SPEC.md at the repository root is the normative description of the scheme and encodings.
 
+mod batch_mul;
 pub mod ciphertext;
 pub mod combine;
 pub mod encoding;
