@@ -13,7 +13,7 @@
 //! written with 26 signed odd digits `±{1, 3, …, 31}` in base 32 (regular recoding: no digit is
 //! ever zero). Per point: the 16 odd multiples `T[j] = (2j+1)·(−P)` (those of `φ(P)` are
 //! `(β·x, −y)` of the same entries), then per window `E = T[d_q] + φT[d_m]`, five doublings of
-//! the accumulator and `acc ← acc + E`; 125 doublings and 66 additions in all.
+//! the accumulator and `acc ← acc + E`: 126 doublings and 68 additions per point in all.
 //!
 //! Why constant time. The field operations, their order and every memory address depend only
 //! on the number of points, never on the scalar or the points: the decomposition and recoding
@@ -25,9 +25,13 @@
 //! Exceptional cases. `E = d_q·(−P) + d_m·λ·P` with odd `|d_q|, |d_m| ≤ 31` is never the
 //! identity and its two terms are never equal or opposite: that would need `d_m·λ ≡ ±d_q
 //! (mod r)`, but `31·λ < r` and `λ > 31`. The table additions `T[j−1] + 2T[0]` would need
-//! `2j − 1 ≡ ±2`. The accumulator, however, is `(a + b·λ)·P` for partial digit sums `a, b` that
-//! reach 2^128 in the last windows, where `a + b·λ ≡ ±e` has solutions (the lattice of
-//! `x + y·λ ≡ 0` has vectors of size ~2^127.5). Such a collision depends only on the scalar, so
+//! `2j − 1 ≡ ±2`. The accumulator, however, is `(−a + b·λ)·P` for partial digit sums `a, b`
+//! when `E = (−d_q + d_m·λ)·P` is added, so a collision is a vector of the lattice
+//! `{(x, y): x + y·λ ≡ 0 (mod r)}`. Its basis `(−λ, 1)`, `(1, z²)` is almost orthogonal with
+//! both vectors ≈ 2^127.4 long, so no nonzero vector has both coordinates below 2^126; the
+//! partial sums stay below 2^124 before the last window, so collisions can only happen in the
+//! last addition and the two parity corrections (the tests exercise scalars that hit them).
+//! A collision depends only on the scalar, so
 //! it is the same for every point; the accumulator addition is therefore complete: it computes
 //! the tangent slope when `x₁ = x₂` (doubling), flags the identity when `acc = −E`, and takes
 //! `E` when the accumulator is the identity, all selected with masks. Every point of G1 but the
