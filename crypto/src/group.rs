@@ -4,6 +4,7 @@
 //! Everything here that touches a secret scalar (`FixedBase::mul`, `mul_ct`) is constant time;
 //! functions named `*_vartime` or `msm` must only ever see public scalars and points.
 
+pub(crate) use crate::batch_mul::g1_mul_many_ct;
 use crate::error::PointError;
 use crate::scalar::Scalar;
 use blst::*;

@@ -13,6 +13,7 @@
 //! This crate does no IO and holds no clocks; every function is deterministic given its RNG.
 //! SPEC.md at the repository root is the normative description of the scheme and encodings.
 
+mod batch_mul;
 pub mod ciphertext;
 pub mod combine;
 pub mod encoding;
@@ -35,3 +36,40 @@ pub use error::{CombineError, DecodeError, EncryptError, KeyError, PointError, V
 pub use key::{deal, partial_g1_matches, CommitteeKey, EncryptionKey, KeyShare, MAX_MEMBERS};
 pub use label::{Label, Namespace, MAX_SENDER_LEN};
 pub use share::ShareBatch;
+
+/// Hooks for this crate's benchmarks; not part of the API.
+#[doc(hidden)]
+pub mod bench_api {
+    use crate::group;
+    use crate::scalar::Scalar;
+    use blst::{blst_p1, blst_p1_affine};
+
+    /// `n` pseudo-random G1 points (multiples of the generator by scalars derived from `seed`).
+    pub fn points(n: usize, seed: u64) -> Vec<blst_p1_affine> {
+        (0..n as u64)
+            .map(|i| {
+                let s = Scalar::from_wide_be(&[seed.to_be_bytes(), i.to_be_bytes()].concat());
+                group::p1_to_affine(&group::FixedBase::mul(group::generator_table(), &s))
+            })
+            .collect()
+    }
+
+    /// A scalar reduced from `bytes` (big-endian).
+    pub struct BenchScalar(Scalar);
+
+    impl BenchScalar {
+        pub fn new(bytes: &[u8; 64]) -> Self {
+            Self(Scalar::from_wide_be(bytes))
+        }
+    }
+
+    /// `s·P` for each point with blst's constant-time GLV, one at a time.
+    pub fn mul_each(points: &[blst_p1_affine], s: &BenchScalar) -> Vec<blst_p1> {
+        points.iter().map(|p| group::g1_mul_ct(p, &s.0)).collect()
+    }
+
+    /// `s·P` for each point with the lock-step batch-affine multiplication.
+    pub fn mul_many(points: &[blst_p1_affine], s: &BenchScalar) -> Vec<blst_p1_affine> {
+        group::g1_mul_many_ct(points, &s.0)
+    }
+}
