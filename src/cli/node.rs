@@ -158,15 +158,15 @@ pub fn node(a: NodeArgs) -> anyhow::Result<()> {
         let (tx, rx) = mpsc::unbounded_channel();
         let (handle, _tasks) = shell::start(
             context.child("member"),
-            ShellConfig {
-                me: identity.public_key(),
-                index: index as u32,
-                participants: committee.identities.clone(),
+            ShellConfig::single(
+                identity.public_key(),
+                epoch,
+                committee.identities.clone(),
                 scheme,
                 member,
-                timeouts: Timeouts::default(),
-                partition: format!("member{index}"),
-            },
+                Timeouts::default(),
+                format!("member{index}"),
+            ),
             channels,
             oracle.clone(),
             oracle.clone(),

@@ -245,10 +245,15 @@ impl Collector {
     /// Across key epochs: `keys` must hold every epoch of `epochs`, `my_shares` this member's
     /// shares of the epochs it is a member of, `roster` each epoch's members as peers.
     pub fn with_epochs(mut self, epochs: EpochTable, roster: BTreeMap<u64, Vec<u32>>) -> Self {
+        self.set_epochs(epochs, roster);
+        self
+    }
+
+    /// [`Collector::with_epochs`] in place.
+    pub fn set_epochs(&mut self, epochs: EpochTable, roster: BTreeMap<u64, Vec<u32>>) {
         self.epochs = epochs;
         self.roster = roster;
         self.drop_spent_shares();
-        self
     }
 
     /// The key epochs this member still holds a share of.
