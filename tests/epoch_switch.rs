@@ -83,7 +83,11 @@ fn run(seed: u64, old: &[usize], new: &[usize]) -> Outcome {
         // the real ceremonies: a DKG, then a reshare (refresh when the sets are equal)
         let k0 = local::dkg(&old_sk, FAST).expect("dkg");
         let k1 = local::reshare(&k0, &old_sk, &new_sk, FAST).expect("reshare");
-        assert_eq!(k1.outcome.key.id(), k0.outcome.key.id(), "same encryption key");
+        assert_eq!(
+            k1.outcome.key.id(),
+            k0.outcome.key.id(),
+            "same encryption key"
+        );
         let pks = |v: &[ed25519::PrivateKey]| v.iter().map(|k| k.public_key()).collect::<Vec<_>>();
         let (old_pk, new_pk) = (pks(&old_sk), pks(&new_sk));
         let mut union: Vec<Pk> = old_pk.iter().chain(&new_pk).cloned().collect();
@@ -103,7 +107,10 @@ fn run(seed: u64, old: &[usize], new: &[usize]) -> Outcome {
             .enumerate()
             .map(|(e, (members, public))| {
                 let set = Set::try_from(members.clone()).unwrap();
-                (e as u64, ConsensusScheme::verifier(NAMESPACE, set, public.clone()))
+                (
+                    e as u64,
+                    ConsensusScheme::verifier(NAMESPACE, set, public.clone()),
+                )
             })
             .collect();
 
@@ -127,7 +134,10 @@ fn run(seed: u64, old: &[usize], new: &[usize]) -> Outcome {
         for a in &union {
             for b in &union {
                 if a != b {
-                    oracle.add_link(a.clone(), b.clone(), link.clone()).await.unwrap();
+                    oracle
+                        .add_link(a.clone(), b.clone(), link.clone())
+                        .await
+                        .unwrap();
                 }
             }
         }
@@ -211,11 +221,15 @@ fn run(seed: u64, old: &[usize], new: &[usize]) -> Outcome {
             let (handle_tx, handle_rx) = oneshot::channel();
             let peers = oracle.manager();
             let blocker = oracle.control(pk.clone());
-            context.child("member").with_attribute("peer", p).spawn(move |ctx| async move {
-                let (handle, _tasks) = shell::start(ctx, cfg, channels, peers, blocker, tx).await;
-                let _ = handle_tx.send(handle);
-                futures::future::pending::<()>().await
-            });
+            context
+                .child("member")
+                .with_attribute("peer", p)
+                .spawn(move |ctx| async move {
+                    let (handle, _tasks) =
+                        shell::start(ctx, cfg, channels, peers, blocker, tx).await;
+                    let _ = handle_tx.send(handle);
+                    futures::future::pending::<()>().await
+                });
             let handle = handle_rx.await.expect("started");
             *slot.lock().unwrap() = Some(handle.clone());
             handles.push(handle);
@@ -238,7 +252,10 @@ fn run(seed: u64, old: &[usize], new: &[usize]) -> Outcome {
         for i in 0..6 {
             let (ct, to) = submit(0, old_peers[i % old_peers.len()], &mut rng);
             let out = handles[to]
-                .submit(Source::Client(IpAddr::V4(Ipv4Addr::new(10, 0, 0, i as u8))), vec![ct.clone().into()])
+                .submit(
+                    Source::Client(IpAddr::V4(Ipv4Addr::new(10, 0, 0, i as u8))),
+                    vec![ct.clone().into()],
+                )
                 .await;
             assert!(out[0].result.is_ok(), "{:?}", out[0].result.as_ref().err());
             submitted.insert(ct.id());
@@ -247,18 +264,27 @@ fn run(seed: u64, old: &[usize], new: &[usize]) -> Outcome {
         // an epoch-1 label before the switch is refused, with the typed reason
         let (early, _) = submit(1, old_peers[0], &mut rng);
         let out = handles[old_peers[0]]
-            .submit(Source::Client(IpAddr::V4(Ipv4Addr::new(10, 0, 1, 0))), vec![early.into()])
+            .submit(
+                Source::Client(IpAddr::V4(Ipv4Addr::new(10, 0, 1, 0))),
+                vec![early.into()],
+            )
             .await;
         assert!(out[0].result.is_err());
         // wait until the new committee orders
-        while new_peers.iter().all(|&p| handles[p].finalized_height() < SWITCH + 1) {
+        while new_peers
+            .iter()
+            .all(|&p| handles[p].finalized_height() < SWITCH + 1)
+        {
             context.sleep(Duration::from_millis(100)).await;
         }
         // after the switch: both labels, to the new members
         for i in 0..6 {
             let (ct, to) = submit((i % 2) as u64, new_peers[i % new_peers.len()], &mut rng);
             let out = handles[to]
-                .submit(Source::Client(IpAddr::V4(Ipv4Addr::new(10, 0, 2, i as u8))), vec![ct.clone().into()])
+                .submit(
+                    Source::Client(IpAddr::V4(Ipv4Addr::new(10, 0, 2, i as u8))),
+                    vec![ct.clone().into()],
+                )
                 .await;
             assert!(out[0].result.is_ok(), "{:?}", out[0].result.as_ref().err());
             submitted.insert(ct.id());
@@ -300,6 +326,7 @@ fn run(seed: u64, old: &[usize], new: &[usize]) -> Outcome {
 fn check(o: &Outcome) {
     let longest = o.releases.iter().max_by_key(|r| r.len()).unwrap();
     assert!(longest.len() as u64 > SWITCH, "ordered past the switch");
+
     for log in &o.releases {
         for (i, (a, b)) in log.iter().zip(longest).enumerate() {
             assert_eq!(a.height, i as u64 + 1, "consecutive heights");
@@ -323,7 +350,10 @@ fn check(o: &Outcome) {
                 ) else {
                     return false;
                 };
-                let epoch = f.epoch().get();
+                let epoch = f.proposal.round.epoch().get();
+                // heights below the switch are certified by the old committee, the rest by
+                // the new one (the boundary block is finalized in the old epoch)
+                assert_eq!(epoch, o.table.epoch_at(height), "height {height}");
                 let Some(v) = o.verifiers.get(&epoch) else {
                     return false;
                 };
@@ -350,7 +380,10 @@ fn check(o: &Outcome) {
             assert!(o.table.admits(b.height, epoch).is_ok());
         }
     }
-    assert_eq!(released, o.submitted, "every accepted ciphertext released once");
+    assert_eq!(
+        released, o.submitted,
+        "every accepted ciphertext released once"
+    );
     // both labels were ordered after the switch
     let after: BTreeSet<u64> = longest
         .iter()
@@ -363,10 +396,17 @@ fn check(o: &Outcome) {
     for (p, pk) in o.union.iter().enumerate() {
         let log = &o.releases[p];
         if o.new.contains(pk) {
-            assert_eq!(log.len(), longest.len(), "new member {p} released everything");
+            assert_eq!(
+                log.len(),
+                longest.len(),
+                "new member {p} released everything"
+            );
         } else {
             assert!(o.old.contains(pk));
-            assert!(log.len() as u64 >= SWITCH - 1, "a leaving member released to the switch");
+            assert!(
+                log.len() as u64 >= SWITCH - 1,
+                "a leaving member released to the switch"
+            );
         }
     }
     // no share batch for a block outside the final chain, or before it was final there; and
@@ -384,7 +424,10 @@ fn check(o: &Outcome) {
             assert!(f >= h, "peer {p} shared height {h} when final up to {f}");
         }
         let members = if *h < SWITCH { &o.old } else { &o.new };
-        assert!(members.contains(&o.union[*p]), "peer {p} shared outside its committee");
+        assert!(
+            members.contains(&o.union[*p]),
+            "peer {p} shared outside its committee"
+        );
     }
 }
 

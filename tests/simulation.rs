@@ -555,7 +555,9 @@ impl Committee {
             if id == channel::VOTE {
                 let vote = commonware_p2p::utils::mux::parse(msg.clone())
                     .ok()
-                    .and_then(|(_, m)| Vote::<ConsensusScheme, sha256::Digest>::decode_cfg(m, &()).ok());
+                    .and_then(|(_, m)| {
+                        Vote::<ConsensusScheme, sha256::Digest>::decode_cfg(m, &()).ok()
+                    });
                 if let Some(Vote::Notarize(v)) = vote {
                     let view = v.proposal.round.view().get();
                     wire.lock()

@@ -734,13 +734,10 @@ where
     );
     // One simplex engine per key epoch, each on its own subchannel (the epoch) of the three
     // consensus channels; the orchestrator runs the engine of the epoch being ordered.
-    let (vote_mux, vote_handle, vote_backup) = Muxer::builder(
-        context.child("vote_mux"),
-        channels.vote.0,
-        channels.vote.1,
-    )
-    .with_backup()
-    .build();
+    let (vote_mux, vote_handle, vote_backup) =
+        Muxer::builder(context.child("vote_mux"), channels.vote.0, channels.vote.1)
+            .with_backup()
+            .build();
     let (cert_mux, cert_handle) = Muxer::new(
         context.child("certificate_mux"),
         channels.certificate.0,
