@@ -302,3 +302,53 @@ fn each_height_is_decrypted_by_the_committee_active_there() {
         assert_eq!(held, want, "peer {p}");
     }
 }
+
+/// node.toml's committees must chain: same keys, consecutive epochs, the first at genesis,
+/// later ones with increasing activation heights; each refusal is a typed error.
+#[test]
+fn committee_files_must_chain_into_one_epoch_table() {
+    use super::config::{epoch_table, Committee, EpochChainError};
+    use super::epochs::EpochError;
+    let members = identities(4, 11);
+    let k0 = local::dkg(&members, FAST).unwrap();
+    let k1 = local::reshare(&k0, &members, &members, FAST).unwrap();
+    let other = local::dkg(&identities(4, 12), FAST).unwrap();
+    let file = |k: &local::EpochKeys, epoch: u64, activation: Option<u64>| Committee {
+        participants: Vec::new(),
+        identities: k.outcome.players.iter().cloned().collect(),
+        consensus_public: k.outcome.consensus.public().clone(),
+        encryption_key: k.outcome.key.clone(),
+        key_epoch: epoch,
+        activation_height: activation,
+        namespaces: None,
+        rln: None,
+        dkg: None,
+    };
+    let (c0, c1) = (file(&k0, 0, None), file(&k1, 1, Some(40)));
+    let t = epoch_table(&[&c0, &c1], 7).unwrap();
+    assert_eq!((t.epochs(), t.drain()), (&[(0, 0), (1, 40)][..], 7));
+    assert!(matches!(
+        epoch_table(&[&c0, &file(&k1, 1, None)], 7),
+        Err(EpochChainError::Mismatch { epoch: 1, .. })
+    ));
+    assert!(matches!(
+        epoch_table(&[&c0, &file(&other, 1, Some(40))], 7),
+        Err(EpochChainError::Mismatch { epoch: 1, .. })
+    ));
+    assert!(matches!(
+        epoch_table(&[&c0, &file(&k1, 2, Some(40))], 7),
+        Err(EpochChainError::Table(EpochError::NotConsecutive { .. }))
+    ));
+    assert!(matches!(
+        epoch_table(&[&file(&k0, 0, Some(5)), &c1], 7),
+        Err(EpochChainError::Table(EpochError::FirstNotAtGenesis { .. }))
+    ));
+    assert!(matches!(
+        epoch_table(&[&c0, &file(&k1, 1, Some(0))], 7),
+        Err(EpochChainError::Table(EpochError::NotIncreasing { .. }))
+    ));
+    assert!(matches!(
+        epoch_table(&[], 7),
+        Err(EpochChainError::Table(EpochError::Empty))
+    ));
+}
