@@ -37,6 +37,8 @@ use std::time::Duration;
 
 const NAMESPACE: &[u8] = b"curtain-sim";
 type Pk = ed25519::PublicKey;
+/// (peer, batch id, the peer's finalized height when it sent the batch)
+type SentBatch = (usize, [u8; 32], Option<u64>);
 
 const FAST: DkgTimeouts = DkgTimeouts {
     deal_ms: 1_000,
@@ -53,8 +55,7 @@ struct Outcome {
     /// Per peer (the union of both committees, sorted): its releases.
     releases: Vec<Vec<ReleasedBatch>>,
     submitted: BTreeSet<[u8; 32]>,
-    /// (peer, batch id, the peer's finalized height when it sent the batch)
-    shares: Vec<(usize, [u8; 32], Option<u64>)>,
+    shares: Vec<SentBatch>,
     keys: BTreeMap<u64, Arc<CommitteeKey>>,
     verifiers: BTreeMap<u64, ConsensusScheme>,
     table: EpochTable,
@@ -142,7 +143,7 @@ fn run(seed: u64, old: &[usize], new: &[usize]) -> Outcome {
             }
         }
 
-        let wire: Arc<Mutex<Vec<(usize, [u8; 32], Option<u64>)>>> = Arc::default();
+        let wire: Arc<Mutex<Vec<SentBatch>>> = Arc::default();
         let mut handles: Vec<NodeHandle> = Vec::new();
         let mut streams = Vec::new();
         for (p, pk) in union.iter().enumerate() {

@@ -131,8 +131,9 @@ pub fn node(a: NodeArgs) -> anyhow::Result<()> {
             scheme,
         });
     }
-    // the committee-wide settings are the newest committee's (a reshare keeps them)
-    let committee = committees.last().expect("at least one");
+    // the committee-wide settings are the genesis committee's (a reshare keeps them); `GET
+    // /v1/committee` reports its key with the key epoch active at the next height
+    let committee = &committees[0];
     // anonymous namespaces: the verifying key must be the one the committee pins
     let rln = match &committee.rln {
         None => None,

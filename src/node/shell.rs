@@ -354,6 +354,22 @@ impl NodeHandle {
         self.member.lock().expect("member lock").finalized_height()
     }
 
+    /// `info` with the key epoch wallets label with now: the one active at the next height
+    /// (a resharing keeps the key, so the key and its id stay).
+    pub fn committee_now(&self, info: &crate::wire::CommitteeInfo) -> crate::wire::CommitteeInfo {
+        let mut info = info.clone();
+        if let Some((epoch, _)) = self
+            .member
+            .lock()
+            .expect("member lock")
+            .mempool
+            .current_key()
+        {
+            info.key_epoch = epoch;
+        }
+        info
+    }
+
     /// The next height to be released here (released heights are below it).
     pub fn next_release(&self) -> u64 {
         self.member
