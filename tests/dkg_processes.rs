@@ -47,7 +47,13 @@ fn check(dirs: &[PathBuf], epoch: u64) -> Committee {
         assert_eq!(c.dkg.as_ref().unwrap().transcript, record.transcript);
         let node: NodeFile =
             toml::from_str(&std::fs::read_to_string(d.join("node.toml")).unwrap()).unwrap();
-        let s = keystore::read(&node.keystore, &Passphrase::new(PASS)).unwrap();
+        // after a reshare node.toml lists the previous epoch, then the new one
+        let path = match node.epochs.last() {
+            Some(e) => e.keystore.clone().unwrap(),
+            None => node.keystore.clone(),
+        };
+        assert_eq!(node.epochs.len() as u64, epoch);
+        let s = keystore::read(&path, &Passphrase::new(PASS)).unwrap();
         let shares = s.shares.unwrap();
         assert_eq!(shares.key_epoch, epoch);
         let ks = MemberShares {
@@ -139,7 +145,7 @@ fn four_processes_run_a_dkg_then_a_refresh() {
         std::fs::write(
             d.join("refresh.toml"),
             format!(
-                "round = 0\nkeystore = \"member-epoch0.ks\"\nout = \"epoch1\"\nprevious_committee = \"committee.json\"\nkdf = \"insecure-fast\"\n\n{toml_members}"
+                "round = 0\nkeystore = \"member-epoch0.ks\"\nout = \"epoch1\"\nprevious_committee = \"committee.json\"\nactivation_height = 50\nkdf = \"insecure-fast\"\n\n{toml_members}"
             ),
         )
         .unwrap();
@@ -159,5 +165,6 @@ fn four_processes_run_a_dkg_then_a_refresh() {
     let refreshed = check(&epoch1, 1);
     assert_eq!(refreshed.encryption_key.id(), dkg.encryption_key.id());
     assert_eq!(refreshed.dkg.unwrap().kind, "refresh");
+    assert_eq!(refreshed.activation_height, Some(50));
     let _ = std::fs::remove_dir_all(&root);
 }

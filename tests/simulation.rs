@@ -507,15 +507,15 @@ impl Committee {
             ),
             BlockLimits::default(),
         );
-        ShellConfig {
-            me: self.pks[i].clone(),
-            index: i as u32,
-            participants: self.pks.clone(),
+        ShellConfig::single(
+            self.pks[i].clone(),
+            0,
+            self.pks.clone(),
             scheme,
             member,
-            timeouts: Timeouts::default(),
-            partition: partition.to_string(),
-        }
+            Timeouts::default(),
+            partition.to_string(),
+        )
     }
 
     /// Who gets each message member `i` sends on channel `id`; also records what the
@@ -551,10 +551,14 @@ impl Committee {
                 Behaviour::Twins { primary } => primary,
             };
             let is_primary = origin == SplitOrigin::Primary;
+            // consensus messages travel on the key epoch's subchannel
             if id == channel::VOTE {
-                if let Ok(Vote::Notarize(v)) =
-                    Vote::<ConsensusScheme, sha256::Digest>::decode_cfg(msg.clone(), &())
-                {
+                let vote = commonware_p2p::utils::mux::parse(msg.clone())
+                    .ok()
+                    .and_then(|(_, m)| {
+                        Vote::<ConsensusScheme, sha256::Digest>::decode_cfg(m, &()).ok()
+                    });
+                if let Some(Vote::Notarize(v)) = vote {
                     let view = v.proposal.round.view().get();
                     wire.lock()
                         .unwrap()

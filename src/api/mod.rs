@@ -232,7 +232,7 @@ async fn status(State(api): State<Api>) -> Response {
 }
 
 async fn committee(State(api): State<Api>) -> Response {
-    Json(api.committee.as_ref().clone()).into_response()
+    Json(api.node.committee_now(api.committee.as_ref())).into_response()
 }
 
 async fn openapi() -> Response {

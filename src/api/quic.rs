@@ -224,7 +224,8 @@ impl Server {
                 finish(send, out).await
             }
             Request::Committee => {
-                let json = serde_json::to_vec(self.committee.as_ref()).expect("serializes");
+                let info = self.node.committee_now(self.committee.as_ref());
+                let json = serde_json::to_vec(&info).expect("serializes");
                 finish(send, answer(kind::COMMITTEE, &json)).await
             }
             Request::Subscribe { namespace, from } => self.subscribe(send, namespace, from).await,

@@ -241,6 +241,8 @@ pub fn new(a: NewArgs) -> anyhow::Result<()> {
             index: i as u32,
             rln_verifying_key: rln_key.clone(),
             limits: limits(a.client_rate_per_s),
+            epochs: Vec::new(),
+            drain: None,
         };
         std::fs::write(dir.join("node.toml"), toml::to_string_pretty(&node)?)?;
     }

@@ -217,6 +217,7 @@ fn run_dkg(
     for i in 0..a.nodes {
         let node_dir = dir.join(format!("node{i}"));
         let file = DkgFile {
+            activation_height: None,
             round: 0,
             keystore: node_dir.join("identity.ks"),
             out: node_dir.clone(),

@@ -20,7 +20,8 @@ use curtain::dkg::{
     Ceremony, Effect, Outcome, Pk, Previous, RoundConfig, Secrets, Timeouts,
 };
 use curtain::node::config::{
-    dkg_outputs, ClientLimits, Committee, CommitteeFile, DkgRecord, NodeFile, Participant,
+    dkg_outputs, ClientLimits, Committee, CommitteeFile, DkgRecord, EpochEntry, NodeFile,
+    Participant,
 };
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -59,6 +60,11 @@ pub struct DkgFile {
     /// namespaces needs it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rln_verifying_key: Option<PathBuf>,
+    /// Reshare/refresh: the first height the new committee orders (SPEC.md §9.8; > 0, above
+    /// the previous committee's; `--activate-at` overrides). Written into the new
+    /// committee.json; the node refuses a later key epoch without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation_height: Option<u64>,
     /// The (new) committee: identities, p2p and API addresses.
     pub members: Vec<Participant>,
 }
@@ -93,6 +99,10 @@ pub struct ReshareArgs {
     /// committee's).
     #[arg(long)]
     refresh: bool,
+    /// The first height the new committee orders (overrides `activation_height` in
+    /// dkg.toml; > 0). Every member restarts with the new `[[epochs]]` entry before it.
+    #[arg(long)]
+    activate_at: Option<u64>,
 }
 
 pub fn dkg(a: DkgArgs) -> anyhow::Result<()> {
@@ -111,8 +121,20 @@ pub fn reshare(a: ReshareArgs) -> anyhow::Result<()> {
         .previous_committee
         .clone()
         .context("`curtain reshare` needs `previous_committee` in dkg.toml")?;
+    let previous = Committee::load(&prev)?;
     if a.refresh {
-        file.members = Committee::load(&prev)?.participants;
+        file.members = previous.participants.clone();
+    }
+    if let Some(h) = a.activate_at {
+        file.activation_height = Some(h);
+    }
+    match file.activation_height {
+        None => bail!("a reshare needs an activation height (--activate-at or activation_height)"),
+        Some(h) if h == 0 || h <= previous.activation_height.unwrap_or(0) => bail!(
+            "the activation height must be above 0 and above the previous committee's ({})",
+            previous.activation_height.unwrap_or(0)
+        ),
+        Some(_) => {}
     }
     let pass = Passphrase::obtain(a.passphrase_file.as_deref(), "keystore passphrase: ")?;
     run(file, &pass, if a.refresh { "refresh" } else { "reshare" })
@@ -389,6 +411,7 @@ fn write_outputs(
             .with_context(|| format!("{}", prev.display()))?;
         committee.namespaces = prev.namespaces;
         committee.rln = prev.rln;
+        committee.activation_height = file.activation_height;
     }
     let committee_path = out.join("committee.json");
     std::fs::write(&committee_path, serde_json::to_string_pretty(&committee)?)?;
@@ -411,13 +434,33 @@ fn write_outputs(
         &mut rand::rng(),
     )?;
     keystore::write(&keystore_path, &sealed)?;
-    let node = NodeFile {
-        committee: committee_path,
-        keystore: keystore_path,
-        data_dir: out.join("data"),
-        index: shares.index,
-        rln_verifying_key: file.rln_verifying_key.clone(),
-        limits: file.limits.clone(),
+    let node = match &file.previous_committee {
+        None => NodeFile {
+            committee: committee_path,
+            keystore: keystore_path,
+            data_dir: out.join("data"),
+            index: shares.index,
+            rln_verifying_key: file.rln_verifying_key.clone(),
+            limits: file.limits.clone(),
+            epochs: Vec::new(),
+            drain: None,
+        },
+        // the previous epoch first (the keystore this member came with: its old shares, or
+        // only its identity if it joins), then the new one; a member whose node.toml already
+        // lists earlier epochs appends this `[[epochs]]` entry to it instead
+        Some(prev) => NodeFile {
+            committee: prev.clone(),
+            keystore: file.keystore.clone(),
+            data_dir: out.join("data"),
+            index: shares.index,
+            rln_verifying_key: file.rln_verifying_key.clone(),
+            limits: file.limits.clone(),
+            epochs: vec![EpochEntry {
+                committee: committee_path,
+                keystore: Some(keystore_path),
+            }],
+            drain: None,
+        },
     };
     std::fs::write(out.join("node.toml"), toml::to_string_pretty(&node)?)?;
     Ok(())
@@ -431,6 +474,7 @@ pub fn committee_file(members: Vec<Participant>, kind: &str, o: &Outcome) -> Com
         consensus_public: hex::encode(o.consensus.public().encode()),
         encryption_key: hex::encode(o.key.to_bytes()),
         key_epoch: o.key_epoch,
+        activation_height: None,
         // every namespace, open; the dealer path and a reshare (which keeps the previous
         // committee's policies) set these
         namespaces: None,

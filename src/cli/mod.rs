@@ -46,7 +46,8 @@ enum Command {
     /// Redistribute the committee's key to a new member set (same public key, new key
     /// epoch); with --refresh, fresh shares for the same members.
     ///
-    /// Example: curtain reshare --config ./member0/reshare.toml
+    /// Example: curtain reshare --config ./member0/reshare.toml --activate-at 5000
+    /// (then restart every member with the written node.toml before height 5000)
     Reshare(dkg::ReshareArgs),
     /// Generate an ed25519 identity key into a new encrypted keystore.
     Keygen(committee::KeygenArgs),

@@ -16,12 +16,12 @@ use curtain::dkg::{
 };
 use curtain::node::{
     block::BlockLimits,
-    config::{Committee, NodeFile, CONSENSUS_NAMESPACE},
+    config::{epoch_table, Committee, NodeFile, CONSENSUS_NAMESPACE},
     member::Member,
     mempool::{Mempool, MempoolConfig},
     reveal::{Collector, CollectorConfig},
     rln::{RlnRules, RlnState},
-    shell::{self, channel, Channels, ShellConfig, Timeouts},
+    shell::{self, channel, Channels, ConsensusEpoch, ShellConfig, Timeouts},
 };
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -45,45 +45,95 @@ pub fn node(a: NodeArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&a.config)
         .with_context(|| format!("reading {}", a.config.display()))?;
     let node: NodeFile = toml::from_str(&text).context("node.toml")?;
-    let committee = Committee::load(&node.committee)?;
-    let index = node.index as usize;
-    ensure!(
-        index < committee.identities.len(),
-        "index outside the committee"
-    );
     let pass = Passphrase::obtain(a.passphrase_file.as_deref(), "keystore passphrase: ")?;
-    let secrets = keystore::read(&node.keystore, &pass)
-        .with_context(|| format!("opening {}", node.keystore.display()))?;
-    let identity = secrets.identity.clone();
-    ensure!(
-        identity.public_key() == committee.identities[index],
-        "identity key does not match committee member {index}"
+    // every key epoch node.toml lists: the committee at genesis, then `[[epochs]]`
+    let mut listed = vec![(node.committee.clone(), Some(node.keystore.clone()))];
+    listed.extend(
+        node.epochs
+            .iter()
+            .map(|e| (e.committee.clone(), e.keystore.clone())),
     );
-    let shares = secrets
-        .shares
-        .context("the keystore holds no shares (run a ceremony first)")?;
-    ensure!(
-        shares.key_epoch == committee.key_epoch,
-        "keystore is for key epoch {}, the committee file for {}",
-        shares.key_epoch,
-        committee.key_epoch
-    );
-    let decryption = MemberShares {
-        index: node.index,
-        consensus: shares.consensus.clone(),
-        encryption: shares.encryption.clone(),
+    let mut committees = Vec::new();
+    let mut identity: Option<commonware_cryptography::ed25519::PrivateKey> = None;
+    let mut epoch_shares = Vec::new();
+    for (path, ks) in &listed {
+        let committee = Committee::load(path)?;
+        let secrets = match ks {
+            Some(ks) => Some(
+                keystore::read(ks, &pass).with_context(|| format!("opening {}", ks.display()))?,
+            ),
+            None => None,
+        };
+        if let Some(s) = &secrets {
+            match &identity {
+                None => identity = Some(s.identity.clone()),
+                Some(id) => ensure!(
+                    id.public_key() == s.identity.public_key(),
+                    "{}: another identity than the other keystores",
+                    ks.as_ref().expect("read").display()
+                ),
+            }
+        }
+        epoch_shares.push(secrets.and_then(|s| s.shares));
+        committees.push(committee);
     }
-    .key_share();
-    let scheme = committee
-        .signer(shares.consensus.clone())
-        .context("consensus share does not fit the committee")?;
-    ensure!(
-        shares.encryption.index.get() == node.index,
-        "decryption share is for another member"
-    );
-    decryption
-        .check(&committee.encryption_key)
-        .context("decryption share does not match the committee key")?;
+    let identity = identity.context("no keystore")?;
+    let me_pk = identity.public_key();
+    let drain = node.drain.unwrap_or(curtain::node::epochs::DEFAULT_DRAIN);
+    let table = epoch_table(&committees.iter().collect::<Vec<_>>(), drain)
+        .context("node.toml's key epochs")?;
+    if node.epochs.is_empty() {
+        ensure!(
+            committees[0].identities.get(node.index as usize) == Some(&me_pk),
+            "identity key does not match committee member {}",
+            node.index
+        );
+    }
+    // per epoch: this member's index, consensus scheme and decryption share (if a member)
+    let mut consensus = Vec::new();
+    let mut decryption = BTreeMap::new();
+    let mut keys = BTreeMap::new();
+    for (committee, shares) in committees.iter().zip(epoch_shares) {
+        let epoch = committee.key_epoch;
+        keys.insert(epoch, Arc::new(committee.encryption_key.clone()));
+        let index = committee.identities.iter().position(|p| *p == me_pk);
+        let scheme = match (shares, index) {
+            (None, _) => committee.verifier(),
+            (Some(_), None) => anyhow::bail!("key epoch {epoch}: this identity is not a member"),
+            (Some(shares), Some(index)) => {
+                ensure!(
+                    shares.key_epoch == epoch,
+                    "keystore is for key epoch {}, the committee file for {epoch}",
+                    shares.key_epoch
+                );
+                ensure!(
+                    shares.encryption.index.get() == index as u32,
+                    "key epoch {epoch}: decryption share is for another member"
+                );
+                let share = MemberShares {
+                    index: index as u32,
+                    consensus: shares.consensus.clone(),
+                    encryption: shares.encryption.clone(),
+                }
+                .key_share();
+                share
+                    .check(&committee.encryption_key)
+                    .with_context(|| format!("key epoch {epoch}: decryption share"))?;
+                decryption.insert(epoch, share);
+                committee
+                    .signer(shares.consensus.clone())
+                    .with_context(|| format!("key epoch {epoch}: consensus share"))?
+            }
+        };
+        consensus.push(ConsensusEpoch {
+            epoch,
+            members: committee.identities.clone(),
+            scheme,
+        });
+    }
+    // the committee-wide settings are the genesis committee's (a reshare keeps them); `GET
+    // /v1/committee` reports its key with the key epoch active at the next height
+    let committee = &committees[0];
     // anonymous namespaces: the verifying key must be the one the committee pins
     let rln = match &committee.rln {
         None => None,
@@ -96,9 +146,16 @@ pub fn node(a: NodeArgs) -> anyhow::Result<()> {
             Some(RlnRules::new(settings.clone(), vk).map_err(|e| anyhow::anyhow!(e))?)
         }
     };
-    let me = committee.participants[index].clone();
-    let key = Arc::new(committee.encryption_key.clone());
-    let epoch = committee.key_epoch;
+    // addresses: the newest entry of each identity
+    let mut addresses: BTreeMap<_, _> = BTreeMap::new();
+    for c in &committees {
+        for (pk, p) in c.identities.iter().zip(&c.participants) {
+            addresses.insert(pk.clone(), p.clone());
+        }
+    }
+    let peers: Vec<_> = addresses.keys().cloned().collect();
+    let me = addresses[&me_pk].clone();
+    let index = peers.iter().position(|p| *p == me_pk).expect("listed");
     std::fs::create_dir_all(&node.data_dir)?;
 
     let runtime = cw_tokio::Config::new()
@@ -110,19 +167,19 @@ pub fn node(a: NodeArgs) -> anyhow::Result<()> {
             identity.clone(),
             CONSENSUS_NAMESPACE,
             me.p2p,
-            committee.identities.len(),
+            peers.len(),
             MAX_MESSAGE,
         );
         let (mut network, mut oracle) = lookup::Network::new(context.child("network"), p2p);
-        let peers: Map<_, Address> = committee
-            .identities
+        // one peer set: every member of every listed key epoch (old and new committees
+        // overlap around a switch)
+        let tracked: Map<_, Address> = addresses
             .iter()
-            .zip(&committee.participants)
             .map(|(pk, p)| (pk.clone(), Address::from(p.p2p)))
             .collect::<Vec<_>>()
             .try_into()
             .map_err(|_| anyhow::anyhow!("duplicate identities"))?;
-        oracle.track(0, peers);
+        oracle.track(0, tracked);
         // Messages per second per peer and channel. The network preallocates each channel's
         // mailbox for one burst from every peer, so this also sizes memory (100 000/s cost
         // 6 GB); a member sends a handful of messages per block on each channel.
@@ -141,30 +198,26 @@ pub fn node(a: NodeArgs) -> anyhow::Result<()> {
 
         let mempool = committee.mempool_config(node.limits.apply(MempoolConfig::default()));
         let info = committee.info(&mempool);
-        let mut pool = Mempool::new(mempool, epoch, key.clone());
+        let mut pool = Mempool::with_epochs(mempool, table.clone(), keys.clone());
         if let Some(rules) = rln {
             pool = pool.with_rln(RlnState::new(rules));
         }
         let member = Member::new(
             pool,
-            Collector::new(
-                CollectorConfig::default(),
-                BTreeMap::from([(epoch, key.clone())]),
-                BTreeMap::from([(epoch, decryption)]),
-                1,
-            ),
+            Collector::new(CollectorConfig::default(), keys, decryption, 1),
             BlockLimits::default(),
         );
         let (tx, rx) = mpsc::unbounded_channel();
         let (handle, _tasks) = shell::start(
             context.child("member"),
             ShellConfig {
-                me: identity.public_key(),
-                index: index as u32,
-                participants: committee.identities.clone(),
-                scheme,
+                me: me_pk.clone(),
+                peers,
+                epochs: consensus,
+                table,
                 member,
                 timeouts: Timeouts::default(),
+                // the peer position; for a committee that never switched, its member index
                 partition: format!("member{index}"),
             },
             channels,

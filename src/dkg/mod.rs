@@ -6,6 +6,7 @@
 pub mod ceremony;
 pub mod journal;
 pub mod keystore;
+pub mod local;
 pub mod msg;
 
 use commonware_cryptography::bls12381::primitives::variant::MinSig;

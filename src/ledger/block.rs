@@ -276,6 +276,10 @@ pub enum BlockError {
     BodiesMismatch,
     #[error("a body is for key epoch {0}, which is not open here")]
     UnknownEpoch(u64),
+    #[error(
+        "a body is labelled for key epoch {epoch}, which a block at height {height} does not carry"
+    )]
+    LabelEpoch { epoch: u64, height: u64 },
     #[error("ciphertext {} fails the validity check", hex::encode(.0))]
     InvalidCiphertext(CtId),
     #[error("anonymous entry {}: {}", hex::encode(.0), .1)]

@@ -9,6 +9,7 @@
 
 use super::block::{check_proposal, Block, BlockError, BlockLimits, Lookup};
 use super::envelope::{admissions_digest, Envelope, RlnProof, Verified, MAX_ENVELOPE_LEN};
+use super::epochs::LabelWindow;
 use super::mempool::{verify_rln_batch, Mempool};
 use super::rln::{check_binding, RlnReject};
 use super::CtId;
@@ -176,6 +177,15 @@ pub fn verify_chain_block<R: CryptoRng + ?Sized>(
     used_nullifiers: &HashSet<(u64, [u8; 32])>,
     rng: &mut R,
 ) -> Result<Vec<Arc<Verified>>, BlockError> {
+    let height = cb.block.height;
+    for body in &cb.bodies {
+        let epoch = body.ciphertext().label().key_epoch();
+        match pool.epochs().admits(height, epoch) {
+            Ok(()) => {}
+            Err(LabelWindow::Unknown) => return Err(BlockError::UnknownEpoch(epoch)),
+            Err(_) => return Err(BlockError::LabelEpoch { epoch, height }),
+        }
+    }
     let verified = verify_unheld(&cb.bodies, pool, true, rng)?;
     let out = check_proposal(&cb.block, parent, limits, in_ancestors, |id| {
         if let Some(v) = verified.get(id).or_else(|| pool.get(id)) {

@@ -51,6 +51,10 @@ pub struct CommitteeFile {
     pub encryption_key: String,
     /// Key epoch of `encryption_key`.
     pub key_epoch: u64,
+    /// The first height this committee orders (a reshared committee; SPEC.md §9.8); absent
+    /// for the committee at genesis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation_height: Option<u64>,
     /// The namespaces the committee serves, each with its admission policy; absent: every
     /// namespace, open. Committee-wide: gossip and block bodies are checked against it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -118,8 +122,10 @@ pub struct RlnFile {
 /// `node.toml`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NodeFile {
+    /// The committee at genesis (the first key epoch this member knows).
     pub committee: PathBuf,
-    /// The member's encrypted keystore (identity and shares of the committee's key epoch).
+    /// The member's encrypted keystore (identity and shares of the committee's key epoch;
+    /// only the identity for a member that joined later).
     pub keystore: PathBuf,
     pub data_dir: PathBuf,
     /// This member's index in `committee.participants`.
@@ -131,6 +137,23 @@ pub struct NodeFile {
     /// Client admission limits (defaults: `MempoolConfig::default()`).
     #[serde(default)]
     pub limits: ClientLimits,
+    /// The following key epochs, in order (`[[epochs]]`, SPEC.md §9.8): each a reshared
+    /// committee file with its `activation_height` and this member's keystore of that epoch
+    /// (absent for an epoch it is not a member of).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub epochs: Vec<EpochEntry>,
+    /// Heights after a switch during which the previous epoch's labels are still ordered
+    /// (default `epochs::DEFAULT_DRAIN`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain: Option<u64>,
+}
+
+/// One `[[epochs]]` entry of node.toml.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EpochEntry {
+    pub committee: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keystore: Option<PathBuf>,
 }
 
 /// Per client address admission limits, settable in node.toml's `[limits]`.
@@ -193,6 +216,7 @@ pub struct Committee {
     pub consensus_public: Sharing<MinSig>,
     pub encryption_key: CommitteeKey,
     pub key_epoch: u64,
+    pub activation_height: Option<u64>,
     /// Served namespaces and their policies; `None` serves every namespace, open.
     pub namespaces: Option<BTreeMap<Namespace, AdmissionPolicy>>,
     pub rln: Option<RlnSettings>,
@@ -297,6 +321,7 @@ impl Committee {
             consensus_public,
             encryption_key,
             key_epoch: file.key_epoch,
+            activation_height: file.activation_height,
             namespaces,
             rln,
             dkg: file.dkg,
@@ -377,6 +402,48 @@ impl Committee {
             self.consensus_public.clone(),
         )
     }
+}
+
+/// Why a list of committees does not chain into one sequence of key epochs.
+#[derive(Debug, thiserror::Error)]
+pub enum EpochChainError {
+    #[error("key epoch {epoch}: {reason}")]
+    Mismatch { epoch: u64, reason: &'static str },
+    #[error(transparent)]
+    Table(#[from] super::epochs::EpochError),
+}
+
+/// Checks that `committees` (oldest first) are one committee's consecutive key epochs — same
+/// encryption key (id) and consensus public key, the first at genesis, each later one with an
+/// activation height above the previous one's — and returns their epoch table.
+pub fn epoch_table(
+    committees: &[&Committee],
+    drain: u64,
+) -> Result<super::epochs::EpochTable, EpochChainError> {
+    let first = committees.first().ok_or(super::epochs::EpochError::Empty)?;
+    let mut list = Vec::with_capacity(committees.len());
+    for (i, c) in committees.iter().enumerate() {
+        let mismatch = |reason| EpochChainError::Mismatch {
+            epoch: c.key_epoch,
+            reason,
+        };
+        if c.encryption_key.id() != first.encryption_key.id() {
+            return Err(mismatch("another encryption key (a reshare keeps it)"));
+        }
+        if c.consensus_public.public() != first.consensus_public.public() {
+            return Err(mismatch(
+                "another consensus public key (a reshare keeps it)",
+            ));
+        }
+        let activation = match (i, c.activation_height) {
+            (0, None) => 0,
+            (0, Some(h)) => h,
+            (_, None) => return Err(mismatch("a later key epoch needs activation_height")),
+            (_, Some(h)) => h,
+        };
+        list.push((c.key_epoch, activation));
+    }
+    Ok(super::epochs::EpochTable::new(list, drain)?)
 }
 
 /// Decodes a committee's identities (hex, sorted, distinct) and its consensus public

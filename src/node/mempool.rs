@@ -10,6 +10,7 @@
 
 use super::block::{Block, BlockLimits, NamespaceBatch};
 use super::envelope::{admissions_digest, Envelope, RlnProof, Verified};
+use super::epochs::{EpochTable, LabelWindow};
 use super::rln::{check_binding, Recorded, RlnReject, RlnState, SlashingEvidence};
 use super::CtId;
 use curtain_circuits::{Proof, Statement, VerifyingKey};
@@ -258,6 +259,10 @@ pub struct Mempool {
     rln: Option<RlnState>,
     /// Height of the last finalized block (RLN epochs are counted in heights).
     finalized: u64,
+    /// Which label epochs a block at each height carries (SPEC.md §9.8).
+    epochs: EpochTable,
+    /// Key epochs whose drain window ended (their pending entries were dropped).
+    closed: BTreeSet<u64>,
 }
 
 impl Mempool {
@@ -274,7 +279,28 @@ impl Mempool {
             rr_after: None,
             rln: None,
             finalized: 0,
+            epochs: EpochTable::single(epoch),
+            closed: BTreeSet::new(),
         }
+    }
+
+    /// A mempool across key epochs: `keys` holds every epoch of `epochs` (a resharing keeps
+    /// the encryption key, so all of them encrypt to one `PK1`); a label is admitted while a
+    /// block at the next height may carry it.
+    pub fn with_epochs(
+        cfg: MempoolConfig,
+        epochs: EpochTable,
+        keys: BTreeMap<u64, Arc<CommitteeKey>>,
+    ) -> Self {
+        let first = epochs.first_epoch();
+        let mut pool = Self::new(cfg, first, Arc::clone(&keys[&first]));
+        pool.keys = keys;
+        pool.epochs = epochs;
+        pool
+    }
+
+    pub fn epochs(&self) -> &EpochTable {
+        &self.epochs
     }
 
     /// Enables anonymous admission for the namespaces `rln` names.
@@ -310,9 +336,11 @@ impl Mempool {
         self.keys.get(&epoch)
     }
 
-    /// The newest open key epoch and its key (what new submissions are encrypted to).
+    /// The key epoch active at the next height and its key (what new submissions are
+    /// labelled with).
     pub fn current_key(&self) -> Option<(u64, &Arc<CommitteeKey>)> {
-        self.keys.iter().next_back().map(|(e, k)| (*e, k))
+        let e = self.epochs.epoch_at(self.finalized + 1);
+        self.keys.get(&e).map(|k| (e, k))
     }
 
     /// Admits what it can of `cts` from one source; one verdict per input, in input order.
@@ -409,6 +437,11 @@ impl Mempool {
         let label = ct.ciphertext().label();
         let epoch = label.key_epoch();
         let key = self.keys.get(&epoch).ok_or(Reject::UnknownEpoch(epoch))?;
+        match self.epochs.admits(self.finalized + 1, epoch) {
+            Ok(()) => {}
+            Err(LabelWindow::Ended) => return Err(Reject::EpochEnded(epoch)),
+            Err(_) => return Err(Reject::UnknownEpoch(epoch)),
+        }
         if label.key_id() != &key.id() {
             return Err(Reject::WrongKey);
         }
@@ -571,6 +604,8 @@ impl Mempool {
         used: &HashSet<(u64, [u8; 32])>,
     ) -> Block {
         let height = parent.height + 1;
+        let epochs = &self.epochs;
+        let epoch_ok = |v: &Verified| epochs.admits(height, v.label().key_epoch()).is_ok();
         let rln_ok = |v: &Verified| -> bool {
             let (Some(st), Some(p)) = (self.rln.as_ref(), v.rln()) else {
                 return true;
@@ -596,10 +631,11 @@ impl Mempool {
             .into_iter()
             .take(limits.max_namespaces)
             .map(|(ns, q)| {
-                let it: Box<dyn Iterator<Item = &CtId>> = Box::new(
-                    q.values()
-                        .filter(|id| !exclude.contains(*id) && rln_ok(&self.entries[*id].ct)),
-                );
+                let it: Box<dyn Iterator<Item = &CtId>> = Box::new(q.values().filter(|id| {
+                    !exclude.contains(*id)
+                        && epoch_ok(&self.entries[*id].ct)
+                        && rln_ok(&self.entries[*id].ct)
+                }));
                 (*ns, it)
             })
             .collect();
@@ -694,6 +730,27 @@ impl Mempool {
                 dropped.push((id, Reject::Rln(RlnReject::WrongEpoch(epoch))));
             }
         }
+        dropped.extend(self.close_drained());
+        dropped
+    }
+
+    /// Key epochs whose drain window ended at the next height: no later block carries their
+    /// labels, so their pending entries are dropped, each with its reason.
+    fn close_drained(&mut self) -> Vec<(CtId, Reject)> {
+        let next = self.finalized + 1;
+        let ended: Vec<u64> = self
+            .keys
+            .keys()
+            .copied()
+            .filter(|e| {
+                !self.closed.contains(e) && self.epochs.admits(next, *e) == Err(LabelWindow::Ended)
+            })
+            .collect();
+        let mut dropped = Vec::new();
+        for e in ended {
+            self.closed.insert(e);
+            dropped.extend(self.drop_epoch(e));
+        }
         dropped
     }
 
@@ -719,6 +776,12 @@ impl Mempool {
     /// committee and are dropped, each with a reason for the submitter.
     pub fn end_epoch(&mut self, epoch: u64) -> Vec<(CtId, Reject)> {
         self.keys.remove(&epoch);
+        self.drop_epoch(epoch)
+    }
+
+    /// Drops an epoch's pending entries and forgets its ordered ids (its labels are refused
+    /// from now on anyway).
+    fn drop_epoch(&mut self, epoch: u64) -> Vec<(CtId, Reject)> {
         self.ordered.retain(|_, e| *e != epoch);
         let ids: Vec<CtId> = self
             .entries

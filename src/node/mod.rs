@@ -3,6 +3,7 @@
 
 pub mod chain;
 pub mod config;
+pub mod epochs;
 pub mod member;
 pub mod mempool;
 pub mod reveal;
@@ -14,6 +15,8 @@ pub mod store;
 // re-exported so the node's modules keep their paths.
 pub use crate::ledger::{block, envelope, release, CtId, Digest};
 
+#[cfg(test)]
+mod epoch_tests;
 #[cfg(test)]
 mod rln_tests;
 #[cfg(test)]

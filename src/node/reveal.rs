@@ -5,6 +5,7 @@
 
 use super::block::Block;
 use super::envelope::Verified;
+use super::epochs::EpochTable;
 use super::release::{ReleasedBatch, ReleasedEntry, ReleasedNamespace};
 use super::{CtId, Digest};
 use curtain_crypto::{
@@ -68,9 +69,14 @@ pub fn batch_id(block: &Digest, epoch: u64) -> [u8; 32] {
         .into()
 }
 
-/// This member's share batches for a finalized block, one per key epoch it holds a share of.
-pub fn reveal(shares: &BTreeMap<u64, KeyShare>, fin: &FinalizedBlock) -> Vec<ShareBatch> {
-    groups(fin)
+/// This member's share batch for a finalized block decrypted by the committee of key epoch
+/// `epoch` (the one active at its height), if it holds a share of that epoch.
+pub fn reveal(
+    shares: &BTreeMap<u64, KeyShare>,
+    epoch: u64,
+    fin: &FinalizedBlock,
+) -> Vec<ShareBatch> {
+    groups(fin, epoch)
         .into_iter()
         .filter_map(|(epoch, (_, cts))| {
             let share = shares.get(&epoch)?;
@@ -79,13 +85,16 @@ pub fn reveal(shares: &BTreeMap<u64, KeyShare>, fin: &FinalizedBlock) -> Vec<Sha
         .collect()
 }
 
-/// The block's ciphertexts split by key epoch: positions in block order and the ciphertexts.
+/// The block's ciphertexts by the key epoch whose committee decrypts them: positions in block
+/// order and the ciphertexts. A resharing keeps the encryption key, so the committee active at
+/// the block's height (`epoch`) decrypts every ciphertext of the block, whatever its label's
+/// epoch (SPEC.md §9.8): one group, or none for an empty block.
 type Groups = BTreeMap<u64, (Vec<usize>, Vec<VerifiedCiphertext>)>;
 
-fn groups(fin: &FinalizedBlock) -> Groups {
+fn groups(fin: &FinalizedBlock, epoch: u64) -> Groups {
     let mut g = Groups::new();
     for (i, ct) in fin.cts.iter().enumerate() {
-        let e = g.entry(ct.label().key_epoch()).or_default();
+        let e = g.entry(epoch).or_default();
         e.0.push(i);
         e.1.push(ct.ciphertext().clone());
     }
@@ -198,6 +207,11 @@ pub struct Collector {
     heard: HashMap<(u64, u32), Heard>,
     /// This member's last `SENT_MEMORY` batches with their heights, oldest first.
     sent: VecDeque<(u64, ShareBatch)>,
+    /// Which committee decrypts each height, and how long old shares are kept.
+    epochs: EpochTable,
+    /// Per key epoch, the peer (as the shell numbers authenticated senders) of each member
+    /// index; an epoch not listed numbers its members as the peers.
+    roster: BTreeMap<u64, Vec<u32>>,
 }
 
 /// How many of its own batches a member keeps to answer peers that lost them.
@@ -224,6 +238,7 @@ impl Collector {
         my_shares: BTreeMap<u64, KeyShare>,
         next_release: u64,
     ) -> Self {
+        let epochs = EpochTable::single(keys.keys().next().copied().unwrap_or(0));
         Self {
             cfg,
             keys,
@@ -237,7 +252,43 @@ impl Collector {
             eager_until: 0,
             heard: HashMap::new(),
             sent: VecDeque::new(),
+            epochs,
+            roster: BTreeMap::new(),
         }
+    }
+
+    /// Across key epochs: `keys` must hold every epoch of `epochs`, `my_shares` this member's
+    /// shares of the epochs it is a member of, `roster` each epoch's members as peers.
+    pub fn with_epochs(mut self, epochs: EpochTable, roster: BTreeMap<u64, Vec<u32>>) -> Self {
+        self.set_epochs(epochs, roster);
+        self
+    }
+
+    /// [`Collector::with_epochs`] in place.
+    pub fn set_epochs(&mut self, epochs: EpochTable, roster: BTreeMap<u64, Vec<u32>>) {
+        self.epochs = epochs;
+        self.roster = roster;
+        self.drop_spent_shares();
+    }
+
+    /// The key epochs this member still holds a share of.
+    pub fn share_epochs(&self) -> impl Iterator<Item = u64> + '_ {
+        self.my_shares.keys().copied()
+    }
+
+    /// The peer that member `index` of key epoch `epoch` is.
+    fn peer_of(&self, epoch: u64, index: u32) -> Option<u32> {
+        match self.roster.get(&epoch) {
+            Some(r) => r.get(index as usize).copied(),
+            None => Some(index),
+        }
+    }
+
+    /// Drops (and so zeroizes) the shares of epochs whose heights are all released here,
+    /// drain included: nobody can need a batch of them any more (SPEC.md §9.8).
+    fn drop_spent_shares(&mut self) {
+        let (epochs, next) = (&self.epochs, self.next_release);
+        self.my_shares.retain(|e, _| epochs.shares_needed(*e, next));
     }
 
     pub fn next_release(&self) -> u64 {
@@ -248,6 +299,7 @@ impl Collector {
     pub fn resume_after(&mut self, height: u64) {
         self.next_release = self.next_release.max(height + 1);
         self.slots.retain(|h, _| *h > height);
+        self.drop_spent_shares();
     }
 
     /// Finalized heights still waiting for shares.
@@ -284,7 +336,7 @@ impl Collector {
 
     /// This member's batches for a finalized block (for a peer asking after release here).
     pub fn reveal_mine(&self, fin: &FinalizedBlock) -> Vec<ShareBatch> {
-        reveal(&self.my_shares, fin)
+        reveal(&self.my_shares, self.epochs.epoch_at(fin.height()), fin)
     }
 
     pub fn faulty_members(&self) -> impl Iterator<Item = &(u64, u32)> {
@@ -307,7 +359,7 @@ impl Collector {
         let digest = fin.block.digest();
         let mut effects = Vec::new();
         let mut slot_groups = Vec::new();
-        for (epoch, (positions, cts)) in groups(&fin) {
+        for (epoch, (positions, cts)) in groups(&fin, self.epochs.epoch_at(h)) {
             if !self.keys.contains_key(&epoch) {
                 return Err(ShareError::UnknownEpoch(epoch));
             }
@@ -337,18 +389,26 @@ impl Collector {
             },
         );
         // Adopt early batches for this block.
-        let ids: BTreeSet<[u8; 32]> = self.slots[&h].groups.iter().map(|g| g.batch_id).collect();
+        let ids: BTreeMap<[u8; 32], u64> = self.slots[&h]
+            .groups
+            .iter()
+            .map(|g| (g.batch_id, g.epoch))
+            .collect();
         let mut adopted = Vec::new();
-        for q in self.early.values_mut() {
-            q.retain(|b| {
-                if ids.contains(&b.batch_id()) {
-                    adopted.push(b.clone());
+        for (from, q) in self.early.iter_mut() {
+            q.retain(|b| match ids.get(&b.batch_id()) {
+                Some(epoch) => {
+                    adopted.push((*from, *epoch, b.clone()));
                     false
-                } else {
-                    true
                 }
+                None => true,
             });
         }
+        let adopted: Vec<ShareBatch> = adopted
+            .into_iter()
+            .filter(|(from, epoch, b)| self.peer_of(*epoch, b.member()) == Some(*from))
+            .map(|(_, _, b)| b)
+            .collect();
         for b in adopted {
             self.store(b, now_ms);
         }
@@ -418,7 +478,9 @@ impl Collector {
         })
     }
 
-    /// A share batch arrived from member `from` (authenticated by the p2p layer) at `now_ms`.
+    /// A share batch arrived from peer `from` (authenticated by the p2p layer) at `now_ms`.
+    /// The batch claims a member index of the epoch that decrypts its block; that member must
+    /// be `from` (for a block not final here yet: in some epoch, checked again on adoption).
     pub fn on_shares<R: CryptoRng + ?Sized>(
         &mut self,
         from: u32,
@@ -426,11 +488,19 @@ impl Collector {
         now_ms: u64,
         rng: &mut R,
     ) -> Result<Vec<Effect>, ShareError> {
-        if batch.member() != from {
-            return Err(ShareError::Impersonation {
-                from,
-                claimed: batch.member(),
-            });
+        let claimed = batch.member();
+        let genuine = match self.index.get(&batch.batch_id()) {
+            Some(&(h, gi)) => {
+                let epoch = self.slots[&h].groups[gi].epoch;
+                self.peer_of(epoch, claimed) == Some(from)
+            }
+            None => self
+                .keys
+                .keys()
+                .any(|e| self.peer_of(*e, claimed) == Some(from)),
+        };
+        if !genuine {
+            return Err(ShareError::Impersonation { from, claimed });
         }
         let mut effects = Vec::new();
         match self.index.get(&batch.batch_id()) {
@@ -559,6 +629,7 @@ impl Collector {
             effects.push(Effect::Release(release(slot)));
             self.next_release += 1;
         }
+        self.drop_spent_shares();
     }
 }
 

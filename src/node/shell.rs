@@ -8,6 +8,7 @@
 
 use super::chain::ChainBlock;
 use super::envelope::{Envelope, Verified};
+use super::epochs::EpochTable;
 use super::member::{decode_gossip, encode_gossip, Member, ShareMessage, MAX_GOSSIP_BATCH};
 use super::mempool::{Admission, Reject, Source};
 use super::release::ReleasedBatch;
@@ -36,17 +37,20 @@ use commonware_consensus::{
         scheme::bls12381_threshold::standard as threshold,
         types::Context as SimplexContext,
     },
-    types::{Epoch, FixedEpocher, Height, ViewDelta},
+    types::{Epoch, Height, ViewDelta},
     Application, Reporter,
 };
 use commonware_cryptography::{
     bls12381::primitives::variant::MinSig,
-    certificate::ConstantProvider,
+    certificate::{Provider, Scoped},
     ed25519,
     sha256::{self, Sha256},
     Digested, Digestible as _,
 };
-use commonware_p2p::{Blocker, Provider, Receiver, Recipients, Sender};
+use commonware_p2p::{
+    utils::mux::{Builder as _, Muxer},
+    Blocker, Provider as PeerProvider, Receiver, Recipients, Sender,
+};
 use commonware_parallel::Sequential;
 use commonware_runtime::{
     buffer::paged::CacheRef,
@@ -59,9 +63,10 @@ use commonware_utils::{
     Acknowledgement as _, NZDuration, NZUsize, NZU16, NZU64,
 };
 
-use futures::StreamExt as _;
+use commonware_utils::vec::NonEmptyVec;
+use futures::{FutureExt as _, StreamExt as _};
 use rand_core::CryptoRng;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tracing::{debug, info, warn};
@@ -192,18 +197,99 @@ impl Pacing {
     }
 }
 
+/// One key epoch's committee as consensus sees it.
+#[derive(Clone)]
+pub struct ConsensusEpoch {
+    pub epoch: u64,
+    /// Its members' identities in index order.
+    pub members: Vec<PublicKey>,
+    /// This member's signer when it is a member of the epoch, else a verifier.
+    pub scheme: ConsensusScheme,
+}
+
+impl ConsensusEpoch {
+    fn signs(&self) -> bool {
+        use commonware_cryptography::certificate::Scheme as _;
+        self.scheme.me().is_some()
+    }
+}
+
 /// Everything the shell needs besides the network.
 pub struct ShellConfig {
     pub me: PublicKey,
-    /// This member's index among the committee (its share index).
-    pub index: u32,
-    /// Committee identities in index order.
-    pub participants: Vec<PublicKey>,
-    pub scheme: ConsensusScheme,
+    /// Every member of every key epoch in `epochs`, sorted: the p2p peer set, and how the
+    /// share and gossip channels number senders.
+    pub peers: Vec<PublicKey>,
+    /// The key epochs of `table`, oldest first.
+    pub epochs: Vec<ConsensusEpoch>,
+    /// Which key epoch orders each height (SPEC.md §9.8).
+    pub table: EpochTable,
     pub member: Member,
     pub timeouts: Timeouts,
     /// Storage partition prefix (unique per member).
     pub partition: String,
+}
+
+impl ShellConfig {
+    /// A committee that never switches key epochs: key epoch `epoch` from genesis on.
+    pub fn single(
+        me: PublicKey,
+        epoch: u64,
+        participants: Vec<PublicKey>,
+        scheme: ConsensusScheme,
+        member: Member,
+        timeouts: Timeouts,
+        partition: String,
+    ) -> Self {
+        Self {
+            me,
+            peers: participants.clone(),
+            epochs: vec![ConsensusEpoch {
+                epoch,
+                members: participants,
+                scheme,
+            }],
+            table: EpochTable::single(epoch),
+            member,
+            timeouts,
+            partition,
+        }
+    }
+
+    /// Per key epoch, the peer number (position in `peers`) of each member index.
+    pub fn roster(&self) -> BTreeMap<u64, Vec<u32>> {
+        self.epochs
+            .iter()
+            .map(|e| {
+                let r = e
+                    .members
+                    .iter()
+                    .filter_map(|pk| index_of(&self.peers, pk))
+                    .collect();
+                (e.epoch, r)
+            })
+            .collect()
+    }
+}
+
+/// The consensus scheme of each key epoch, for marshal (certificates of every epoch verify;
+/// this member signs only in its own epochs).
+#[derive(Clone)]
+struct EpochSchemes(Arc<BTreeMap<u64, Arc<ConsensusScheme>>>);
+
+impl Provider for EpochSchemes {
+    type Scope = Epoch;
+    type Scheme = ConsensusScheme;
+
+    fn scoped(&self, epoch: Epoch) -> Option<Scoped<ConsensusScheme>> {
+        use commonware_cryptography::certificate::Scheme as _;
+        let s = self.0.get(&epoch.get())?;
+        Some(if s.me().is_some() {
+            Scoped::scheme(s.clone())
+        } else {
+            Scoped::verifier(s.clone())
+        })
+    }
 }
 
 /// What the outside world holds of a running member.
@@ -266,6 +352,22 @@ impl NodeHandle {
 
     pub fn finalized_height(&self) -> u64 {
         self.member.lock().expect("member lock").finalized_height()
+    }
+
+    /// `info` with the key epoch wallets label with now: the one active at the next height
+    /// (a resharing keeps the key, so the key and its id stay).
+    pub fn committee_now(&self, info: &crate::wire::CommitteeInfo) -> crate::wire::CommitteeInfo {
+        let mut info = info.clone();
+        if let Some((epoch, _)) = self
+            .member
+            .lock()
+            .expect("member lock")
+            .mempool
+            .current_key()
+        {
+            info.key_epoch = epoch;
+        }
+        info
     }
 
     /// The next height to be released here (released heights are below it).
@@ -502,12 +604,14 @@ where
     E: Clock + CryptoRng + Spawner + Storage + Metrics,
     S: Sender<PublicKey = PublicKey>,
     R: Receiver<PublicKey = PublicKey>,
-    M: Provider<PublicKey = PublicKey> + Clone,
+    M: PeerProvider<PublicKey = PublicKey> + Clone,
     B: Blocker<PublicKey = PublicKey> + Clone,
 {
     let limits = *cfg.member.limits();
     let prefix = cfg.partition.clone();
+    let roster = cfg.roster();
     let mut member = cfg.member;
+    member.collector.set_epochs(cfg.table.clone(), roster);
 
     // Durable state: the release log and the accepted mempool entries.
     let (release_log, logged) =
@@ -563,8 +667,13 @@ where
 
     // Marshal: block dissemination, backfill, finalized blocks in order.
     let marshal_cfg = marshal::Config {
-        provider: ConstantProvider::new(cfg.scheme.clone()),
-        epocher: FixedEpocher::new(NZU64!(u64::MAX)),
+        provider: EpochSchemes(Arc::new(
+            cfg.epochs
+                .iter()
+                .map(|e| (e.epoch, Arc::new(e.scheme.clone())))
+                .collect(),
+        )),
+        epocher: cfg.table.clone(),
         start: Start::Genesis(Digested::precomputed(genesis, genesis_digest)),
         mailbox_size: NZUsize!(1024),
         view_retention: ViewDelta::new(10),
@@ -637,37 +746,56 @@ where
         context.child("inline"),
         app,
         marshal_mailbox.clone(),
-        FixedEpocher::new(NZU64!(u64::MAX)),
+        cfg.table.clone(),
     );
-    let engine = simplex::Engine::new(
-        context.child("simplex"),
-        simplex::config::Config {
-            scheme: cfg.scheme.clone(),
-            elector: RoundRobin::<Sha256>::default(),
-            blocker: blocker.clone(),
-            automaton: inline.clone(),
-            relay: inline.clone(),
-            reporter: inline,
-            strategy: Sequential,
-            partition: format!("{prefix}-simplex"),
-            mailbox_size: NZUsize!(1024),
-            epoch: Epoch::zero(),
-            floor: Floor::Genesis(genesis_digest),
-            replay_buffer: NZUsize!(1 << 20),
-            write_buffer: NZUsize!(1 << 20),
-            page_cache: page_cache.clone(),
-            leader_timeout: cfg.timeouts.leader,
-            certification_timeout: cfg.timeouts.certification,
-            timeout_retry: cfg.timeouts.timeout_retry,
-            view_retention: ViewDelta::new(10),
-            skip: SkipPolicy::Disabled,
-            fetch_timeout: NZDuration!(Duration::from_secs(1)),
-            fetch_retry_delay: Duration::from_millis(100),
-            forward: ForwardPolicy::Disabled,
-            track_historical_votes: false,
-        },
+    // One simplex engine per key epoch, each on its own subchannel (the epoch) of the three
+    // consensus channels; the orchestrator runs the engine of the epoch being ordered.
+    let (vote_mux, vote_handle, vote_backup) =
+        Muxer::builder(context.child("vote_mux"), channels.vote.0, channels.vote.1)
+            .with_backup()
+            .build();
+    let (cert_mux, cert_handle) = Muxer::new(
+        context.child("certificate_mux"),
+        channels.certificate.0,
+        channels.certificate.1,
     );
-    handles.push(engine.start(channels.vote, channels.certificate, channels.resolver));
+    let (res_mux, res_handle) = Muxer::new(
+        context.child("resolver_mux"),
+        channels.resolver.0,
+        channels.resolver.1,
+    );
+    vote_mux.start();
+    cert_mux.start();
+    res_mux.start();
+    let processed = floor.processed().map_or(0, |p| p.height().get());
+    let current = cfg.table.epoch_at(processed + 1);
+    let floor_digest = match cfg.table.activation(current) {
+        Some(a) if a > 0 => marshal_mailbox
+            .get_block(Height::new(a - 1))
+            .await
+            .map(|b| b.digest()),
+        _ => Some(genesis_digest),
+    };
+    let (enter_tx, enter_rx) = mpsc::unbounded_channel::<(u64, D)>();
+    if let Some(d) = floor_digest {
+        let _ = enter_tx.send((current, d));
+    }
+    let orchestrator = Orchestrator {
+        epochs: cfg.epochs.clone(),
+        table: cfg.table.clone(),
+        inline,
+        blocker: blocker.clone(),
+        timeouts: cfg.timeouts.clone(),
+        page_cache: page_cache.clone(),
+        prefix: prefix.clone(),
+        marshal: marshal_mailbox.clone(),
+        muxes: (vote_handle, cert_handle, res_handle),
+    };
+    handles.push(
+        context
+            .child("orchestrator")
+            .spawn(move |ctx| orchestrator.run(ctx, enter_rx, vote_backup)),
+    );
 
     // Releases are persisted (synced) before they are published.
     let (release_tx, release_rx) = mpsc::unbounded_channel::<ReleasedBatch>();
@@ -698,7 +826,6 @@ where
 
     // After a restart: heights marshal already delivered (and we acknowledged) but that were
     // not released yet are finalized again here, which recomputes this member's shares.
-    let processed = floor.processed().map_or(0, |p| p.height().get());
     let first = member.lock().expect("member lock").collector.next_release();
     let mut resumed = Vec::new();
     for h in first..=processed {
@@ -731,12 +858,13 @@ where
     handles.push(context.child("finalizer").spawn({
         let io = io.clone();
         let finalized_at = finalized_at.clone();
-        move |ctx| finalizer(ctx, io, finalized_at, fin_rx)
+        let table = cfg.table.clone();
+        move |ctx| finalizer(ctx, io, finalized_at, fin_rx, table, enter_tx)
     }));
     io.apply(resumed).await;
     handles.push(context.child("shares").spawn({
         let io = io.clone();
-        let participants = cfg.participants.clone();
+        let participants = cfg.peers.clone();
         move |ctx| share_receiver(ctx, io, participants, limits.max_ciphertexts, share_rx)
     }));
     handles.push(context.child("share_fallback").spawn({
@@ -765,12 +893,12 @@ where
         let admit = admit_tx.clone();
         move |ctx| slasher(ctx, member, slash_rx, admit)
     }));
-    let participants = cfg.participants.clone();
+    let participants = cfg.peers.clone();
     handles.push(context.child("gossip_in").spawn({
         let admit = admit_tx.clone();
         move |_| gossip_receiver(participants, gossip_rx, admit)
     }));
-    info!(index = cfg.index, "member started");
+    info!(epoch = current, "member started");
     (
         NodeHandle {
             member,
@@ -779,6 +907,153 @@ where
         },
         handles,
     )
+}
+
+type Engines<E> = Inline<E, ConsensusScheme, App, ChainBlock, EpochTable>;
+type Mux<S> = commonware_p2p::utils::mux::MuxHandle<S>;
+
+/// Runs the simplex engine of the key epoch being ordered: when the last height of an epoch is
+/// final here (the finalizer says so), the next epoch's engine starts from that block (its
+/// genesis, as marshal's epoch boundaries have it) and the old engine stops. A member that is
+/// not in an epoch runs no engine for it; while it waits for a boundary it has not seen, it
+/// asks the epoch's members for that boundary's finalization (marshal then backfills below).
+struct Orchestrator<E, S, B>
+where
+    E: Clock + CryptoRng + Spawner + Storage + Metrics,
+    S: Sender<PublicKey = PublicKey>,
+{
+    epochs: Vec<ConsensusEpoch>,
+    table: EpochTable,
+    inline: Engines<E>,
+    blocker: B,
+    timeouts: Timeouts,
+    page_cache: CacheRef,
+    prefix: String,
+    marshal: MarshalMailbox<ConsensusScheme, Standard<ChainBlock>>,
+    muxes: (Mux<S>, Mux<S>, Mux<S>),
+}
+
+/// How often a member that runs no engine asks for the boundary it waits for.
+const BOUNDARY_HINT: Duration = Duration::from_secs(2);
+
+impl<E, S, B> Orchestrator<E, S, B>
+where
+    E: Clock + CryptoRng + Spawner + Storage + Metrics,
+    S: Sender<PublicKey = PublicKey>,
+    B: Blocker<PublicKey = PublicKey> + Clone,
+{
+    async fn run(
+        mut self,
+        context: E,
+        mut enter: mpsc::UnboundedReceiver<(u64, D)>,
+        mut backup: mpsc::Receiver<(u64, (PublicKey, commonware_runtime::IoBuf))>,
+    ) {
+        let mut current: Option<(u64, Option<Handle<()>>)> = None;
+        let mut backup_open = true;
+        loop {
+            let waiting = current.as_ref().is_none_or(|(_, h)| h.is_none());
+            let hint = context.sleep(BOUNDARY_HINT);
+            futures::select_biased! {
+                next = enter.recv().fuse() => {
+                    let Some((epoch, genesis)) = next else { return };
+                    if current.as_ref().is_some_and(|(e, _)| *e >= epoch) {
+                        continue;
+                    }
+                    if let Some((old, Some(engine))) = current.take() {
+                        engine.abort();
+                        info!(epoch = old, "key epoch over: its engine stopped");
+                    }
+                    let engine = self.start_engine(&context, epoch, genesis).await;
+                    current = Some((epoch, engine));
+                }
+                msg = async {
+                    if backup_open { backup.recv().await } else { futures::future::pending().await }
+                }.fuse() => {
+                    // a peer votes in a later epoch than ours: fetch the boundary from it
+                    let Some((theirs, (from, _))) = msg else {
+                        backup_open = false;
+                        continue;
+                    };
+                    let ours = current.as_ref().map_or(self.table.first_epoch(), |(e, _)| *e);
+                    if theirs > ours {
+                        if let Some(h) = self.table.last_height(ours) {
+                            self.marshal.hint_finalized(Height::new(h), NonEmptyVec::new(from));
+                        }
+                    }
+                }
+                _ = hint.fuse() => {
+                    if !waiting {
+                        continue;
+                    }
+                    let ours = current.as_ref().map_or(self.table.first_epoch(), |(e, _)| *e);
+                    let (Some(h), Some(spec)) = (
+                        self.table.last_height(ours),
+                        self.epochs.iter().find(|e| e.epoch == ours),
+                    ) else {
+                        continue;
+                    };
+                    if let Ok(targets) = NonEmptyVec::try_from(spec.members.clone()) {
+                        self.marshal.hint_finalized(Height::new(h), targets);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts `epoch`'s engine on `genesis` (the previous epoch's last block), if this member
+    /// is in the epoch.
+    async fn start_engine(&mut self, context: &E, epoch: u64, genesis: D) -> Option<Handle<()>> {
+        let spec = self.epochs.iter().find(|e| e.epoch == epoch)?.clone();
+        if !spec.signs() {
+            info!(epoch, "not a member of this key epoch: following only");
+            return None;
+        }
+        // the first epoch keeps the partition name of a member that never switched
+        let partition = if epoch == self.table.first_epoch() {
+            format!("{}-simplex", self.prefix)
+        } else {
+            format!("{}-simplex-epoch{epoch}", self.prefix)
+        };
+        let engine = simplex::Engine::new(
+            context.child("simplex").with_attribute("epoch", epoch),
+            simplex::config::Config {
+                scheme: spec.scheme.clone(),
+                elector: RoundRobin::<Sha256>::default(),
+                blocker: self.blocker.clone(),
+                automaton: self.inline.clone(),
+                relay: self.inline.clone(),
+                reporter: self.inline.clone(),
+                strategy: Sequential,
+                partition,
+                mailbox_size: NZUsize!(1024),
+                epoch: Epoch::new(epoch),
+                floor: Floor::Genesis(genesis),
+                replay_buffer: NZUsize!(1 << 20),
+                write_buffer: NZUsize!(1 << 20),
+                page_cache: self.page_cache.clone(),
+                leader_timeout: self.timeouts.leader,
+                certification_timeout: self.timeouts.certification,
+                timeout_retry: self.timeouts.timeout_retry,
+                view_retention: ViewDelta::new(10),
+                skip: SkipPolicy::Disabled,
+                fetch_timeout: NZDuration!(Duration::from_secs(1)),
+                fetch_retry_delay: Duration::from_millis(100),
+                forward: ForwardPolicy::Disabled,
+                track_historical_votes: false,
+            },
+        );
+        let (v, c, r) = &mut self.muxes;
+        let (Ok(vote), Ok(cert), Ok(res)) = (
+            v.register(epoch).await,
+            c.register(epoch).await,
+            r.register(epoch).await,
+        ) else {
+            warn!(epoch, "consensus subchannels unavailable");
+            return None;
+        };
+        info!(epoch, genesis = ?genesis, "key epoch: engine started");
+        Some(engine.start(vote, cert, res))
+    }
 }
 
 fn archive_config<C>(name: &str, page_cache: &CacheRef, codec_config: C) -> immutable::Config<C> {
@@ -1020,6 +1295,8 @@ async fn finalizer<E, S>(
     io: Io<S>,
     finalized_at: FinalizedAt,
     mut updates: mpsc::UnboundedReceiver<Update<ChainBlock>>,
+    table: EpochTable,
+    enter: mpsc::UnboundedSender<(u64, D)>,
 ) where
     E: CryptoRng + Clock,
     S: Sender<PublicKey = PublicKey>,
@@ -1030,6 +1307,7 @@ async fn finalizer<E, S>(
         };
         let block: ChainBlock = block.inner().clone();
         let height = block.block().height;
+        let digest = block.digest();
         if height == 0 {
             ack.acknowledge();
             continue;
@@ -1065,6 +1343,11 @@ async fn finalizer<E, S>(
         match effects {
             Ok(fx) => io.apply(fx).await,
             Err(e) => warn!(height, error = %e, "finalized block refused"),
+        }
+        // the last height of a key epoch is final: the next committee orders from here on
+        let epoch = table.epoch_at(height);
+        if table.last_height(epoch) == Some(height) {
+            let _ = enter.send((epoch + 1, digest));
         }
         ack.acknowledge();
     }

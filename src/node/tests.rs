@@ -399,34 +399,6 @@ fn building_is_fair_ordered_and_bounded() {
         .is_ok());
 }
 
-#[test]
-fn ending_an_epoch_rejects_its_pending_entries_with_a_reason() {
-    let mut r = rng(6);
-    let c0 = committee(4, 3, &mut r);
-    let c1 = committee(4, 3, &mut r);
-    let mut pool = Mempool::new(MempoolConfig::default(), 0, c0.key.clone());
-    pool.open_epoch(1, c1.key.clone());
-    let a = ct(&c0.key, 1, b"old", &mut r);
-    let l1 = Label::new(c1.key.id(), 1, 1, b"w").unwrap();
-    let b = encrypt(c1.key.encryption_key(), &l1, b"new", Padding::None, &mut r)
-        .unwrap()
-        .encoded()
-        .clone();
-    assert_eq!(
-        accepted(&pool.admit(0, CLIENT, vec![a.clone(), b.clone()], &mut r)),
-        2
-    );
-    let dropped = pool.end_epoch(0);
-    assert_eq!(dropped, vec![(a.id(), Reject::EpochEnded(0))]);
-    assert_eq!(pool.len(), 1);
-    assert!(pool.get(&b.id()).is_some());
-    let late = pool.admit(0, CLIENT, vec![a], &mut r);
-    assert_eq!(
-        late[0].result.as_ref().unwrap_err(),
-        &Reject::UnknownEpoch(0)
-    );
-}
-
 // ---------------------------------------------------------------- reveal, collect, release
 
 struct Member {
@@ -900,7 +872,7 @@ fn early_shares_are_kept_and_heights_release_in_order() {
     assert_eq!(ms[0].released, ms[1].released);
     assert_eq!(ms[0].released.len(), 3);
     // impersonation is refused
-    let b = reveal(&BTreeMap::from([(0, dup(&c.shares[2]))]), &fins[0]).remove(0);
+    let b = reveal(&BTreeMap::from([(0, dup(&c.shares[2]))]), 0, &fins[0]).remove(0);
     assert_eq!(
         ms[0].collector.on_shares(1, b, 0, &mut r).unwrap_err(),
         ShareError::Impersonation {
