@@ -321,6 +321,11 @@ const LATENCY_WINDOW: usize = 4096;
 /// Accepted entries to make durable; `then` runs once they are synced.
 struct Persist {
     cts: Vec<Arc<Verified>>,
+    /// Whether `then` needs them synced: client submissions (acknowledged as durable) do;
+    /// peers' gossip does not (its origin member holds it durably and orders it itself), so
+    /// gossip-only groups skip the sync (half of a member's syncs at low rates) and become
+    /// durable with the next synced group.
+    sync: bool,
     /// Slashing evidence found meanwhile (appended to the slashing log).
     evidence: Vec<SlashingEvidence>,
     then: Box<dyn FnOnce() + Send>,
@@ -1262,10 +1267,12 @@ async fn mempool_writer<E: Storage + Clock + Metrics>(
             }
             continue;
         }
-        let position = log
-            .append(records)
-            .await
-            .expect("mempool log write (a storage failure is fatal)");
+        let position = if group.iter().any(|p| p.sync) {
+            log.append(records).await
+        } else {
+            log.append_unsynced(records).await
+        }
+        .expect("mempool log write (a storage failure is fatal)");
         since_prune += ids.len();
         logged.extend((position..).zip(ids));
         for p in group {
@@ -1334,6 +1341,7 @@ async fn finalizer<E, S>(
             if !evidence.is_empty() {
                 let _ = io.persist.send(Persist {
                     cts: Vec::new(),
+                    sync: true,
                     evidence,
                     then: Box::new(|| {}),
                 });
@@ -1571,6 +1579,7 @@ async fn admitter<E: Clock + CryptoRng>(
                 acks.push((reply, mine));
             }
         }
+        let sync = !to_gossip.is_empty();
         let gossip = gossip.clone();
         let then = move || {
             for (reply, mine) in acks {
@@ -1585,6 +1594,7 @@ async fn admitter<E: Clock + CryptoRng>(
         } else {
             let _ = persist.send(Persist {
                 cts: accepted,
+                sync,
                 evidence,
                 then: Box::new(then),
             });

@@ -66,12 +66,29 @@ impl<E: Storage + Clock + Metrics> RecordLog<E> {
         &mut self,
         records: impl IntoIterator<Item = Bytes>,
     ) -> Result<u64, StoreError> {
+        self.append_maybe_synced(records, true).await
+    }
+
+    /// Appends records without syncing: they become durable with the next [`Self::append`]
+    /// (or not at all after a crash), for records whose loss costs nothing.
+    pub async fn append_unsynced(
+        &mut self,
+        records: impl IntoIterator<Item = Bytes>,
+    ) -> Result<u64, StoreError> {
+        self.append_maybe_synced(records, false).await
+    }
+
+    async fn append_maybe_synced(
+        &mut self,
+        records: impl IntoIterator<Item = Bytes>,
+        sync: bool,
+    ) -> Result<u64, StoreError> {
         let first = self.bounds().end;
         let mut journal = self.journal.take().expect("journal present between calls");
         for record in records {
             journal = journal.append(&record).await?.0;
         }
-        self.journal = Some(journal.sync().await?);
+        self.journal = Some(if sync { journal.sync().await? } else { journal });
         Ok(first)
     }
 
@@ -112,6 +129,22 @@ mod tests {
             assert_eq!(log.bounds().end, 3000);
             let expected: Vec<Bytes> = (start..3000).map(record).collect();
             assert_eq!(replayed, expected);
+        });
+    }
+
+    #[test]
+    fn unsynced_records_are_made_durable_by_the_next_synced_append() {
+        deterministic::Runner::default().start(|context| async move {
+            let (mut log, _) = RecordLog::open(context.child("a"), "log").await.unwrap();
+            let record = |i: u64| Bytes::from(i.to_be_bytes().to_vec());
+            assert_eq!(log.append_unsynced((0..10).map(record)).await.unwrap(), 0);
+            assert_eq!(log.append((10..12).map(record)).await.unwrap(), 10);
+            assert_eq!(log.append_unsynced((12..13).map(record)).await.unwrap(), 12);
+            assert_eq!(log.append((13..14).map(record)).await.unwrap(), 13);
+            drop(log);
+            let (log, replayed) = RecordLog::open(context.child("b"), "log").await.unwrap();
+            assert_eq!(log.bounds(), 0..14);
+            assert_eq!(replayed, (0..14).map(record).collect::<Vec<_>>());
         });
     }
 }
