@@ -311,6 +311,9 @@ struct AdmitRequest {
 const ADMIT_QUEUE: usize = 16_384;
 /// Most ciphertexts the admitter screens, decodes and checks together.
 const MAX_ADMIT_BATCH: usize = 4096;
+/// Admission batches smaller than this wait [`ADMIT_LINGER`] once for more requests.
+const ADMIT_LINGER_BELOW: usize = 256;
+const ADMIT_LINGER: Duration = Duration::from_millis(10);
 
 /// Finalization-to-durable-release latency (ms) of the last heights that held ciphertexts.
 type Latencies = Arc<Mutex<VecDeque<f64>>>;
@@ -1524,11 +1527,18 @@ async fn admitter<E: Clock + CryptoRng>(
     while let Some(first) = rx.recv().await {
         let mut requests = vec![first];
         let mut count = requests[0].items.len();
+        let mut lingered = false;
         while count < MAX_ADMIT_BATCH {
             match rx.try_recv() {
                 Ok(r) => {
                     count += r.items.len();
                     requests.push(r);
+                }
+                // A small batch waits once for more: the batched validity check costs
+                // ~2.5x per ciphertext at 50 than at 600 (fixed cofactor clearing, Pippenger).
+                Err(_) if !lingered && count < ADMIT_LINGER_BELOW => {
+                    lingered = true;
+                    context.sleep(ADMIT_LINGER).await;
                 }
                 Err(_) => break,
             }
