@@ -37,6 +37,37 @@ pub struct CommitteeInfo {
     pub rln: Option<RlnInfo>,
 }
 
+/// A member's committee information per key epoch (every epoch its node.toml lists; never
+/// empty): `GET /v1/committee` serves the one active at the next height.
+#[derive(Clone, Debug)]
+pub struct CommitteeInfos(std::collections::BTreeMap<u64, CommitteeInfo>);
+
+impl CommitteeInfos {
+    pub fn new(first: CommitteeInfo) -> Self {
+        Self([(first.key_epoch, first)].into())
+    }
+
+    /// Adds (or replaces) the information of `info.key_epoch`.
+    pub fn add(&mut self, info: CommitteeInfo) {
+        self.0.insert(info.key_epoch, info);
+    }
+
+    /// The committee of the newest epoch not after `epoch` (the oldest one if none is).
+    pub fn at(&self, epoch: u64) -> &CommitteeInfo {
+        self.0
+            .range(..=epoch)
+            .next_back()
+            .or_else(|| self.0.iter().next())
+            .map(|(_, info)| info)
+            .expect("built non-empty")
+    }
+
+    /// The newest epoch's committee.
+    pub fn newest(&self) -> &CommitteeInfo {
+        self.0.values().next_back().expect("built non-empty")
+    }
+}
+
 /// `GET /v1/committee`'s `rln`: what a wallet needs to prove membership (SPEC.md §8.11).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RlnInfo {
@@ -217,4 +248,42 @@ pub fn base64_encode(bytes: &[u8]) -> String {
 pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.decode(text).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(key_epoch: u64, n: usize) -> CommitteeInfo {
+        CommitteeInfo {
+            key: String::new(),
+            key_id: String::new(),
+            key_epoch,
+            n,
+            t: n - (n - 1) / 3,
+            consensus_public: String::new(),
+            members: Vec::new(),
+            namespaces: None,
+            max_plaintext_bytes: 0,
+            max_sender_bytes: 0,
+            client_rate_per_s: 0,
+            client_burst: 0,
+            anonymous_namespaces: Vec::new(),
+            rln: None,
+        }
+    }
+
+    #[test]
+    fn the_committee_of_an_epoch_is_the_newest_listed_not_after_it() {
+        let mut infos = CommitteeInfos::new(info(2, 4));
+        infos.add(info(3, 7));
+        infos.add(info(5, 4));
+        assert_eq!(infos.at(2).n, 4);
+        assert_eq!(infos.at(3).n, 7);
+        assert_eq!(infos.at(4).key_epoch, 3);
+        assert_eq!(infos.at(9).key_epoch, 5);
+        // before the first listed epoch: the first
+        assert_eq!(infos.at(0).key_epoch, 2);
+        assert_eq!(infos.newest().key_epoch, 5);
+    }
 }

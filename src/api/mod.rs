@@ -15,7 +15,7 @@ use crate::node::mempool::{Reject, Source};
 use crate::node::release::ReleasedBatch;
 use crate::node::rln::RlnReject;
 use crate::node::shell::NodeHandle;
-use crate::wire::{self, CommitteeInfo, ErrorBody};
+use crate::wire::{self, CommitteeInfos, ErrorBody};
 use axum::{
     body::Bytes,
     extract::{rejection::BytesRejection, ConnectInfo, Path, Query, State},
@@ -47,7 +47,7 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 #[derive(Clone)]
 struct Api {
     node: NodeHandle,
-    committee: Arc<CommitteeInfo>,
+    committee: Arc<CommitteeInfos>,
     releases: Arc<ReleaseIndex>,
     metrics: MetricsEncoder,
 }
@@ -69,7 +69,7 @@ pub fn release_index(mut releases: mpsc::UnboundedReceiver<ReleasedBatch>) -> Ar
 /// (a submission acknowledged is durable).
 pub async fn serve(
     node: NodeHandle,
-    committee: Arc<CommitteeInfo>,
+    committee: Arc<CommitteeInfos>,
     releases: Arc<ReleaseIndex>,
     metrics: MetricsEncoder,
     addr: SocketAddr,

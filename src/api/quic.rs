@@ -14,7 +14,7 @@ use crate::node::config::{write_secret, ConfigError};
 use crate::node::mempool::Source;
 use crate::node::shell::NodeHandle;
 use crate::quic::{self, answer, kind, FrameError, Request};
-use crate::wire::{CommitteeInfo, ErrorBody};
+use crate::wire::{CommitteeInfos, ErrorBody};
 use curtain_crypto::DecodeError;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -121,7 +121,7 @@ impl QuicIdentity {
 #[derive(Clone)]
 struct Server {
     node: NodeHandle,
-    committee: Arc<CommitteeInfo>,
+    committee: Arc<CommitteeInfos>,
     releases: Arc<ReleaseIndex>,
 }
 
@@ -137,7 +137,7 @@ pub fn bind(identity: &QuicIdentity, addr: SocketAddr) -> std::io::Result<quinn:
 pub async fn serve(
     endpoint: quinn::Endpoint,
     node: NodeHandle,
-    committee: Arc<CommitteeInfo>,
+    committee: Arc<CommitteeInfos>,
     releases: Arc<ReleaseIndex>,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) {

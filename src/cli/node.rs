@@ -23,6 +23,7 @@ use curtain::node::{
     rln::{RlnRules, RlnState},
     shell::{self, channel, Channels, ConsensusEpoch, ShellConfig, Timeouts},
 };
+use curtain::wire::CommitteeInfos;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -157,6 +158,12 @@ pub fn node(a: NodeArgs) -> anyhow::Result<()> {
     let me = addresses[&me_pk].clone();
     let index = peers.iter().position(|p| *p == me_pk).expect("listed");
     std::fs::create_dir_all(&node.data_dir)?;
+    let mempool = committee.mempool_config(node.limits.apply(MempoolConfig::default()));
+    // every listed epoch's members, n and t: `/v1/committee` serves the active one
+    let mut info = CommitteeInfos::new(committee.info(&mempool));
+    for c in &committees[1..] {
+        info.add(c.info(&mempool));
+    }
 
     let runtime = cw_tokio::Config::new()
         .with_worker_threads(2)
@@ -196,8 +203,6 @@ pub fn node(a: NodeArgs) -> anyhow::Result<()> {
         };
         network.start();
 
-        let mempool = committee.mempool_config(node.limits.apply(MempoolConfig::default()));
-        let info = committee.info(&mempool);
         let mut pool = Mempool::with_epochs(mempool, table.clone(), keys.clone());
         if let Some(rules) = rln {
             pool = pool.with_rln(RlnState::new(rules));

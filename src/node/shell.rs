@@ -362,20 +362,24 @@ impl NodeHandle {
         self.member.lock().expect("member lock").finalized_height()
     }
 
-    /// `info` with the key epoch wallets label with now: the one active at the next height
-    /// (a resharing keeps the key, so the key and its id stay).
-    pub fn committee_now(&self, info: &crate::wire::CommitteeInfo) -> crate::wire::CommitteeInfo {
-        let mut info = info.clone();
-        if let Some((epoch, _)) = self
+    /// The committee of the key epoch wallets label with now, the one active at the next
+    /// height: its members, n and t (a resharing keeps the key and its id).
+    pub fn committee_now(&self, infos: &crate::wire::CommitteeInfos) -> crate::wire::CommitteeInfo {
+        let current = self
             .member
             .lock()
             .expect("member lock")
             .mempool
             .current_key()
-        {
-            info.key_epoch = epoch;
+            .map(|(epoch, _)| epoch);
+        match current {
+            Some(epoch) => {
+                let mut info = infos.at(epoch).clone();
+                info.key_epoch = epoch;
+                info
+            }
+            None => infos.newest().clone(),
         }
-        info
     }
 
     /// The next height to be released here (released heights are below it).
