@@ -58,7 +58,7 @@ const ZZ: u128 = 0xac45_a401_0001_a402_0000_0001_0000_0000;
 
 /// `β` (a primitive cube root of unity in Fp) in Montgomery form, as in blst's e1.c:
 /// `(β·x, y) = [λ]·(x, y)` on G1 with `λ = z² − 1`.
-const BETA: blst_fp = blst_fp {
+pub(crate) const BETA: blst_fp = blst_fp {
     l: [
         0xcd03_c9e4_8671_f071,
         0x5dab_2246_1fcd_a5d2,
@@ -121,7 +121,7 @@ impl Digits {
 
 /// `(q, m)` with `s = q·z² + m`, `m < z²`, by restoring long division with a fixed number of
 /// iterations and masked subtractions. `q ≤ (r − 1) / z² < 2^127.5`.
-fn split(s: &Scalar) -> (u128, u128) {
+pub(crate) fn split(s: &Scalar) -> (u128, u128) {
     let mut bytes = s.to_le_bytes();
     let mut q = 0u128;
     let mut rem = 0u128;
@@ -241,32 +241,32 @@ fn fp_one() -> blst_fp {
 /// The hot loops write every result straight to its destination: copying a 48-byte value that
 /// the assembly has just written with 8-byte stores stalls on store forwarding, which cost
 /// ~15 % of the run time when the helpers above returned values.
-mod raw {
+pub(crate) mod raw {
     use blst::*;
 
     #[inline(always)]
-    pub(super) unsafe fn mul(o: *mut blst_fp, a: *const blst_fp, b: *const blst_fp) {
+    pub(crate) unsafe fn mul(o: *mut blst_fp, a: *const blst_fp, b: *const blst_fp) {
         blst_fp_mul(o, a, b)
     }
     #[inline(always)]
-    pub(super) unsafe fn sqr(o: *mut blst_fp, a: *const blst_fp) {
+    pub(crate) unsafe fn sqr(o: *mut blst_fp, a: *const blst_fp) {
         blst_fp_sqr(o, a)
     }
     #[inline(always)]
-    pub(super) unsafe fn add(o: *mut blst_fp, a: *const blst_fp, b: *const blst_fp) {
+    pub(crate) unsafe fn add(o: *mut blst_fp, a: *const blst_fp, b: *const blst_fp) {
         blst_fp_add(o, a, b)
     }
     #[inline(always)]
-    pub(super) unsafe fn sub(o: *mut blst_fp, a: *const blst_fp, b: *const blst_fp) {
+    pub(crate) unsafe fn sub(o: *mut blst_fp, a: *const blst_fp, b: *const blst_fp) {
         blst_fp_sub(o, a, b)
     }
     #[inline(always)]
-    pub(super) unsafe fn triple(o: *mut blst_fp, a: *const blst_fp) {
+    pub(crate) unsafe fn triple(o: *mut blst_fp, a: *const blst_fp) {
         blst_fp_mul_by_3(o, a)
     }
     /// Negates where `mask` is all ones (blst's negation is masked internally).
     #[inline(always)]
-    pub(super) unsafe fn cneg(o: *mut blst_fp, a: *const blst_fp, mask: u64) {
+    pub(crate) unsafe fn cneg(o: *mut blst_fp, a: *const blst_fp, mask: u64) {
         blst_fp_cneg(o, a, mask & 1 == 1)
     }
 
@@ -274,7 +274,7 @@ mod raw {
     /// denominator): `x₃ = λ² − x₁ − x₂`, `y₃ = λ·(x₁ − x₃) − y₁`; doubling is `x₂ = x₁`.
     /// The outputs may alias the inputs.
     #[inline(always)]
-    pub(super) unsafe fn finish(
+    pub(crate) unsafe fn finish(
         x3: *mut blst_fp,
         y3: *mut blst_fp,
         x1: *const blst_fp,

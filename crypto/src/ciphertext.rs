@@ -5,6 +5,7 @@
 //! Schnorr proof of knowledge of `r`: `w = s·G1`, `e = H(label, u, w, payload)`, `f = s + e·r`.
 //! Valid iff `f·G1 = w + e·u`. Batched: `Σρ_j·w_j + Σ(ρ_j e_j)·u_j − (Σρ_j f_j)·G1 = 0`.
 
+use crate::{batch_mul, msm};
 use crate::encoding::{serde_via_bytes, Reader};
 use crate::error::{DecodeError, EncryptError, ValidityError};
 use crate::group::{self, generator_table};
@@ -544,29 +545,52 @@ fn mark_invalid<R: CryptoRng + ?Sized>(
 }
 
 fn batch_holds<R: CryptoRng + ?Sized>(cts: &[Ciphertext], idx: &[usize], rng: &mut R) -> bool {
+    // Σρ_j·w_j + Σ(ρ_j·e_j)·u_j − (Σρ_j·f_j)·g1 as one MSM with ≤ 129-bit scalars: each
+    // full-width scalar s = q·z² + m (q, m < 2^128) multiplies P as q·φ(P) + (q + m)·P, since
+    // φ(x, y) = (β·x, y) is [λ] = [z² − 1] on G1. On a point's torsion part φ is some other
+    // endomorphism of the torsion, so the G1 components of the sum are exactly those of the
+    // plain combination and the final cofactor clearing gives the same verdict (§2.5).
     let k = idx.len();
-    let mut w_points = Vec::with_capacity(k);
-    let mut rho_bytes = Vec::with_capacity(k * 16);
-    let mut u_points = Vec::with_capacity(k + 1);
-    let mut u_scalars = Vec::with_capacity((k + 1) * 32);
+    let mut points = Vec::with_capacity(3 * k + 2);
+    let mut scalars = Vec::with_capacity((3 * k + 2) * GLV_BYTES);
+    let mut push = |p: blst_p1_affine, v: u128, carry: bool| {
+        points.push(p);
+        scalars.extend_from_slice(&v.to_le_bytes());
+        scalars.push(carry as u8);
+    };
+    let mut push_full = |p: &blst_p1_affine, s: &Scalar| {
+        let (q, m) = batch_mul::split(s);
+        let (sum, carry) = q.overflowing_add(m);
+        push(*p, sum, carry);
+        push(phi(p), q, false);
+    };
     let mut f_sum = Scalar::zero();
+    let mut rhos = Vec::with_capacity(k);
     for &i in idx {
         let ct = &cts[i];
         let rho_le = Scalar::random_u128_le(rng);
         let rho = Scalar::from_u128_le(&rho_le);
-        w_points.push(ct.w);
-        rho_bytes.extend_from_slice(&rho_le[..16]);
-        u_points.push(ct.u);
-        u_scalars.extend_from_slice(&rho.mul(&ct.e).to_le_bytes());
+        push_full(&ct.u, &rho.mul(&ct.e));
         f_sum = f_sum.add(&rho.mul(&ct.f));
+        rhos.push(rho_le);
     }
-    u_points.push(group::g1_generator());
-    u_scalars.extend_from_slice(&f_sum.neg().to_le_bytes());
-    let (a, b) = rayon::join(
-        || group::msm_vartime(&w_points, &rho_bytes, 128),
-        || group::msm_vartime(&u_points, &u_scalars, 255),
-    );
-    group::torsion_only(&group::p1_add(&a, &b))
+    push_full(&group::g1_generator(), &f_sum.neg());
+    for (&i, rho_le) in idx.iter().zip(&rhos) {
+        let rho = u128::from_le_bytes(rho_le[..16].try_into().expect("16 bytes"));
+        push(cts[i].w, rho, false);
+    }
+    group::torsion_only(&msm::msm(&points, &scalars, GLV_BITS))
+}
+
+/// Scalars of the split validity MSM: `q + m < 2^129`.
+const GLV_BITS: usize = 129;
+const GLV_BYTES: usize = 17;
+
+/// `φ(x, y) = (β·x, y)`.
+fn phi(p: &blst_p1_affine) -> blst_p1_affine {
+    let mut o = *p;
+    unsafe { blst_fp_mul(&mut o.x, &p.x, &batch_mul::BETA) };
+    o
 }
 
 /// Builds a ciphertext with a valid proof around an arbitrary framed plaintext (or, with
@@ -646,49 +670,12 @@ mod tests {
         assert_eq!(bad, vec![3, 5]);
     }
 
-    /// A point of E(Fp) of small order (no G1 component): `[r]·P` for a point P on the curve
-    /// outside G1.
-    fn torsion_point() -> blst_p1_affine {
-        const R_LE: [u8; 32] = {
-            let be: [u8; 32] = [
-                0x73, 0xed, 0xa7, 0x53, 0x29, 0x9d, 0x7d, 0x48, 0x33, 0x39, 0xd8, 0x08, 0x09, 0xa1,
-                0xd8, 0x05, 0x53, 0xbd, 0xa4, 0x02, 0xff, 0xfe, 0x5b, 0xfe, 0xff, 0xff, 0xff, 0xff,
-                0x00, 0x00, 0x00, 0x01,
-            ];
-            let mut le = [0u8; 32];
-            let mut i = 0;
-            while i < 32 {
-                le[i] = be[31 - i];
-                i += 1;
-            }
-            le
-        };
-        for x in 1u8.. {
-            let mut enc = [0u8; 48];
-            enc[0] = 0x80;
-            enc[47] = x;
-            let Ok(p) = group::g1_decompress_on_curve(&enc) else {
-                continue;
-            };
-            let mut proj = blst_p1::default();
-            let mut t = blst_p1::default();
-            unsafe {
-                blst_p1_from_affine(&mut proj, &p);
-                blst_p1_mult(&mut t, &proj, R_LE.as_ptr(), 255);
-            }
-            if !unsafe { blst_p1_is_inf(&t) } {
-                return group::p1_to_affine(&t);
-            }
-        }
-        unreachable!()
-    }
-
     #[test]
     fn torsion_in_u_and_w_is_ignored() {
         let mut rng = ChaCha20Rng::seed_from_u64(5);
         let (key, _) = deal(4, 3, &mut rng).unwrap();
         let label = Label::new(key.id(), 0, 1, b"t").unwrap();
-        let t = torsion_point();
+        let t = group::torsion_point();
         assert!(!group::g1_in_subgroup(&t));
         // a sender that knows r and s can put torsion into w and still prove knowledge of r
         let twisted = |torsion_in_u: bool, rng: &mut ChaCha20Rng| {
@@ -754,13 +741,13 @@ mod tests {
         let honest = Ciphertext::from_bytes(&honest.to_bytes()).unwrap();
         let mut twisted_u = blst_p1::default();
         unsafe { blst_p1_from_affine(&mut twisted_u, honest.u()) };
-        let twisted_u = group::p1_to_affine(&group::p1_add_affine(&twisted_u, &torsion_point()));
+        let twisted_u = group::p1_to_affine(&group::p1_add_affine(&twisted_u, &group::torsion_point()));
         let twisted_hat = group::p1_to_affine(&group::clear_cofactor_affine(&twisted_u));
         assert!(group::g1_eq(&twisted_hat, honest.u_hat()));
         // a u that is torsion only has no G1 component: never decodes
         let mut pure = in_u.to_bytes();
         let at = in_u.encoded().points_at;
-        pure[at..at + 96].copy_from_slice(&group::g1_serialize(&torsion_point()));
+        pure[at..at + 96].copy_from_slice(&group::g1_serialize(&group::torsion_point()));
         assert!(matches!(
             Ciphertext::from_bytes(&pure),
             Err(DecodeError::Point {
@@ -775,7 +762,7 @@ mod tests {
         let mut rng = ChaCha20Rng::seed_from_u64(6);
         let (key, _) = deal(4, 3, &mut rng).unwrap();
         let label = Label::new(key.id(), 0, 1, b"d").unwrap();
-        let pure_torsion = group::g1_serialize(&torsion_point());
+        let pure_torsion = group::g1_serialize(&group::torsion_point());
         // 150 entries (three chunks), every seventh with a torsion-only u
         let encoded: Vec<EncodedCiphertext> = (0..150)
             .map(|i| {

@@ -8,7 +8,6 @@ pub(crate) use crate::batch_mul::g1_mul_many_ct;
 use crate::error::PointError;
 use crate::scalar::Scalar;
 use blst::*;
-use rayon::prelude::*;
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 pub(crate) const G1_COMPRESSED: usize = 48;
@@ -515,7 +514,7 @@ fn shr1(l: &mut [u64; 5]) {
 }
 
 /// blst's Pippenger on the calling thread.
-fn pippenger(points: &[blst_p1_affine], scalars: &[u8], nbits: usize) -> blst_p1 {
+pub(crate) fn pippenger(points: &[blst_p1_affine], scalars: &[u8], nbits: usize) -> blst_p1 {
     let mut out = blst_p1::default();
     let p = [points.as_ptr(), core::ptr::null()];
     let s = [scalars.as_ptr(), core::ptr::null()];
@@ -534,25 +533,18 @@ fn pippenger(points: &[blst_p1_affine], scalars: &[u8], nbits: usize) -> blst_p1
     out
 }
 
-/// Variable-time multi-scalar multiplication (blst's Pippenger), split across rayon threads.
-/// `scalars` holds `points.len()` little-endian scalars of `(nbits + 7) / 8` bytes each.
+/// Variable-time multi-scalar multiplication. `scalars` holds `points.len()` little-endian
+/// scalars of `(nbits + 7) / 8` bytes each. From 64 points on, curtain's batch-affine bucket
+/// method (`msm`, windows split across rayon threads); below, where it is no faster, blst's
+/// Pippenger on the calling thread (`benches/msm`).
 pub(crate) fn msm_vartime(points: &[blst_p1_affine], scalars: &[u8], nbits: usize) -> blst_p1 {
     let nbytes = nbits.div_ceil(8);
     assert_eq!(scalars.len(), points.len() * nbytes, "scalar buffer size");
-    if points.is_empty() {
-        return blst_p1::default();
+    match points.len() {
+        0 => blst_p1::default(),
+        1..64 => pippenger(points, scalars, nbits),
+        _ => crate::msm::msm(points, scalars, nbits),
     }
-    let threads = rayon::current_num_threads().max(1);
-    let chunk = points.len().div_ceil(threads).max(64);
-    points
-        .par_chunks(chunk)
-        .zip(scalars.par_chunks(chunk * nbytes))
-        .map(|(pts, sc)| pippenger(pts, sc, nbits))
-        .reduce(blst_p1::default, |a, b| {
-            let mut o = blst_p1::default();
-            unsafe { blst_p1_add_or_double(&mut o, &a, &b) };
-            o
-        })
 }
 
 pub(crate) fn p1_add(a: &blst_p1, b: &blst_p1) -> blst_p1 {
@@ -641,6 +633,44 @@ pub(crate) fn pairing_eq_prepared(
         blst_miller_loop_lines(&mut ml2, q2.0.as_ptr(), b);
         blst_fp12_finalverify(&ml1, &ml2)
     }
+}
+
+#[cfg(test)]
+/// A point of E(Fp) of small order (no G1 component): `[r]·P` for a point P on the curve
+/// outside G1.
+pub(crate) fn torsion_point() -> blst_p1_affine {
+    const R_LE: [u8; 32] = {
+        let be: [u8; 32] = [
+            0x73, 0xed, 0xa7, 0x53, 0x29, 0x9d, 0x7d, 0x48, 0x33, 0x39, 0xd8, 0x08, 0x09, 0xa1,
+            0xd8, 0x05, 0x53, 0xbd, 0xa4, 0x02, 0xff, 0xfe, 0x5b, 0xfe, 0xff, 0xff, 0xff, 0xff,
+            0x00, 0x00, 0x00, 0x01,
+        ];
+        let mut le = [0u8; 32];
+        let mut i = 0;
+        while i < 32 {
+            le[i] = be[31 - i];
+            i += 1;
+        }
+        le
+    };
+    for x in 1u8.. {
+        let mut enc = [0u8; 48];
+        enc[0] = 0x80;
+        enc[47] = x;
+        let Ok(p) = g1_decompress_on_curve(&enc) else {
+            continue;
+        };
+        let mut proj = blst_p1::default();
+        let mut t = blst_p1::default();
+        unsafe {
+            blst_p1_from_affine(&mut proj, &p);
+            blst_p1_mult(&mut t, &proj, R_LE.as_ptr(), 255);
+        }
+        if !unsafe { blst_p1_is_inf(&t) } {
+            return p1_to_affine(&t);
+        }
+    }
+    unreachable!()
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub mod combine;
 pub mod encoding;
 pub mod error;
 mod group;
+mod msm;
 pub mod key;
 pub mod label;
 mod scalar;
@@ -71,5 +72,15 @@ pub mod bench_api {
     /// `s·P` for each point with the lock-step batch-affine multiplication.
     pub fn mul_many(points: &[blst_p1_affine], s: &BenchScalar) -> Vec<blst_p1_affine> {
         group::g1_mul_many_ct(points, &s.0)
+    }
+
+    /// `Σ k_i·P_i` with blst's Pippenger on the calling thread.
+    pub fn msm_blst(points: &[blst_p1_affine], scalars: &[u8], nbits: usize) -> blst_p1 {
+        group::pippenger(points, scalars, nbits)
+    }
+
+    /// `Σ k_i·P_i` with curtain's batch-affine bucket method (threads: the current rayon pool).
+    pub fn msm_affine(points: &[blst_p1_affine], scalars: &[u8], nbits: usize) -> blst_p1 {
+        crate::msm::msm(points, scalars, nbits)
     }
 }
