@@ -5,13 +5,13 @@
 //! Schnorr proof of knowledge of `r`: `w = s·G1`, `e = H(label, u, w, payload)`, `f = s + e·r`.
 //! Valid iff `f·G1 = w + e·u`. Batched: `Σρ_j·w_j + Σ(ρ_j e_j)·u_j − (Σρ_j f_j)·G1 = 0`.
 
-use crate::{batch_mul, msm};
 use crate::encoding::{serde_via_bytes, Reader};
 use crate::error::{DecodeError, EncryptError, ValidityError};
 use crate::group::{self, generator_table};
 use crate::key::{CommitteeKey, EncryptionKey};
 use crate::label::Label;
 use crate::scalar::{Scalar, Transcript};
+use crate::{batch_mul, msm};
 use blst::*;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::ChaCha20Poly1305;
@@ -741,7 +741,8 @@ mod tests {
         let honest = Ciphertext::from_bytes(&honest.to_bytes()).unwrap();
         let mut twisted_u = blst_p1::default();
         unsafe { blst_p1_from_affine(&mut twisted_u, honest.u()) };
-        let twisted_u = group::p1_to_affine(&group::p1_add_affine(&twisted_u, &group::torsion_point()));
+        let twisted_u =
+            group::p1_to_affine(&group::p1_add_affine(&twisted_u, &group::torsion_point()));
         let twisted_hat = group::p1_to_affine(&group::clear_cofactor_affine(&twisted_u));
         assert!(group::g1_eq(&twisted_hat, honest.u_hat()));
         // a u that is torsion only has no G1 component: never decodes

@@ -19,9 +19,9 @@ pub mod combine;
 pub mod encoding;
 pub mod error;
 mod group;
-mod msm;
 pub mod key;
 pub mod label;
+mod msm;
 mod scalar;
 pub mod share;
 

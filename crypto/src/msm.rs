@@ -335,8 +335,8 @@ fn invert_all(v: &mut [blst_fp], pre: &mut Vec<blst_fp>) {
 mod tests {
     use super::*;
     use crate::group;
-    use rand_core::Rng as _;
     use rand_chacha::ChaCha20Rng;
+    use rand_core::Rng as _;
     use rand_core::SeedableRng;
 
     /// blst's Pippenger: the reference.
@@ -414,7 +414,9 @@ mod tests {
             (vec![p[0], p[1], p[2]], vec![0, 0, 0]),
             (vec![p[0], neg(&p[0])], vec![77, 77]),
             (
-                (0..300).map(|i| if i % 3 == 0 { p[i % 2] } else { neg(&p[1]) }).collect(),
+                (0..300)
+                    .map(|i| if i % 3 == 0 { p[i % 2] } else { neg(&p[1]) })
+                    .collect(),
                 (0..300).map(|i| (i % 7) as u8).collect(),
             ),
         ];
@@ -446,6 +448,9 @@ mod tests {
         pts.push(t);
         pts.push(t);
         let sc = random_scalars(&mut rng, pts.len(), 128);
-        assert!(group::p1_eq(&msm(&pts, &sc, 128), &reference(&pts, &sc, 128)));
+        assert!(group::p1_eq(
+            &msm(&pts, &sc, 128),
+            &reference(&pts, &sc, 128)
+        ));
     }
 }
