@@ -58,7 +58,7 @@ const ZZ: u128 = 0xac45_a401_0001_a402_0000_0001_0000_0000;
 
 /// `β` (a primitive cube root of unity in Fp) in Montgomery form, as in blst's e1.c:
 /// `(β·x, y) = [λ]·(x, y)` on G1 with `λ = z² − 1`.
-pub(crate) const BETA: blst_fp = blst_fp {
+const BETA: blst_fp = blst_fp {
     l: [
         0xcd03_c9e4_8671_f071,
         0x5dab_2246_1fcd_a5d2,
@@ -68,6 +68,13 @@ pub(crate) const BETA: blst_fp = blst_fp {
         0x18f0_2065_5463_8741,
     ],
 };
+
+/// `φ(x, y) = (β·x, y)`: `[λ]` on G1 (variable time is fine: one field multiplication).
+pub(crate) fn phi(p: &blst_p1_affine) -> blst_p1_affine {
+    let mut o = *p;
+    unsafe { blst_fp_mul(&mut o.x, &p.x, &BETA) };
+    o
+}
 
 /// `s·P` for every point: the same values as `group::g1_mul_ct`, as affine points (the identity
 /// for an identity input or `s = 0`). Constant time in `s`; the points are public and must be in

@@ -5,13 +5,13 @@
 //! Schnorr proof of knowledge of `r`: `w = s·G1`, `e = H(label, u, w, payload)`, `f = s + e·r`.
 //! Valid iff `f·G1 = w + e·u`. Batched: `Σρ_j·w_j + Σ(ρ_j e_j)·u_j − (Σρ_j f_j)·G1 = 0`.
 
+use crate::batch_mul;
 use crate::encoding::{serde_via_bytes, Reader};
 use crate::error::{DecodeError, EncryptError, ValidityError};
 use crate::group::{self, generator_table};
 use crate::key::{CommitteeKey, EncryptionKey};
 use crate::label::Label;
 use crate::scalar::{Scalar, Transcript};
-use crate::{batch_mul, msm};
 use blst::*;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::ChaCha20Poly1305;
@@ -562,7 +562,7 @@ fn batch_holds<R: CryptoRng + ?Sized>(cts: &[Ciphertext], idx: &[usize], rng: &m
         let (q, m) = batch_mul::split(s);
         let (sum, carry) = q.overflowing_add(m);
         push(*p, sum, carry);
-        push(phi(p), q, false);
+        push(batch_mul::phi(p), q, false);
     };
     let mut f_sum = Scalar::zero();
     let mut rhos = Vec::with_capacity(k);
@@ -572,26 +572,20 @@ fn batch_holds<R: CryptoRng + ?Sized>(cts: &[Ciphertext], idx: &[usize], rng: &m
         let rho = Scalar::from_u128_le(&rho_le);
         push_full(&ct.u, &rho.mul(&ct.e));
         f_sum = f_sum.add(&rho.mul(&ct.f));
-        rhos.push(rho_le);
+        rhos.push(u128::from_le_bytes(
+            rho_le[..16].try_into().expect("16 bytes"),
+        ));
     }
     push_full(&group::g1_generator(), &f_sum.neg());
-    for (&i, rho_le) in idx.iter().zip(&rhos) {
-        let rho = u128::from_le_bytes(rho_le[..16].try_into().expect("16 bytes"));
+    for (&i, &rho) in idx.iter().zip(&rhos) {
         push(cts[i].w, rho, false);
     }
-    group::torsion_only(&msm::msm(&points, &scalars, GLV_BITS))
+    group::torsion_only(&group::msm_vartime(&points, &scalars, GLV_BITS))
 }
 
 /// Scalars of the split validity MSM: `q + m < 2^129`.
 const GLV_BITS: usize = 129;
 const GLV_BYTES: usize = 17;
-
-/// `φ(x, y) = (β·x, y)`.
-fn phi(p: &blst_p1_affine) -> blst_p1_affine {
-    let mut o = *p;
-    unsafe { blst_fp_mul(&mut o.x, &p.x, &batch_mul::BETA) };
-    o
-}
 
 /// Builds a ciphertext with a valid proof around an arbitrary framed plaintext (or, with
 /// `raw_payload`, arbitrary payload bytes): what a malicious sender can do. Tests only.
