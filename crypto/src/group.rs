@@ -8,7 +8,6 @@ pub(crate) use crate::batch_mul::g1_mul_many_ct;
 use crate::error::PointError;
 use crate::scalar::Scalar;
 use blst::*;
-use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 pub(crate) const G1_COMPRESSED: usize = 48;
 pub(crate) const G1_UNCOMPRESSED: usize = 96;
@@ -245,61 +244,100 @@ pub(crate) fn p1s_to_affine(points: &[blst_p1]) -> Vec<blst_p1_affine> {
     out
 }
 
-/// Fixed-base comb for constant-time multiplication of a fixed G1 point: 64 windows of 4 bits,
-/// each with the 16 multiples `j * 16^k * B`. A multiplication is 64 mixed additions and a
-/// constant-time scan of each window (no doublings, no secret-dependent memory access).
+/// Comb digit width: signed digits in `[−32, 31]`, so a window stores the 32 multiples
+/// `j·64^k·B` for `j = 1..=32` and the sign is applied by a conditional negation.
+const COMB_W: usize = 6;
+const COMB_ENTRIES: usize = 1 << (COMB_W - 1);
+/// 43 windows cover 258 bits: the top digit of a scalar below `2^255` plus a carry is at most 8.
+const COMB_WINDOWS: usize = 256usize.div_ceil(COMB_W);
+
+/// Fixed-base comb for constant-time multiplication of a fixed G1 point: 43 windows of signed
+/// 6-bit digits, each with the 32 multiples `j·64^k·B`. A multiplication is 43 mixed additions,
+/// a constant-time scan of each window and a constant-time negation (no doublings, no
+/// secret-dependent memory access). Against 64 windows of unsigned 4-bit digits (16 entries)
+/// this is a third fewer additions for a third more scanning, ≈ 25 % less time.
 pub(crate) struct FixedBase {
-    windows: Vec<[blst_p1_affine; 16]>,
+    windows: Vec<[blst_p1_affine; COMB_ENTRIES]>,
 }
 
 impl FixedBase {
     pub fn new(base: &blst_p1_affine) -> Self {
-        let mut proj = Vec::with_capacity(64 * 15);
+        let mut proj = Vec::with_capacity(COMB_WINDOWS * COMB_ENTRIES);
         let mut b = blst_p1::default();
         unsafe { blst_p1_from_affine(&mut b, base) };
-        for _ in 0..64 {
+        for _ in 0..COMB_WINDOWS {
             let mut acc = b;
             proj.push(acc);
-            for _ in 2..16 {
+            for _ in 1..COMB_ENTRIES {
                 unsafe { blst_p1_add_or_double(&mut acc, &acc, &b) };
                 proj.push(acc);
             }
-            // next window base = 16 * b
-            for _ in 0..4 {
+            // next window base = 64 * b
+            for _ in 0..COMB_W {
                 unsafe { blst_p1_double(&mut b, &b) };
             }
         }
         let aff = p1s_to_affine(&proj);
         let windows = aff
-            .chunks_exact(15)
-            .map(|c| {
-                let mut w = [blst_p1_affine::default(); 16];
-                w[1..].copy_from_slice(c);
-                w
-            })
+            .chunks_exact(COMB_ENTRIES)
+            .map(|c| c.try_into().expect("COMB_ENTRIES per window"))
             .collect();
         Self { windows }
     }
 
     pub fn mul(&self, s: &Scalar) -> blst_p1 {
         let mut bytes = s.to_le_bytes();
+        let mut limbs = [0u64; 5];
+        for (l, c) in limbs.iter_mut().zip(bytes.chunks_exact(8)) {
+            *l = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        }
         let mut acc = blst_p1::default();
+        let mut carry = 0u64;
+        let mut sel = [0u64; 12];
         for (k, window) in self.windows.iter().enumerate() {
-            let digit = (bytes[k / 2] >> ((k % 2) * 4)) & 0x0f;
-            let mut sel = blst_p1_affine::default();
+            // Signed recoding, branch-free: t ∈ [0, 64]; t ≥ 32 becomes t − 64 with a carry.
+            let bit = k * COMB_W;
+            let (i, sh) = (bit / 64, bit % 64);
+            let mut raw = limbs[i] >> sh;
+            if sh + COMB_W > 64 {
+                raw |= limbs[i + 1] << (64 - sh);
+            }
+            let t = (raw & ((1 << COMB_W) - 1)) + carry;
+            carry = (t + COMB_ENTRIES as u64) >> COMB_W;
+            let d = t as i64 - (carry << COMB_W) as i64;
+            let negative = (d >> 63) as u64; // all ones iff d < 0
+            let abs = ((d as u64 ^ negative).wrapping_sub(negative)) as usize;
+            // entry j holds (j+1)·64^k·B; |d| = 0 selects nothing, the all-zero point (O)
+            sel.fill(0);
             for (j, entry) in window.iter().enumerate() {
-                let c = (j as u8).ct_eq(&digit);
-                for l in 0..6 {
-                    sel.x.l[l].conditional_assign(&entry.x.l[l], c);
-                    sel.y.l[l].conditional_assign(&entry.y.l[l], c);
+                let hit = core::hint::black_box(0u64.wrapping_sub(((j + 1) == abs) as u64));
+                let e = entry_limbs(entry);
+                for (o, v) in sel.iter_mut().zip(e) {
+                    *o |= v & hit;
                 }
             }
+            let mut p = blst_p1_affine::default();
+            p.x.l.copy_from_slice(&sel[..6]);
+            let mut y = blst_fp::default();
+            y.l.copy_from_slice(&sel[6..]);
+            unsafe { blst_fp_cneg(&mut p.y, &y, negative & 1 == 1) };
             // blst's mixed addition is constant time, including the identity and doubling cases.
-            unsafe { blst_p1_add_or_double_affine(&mut acc, &acc, &sel) };
+            unsafe { blst_p1_add_or_double_affine(&mut acc, &acc, &p) };
         }
+        debug_assert_eq!(carry, 0, "a scalar below 2^255 leaves no carry");
+        zeroize::Zeroize::zeroize(&mut sel);
+        zeroize::Zeroize::zeroize(&mut limbs);
         zeroize::Zeroize::zeroize(&mut bytes);
         acc
     }
+}
+
+/// An affine point's 12 limbs (`x` then `y`).
+fn entry_limbs(p: &blst_p1_affine) -> [u64; 12] {
+    let mut o = [0u64; 12];
+    o[..6].copy_from_slice(&p.x.l);
+    o[6..].copy_from_slice(&p.y.l);
+    o
 }
 
 /// The G1 generator's comb, built once per process.
@@ -715,12 +753,31 @@ mod tests {
         let mut r = rng();
         let base = p1_to_affine(&g1_mul_ct(&g1_generator(), &Scalar::random(&mut r)));
         let comb = FixedBase::new(&base);
-        for s in [
-            Scalar::zero(),
-            Scalar::one(),
-            Scalar::one().neg(),
-            Scalar::random(&mut r),
+        // digits at the recoding's edges (31, 32, 63 and the carries they make), the top of
+        // the range, and random scalars
+        let mut scalars = vec![Scalar::zero(), Scalar::one(), Scalar::one().neg()];
+        for v in [
+            31u64,
+            32,
+            33,
+            63,
+            64,
+            65,
+            2047,
+            2048,
+            u32::MAX as u64,
+            u64::MAX,
         ] {
+            scalars.push(Scalar::from_u64(v));
+            scalars.push(Scalar::from_u64(v).neg());
+        }
+        for byte in [0x20u8, 0x1f, 0x3f, 0x7f, 0x82] {
+            let mut be = [byte; 32];
+            be[0] = 0x1f; // below r
+            scalars.push(Scalar::from_be_bytes(&be).expect("below r"));
+        }
+        scalars.extend((0..64).map(|_| Scalar::random(&mut r)));
+        for s in scalars {
             assert!(p1_eq(&comb.mul(&s), &g1_mul_ct(&base, &s)));
         }
     }

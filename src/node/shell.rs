@@ -83,7 +83,16 @@ struct NodeMetrics {
     /// Share batches that failed verification, by the member that sent them.
     faults: metrics::CounterFamily<FaultyMember>,
     release_latency: metrics::Histogram,
+    /// Ciphertexts per finalized block.
+    block_ciphertexts: metrics::Histogram,
+    /// Ciphertexts per batched admission check (the validity MSM's size drives its cost).
+    admit_batch: metrics::Histogram,
 }
+
+/// Buckets for counts of ciphertexts.
+const COUNT_BUCKETS: [f64; 11] = [
+    1.0, 4.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0,
+];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, metrics::EncodeLabelSet)]
 struct FaultyMember {
@@ -104,6 +113,16 @@ impl NodeMetrics {
                 "release_latency_seconds",
                 "finalization delivered to durable release, per height",
                 metrics::histogram::Buckets::LOCAL,
+            ),
+            block_ciphertexts: context.histogram(
+                "block_ciphertexts",
+                "ciphertexts per finalized block",
+                COUNT_BUCKETS,
+            ),
+            admit_batch: context.histogram(
+                "admit_batch_ciphertexts",
+                "ciphertexts per batched admission check",
+                COUNT_BUCKETS,
             ),
         }
     }
@@ -859,6 +878,7 @@ where
     // The finalization path and the share exchange.
     let (share_tx, share_rx) = channels.shares;
     let mempool_size = stats.mempool_size.clone();
+    let admit_batch = stats.admit_batch.clone();
     let io = Io {
         member: member.clone(),
         share_out: Arc::new(futures::lock::Mutex::new(share_tx)),
@@ -898,7 +918,16 @@ where
     let (admit_tx, admit_rx) = mpsc::channel::<AdmitRequest>(ADMIT_QUEUE);
     handles.push(context.child("admitter").spawn({
         let member = member.clone();
-        move |ctx| admitter(ctx, member, mempool_size, admit_rx, persist_tx, gossip_out)
+        move |ctx| {
+            admitter(
+                ctx,
+                member,
+                (mempool_size, admit_batch),
+                admit_rx,
+                persist_tx,
+                gossip_out,
+            )
+        }
     }));
     handles.push(context.child("slasher").spawn({
         let member = member.clone();
@@ -1326,6 +1355,9 @@ async fn finalizer<E, S>(
             ack.acknowledge();
             continue;
         }
+        io.stats
+            .block_ciphertexts
+            .observe(block.block().len() as f64);
         let certificate = finality_proof(&io.mailbox, height).await;
         finalized_at
             .lock()
@@ -1523,7 +1555,7 @@ async fn gossip_receiver<R: Receiver<PublicKey = PublicKey>>(
 async fn admitter<E: Clock + CryptoRng>(
     mut context: E,
     member: Arc<Mutex<Member>>,
-    mempool_size: metrics::Gauge,
+    (mempool_size, batch_size): (metrics::Gauge, metrics::Histogram),
     mut rx: mpsc::Receiver<AdmitRequest>,
     persist: mpsc::UnboundedSender<Persist>,
     gossip: mpsc::UnboundedSender<Vec<u8>>,
@@ -1547,6 +1579,7 @@ async fn admitter<E: Clock + CryptoRng>(
                 Err(_) => break,
             }
         }
+        batch_size.observe(count as f64);
         let now_ms = unix_ms(&context);
         let mut items = Vec::with_capacity(count);
         let mut replies = Vec::with_capacity(requests.len());
