@@ -224,7 +224,7 @@ fn select(mask: u64, a: &blst_fp, b: &blst_fp) -> blst_fp {
 
 /// All ones if `x == 0`, else zero, without branches.
 #[inline(always)]
-fn zero_mask(x: u64) -> u64 {
+pub(crate) fn zero_mask(x: u64) -> u64 {
     black_box(((x | x.wrapping_neg()) >> 63).wrapping_sub(1))
 }
 

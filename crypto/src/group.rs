@@ -306,11 +306,11 @@ impl FixedBase {
             carry = (t + COMB_ENTRIES as u64) >> COMB_W;
             let d = t as i64 - (carry << COMB_W) as i64;
             let negative = (d >> 63) as u64; // all ones iff d < 0
-            let abs = ((d as u64 ^ negative).wrapping_sub(negative)) as usize;
+            let abs = (d as u64 ^ negative).wrapping_sub(negative);
             // entry j holds (j+1)·64^k·B; |d| = 0 selects nothing, the all-zero point (O)
             sel.fill(0);
             for (j, entry) in window.iter().enumerate() {
-                let hit = core::hint::black_box(0u64.wrapping_sub(((j + 1) == abs) as u64));
+                let hit = crate::batch_mul::zero_mask((j as u64 + 1) ^ abs);
                 let e = entry_limbs(entry);
                 for (o, v) in sel.iter_mut().zip(e) {
                     *o |= v & hit;
@@ -320,7 +320,7 @@ impl FixedBase {
             p.x.l.copy_from_slice(&sel[..6]);
             let mut y = blst_fp::default();
             y.l.copy_from_slice(&sel[6..]);
-            unsafe { blst_fp_cneg(&mut p.y, &y, negative & 1 == 1) };
+            unsafe { crate::batch_mul::raw::cneg(&mut p.y, &y, negative) };
             // blst's mixed addition is constant time, including the identity and doubling cases.
             unsafe { blst_p1_add_or_double_affine(&mut acc, &acc, &p) };
         }
