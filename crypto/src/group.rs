@@ -293,7 +293,7 @@ impl FixedBase {
         }
         let mut acc = blst_p1::default();
         let mut carry = 0u64;
-        let mut sel = [0u64; 12];
+        let mut sel: blst_p1_affine;
         for (k, window) in self.windows.iter().enumerate() {
             // Signed recoding, branch-free: t ∈ [0, 64]; t ≥ 32 becomes t − 64 with a carry.
             let bit = k * COMB_W;
@@ -308,36 +308,27 @@ impl FixedBase {
             let negative = (d >> 63) as u64; // all ones iff d < 0
             let abs = (d as u64 ^ negative).wrapping_sub(negative);
             // entry j holds (j+1)·64^k·B; |d| = 0 selects nothing, the all-zero point (O)
-            sel.fill(0);
+            sel = blst_p1_affine::default();
             for (j, entry) in window.iter().enumerate() {
                 let hit = crate::batch_mul::zero_mask((j as u64 + 1) ^ abs);
-                let e = entry_limbs(entry);
-                for (o, v) in sel.iter_mut().zip(e) {
-                    *o |= v & hit;
+                for l in 0..6 {
+                    sel.x.l[l] |= entry.x.l[l] & hit;
+                    sel.y.l[l] |= entry.y.l[l] & hit;
                 }
             }
-            let mut p = blst_p1_affine::default();
-            p.x.l.copy_from_slice(&sel[..6]);
-            let mut y = blst_fp::default();
-            y.l.copy_from_slice(&sel[6..]);
-            unsafe { crate::batch_mul::raw::cneg(&mut p.y, &y, negative) };
+            let y = sel.y;
+            unsafe { crate::batch_mul::raw::cneg(&mut sel.y, &y, negative) };
             // blst's mixed addition is constant time, including the identity and doubling cases.
-            unsafe { blst_p1_add_or_double_affine(&mut acc, &acc, &p) };
+            unsafe { blst_p1_add_or_double_affine(&mut acc, &acc, &sel) };
         }
         debug_assert_eq!(carry, 0, "a scalar below 2^255 leaves no carry");
-        zeroize::Zeroize::zeroize(&mut sel);
+        // the last selected entry reveals the top digit
+        sel = blst_p1_affine::default();
+        core::hint::black_box(&sel);
         zeroize::Zeroize::zeroize(&mut limbs);
         zeroize::Zeroize::zeroize(&mut bytes);
         acc
     }
-}
-
-/// An affine point's 12 limbs (`x` then `y`).
-fn entry_limbs(p: &blst_p1_affine) -> [u64; 12] {
-    let mut o = [0u64; 12];
-    o[..6].copy_from_slice(&p.x.l);
-    o[6..].copy_from_slice(&p.y.l);
-    o
 }
 
 /// The G1 generator's comb, built once per process.
