@@ -922,7 +922,8 @@ where
             admitter(
                 ctx,
                 member,
-                (mempool_size, admit_batch),
+                mempool_size,
+                admit_batch,
                 admit_rx,
                 persist_tx,
                 gossip_out,
@@ -1555,7 +1556,8 @@ async fn gossip_receiver<R: Receiver<PublicKey = PublicKey>>(
 async fn admitter<E: Clock + CryptoRng>(
     mut context: E,
     member: Arc<Mutex<Member>>,
-    (mempool_size, batch_size): (metrics::Gauge, metrics::Histogram),
+    mempool_size: metrics::Gauge,
+    batch_size: metrics::Histogram,
     mut rx: mpsc::Receiver<AdmitRequest>,
     persist: mpsc::UnboundedSender<Persist>,
     gossip: mpsc::UnboundedSender<Vec<u8>>,
