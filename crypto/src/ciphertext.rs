@@ -493,7 +493,7 @@ fn proof_holds(ct: &Ciphertext) -> bool {
 
 /// Batched validity: one random linear combination over all proofs (two multi-scalar
 /// multiplications); on failure, bisects to find exactly the invalid ones. The verdict for each
-/// ciphertext equals that of [`verify`] except with probability 2^-128 per check.
+/// ciphertext equals that of [`verify`] except with probability 2^-64 per check (SPEC §2.5).
 pub fn verify_batch<R: CryptoRng + ?Sized>(
     key: &CommitteeKey,
     cts: Vec<Ciphertext>,
@@ -568,17 +568,15 @@ fn batch_holds<R: CryptoRng + ?Sized>(cts: &[Ciphertext], idx: &[usize], rng: &m
     let mut rhos = Vec::with_capacity(k);
     for &i in idx {
         let ct = &cts[i];
-        let rho_le = Scalar::random_u128_le(rng);
-        let rho = Scalar::from_u128_le(&rho_le);
+        let weight = Scalar::batch_weight(rng);
+        let rho = Scalar::from_u64(weight);
         push_full(&ct.u, &rho.mul(&ct.e));
         f_sum = f_sum.add(&rho.mul(&ct.f));
-        rhos.push(u128::from_le_bytes(
-            rho_le[..16].try_into().expect("16 bytes"),
-        ));
+        rhos.push(weight);
     }
     push_full(&group::g1_generator(), &f_sum.neg());
     for (&i, &rho) in idx.iter().zip(&rhos) {
-        push(cts[i].w, rho, false);
+        push(cts[i].w, rho.into(), false);
     }
     group::torsion_only(&group::msm_vartime(&points, &scalars, GLV_BITS))
 }

@@ -4,7 +4,7 @@
 //!    `Z_j = [h_eff]·Σ_i (Δ·λ_i)·s_ij` (small integer weights, shared doublings, parallel
 //!    over j; clearing the cofactor puts `Z_j` in G1 whatever torsion a bad share carried,
 //!    at half the cost of checking it).
-//! 2. Check all `Z_j` at once: `e(Σρ_j·Z_j, G2) = e(Σρ_j·û_j, h_eff·PK2)` with fresh 128-bit
+//! 2. Check all `Z_j` at once: `e(Σρ_j·Z_j, G2) = e(Σρ_j·û_j, h_eff·PK2)` with fresh 64-bit
 //!    weights ρ. This pins every `Z_j` to the unique correct value `h_eff·Δ·x·û_j`.
 //!    (The AEAD tag alone is not enough: ChaCha20-Poly1305 is not key-committing, so a
 //!    colluding sender and member could make two subsets of shares decrypt to two plaintexts.)
@@ -277,8 +277,8 @@ fn openings_hold<C: AsRef<Ciphertext> + Sync, R: CryptoRng + ?Sized>(
     )
 }
 
-/// `(Σρ_j·a_j, Σρ_j·b_j)` for fresh 128-bit `ρ`: checking `e(Σρa, G2) = e(Σρb, q)` checks every
-/// `e(a_j, G2) = e(b_j, q)` except with probability 2^-128. All points must be in G1.
+/// `(Σρ_j·a_j, Σρ_j·b_j)` for fresh 64-bit `ρ`: checking `e(Σρa, G2) = e(Σρb, q)` checks every
+/// `e(a_j, G2) = e(b_j, q)` except with probability 2^-64 (SPEC §2.7). All points must be in G1.
 fn random_combinations<R: CryptoRng + ?Sized>(
     a: &[blst_p1_affine],
     b: &[blst_p1_affine],
@@ -288,13 +288,13 @@ fn random_combinations<R: CryptoRng + ?Sized>(
     if let ([a0], [b0]) = (a, b) {
         return (*a0, *b0);
     }
-    let mut rho = Vec::with_capacity(16 * a.len());
+    let mut rho = Vec::with_capacity(8 * a.len());
     for _ in 0..a.len() {
-        rho.extend_from_slice(&Scalar::random_u128_le(rng)[..16]);
+        rho.extend_from_slice(&Scalar::batch_weight(rng).to_le_bytes());
     }
     let (sa, sb) = rayon::join(
-        || group::msm_vartime(a, &rho, 128),
-        || group::msm_vartime(b, &rho, 128),
+        || group::msm_vartime(a, &rho, 64),
+        || group::msm_vartime(b, &rho, 64),
     );
     (group::p1_to_affine(&sa), group::p1_to_affine(&sb))
 }

@@ -129,22 +129,11 @@ impl Scalar {
         s
     }
 
-    /// A uniformly random 128-bit value, returned as little-endian scalar bytes (upper half zero).
-    /// Used as the weights of random linear combinations in batch checks (soundness 2^-128).
-    pub(crate) fn random_u128_le<R: CryptoRng + ?Sized>(rng: &mut R) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        rng.fill_bytes(&mut out[..16]);
-        out
-    }
-
-    /// Interprets the low 128 bits little-endian as a scalar.
-    pub(crate) fn from_u128_le(b: &[u8; 32]) -> Self {
-        let lo = u64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
-        let hi = u64::from_le_bytes(b[8..16].try_into().expect("8 bytes"));
-        let mut out = blst_fr::default();
-        let limbs = [lo, hi, 0, 0];
-        unsafe { blst_fr_from_uint64(&mut out, limbs.as_ptr()) };
-        Self(out)
+    /// A uniformly random weight for a random linear combination in a batch check (SPEC §2.5,
+    /// §2.7): a combination containing a false equation passes with probability ≤ 2^-64 per
+    /// draw. The verifier draws it privately after the inputs are fixed, so it cannot be ground.
+    pub(crate) fn batch_weight<R: CryptoRng + ?Sized>(rng: &mut R) -> u64 {
+        rng.next_u64()
     }
 }
 
