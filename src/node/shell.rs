@@ -737,7 +737,7 @@ where
         partition_prefix: prefix.clone(),
         prunable_items_per_section: NZU64!(64),
         replay_buffer: NZUsize!(1 << 16),
-        key_write_buffer: NZUsize!(1 << 12),
+        key_write_buffer: NZUsize!(1 << 13),
         value_write_buffer: NZUsize!(1 << 16),
         page_cache: page_cache.clone(),
         strategy: Sequential,
@@ -1137,9 +1137,9 @@ fn archive_config<C>(name: &str, page_cache: &CacheRef, codec_config: C) -> immu
         items_per_section: NZU64!(64),
         codec_config,
         replay_buffer: NZUsize!(1 << 16),
-        freezer_key_write_buffer: NZUsize!(1 << 12),
+        freezer_key_write_buffer: NZUsize!(1 << 13),
         freezer_value_write_buffer: NZUsize!(1 << 16),
-        ordinal_write_buffer: NZUsize!(1 << 12),
+        ordinal_write_buffer: NZUsize!(1 << 13),
     }
 }
 
