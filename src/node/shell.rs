@@ -182,16 +182,11 @@ impl Default for Timeouts {
 /// 2-core machine on empty blocks, and under load the same per-block cost crowded out
 /// decryption. A leader therefore waits until `min_interval` has passed since it saw the
 /// parent, and proposes an empty block only once `idle_interval` has passed (it proposes as soon
-/// as something is pending). When decryption lags here (`busy_backlog` or more finalized
-/// heights still waiting for shares), the CPU is the bottleneck and smaller blocks only add
-/// per-block work, so the leader waits until `busy_interval` (SPEC §5.5: a lower p99 at
-/// 1 000–1 400 offered tx/s). `idle_interval` and `busy_interval` must stay well below the
-/// leader timeout, or views would be nullified.
+/// as something is pending). `idle_interval` must stay well below the leader timeout, or idle
+/// views would be nullified.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pacing {
     pub min_interval: Duration,
-    pub busy_interval: Duration,
-    pub busy_backlog: usize,
     pub idle_interval: Duration,
 }
 
@@ -199,32 +194,25 @@ impl Default for Pacing {
     fn default() -> Self {
         Self {
             min_interval: Duration::from_millis(100),
-            busy_interval: Duration::from_millis(300),
-            busy_backlog: 2,
             idle_interval: Duration::from_millis(500),
         }
     }
 }
 
-/// How often a waiting leader looks at its backlog and mempool again.
+/// How often a leader with nothing to propose looks at its mempool again.
 const PACING_POLL: Duration = Duration::from_millis(5);
 
 impl Pacing {
-    /// How long a leader that saw the parent `since_parent` ago, with `backlog` finalized
-    /// heights waiting for shares here, waits before building a block; `None`: build now.
-    pub fn before_building(&self, since_parent: Duration, backlog: usize) -> Option<Duration> {
+    /// How long a leader that saw the parent `since_parent` ago waits before looking again,
+    /// given the size of the block it could build now; `None`: propose now.
+    pub fn wait(&self, since_parent: Duration, block_len: usize) -> Option<Duration> {
         if since_parent < self.min_interval {
             return Some(self.min_interval - since_parent);
         }
-        (backlog >= self.busy_backlog && since_parent < self.busy_interval)
-            .then(|| PACING_POLL.min(self.busy_interval - since_parent))
-    }
-
-    /// How long it waits, having built a block of `block_len` entries, before building again;
-    /// `None`: propose it.
-    pub fn after_building(&self, since_parent: Duration, block_len: usize) -> Option<Duration> {
-        (block_len == 0 && since_parent < self.idle_interval)
-            .then(|| PACING_POLL.min(self.idle_interval - since_parent))
+        if block_len == 0 && since_parent < self.idle_interval {
+            return Some(PACING_POLL.min(self.idle_interval - since_parent));
+        }
+        None
     }
 }
 
@@ -562,24 +550,13 @@ where
             .expect("pacing lock")
             .unwrap_or_else(|| clock.current());
         let block = loop {
-            let since = || clock.current().duration_since(origin).unwrap_or_default();
-            let backlog = self
-                .member
-                .lock()
-                .expect("member lock")
-                .collector
-                .waiting()
-                .count();
-            if let Some(wait) = self.pacing.before_building(since(), backlog) {
-                clock.sleep(wait).await;
-                continue;
-            }
             let block = self
                 .member
                 .lock()
                 .expect("member lock")
                 .propose(&ancestors)?;
-            match self.pacing.after_building(since(), block.block().len()) {
+            let since = clock.current().duration_since(origin).unwrap_or_default();
+            match self.pacing.wait(since, block.block().len()) {
                 None => break block,
                 Some(wait) => clock.sleep(wait).await,
             }
@@ -1724,49 +1701,5 @@ async fn slasher<E: CryptoRng>(
         if admit.try_send(request).is_err() {
             warn!("admission queue full: slashing transaction dropped (the evidence is kept)");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ms(v: u64) -> Duration {
-        Duration::from_millis(v)
-    }
-
-    #[test]
-    fn pacing_waits_for_the_minimum_interval_then_builds() {
-        let p = Pacing::default();
-        assert_eq!(p.before_building(ms(30), 0), Some(ms(70)));
-        assert_eq!(p.before_building(ms(30), 5), Some(ms(70)));
-        assert_eq!(p.before_building(ms(100), 0), None);
-        assert_eq!(p.before_building(ms(100), 1), None);
-        assert_eq!(p.after_building(ms(100), 1), None);
-    }
-
-    #[test]
-    fn pacing_makes_bigger_blocks_while_decryption_lags() {
-        let p = Pacing::default();
-        // Two finalized heights waiting for shares: poll until the busy interval.
-        assert_eq!(p.before_building(ms(100), 2), Some(PACING_POLL));
-        assert_eq!(p.before_building(ms(298), 7), Some(ms(2)));
-        assert_eq!(p.before_building(ms(300), 7), None);
-        assert_eq!(p.after_building(ms(300), 40), None);
-    }
-
-    #[test]
-    fn pacing_proposes_an_empty_block_only_after_the_idle_interval() {
-        let p = Pacing::default();
-        assert_eq!(p.after_building(ms(100), 0), Some(PACING_POLL));
-        assert_eq!(p.after_building(ms(497), 0), Some(ms(3)));
-        assert_eq!(p.after_building(ms(500), 0), None);
-    }
-
-    #[test]
-    fn pacing_stays_below_the_leader_timeout() {
-        let (p, t) = (Pacing::default(), Timeouts::default());
-        assert!(p.min_interval < p.busy_interval && p.busy_interval < p.idle_interval);
-        assert!(2 * p.idle_interval <= t.leader);
     }
 }
