@@ -3,8 +3,8 @@
 
 use anyhow::{bail, ensure, Context};
 use curtain_crypto::{
-    combine, deal, encrypt, verify_batch, verify_openings, Ciphertext, Decryption, Label, Padding,
-    ShareBatch,
+    combine, deal, decode_all, encrypt, verify_batch, verify_openings, Ciphertext, Decryption,
+    EncodedCiphertext, Label, Padding, ShareBatch,
 };
 use std::time::Instant;
 
@@ -42,6 +42,7 @@ pub fn crypto(a: CryptoArgs) -> anyhow::Result<()> {
 
     let mut stages: Vec<(&str, Vec<f64>)> = [
         "encrypt (all B)",
+        "decode (parse, curve checks, cofactor of u)",
         "validate_batch",
         "share_gen (one member)",
         "decrypt_batch (decode t batches + combine)",
@@ -57,19 +58,32 @@ pub fn crypto(a: CryptoArgs) -> anyhow::Result<()> {
             .collect::<Result<Vec<Ciphertext>, _>>()?;
         stages[0].1.push(ms(t0));
 
+        // Members receive encodings: decoding them (with `û`) is part of every member's work,
+        // and decoded ciphertexts carry `û` into the share stage as they do in the node.
+        let encodings: Vec<Vec<u8>> = cts.iter().map(Ciphertext::to_bytes).collect();
+        let t0 = Instant::now();
+        let encoded = encodings
+            .iter()
+            .map(|b| EncodedCiphertext::parse(b))
+            .collect::<Result<Vec<_>, _>>()?;
+        let cts = decode_all(&encoded)
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
+        stages[1].1.push(ms(t0));
+
         let t0 = Instant::now();
         let verified = verify_batch(&key, cts, &mut rng)
             .into_iter()
             .collect::<Result<Vec<_>, _>>()
             .map_err(|r| anyhow::anyhow!("valid ciphertext rejected: {}", r.reason))?;
-        stages[1].1.push(ms(t0));
+        stages[2].1.push(ms(t0));
 
         let mut wire = Vec::with_capacity(t);
         for (i, share) in shares.iter().take(t).enumerate() {
             let t0 = Instant::now();
             wire.push(share.decryption_shares(batch_id, &verified).to_bytes());
             if i == 0 {
-                stages[2].1.push(ms(t0));
+                stages[3].1.push(ms(t0));
             }
         }
 
@@ -79,7 +93,7 @@ pub fn crypto(a: CryptoArgs) -> anyhow::Result<()> {
             .map(|b| ShareBatch::from_bytes(b))
             .collect::<Result<Vec<_>, _>>()?;
         let out = combine(&key, batch_id, &verified, &batches, &mut rng)?;
-        stages[3].1.push(ms(t0));
+        stages[4].1.push(ms(t0));
         if out
             .decryptions
             .iter()
@@ -93,7 +107,7 @@ pub fn crypto(a: CryptoArgs) -> anyhow::Result<()> {
             verify_openings(&key, &verified, &out.openings, &mut rng),
             "openings rejected"
         );
-        stages[4].1.push(ms(t0));
+        stages[5].1.push(ms(t0));
     }
 
     println!(
