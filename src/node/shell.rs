@@ -89,6 +89,10 @@ struct NodeMetrics {
     admit_batch: metrics::Histogram,
 }
 
+/// Write buffer of the small-record journals (keys, ordinals): commonware's paged writer raises
+/// anything smaller to 8 KiB and logs a warning per journal at start.
+const SMALL_WRITE_BUFFER: usize = 1 << 13;
+
 /// Buckets for counts of ciphertexts.
 const COUNT_BUCKETS: [f64; 11] = [
     1.0, 4.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0,
@@ -714,7 +718,7 @@ where
         partition_prefix: prefix.clone(),
         prunable_items_per_section: NZU64!(64),
         replay_buffer: NZUsize!(1 << 16),
-        key_write_buffer: NZUsize!(1 << 13),
+        key_write_buffer: NZUsize!(SMALL_WRITE_BUFFER),
         value_write_buffer: NZUsize!(1 << 16),
         page_cache: page_cache.clone(),
         strategy: Sequential,
@@ -1114,9 +1118,9 @@ fn archive_config<C>(name: &str, page_cache: &CacheRef, codec_config: C) -> immu
         items_per_section: NZU64!(64),
         codec_config,
         replay_buffer: NZUsize!(1 << 16),
-        freezer_key_write_buffer: NZUsize!(1 << 13),
+        freezer_key_write_buffer: NZUsize!(SMALL_WRITE_BUFFER),
         freezer_value_write_buffer: NZUsize!(1 << 16),
-        ordinal_write_buffer: NZUsize!(1 << 13),
+        ordinal_write_buffer: NZUsize!(SMALL_WRITE_BUFFER),
     }
 }
 
