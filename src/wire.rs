@@ -179,6 +179,23 @@ pub struct NodeStatus {
     pub next_release: u64,
     /// Members this node holds fault evidence against (by index).
     pub faulty_members: Vec<u32>,
+    /// The member's descriptor limit and client connection budgets (SPEC.md §7.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
+}
+
+/// `GET /v1/status`'s `resources`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resources {
+    pub open_files_limit: u64,
+    /// Descriptors open now (absent where the platform does not tell).
+    pub open_files: Option<usize>,
+    pub http_connections: usize,
+    pub http_connections_max: usize,
+    pub http_connections_per_address_max: usize,
+    pub quic_connections: usize,
+    pub quic_connections_max: usize,
+    pub quic_connections_per_address_max: usize,
 }
 
 /// `GET /v1/transactions/{id}`.

@@ -5,33 +5,43 @@
 //! submission with a durable receipt, where a transaction stands, and the released batches of
 //! a namespace with what a third party needs to check them.
 
+pub mod budget;
+mod errors;
 mod index;
+pub mod listener;
 pub mod quic;
 
+pub use budget::Caps;
 pub use index::ReleaseIndex;
+pub use listener::HttpBounds;
 
 use crate::node::envelope::Envelope;
-use crate::node::mempool::{Reject, Source};
+use crate::node::mempool::Source;
 use crate::node::release::ReleasedBatch;
-use crate::node::rln::RlnReject;
 use crate::node::shell::NodeHandle;
-use crate::wire::{self, CommitteeInfos, ErrorBody};
+use crate::wire::{self, CommitteeInfos};
 use axum::{
-    body::Bytes,
-    extract::{rejection::BytesRejection, ConnectInfo, Path, Query, State},
+    body::Body,
+    error_handling::HandleErrorLayer,
+    extract::{ConnectInfo, State},
     http::{header, HeaderMap, StatusCode},
     response::{
         sse::{Event, KeepAlive, Sse},
         IntoResponse, Response,
     },
-    routing::{get, post},
+    routing::{get, post, MethodRouter},
     Json, Router,
 };
+use budget::Budget;
 use commonware_utils::channel::mpsc;
 use curtain_crypto::DecodeError;
+pub(crate) use errors::rejection;
+use errors::{error, malformed, refusal, PathParam, QueryParams, Refusal};
+use http_body_util::BodyExt as _;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use crate::wire::MAX_BODY;
 
@@ -44,12 +54,89 @@ pub type MetricsEncoder = Arc<dyn Fn() -> String + Send + Sync>;
 /// The OpenAPI document of this API (kept true by a test).
 pub const OPENAPI: &str = include_str!("openapi.json");
 
+/// A member's client-facing bounds (SPEC.md §7.3; node.toml `[limits]`).
+#[derive(Clone, Copy, Debug)]
+pub struct ApiLimits {
+    pub http: Caps,
+    pub quic: Caps,
+    /// Time to send a request head; also the longest a keep-alive connection stays idle.
+    pub head_timeout: Duration,
+    /// Time to send a request body once its head is in.
+    pub body_timeout: Duration,
+    /// Largest request head (request line and headers).
+    pub max_head_bytes: usize,
+    /// Concurrent release streams (SSE) per transport.
+    pub streams: usize,
+    /// Concurrent requests of each costly read route (pages, releases, metrics).
+    pub reads: usize,
+}
+
+impl Default for ApiLimits {
+    fn default() -> Self {
+        Self {
+            http: Caps {
+                total: 4096,
+                per_address: 256,
+            },
+            quic: Caps {
+                total: 1024,
+                per_address: 64,
+            },
+            head_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            max_head_bytes: 16 << 10,
+            streams: 1024,
+            reads: 64,
+        }
+    }
+}
+
 #[derive(Clone)]
 struct Api {
     node: NodeHandle,
     committee: Arc<CommitteeInfos>,
     releases: Arc<ReleaseIndex>,
     metrics: MetricsEncoder,
+    limits: ApiLimits,
+    resources: Arc<Resources>,
+    /// Open release streams (SSE), each holding a permit.
+    streams: Arc<tokio::sync::Semaphore>,
+}
+
+/// The member's client connection budgets and descriptor limit, reported by `/v1/status`.
+pub struct Resources {
+    /// The process's descriptor limit (after `curtain node` raised it to the hard limit).
+    pub open_files_limit: u64,
+    pub http: Arc<Budget>,
+    pub quic: Arc<Budget>,
+}
+
+impl Resources {
+    pub fn new(limits: &ApiLimits, open_files_limit: u64) -> Self {
+        Self {
+            open_files_limit,
+            http: Budget::new(limits.http),
+            quic: Budget::new(limits.quic),
+        }
+    }
+
+    pub fn report(&self) -> wire::Resources {
+        wire::Resources {
+            open_files_limit: self.open_files_limit,
+            open_files: open_files(),
+            http_connections: self.http.open(),
+            http_connections_max: self.http.caps().total,
+            http_connections_per_address_max: self.http.caps().per_address,
+            quic_connections: self.quic.open(),
+            quic_connections_max: self.quic.caps().total,
+            quic_connections_per_address_max: self.quic.caps().per_address,
+        }
+    }
+}
+
+/// Descriptors this process has open (Linux; `None` elsewhere).
+pub fn open_files() -> Option<usize> {
+    std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count())
 }
 
 /// The index both APIs (HTTP, QUIC) serve releases from, fed by the member's release stream
@@ -65,67 +152,116 @@ pub fn release_index(mut releases: mpsc::UnboundedReceiver<ReleasedBatch>) -> Ar
     index
 }
 
+/// What the HTTP API serves.
+pub struct HttpApi {
+    pub node: NodeHandle,
+    pub committee: Arc<CommitteeInfos>,
+    pub releases: Arc<ReleaseIndex>,
+    pub metrics: MetricsEncoder,
+    pub limits: ApiLimits,
+    pub resources: Arc<Resources>,
+    /// Counts connections turned away (by reason: `address_full`, `full`, `accept_error`).
+    pub refused: Arc<dyn Fn(&'static str) + Send + Sync>,
+}
+
 /// Serves the API on `addr` until `shutdown` resolves, then finishes the requests in flight
 /// (a submission acknowledged is durable).
 pub async fn serve(
-    node: NodeHandle,
-    committee: Arc<CommitteeInfos>,
-    releases: Arc<ReleaseIndex>,
-    metrics: MetricsEncoder,
+    api: HttpApi,
     addr: SocketAddr,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
+    let limits = api.limits;
+    let refused = api.refused.clone();
+    let budget = api.resources.http.clone();
     let app = router(Api {
-        node,
-        committee,
-        releases,
-        metrics,
+        node: api.node,
+        committee: api.committee,
+        releases: api.releases,
+        metrics: api.metrics,
+        limits,
+        resources: api.resources,
+        streams: Arc::new(tokio::sync::Semaphore::new(limits.streams)),
     });
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    axum::serve(
+    listener::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        app,
+        budget,
+        HttpBounds {
+            head_timeout: limits.head_timeout,
+            max_head_bytes: limits.max_head_bytes,
+            grace: Duration::from_secs(10),
+        },
+        move |why| refused(why),
+        shutdown,
     )
-    .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    Ok(())
+}
+
+/// A costly read route: at most `limit` run at once (tower's `ConcurrencyLimit`); beyond
+/// that, `LoadShed` answers `503 overloaded` at once instead of queueing.
+fn shed(route: MethodRouter<Api>, limit: usize, what: &'static str) -> MethodRouter<Api> {
+    route.layer(
+        tower::ServiceBuilder::new()
+            .layer(HandleErrorLayer::new(
+                move |_: tower::BoxError| async move { errors::overloaded(what) },
+            ))
+            .load_shed()
+            .concurrency_limit(limit),
+    )
 }
 
 fn router(api: Api) -> Router {
+    let reads = api.limits.reads;
     Router::new()
         .route("/health", get(health))
-        .route("/metrics", get(prometheus))
+        .route("/metrics", shed(get(prometheus), reads, "metrics"))
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/committee", get(committee))
         .route("/v1/status", get(status))
         .route("/v1/transactions", post(submit))
         .route("/v1/transactions/{id}", get(transaction))
-        .route("/v1/releases/{height}", get(release))
-        .route("/v1/namespaces/{ns}/batches", get(batches))
+        .route(
+            "/v1/releases/{height}",
+            shed(get(release), reads, "release"),
+        )
+        .route(
+            "/v1/namespaces/{ns}/batches",
+            shed(get(batches), reads, "page"),
+        )
         .route("/v1/namespaces/{ns}/stream", get(stream))
         .route("/v1/stats/release_latency", get(latency))
         .route("/v1/rln/registry", get(rln_registry))
         .route("/v1/rln/leaves", get(rln_leaves))
         .route("/v1/slashing", get(slashing))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .fallback(errors::no_route)
+        .method_not_allowed_fallback(errors::wrong_method)
         .with_state(api)
 }
 
-/// The routes served, for the OpenAPI test.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("get", "/health"),
-    ("get", "/metrics"),
-    ("get", "/v1/openapi.json"),
-    ("get", "/v1/committee"),
-    ("get", "/v1/status"),
-    ("post", "/v1/transactions"),
-    ("get", "/v1/transactions/{id}"),
-    ("get", "/v1/releases/{height}"),
-    ("get", "/v1/namespaces/{ns}/batches"),
-    ("get", "/v1/namespaces/{ns}/stream"),
-    ("get", "/v1/stats/release_latency"),
-    ("get", "/v1/rln/registry"),
-    ("get", "/v1/rln/leaves"),
-    ("get", "/v1/slashing"),
+/// The routes served and every status each can answer, for the OpenAPI test (which fails if
+/// the document differs); the hostile-client and schemathesis runs check the answers.
+pub const ROUTES: &[(&str, &str, &[u16])] = &[
+    ("get", "/health", &[200]),
+    ("get", "/metrics", &[200, 503]),
+    ("get", "/v1/openapi.json", &[200]),
+    ("get", "/v1/committee", &[200]),
+    ("get", "/v1/status", &[200]),
+    (
+        "post",
+        "/v1/transactions",
+        &[202, 400, 408, 409, 413, 415, 429, 503],
+    ),
+    ("get", "/v1/transactions/{id}", &[200, 400, 404]),
+    ("get", "/v1/releases/{height}", &[200, 400, 404, 410, 503]),
+    ("get", "/v1/namespaces/{ns}/batches", &[200, 400, 410, 503]),
+    ("get", "/v1/namespaces/{ns}/stream", &[200, 400, 410, 503]),
+    ("get", "/v1/stats/release_latency", &[200]),
+    ("get", "/v1/rln/registry", &[200, 404]),
+    ("get", "/v1/rln/leaves", &[200, 404]),
+    ("get", "/v1/slashing", &[200]),
 ];
 
 fn no_rln() -> Response {
@@ -175,44 +311,6 @@ async fn slashing(State(api): State<Api>) -> Response {
     Json(wire::SlashingList { evidence }).into_response()
 }
 
-/// An error response, boxed for `Result`s (a `Response` is large).
-type Refusal = Box<Response>;
-
-fn refusal(status: StatusCode, code: &'static str, msg: impl ToString) -> Refusal {
-    Box::new(error(status, code, msg))
-}
-
-fn error(status: StatusCode, code: &'static str, msg: impl ToString) -> Response {
-    (status, Json(ErrorBody::new(code, msg.to_string()))).into_response()
-}
-
-/// The stable error code and status of an admission refusal (SPEC.md §7).
-pub(crate) fn rejection(r: &Reject) -> (StatusCode, &'static str) {
-    match r {
-        Reject::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-        Reject::Full => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
-        Reject::UnknownNamespace(_) => (StatusCode::BAD_REQUEST, "unknown_namespace"),
-        Reject::UnknownEpoch(_) | Reject::EpochEnded(_) => {
-            (StatusCode::BAD_REQUEST, "wrong_key_epoch")
-        }
-        Reject::WrongKey => (StatusCode::BAD_REQUEST, "wrong_key"),
-        Reject::Duplicate => (StatusCode::CONFLICT, "duplicate"),
-        Reject::AlreadyOrdered => (StatusCode::CONFLICT, "already_ordered"),
-        Reject::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed"),
-        Reject::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_ciphertext"),
-        Reject::Rln(r) => match r {
-            RlnReject::ProofRequired => (StatusCode::BAD_REQUEST, "proof_required"),
-            RlnReject::UnexpectedProof => (StatusCode::BAD_REQUEST, "unexpected_proof"),
-            RlnReject::Unbound | RlnReject::InvalidProof => {
-                (StatusCode::BAD_REQUEST, "invalid_proof")
-            }
-            RlnReject::UnknownRoot => (StatusCode::BAD_REQUEST, "unknown_root"),
-            RlnReject::WrongEpoch(_) => (StatusCode::BAD_REQUEST, "wrong_rln_epoch"),
-            RlnReject::OverQuota => (StatusCode::TOO_MANY_REQUESTS, "over_quota"),
-        },
-    }
-}
-
 async fn health(State(api): State<Api>) -> Response {
     Json(serde_json::json!({
         "status": "ok",
@@ -227,6 +325,7 @@ async fn status(State(api): State<Api>) -> Response {
         finalized_height: api.node.finalized_height(),
         next_release: api.node.next_release(),
         faulty_members: api.node.faulty_members().iter().map(|(_, m)| *m).collect(),
+        resources: Some(api.resources.report()),
     })
     .into_response()
 }
@@ -239,56 +338,80 @@ async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
-/// The envelope of a submission: raw bytes, or JSON `{"envelope": base64}`.
+/// The envelope of a submission: raw bytes, or JSON `{"envelope": base64}` (media types
+/// compare case-insensitively, RFC 9110 §8.3.1).
 fn envelope(headers: &HeaderMap, body: &[u8]) -> Result<Envelope, Refusal> {
     let ctype = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/octet-stream");
     let ctype = ctype.split(';').next().unwrap_or("").trim();
-    let bytes = match ctype {
-        "application/octet-stream" => body.to_vec(),
-        "application/json" => {
-            let parsed: wire::SubmitJson = serde_json::from_slice(body)
-                .map_err(|e| refusal(StatusCode::BAD_REQUEST, "malformed", e))?;
-            wire::base64_decode(&parsed.envelope).ok_or_else(|| {
-                refusal(
-                    StatusCode::BAD_REQUEST,
-                    "malformed",
-                    "envelope is not base64",
-                )
-            })?
-        }
-        other => {
-            return Err(refusal(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                format!("{other}: send application/octet-stream or application/json"),
-            ))
-        }
+    let bytes = if ctype.eq_ignore_ascii_case("application/octet-stream") {
+        body.to_vec()
+    } else if ctype.eq_ignore_ascii_case("application/json") {
+        let parsed: wire::SubmitJson = serde_json::from_slice(body).map_err(malformed)?;
+        wire::base64_decode(&parsed.envelope).ok_or_else(|| malformed("envelope is not base64"))?
+    } else {
+        return Err(refusal(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("{ctype}: send application/octet-stream or application/json"),
+        ));
     };
     Envelope::parse(&bytes).map_err(|e| match e {
         DecodeError::Length { len, max, .. } if len > max => {
             refusal(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e)
         }
-        _ => refusal(StatusCode::BAD_REQUEST, "malformed", e),
+        _ => malformed(e),
     })
+}
+
+fn too_large() -> Refusal {
+    refusal(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("request bodies are at most {MAX_BODY} bytes"),
+    )
+}
+
+/// Reads a request body of at most `MAX_BODY` bytes within `limits.body_timeout`. An
+/// announced `Content-Length` over the limit is refused before anything is read, so a client
+/// that sent `Expect: 100-continue` gets `413` and never `100 Continue`.
+async fn read_body(headers: &HeaderMap, body: Body, timeout: Duration) -> Result<Vec<u8>, Refusal> {
+    if let Some(len) = headers.get(header::CONTENT_LENGTH) {
+        let len = len
+            .to_str()
+            .ok()
+            .and_then(|l| l.parse::<u64>().ok())
+            .ok_or_else(|| malformed("Content-Length is not a number"))?;
+        if len > MAX_BODY as u64 {
+            return Err(too_large());
+        }
+    }
+    let limited = http_body_util::Limited::new(body, MAX_BODY);
+    match tokio::time::timeout(timeout, limited.collect()).await {
+        Err(_) => Err(refusal(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            format!("the body was not sent within {} ms", timeout.as_millis()),
+        )),
+        Ok(Ok(collected)) => Ok(collected.to_bytes().to_vec()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Ok(Err(e)) => Err(malformed(format!("reading the body: {e}"))),
+    }
 }
 
 async fn submit(
     State(api): State<Api>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return error(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.body_text())
-        }
-        Err(e) => return error(StatusCode::BAD_REQUEST, "malformed", e.body_text()),
+    let ct = match read_body(&headers, body, api.limits.body_timeout).await {
+        Ok(body) => envelope(&headers, &body),
+        Err(r) => Err(r),
     };
-    let ct = match envelope(&headers, &body) {
+    let ct = match ct {
         Ok(ct) => ct,
         Err(r) => return *r,
     };
@@ -314,10 +437,10 @@ fn parse_id(id: &str) -> Result<[u8; 32], Refusal> {
     hex::decode(id)
         .ok()
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .ok_or_else(|| refusal(StatusCode::BAD_REQUEST, "malformed", "id: 64 hex digits"))
+        .ok_or_else(|| malformed("id: 64 hex digits"))
 }
 
-async fn transaction(State(api): State<Api>, Path(id): Path<String>) -> Response {
+async fn transaction(State(api): State<Api>, PathParam(id): PathParam<String>) -> Response {
     let id = match parse_id(&id) {
         Ok(id) => id,
         Err(r) => return *r,
@@ -332,14 +455,15 @@ async fn transaction(State(api): State<Api>, Path(id): Path<String>) -> Response
     }
 }
 
-async fn release(State(api): State<Api>, Path(height): Path<u64>) -> Response {
+async fn release(State(api): State<Api>, PathParam(height): PathParam<u64>) -> Response {
     match api.releases.get(height) {
         Some(b) => (
             [(header::CONTENT_TYPE, "application/octet-stream")],
             b.to_bytes(),
         )
             .into_response(),
-        None if height < api.releases.first_height() => *pruned(),
+        // heights start at 1: 0 never existed
+        None if height >= 1 && height < api.releases.first_height() => *pruned(),
         None => error(StatusCode::NOT_FOUND, "not_found", "not released yet"),
     }
 }
@@ -347,7 +471,7 @@ async fn release(State(api): State<Api>, Path(height): Path<u64>) -> Response {
 #[derive(serde::Deserialize)]
 struct Page {
     from: Option<u64>,
-    limit: Option<usize>,
+    limit: Option<u64>,
 }
 
 impl Page {
@@ -358,6 +482,17 @@ impl Page {
             return Err(pruned());
         }
         Ok(from)
+    }
+
+    /// The page size asked for (default 64), within `1..=MAX_BATCHES_PER_PAGE`.
+    fn limit(&self) -> Result<usize, Refusal> {
+        match self.limit {
+            None => Ok(64),
+            Some(l @ 1..) if l <= MAX_BATCHES_PER_PAGE as u64 => Ok(l as usize),
+            Some(l) => Err(malformed(format!(
+                "limit {l}: between 1 and {MAX_BATCHES_PER_PAGE}"
+            ))),
+        }
     }
 }
 
@@ -371,26 +506,36 @@ fn pruned() -> Refusal {
 
 async fn batches(
     State(api): State<Api>,
-    Path(ns): Path<u64>,
-    Query(page): Query<Page>,
+    PathParam(ns): PathParam<u64>,
+    QueryParams(page): QueryParams<Page>,
 ) -> Response {
-    let from = match page.start(&api.releases) {
-        Ok(from) => from,
-        Err(r) => return *r,
+    let (from, limit) = match (page.start(&api.releases), page.limit()) {
+        (Ok(from), Ok(limit)) => (from, limit),
+        (Err(r), _) | (_, Err(r)) => return *r,
     };
-    let limit = page.limit.unwrap_or(64).clamp(1, MAX_BATCHES_PER_PAGE);
     Json(api.releases.page(ns, from, limit)).into_response()
 }
 
 /// Server-sent events: one `batch` event per released height holding `ns` entries, from
-/// `from`; the event id is the height, so a client resumes with `?from=id+1`.
-async fn stream(State(api): State<Api>, Path(ns): Path<u64>, Query(page): Query<Page>) -> Response {
+/// `from`; the event id is the height, so a client resumes with `?from=id+1`. Each open
+/// stream holds one of `limits.streams` permits.
+async fn stream(
+    State(api): State<Api>,
+    PathParam(ns): PathParam<u64>,
+    QueryParams(page): QueryParams<Page>,
+) -> Response {
+    if page.limit.is_some() {
+        return *malformed("a stream takes no limit");
+    }
     let from = match page.start(&api.releases) {
         Ok(from) => from,
         Err(r) => return *r,
     };
+    let Ok(permit) = api.streams.clone().try_acquire_owned() else {
+        return errors::overloaded("stream");
+    };
     let index = api.releases.clone();
-    let events = futures::stream::unfold(from, move |next| {
+    let events = futures::stream::unfold((from, permit), move |(next, permit)| {
         let index = index.clone();
         async move {
             loop {
@@ -407,7 +552,7 @@ async fn stream(State(api): State<Api>, Path(ns): Path<u64>, Query(page): Query<
                                 .expect("batches serialize"))
                         })
                         .collect();
-                    return Some((futures::stream::iter(events), page.next));
+                    return Some((futures::stream::iter(events), (page.next, permit)));
                 }
                 index.wait_beyond(next).await;
             }
@@ -434,6 +579,8 @@ async fn prometheus(State(api): State<Api>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::node::mempool::Reject;
+    use crate::node::rln::RlnReject;
 
     /// Every admission refusal answers its SPEC.md §7 status and code (the process tests in
     /// tests/api_bad_input.rs reach all but `unknown_namespace`, which no configuration file
@@ -475,28 +622,63 @@ mod tests {
         }
     }
 
-    /// The served OpenAPI document describes exactly the routes the router serves.
+    /// The served OpenAPI document describes exactly the routes the router serves, the
+    /// statuses each answers, and the real bounds of parameters and bodies.
     #[test]
-    fn openapi_lists_exactly_the_routes_served() {
+    fn openapi_lists_exactly_the_routes_statuses_and_bounds_served() {
         let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("valid JSON");
-        let mut documented: Vec<(String, String)> = doc["paths"]
+        let mut documented: Vec<(String, String, Vec<u16>)> = doc["paths"]
             .as_object()
             .expect("paths")
             .iter()
             .flat_map(|(path, ops)| {
                 ops.as_object()
                     .expect("operations")
-                    .keys()
-                    .map(move |m| (m.clone(), path.clone()))
+                    .iter()
+                    .map(move |(m, op)| {
+                        let mut codes: Vec<u16> = op["responses"]
+                            .as_object()
+                            .expect("responses")
+                            .keys()
+                            .map(|c| c.parse().expect("numeric status"))
+                            .collect();
+                        codes.sort();
+                        (m.clone(), path.clone(), codes)
+                    })
             })
             .collect();
-        let mut served: Vec<(String, String)> = ROUTES
+        let mut served: Vec<(String, String, Vec<u16>)> = ROUTES
             .iter()
-            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .map(|(m, p, c)| (m.to_string(), p.to_string(), c.to_vec()))
             .collect();
         documented.sort();
         served.sort();
         assert_eq!(documented, served);
+        // 429 and 503 carry Retry-After
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            for (_, op) in ops.as_object().unwrap() {
+                for code in ["429", "503"] {
+                    if let Some(r) = op["responses"].get(code) {
+                        assert!(r["headers"].get("Retry-After").is_some(), "{path} {code}");
+                    }
+                }
+            }
+        }
+        // parameter bounds: page size, and unsigned integers
+        let batches = &doc["paths"]["/v1/namespaces/{ns}/batches"]["get"]["parameters"];
+        for p in batches.as_array().unwrap() {
+            let schema = &p["schema"];
+            assert_eq!(schema["minimum"].as_u64().is_some(), true, "{p}");
+            if p["name"] == "limit" {
+                assert_eq!(schema["minimum"], 1);
+                assert_eq!(schema["maximum"], MAX_BATCHES_PER_PAGE as u64);
+            }
+        }
+        let body = &doc["paths"]["/v1/transactions"]["post"]["requestBody"]["content"];
+        assert_eq!(
+            body["application/octet-stream"]["schema"]["maxLength"],
+            MAX_BODY as u64
+        );
         // every error code the server can answer is documented
         let codes = doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]
             ["code"]["enum"]
@@ -506,6 +688,8 @@ mod tests {
             .map(|c| c.as_str().unwrap().to_string())
             .collect::<Vec<_>>();
         for code in [
+            "timeout",
+            "method_not_allowed",
             "proof_required",
             "unexpected_proof",
             "invalid_proof",

@@ -7,6 +7,7 @@
 //! time, frame sizes, the time to send a request; submissions go through the same per-address
 //! admission as HTTP (`NodeHandle::submit` with `Source::Client(ip)`).
 
+use super::budget::{Budget, Permit};
 use super::index::ReleaseIndex;
 use super::rejection;
 use crate::ledger::envelope::Envelope;
@@ -18,18 +19,17 @@ use crate::wire::{CommitteeInfos, ErrorBody};
 use curtain_crypto::DecodeError;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{debug, info, warn};
 use zeroize::Zeroizing;
 
-/// Concurrent connections served; further handshakes are refused.
-pub const MAX_CONNECTIONS: usize = 1024;
 /// Concurrent request streams per connection (QUIC flow control enforces it). Submissions
 /// wait for durability, so a high-rate client needs many in flight.
 pub const MAX_STREAMS_PER_CONNECTION: u32 = 256;
 /// Unread request bytes buffered per connection and per stream (QUIC flow control): with
-/// `MAX_CONNECTIONS`, bounds the memory clients can pin.
+/// the connection cap (`ApiLimits::quic`), bounds the memory clients can pin.
 pub const CONNECTION_WINDOW: u32 = 4 << 20;
 pub const STREAM_WINDOW: u32 = 256 << 10;
 /// A connection with no traffic this long is closed.
@@ -123,6 +123,8 @@ struct Server {
     node: NodeHandle,
     committee: Arc<CommitteeInfos>,
     releases: Arc<ReleaseIndex>,
+    /// Open subscriptions, each holding a permit.
+    subscriptions: Arc<tokio::sync::Semaphore>,
 }
 
 /// Binds the QUIC endpoint (UDP `addr`) with `identity`'s certificate.
@@ -133,18 +135,23 @@ pub fn bind(identity: &QuicIdentity, addr: SocketAddr) -> std::io::Result<quinn:
     quinn::Endpoint::server(config, addr)
 }
 
-/// Serves QUIC on `endpoint` until `shutdown` resolves.
+/// Serves QUIC on `endpoint` until `shutdown` resolves. Every connection is admitted against
+/// `budget` (SPEC.md §7.3) before its handshake; at most `subscriptions` subscriptions are
+/// open at once.
 pub async fn serve(
     endpoint: quinn::Endpoint,
     node: NodeHandle,
     committee: Arc<CommitteeInfos>,
     releases: Arc<ReleaseIndex>,
+    budget: Arc<Budget>,
+    subscriptions: usize,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) {
     let server = Server {
         node,
         committee,
         releases,
+        subscriptions: Arc::new(tokio::sync::Semaphore::new(subscriptions)),
     };
     tokio::pin!(shutdown);
     loop {
@@ -153,16 +160,19 @@ pub async fn serve(
             _ = &mut shutdown => break,
         };
         let Some(incoming) = incoming else { break };
-        if endpoint.open_connections() > MAX_CONNECTIONS {
-            debug!(peer = %incoming.remote_address(), "quic: connection refused (at capacity)");
-            incoming.refuse();
-            continue;
-        }
+        let peer = incoming.remote_address();
+        let permit = match budget.admit(peer.ip()) {
+            Ok(p) => p,
+            Err(e) => {
+                debug!(%peer, "quic: connection refused: {e}");
+                incoming.refuse();
+                continue;
+            }
+        };
         let server = server.clone();
         tokio::spawn(async move {
-            let peer = incoming.remote_address();
             match incoming.await {
-                Ok(conn) => server.connection(conn).await,
+                Ok(conn) => server.connection(conn, permit).await,
                 Err(e) => debug!(%peer, "quic: handshake failed: {e}"),
             }
         });
@@ -171,20 +181,42 @@ pub async fn serve(
     let _ = tokio::time::timeout(Duration::from_secs(5), endpoint.wait_idle()).await;
 }
 
+/// Marks a request stream in flight while it lives, so the budget never evicts a connection
+/// with work under way.
+struct InFlight(Arc<AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 impl Server {
-    async fn connection(&self, conn: quinn::Connection) {
+    async fn connection(&self, conn: quinn::Connection, permit: Permit) {
         let peer = conn.remote_address();
         debug!(%peer, "quic: connected");
         loop {
-            let (send, recv) = match conn.accept_bi().await {
-                Ok(s) => s,
-                Err(e) => {
-                    debug!(%peer, "quic: connection ended: {e}");
+            let (send, recv) = tokio::select! {
+                accepted = conn.accept_bi() => match accepted {
+                    Ok(s) => s,
+                    Err(e) => {
+                        debug!(%peer, "quic: connection ended: {e}");
+                        return;
+                    }
+                },
+                _ = permit.close.notified() => {
+                    debug!(%peer, "quic: idle connection evicted for a new one");
+                    conn.close(0u32.into(), b"evicted: the member is at its connection cap");
                     return;
                 }
             };
+            permit.busy.fetch_add(1, Ordering::AcqRel);
+            let in_flight = InFlight(permit.busy.clone());
             let server = self.clone();
-            tokio::spawn(async move { server.stream(peer.ip(), send, recv).await });
+            tokio::spawn(async move {
+                server.stream(peer.ip(), send, recv).await;
+                drop(in_flight);
+            });
         }
     }
 
@@ -218,7 +250,8 @@ impl Server {
             Request::Release { height } => {
                 let out = match self.releases.get(height) {
                     Some(b) => answer(kind::RELEASE, &b.to_bytes()),
-                    None if height < self.releases.first_height() => pruned(),
+                    // heights start at 1: 0 never existed
+                    None if height >= 1 && height < self.releases.first_height() => pruned(),
                     None => error("not_found", "not released yet"),
                 };
                 finish(send, out).await
@@ -267,6 +300,13 @@ impl Server {
         if next < self.releases.first_height() {
             return finish(send, pruned()).await;
         }
+        let Ok(_permit) = self.subscriptions.clone().try_acquire_owned() else {
+            return finish(
+                send,
+                error("overloaded", "too many concurrent subscriptions"),
+            )
+            .await;
+        };
         loop {
             let page = self.releases.page(namespace, next, SUBSCRIBE_PAGE);
             for b in &page.batches {

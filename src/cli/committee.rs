@@ -260,6 +260,7 @@ pub fn limits(client_rate_per_s: Option<u64>) -> ClientLimits {
         client_rate_per_s,
         // a burst of five seconds at the configured rate
         client_burst: client_rate_per_s.map(|r| r.saturating_mul(5)),
+        ..ClientLimits::default()
     }
 }
 

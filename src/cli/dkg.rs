@@ -284,7 +284,7 @@ fn run(file: DkgFile, pass: &Passphrase, kind: &'static str) -> anyhow::Result<(
             identity.clone(),
             P2P_NAMESPACE,
             my_addr,
-            addresses.len(),
+            &addresses.iter().map(|(_, a)| *a).collect::<Vec<_>>(),
             MAX_MESSAGE,
         );
         let (mut network, mut oracle) = lookup::Network::new(context.child("network"), p2p);

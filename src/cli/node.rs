@@ -3,17 +3,21 @@
 use anyhow::{ensure, Context as _};
 use commonware_cryptography::{ChaCha20Poly1305, Signer as _};
 use commonware_p2p::{authenticated::lookup, Address, AddressableManager as _};
-use commonware_runtime::{tokio as cw_tokio, Quota, Runner as _, Spawner as _, Supervisor as _};
+use commonware_runtime::{
+    telemetry::metrics, tokio as cw_tokio, Quota, Runner as _, Spawner as _, Supervisor as _,
+};
 use commonware_stream::{
     cups::{self, Cups},
     sake::{self, Sake},
 };
 use commonware_utils::{channel::mpsc, ordered::Map, NZUsize, NZU32};
 use curtain::api::quic::{self, QuicIdentity};
+use curtain::api::{ApiLimits, HttpApi, Resources};
 use curtain::dkg::{
     keystore::{self, Passphrase},
     MemberShares,
 };
+use curtain::node::config::ClientLimits;
 use curtain::node::{
     block::BlockLimits,
     config::{epoch_table, Committee, NodeFile, CONSENSUS_NAMESPACE},
@@ -165,111 +169,166 @@ pub fn node(a: NodeArgs) -> anyhow::Result<()> {
         info.add(c.info(&mempool));
     }
 
+    let (api_limits, open_files) = api_limits(&node.limits, reserved_files(peers.len()))?;
+    let resources = Arc::new(Resources::new(&api_limits, open_files));
+    tracing::info!(
+        open_files,
+        http = ?api_limits.http,
+        quic = ?api_limits.quic,
+        "client budget"
+    );
+
     let runtime = cw_tokio::Config::new()
         .with_worker_threads(2)
         .with_storage_directory(node.data_dir.clone())
         .with_catch_panics(false);
-    cw_tokio::Runner::new(runtime).start(|context| async move {
-        let p2p = p2p_config(
-            identity.clone(),
-            CONSENSUS_NAMESPACE,
-            me.p2p,
-            peers.len(),
-            MAX_MESSAGE,
-        );
-        let (mut network, mut oracle) = lookup::Network::new(context.child("network"), p2p);
-        // one peer set: every member of every listed key epoch (old and new committees
-        // overlap around a switch)
-        let tracked: Map<_, Address> = addresses
-            .iter()
-            .map(|(pk, p)| (pk.clone(), Address::from(p.p2p)))
-            .collect::<Vec<_>>()
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("duplicate identities"))?;
-        oracle.track(0, tracked);
-        // Messages per second per peer and channel. The network preallocates each channel's
-        // mailbox for one burst from every peer, so this also sizes memory (100 000/s cost
-        // 6 GB); a member sends a handful of messages per block on each channel.
-        let quota = Quota::per_second(NZU32!(1_000));
-        let mut reg = |id| network.register(id, quota);
-        let channels = Channels {
-            vote: reg(channel::VOTE),
-            certificate: reg(channel::CERTIFICATE),
-            resolver: reg(channel::RESOLVER),
-            backfill: reg(channel::BACKFILL),
-            blocks: reg(channel::BLOCKS),
-            shares: reg(channel::SHARES),
-            gossip: reg(channel::GOSSIP),
-        };
-        network.start();
+    // A commonware task that fails (for instance an IO error its consensus journal does not
+    // return but panics on) ends the runner with that panic; the member then stops with a
+    // logged reason and `EXIT_FATAL` instead of an unwinding main thread. Journals are synced
+    // on append, so a supervisor can restart it as is.
+    let run = std::panic::AssertUnwindSafe(|| {
+        cw_tokio::Runner::new(runtime).start(|context| async move {
+            let p2p_addresses: Vec<_> = addresses.values().map(|p| p.p2p).collect();
+            let p2p = p2p_config(
+                identity.clone(),
+                CONSENSUS_NAMESPACE,
+                me.p2p,
+                &p2p_addresses,
+                MAX_MESSAGE,
+            );
+            let (mut network, mut oracle) = lookup::Network::new(context.child("network"), p2p);
+            // one peer set: every member of every listed key epoch (old and new committees
+            // overlap around a switch)
+            let tracked: Map<_, Address> = addresses
+                .iter()
+                .map(|(pk, p)| (pk.clone(), Address::from(p.p2p)))
+                .collect::<Vec<_>>()
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("duplicate identities"))?;
+            oracle.track(0, tracked);
+            // Messages per second per peer and channel. The network preallocates each channel's
+            // mailbox for one burst from every peer, so this also sizes memory (100 000/s cost
+            // 6 GB); a member sends a handful of messages per block on each channel.
+            let quota = Quota::per_second(NZU32!(1_000));
+            let mut reg = |id| network.register(id, quota);
+            let channels = Channels {
+                vote: reg(channel::VOTE),
+                certificate: reg(channel::CERTIFICATE),
+                resolver: reg(channel::RESOLVER),
+                backfill: reg(channel::BACKFILL),
+                blocks: reg(channel::BLOCKS),
+                shares: reg(channel::SHARES),
+                gossip: reg(channel::GOSSIP),
+            };
+            network.start();
 
-        let mut pool = Mempool::with_epochs(mempool, table.clone(), keys.clone());
-        if let Some(rules) = rln {
-            pool = pool.with_rln(RlnState::new(rules));
-        }
-        let member = Member::new(
-            pool,
-            Collector::new(CollectorConfig::default(), keys, decryption, 1),
-            BlockLimits::default(),
-        );
-        let (tx, rx) = mpsc::unbounded_channel();
-        let (handle, _tasks) = shell::start(
-            context.child("member"),
-            ShellConfig {
-                me: me_pk.clone(),
-                peers,
-                epochs: consensus,
-                table,
-                member,
-                timeouts: Timeouts::default(),
-                // the peer position; for a committee that never switched, its member index
-                partition: format!("member{index}"),
-            },
-            channels,
-            oracle.clone(),
-            oracle.clone(),
-            tx,
-        )
-        .await;
-        eprintln!("curtain node {index}: p2p {} api http://{}", me.p2p, me.api);
-        let registry = context.child("metrics");
-        let metrics: curtain::api::MetricsEncoder = Arc::new(move || {
-            use commonware_runtime::Metrics as _;
-            registry.encode()
-        });
-        let info = Arc::new(info);
-        let releases = curtain::api::release_index(rx);
-        let quic_server = match me.quic {
-            Some(addr) => {
-                let identity = QuicIdentity::load_or_create(&node.data_dir)?;
-                let endpoint = quic::bind(&identity, addr)
-                    .with_context(|| format!("binding QUIC on {addr}"))?;
-                quic::announce(index, addr, &identity, &node.data_dir);
-                Some(tokio::spawn(quic::serve(
-                    endpoint,
-                    handle.clone(),
-                    info.clone(),
-                    releases.clone(),
-                    terminated(),
-                )))
+            let mut pool = Mempool::with_epochs(mempool, table.clone(), keys.clone());
+            if let Some(rules) = rln {
+                pool = pool.with_rln(RlnState::new(rules));
             }
-            None => None,
-        };
-        curtain::api::serve(handle, info, releases, metrics, me.api, terminated())
-            .await
-            .context("client API")?;
-        if let Some(q) = quic_server {
-            let _ = q.await;
+            let member = Member::new(
+                pool,
+                Collector::new(CollectorConfig::default(), keys, decryption, 1),
+                BlockLimits::default(),
+            );
+            let (tx, rx) = mpsc::unbounded_channel();
+            let (handle, _tasks) = shell::start(
+                context.child("member"),
+                ShellConfig {
+                    me: me_pk.clone(),
+                    peers,
+                    epochs: consensus,
+                    table,
+                    member,
+                    timeouts: Timeouts::default(),
+                    // the peer position; for a committee that never switched, its member index
+                    partition: format!("member{index}"),
+                },
+                channels,
+                oracle.clone(),
+                oracle.clone(),
+                tx,
+            )
+            .await;
+            eprintln!("curtain node {index}: p2p {} api http://{}", me.p2p, me.api);
+            let registry = context.child("metrics");
+            let api_metrics = ApiMetrics::new(&context.child("api"), open_files);
+            let metrics: curtain::api::MetricsEncoder = {
+                let (resources, api_metrics) = (resources.clone(), api_metrics.clone());
+                Arc::new(move || {
+                    use commonware_runtime::Metrics as _;
+                    api_metrics.observe(&resources);
+                    registry.encode()
+                })
+            };
+            let info = Arc::new(info);
+            let releases = curtain::api::release_index(rx);
+            let quic_server = match me.quic {
+                Some(addr) => {
+                    let identity = QuicIdentity::load_or_create(&node.data_dir)?;
+                    let endpoint = quic::bind(&identity, addr)
+                        .with_context(|| format!("binding QUIC on {addr}"))?;
+                    quic::announce(index, addr, &identity, &node.data_dir);
+                    Some(tokio::spawn(quic::serve(
+                        endpoint,
+                        handle.clone(),
+                        info.clone(),
+                        releases.clone(),
+                        resources.quic.clone(),
+                        api_limits.streams,
+                        terminated(),
+                    )))
+                }
+                None => None,
+            };
+            let refused = api_metrics.refused.clone();
+            let api = HttpApi {
+                node: handle,
+                committee: info,
+                releases,
+                metrics,
+                limits: api_limits,
+                resources,
+                refused: Arc::new(move |reason| {
+                    refused.get_or_create(&Refused { reason }).inc();
+                }),
+            };
+            curtain::api::serve(api, me.api, terminated())
+                .await
+                .context("client API")?;
+            if let Some(q) = quic_server {
+                let _ = q.await;
+            }
+            // Every journal is synced on append, so stopping loses nothing; the timeout bounds
+            // how long tasks get to notice.
+            tracing::info!("stopping");
+            context
+                .stop(0, Some(Duration::from_secs(10)))
+                .await
+                .context("stopping tasks")
+        })
+    });
+    match std::panic::catch_unwind(run) {
+        Ok(result) => result,
+        Err(panic) => {
+            let reason = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown");
+            tracing::error!(
+                reason,
+                "a consensus or storage task failed; the member stops"
+            );
+            eprintln!("curtain node: stopped: a consensus or storage task failed: {reason}");
+            std::process::exit(EXIT_FATAL)
         }
-        // Every journal is synced on append, so stopping loses nothing; the timeout bounds
-        // how long tasks get to notice.
-        tracing::info!("stopping");
-        context
-            .stop(0, Some(Duration::from_secs(10)))
-            .await
-            .context("stopping tasks")
-    })
+    }
 }
+
+/// Exit status of a member stopped by a failed consensus or storage task (SPEC.md §7.3);
+/// configuration and start-up errors exit with 1.
+pub const EXIT_FATAL: i32 = 70;
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).
 pub async fn terminated() {
@@ -281,30 +340,173 @@ pub async fn terminated() {
     }
 }
 
-/// commonware's authenticated p2p over loopback-or-LAN addresses with the member's ed25519
-/// identity (SAKE handshake, ChaCha20-Poly1305 sessions): one configuration for the node and
-/// the key ceremony, which differ only in namespace, peer count and message cap.
+/// commonware's authenticated p2p with the member's ed25519 identity (SAKE handshake,
+/// ChaCha20-Poly1305 sessions): one configuration for the node and the key ceremony, which
+/// differ only in namespace, peers and message cap (SPEC.md §7.3).
+///
+/// A committee whose members all listen on loopback (a devnet on one machine) takes
+/// commonware's `local` preset: its peers share one IP, so per-IP handshake rates cannot
+/// apply. Any other committee takes the `recommended` preset, with private addresses allowed
+/// only if the committee itself lists one, a reconnection cooldown short enough for a
+/// restarted member to rejoin within seconds, and at most `max_handshakes(peers)` handshakes
+/// in flight (each holds a descriptor the budget reserves).
 pub(super) fn p2p_config(
     identity: commonware_cryptography::ed25519::PrivateKey,
     namespace: &[u8],
     addr: std::net::SocketAddr,
-    peers: usize,
+    peers: &[std::net::SocketAddr],
     max_message: u32,
 ) -> lookup::Config<Cups<Sake<commonware_cryptography::ed25519::PrivateKey>, ChaCha20Poly1305>> {
-    lookup::Config::local(
-        Cups::<_, ChaCha20Poly1305>::new(
-            Sake {
-                signer: identity,
-                synchrony_bound: Duration::from_secs(5),
-                max_handshake_age: Duration::from_secs(10),
-                version: sake::Version::V1,
-            },
-            cups::Version::V1,
-        ),
-        namespace,
-        addr,
-        NZUsize!(peers.max(1)),
-        max_message,
-        NZUsize!(4096),
-    )
+    let handshake = Cups::<_, ChaCha20Poly1305>::new(
+        Sake {
+            signer: identity,
+            synchrony_bound: Duration::from_secs(5),
+            max_handshake_age: Duration::from_secs(10),
+            version: sake::Version::V1,
+        },
+        cups::Version::V1,
+    );
+    let max_peers = NZUsize!(peers.len().max(1));
+    let mailbox = NZUsize!(4096);
+    let local = peers.iter().all(|p| p.ip().is_loopback());
+    if local {
+        return lookup::Config::local(handshake, namespace, addr, max_peers, max_message, mailbox);
+    }
+    let mut config =
+        lookup::Config::recommended(handshake, namespace, addr, max_peers, max_message, mailbox);
+    config.allow_private_ips = peers.iter().any(|p| is_private(p.ip()));
+    config.peer_connection_cooldown = Duration::from_secs(5);
+    config.max_concurrent_handshakes = NZU32!(max_handshakes(peers.len()));
+    config
+}
+
+/// Handshakes in flight at once on the p2p port: enough for every peer to (re)connect at
+/// once, twice over.
+pub(super) fn max_handshakes(peers: usize) -> u32 {
+    (2 * peers).clamp(16, 512) as u32
+}
+
+fn is_private(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.is_private() || v4.is_loopback() || v4.is_link_local(),
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.is_unique_local() || v6.is_unicast_link_local()
+        }
+    }
+}
+
+/// Descriptors kept for storage and p2p: client connections stop being accepted this far
+/// below the process's limit (journals open a few blobs each; p2p holds a socket per peer
+/// plus the handshakes in flight).
+pub fn reserved_files(peers: usize) -> u64 {
+    STORAGE_FILES + max_handshakes(peers) as u64 + 2 * peers as u64
+}
+
+/// Descriptors storage may hold open at once (journals and archives of every epoch).
+const STORAGE_FILES: u64 = 256;
+
+/// Raises the descriptor limit to the hard limit, and fits the API's connection caps below
+/// it with `reserved` to spare (SPEC.md §7.3).
+pub fn api_limits(limits: &ClientLimits, reserved: u64) -> anyhow::Result<(ApiLimits, u64)> {
+    let open_files = rlimit::increase_nofile_limit(u64::MAX).context("raising RLIMIT_NOFILE")?;
+    let mut api = ApiLimits::default();
+    let set = |v: &mut usize, o: Option<usize>| {
+        if let Some(o) = o {
+            *v = o;
+        }
+    };
+    set(&mut api.http.total, limits.http_connections);
+    set(
+        &mut api.http.per_address,
+        limits.http_connections_per_address,
+    );
+    set(&mut api.quic.total, limits.quic_connections);
+    set(
+        &mut api.quic.per_address,
+        limits.quic_connections_per_address,
+    );
+    set(&mut api.max_head_bytes, limits.max_request_head_bytes);
+    set(&mut api.streams, limits.max_streams);
+    set(&mut api.reads, limits.max_concurrent_reads);
+    if let Some(ms) = limits.request_head_timeout_ms {
+        api.head_timeout = Duration::from_millis(ms);
+    }
+    if let Some(ms) = limits.request_body_timeout_ms {
+        api.body_timeout = Duration::from_millis(ms);
+    }
+    ensure!(
+        api.max_head_bytes >= 8192,
+        "[limits] max_request_head_bytes must be at least 8192"
+    );
+    ensure!(
+        api.http.total > 0 && api.http.per_address > 0 && api.quic.total > 0,
+        "[limits] connection caps must be positive"
+    );
+    // HTTP connections are the only client resource that costs descriptors (QUIC shares one
+    // UDP socket)
+    let spare = open_files.saturating_sub(reserved) as usize;
+    ensure!(
+        spare >= 16,
+        "the descriptor limit ({open_files}) leaves no room for client connections beside the \
+         {reserved} kept for storage and p2p: raise `ulimit -n`"
+    );
+    // evicted connections close asynchronously: keep room for the ones in progress
+    let spare = spare - curtain::api::budget::closing_slack(spare);
+    if api.http.total > spare {
+        tracing::warn!(
+            configured = api.http.total,
+            allowed = spare,
+            open_files,
+            "HTTP connection cap lowered to fit the descriptor limit"
+        );
+        api.http.total = spare;
+    }
+    api.http.per_address = api.http.per_address.min(api.http.total);
+    Ok((api, open_files))
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, metrics::EncodeLabelSet)]
+struct Refused {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, metrics::EncodeLabelSet)]
+struct Transport {
+    transport: &'static str,
+}
+
+/// The client budget's metrics (SPEC.md §5.7): the descriptor limit, open connections per
+/// transport (sampled when `/metrics` is read) and HTTP connections turned away by reason.
+#[derive(Clone)]
+struct ApiMetrics {
+    open_files: metrics::Gauge,
+    connections: metrics::GaugeFamily<Transport>,
+    refused: metrics::CounterFamily<Refused>,
+}
+
+impl ApiMetrics {
+    fn new(context: &impl commonware_runtime::Metrics, open_files_limit: u64) -> Self {
+        use metrics::MetricsExt as _;
+        context
+            .gauge("open_files_limit", "descriptor limit of the process")
+            .set(open_files_limit as i64);
+        Self {
+            open_files: context.gauge("open_files", "descriptors open"),
+            connections: context.family("connections", "client connections open, by transport"),
+            refused: context.family(
+                "connections_refused",
+                "HTTP connections turned away: address_full, full, accept_error",
+            ),
+        }
+    }
+
+    fn observe(&self, resources: &Resources) {
+        let r = resources.report();
+        self.open_files.set(r.open_files.unwrap_or(0) as i64);
+        for (transport, open) in [("http", r.http_connections), ("quic", r.quic_connections)] {
+            self.connections
+                .get_or_create(&Transport { transport })
+                .set(open as i64);
+        }
+    }
 }

@@ -156,11 +156,38 @@ pub struct EpochEntry {
     pub keystore: Option<PathBuf>,
 }
 
-/// Per client address admission limits, settable in node.toml's `[limits]`.
+/// Client limits, settable in node.toml's `[limits]` (SPEC.md §7.3): per-address admission
+/// rates, and the API's connection, time and size budget (defaults: `api::ApiLimits`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ClientLimits {
     pub client_rate_per_s: Option<u64>,
     pub client_burst: Option<u64>,
+    /// HTTP connections open at once, in total and per client address (IPv6: per /64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_connections: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_connections_per_address: Option<usize>,
+    /// QUIC connections open at once, in total and per client address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quic_connections: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quic_connections_per_address: Option<usize>,
+    /// Time to send a request head (also the longest an HTTP connection stays idle).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_head_timeout_ms: Option<u64>,
+    /// Time to send a request body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_body_timeout_ms: Option<u64>,
+    /// Largest HTTP request head in bytes (at least 8192).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_request_head_bytes: Option<usize>,
+    /// Release streams (SSE, QUIC subscriptions) open at once, per transport.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_streams: Option<usize>,
+    /// Concurrent requests of each costly read route (pages, releases, metrics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_reads: Option<usize>,
 }
 
 impl ClientLimits {

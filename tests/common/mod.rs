@@ -182,6 +182,9 @@ pub struct Nodes {
     pub api: Vec<SocketAddr>,
     /// Environment of every member process (e.g. `RUST_LOG`).
     pub env: Vec<(String, String)>,
+    /// A command every member process runs under (e.g. `prlimit --nofile=1024 --`); empty:
+    /// none.
+    pub wrapper: Vec<String>,
     children: Vec<Option<Child>>,
 }
 
@@ -215,6 +218,7 @@ impl Nodes {
             committee,
             api,
             env: Vec::new(),
+            wrapper: Vec::new(),
             children: (0..n).map(|_| None).collect(),
         }
     }
@@ -241,7 +245,15 @@ impl Nodes {
             .append(true)
             .open(self.log(i))
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_curtain"))
+        let mut command = match self.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(env!("CARGO_BIN_EXE_curtain"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_curtain")),
+        };
+        let child = command
             .args(["node", "--config"])
             .arg(self.node_toml(i))
             .env("CURTAIN_PASSPHRASE", PASSPHRASE)
@@ -281,6 +293,11 @@ impl Nodes {
     /// Hands member i's process over to the caller.
     pub fn take(&mut self, i: usize) -> Option<Child> {
         self.children[i].take()
+    }
+
+    /// Member i's process id, if it was started (and not killed or taken since).
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.children[i].as_ref().map(Child::id)
     }
 
     /// Whether member i's process is still running.
