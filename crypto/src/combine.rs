@@ -99,6 +99,10 @@ pub enum FaultReason {
     NotInSubgroup { position: u32 },
     #[error("shares do not match the member's verification key")]
     PairingMismatch,
+    /// The batch names a member index the key does not have (`member ≥ n`): there is no
+    /// verification key to check it against, and no member to blame.
+    #[error("member {member} is out of range for n = {n}")]
+    UnknownMember { member: u32, n: u32 },
 }
 
 /// Evidence that a member sent wrong shares for a batch.
@@ -113,7 +117,8 @@ impl FaultEvidence {
         self.batch.member
     }
 
-    /// Re-checks the evidence: true iff the batch is indeed faulty for these ciphertexts.
+    /// Re-checks the evidence: true iff the batch is indeed faulty for these ciphertexts (a
+    /// batch from an index the key does not have is not evidence against anyone).
     pub fn verify<C: AsRef<Ciphertext> + Sync, R: CryptoRng + ?Sized>(
         &self,
         key: &CommitteeKey,
@@ -299,13 +304,20 @@ fn random_combinations<R: CryptoRng + ?Sized>(
     (group::p1_to_affine(&sa), group::p1_to_affine(&sb))
 }
 
-/// Verifies one member's batch against its verification key.
+/// Verifies one member's batch against its verification key. A batch naming a member index
+/// the key does not have is [`FaultReason::UnknownMember`].
 pub fn check_share_batch<C: AsRef<Ciphertext> + Sync, R: CryptoRng + ?Sized>(
     key: &CommitteeKey,
     cts: &[C],
     batch: &ShareBatch,
     rng: &mut R,
 ) -> Result<(), FaultReason> {
+    if batch.member as usize >= key.n() {
+        return Err(FaultReason::UnknownMember {
+            member: batch.member,
+            n: key.n() as u32,
+        });
+    }
     if batch.shares.len() != cts.len() {
         return Err(FaultReason::WrongLength {
             expected: cts.len() as u32,
@@ -417,6 +429,31 @@ mod tests {
         assert!(verify_openings(&key, &cts, &out.openings, &mut r));
         for ((ct, o), d) in cts.iter().zip(&out.openings).zip(&out.decryptions) {
             assert_eq!(&open(ct, o), d);
+        }
+    }
+
+    /// A batch decoded from untrusted bytes may name any member index: checking it is an
+    /// error, not a panic, and it is no evidence against anyone.
+    #[test]
+    fn batch_from_an_unknown_member_is_an_error() {
+        let mut r = ChaCha20Rng::seed_from_u64(23);
+        let (key, shares) = deal(4, 3, &mut r).unwrap();
+        let l = Label::new(key.id(), 0, 3, b"s").unwrap();
+        let ct = crate::encrypt(key.encryption_key(), &l, b"m", crate::Padding::None, &mut r);
+        let cts = vec![verify(&key, ct.unwrap()).unwrap()];
+        let mut bytes = shares[0].decryption_shares([1; 32], &cts).to_bytes();
+        for member in [4u32, u32::MAX] {
+            bytes[33..37].copy_from_slice(&member.to_be_bytes());
+            let batch = ShareBatch::from_bytes(&bytes).unwrap();
+            assert_eq!(
+                check_share_batch(&key, &cts, &batch, &mut r),
+                Err(FaultReason::UnknownMember { member, n: 4 })
+            );
+            let evidence = FaultEvidence {
+                batch,
+                reason: FaultReason::UnknownMember { member, n: 4 },
+            };
+            assert!(!evidence.verify(&key, &cts, &mut r));
         }
     }
 
