@@ -137,6 +137,44 @@ impl Scalar {
     }
 }
 
+/// Who runs a batch check of openings or shares, which sets its random weights' width
+/// (SPEC §2.8, *Randomness in checks*).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Checker {
+    /// A committee member: 64-bit weights. What its check lets through still needs `f + 1`
+    /// honest members' independent checks (or costs the sender its epoch).
+    Member,
+    /// A third party checking a release on its own (a rollup, the SDK): 128-bit weights,
+    /// since nobody else's check stands behind its verdict.
+    Observer,
+}
+
+impl Checker {
+    /// Width of each weight in bits (a multiple of 8).
+    pub(crate) fn weight_bits(self) -> usize {
+        match self {
+            Checker::Member => 64,
+            Checker::Observer => 128,
+        }
+    }
+
+    /// `count` fresh weights, each `weight_bits() / 8` bytes little-endian (the MSM's form).
+    pub(crate) fn weights<R: CryptoRng + ?Sized>(self, count: usize, rng: &mut R) -> Vec<u8> {
+        let mut out = Vec::with_capacity(count * self.weight_bits() / 8);
+        for _ in 0..count {
+            match self {
+                Checker::Member => out.extend_from_slice(&Scalar::batch_weight(rng).to_le_bytes()),
+                Checker::Observer => {
+                    let mut w = [0u8; 16];
+                    rng.fill_bytes(&mut w);
+                    out.extend_from_slice(&w);
+                }
+            }
+        }
+        out
+    }
+}
+
 /// A domain-separated transcript hash (SHA-512). Every item is length-prefixed so that the
 /// encoding of the hashed sequence is injective.
 pub(crate) struct Transcript(Sha512);
