@@ -350,9 +350,9 @@ fn challenge_for(label: &Label, u: &blst_p1_affine, w: &blst_p1_affine, payload:
 
 /// `KDF(u, Z)`: the DEM key. SHA-512 based, domain separated, truncated to 32 bytes.
 pub(crate) fn kdf(u: &blst_p1_affine, z: &blst_p1_affine) -> Zeroizing<[u8; 32]> {
+    let z = Zeroizing::new(group::g1_compress(z));
     let mut t = Transcript::new(DST_KDF);
-    t.append(&group::g1_compress(u))
-        .append(&group::g1_compress(z));
+    t.append(&group::g1_compress(u)).append(z.as_ref());
     Zeroizing::new(t.finalize_32())
 }
 
@@ -368,11 +368,15 @@ pub(crate) fn aad(label: &Label) -> Vec<u8> {
 fn kem(key: &EncryptionKey, r: &Scalar, s: &Scalar) -> [blst_p1_affine; 3] {
     let g = generator_table();
     let mut z_exp = r.mul(&group::h_eff_squared());
-    let proj = [g.mul(r), g.mul(s), key.comb.mul(&z_exp)];
+    let mut proj = [g.mul(r), g.mul(s), key.comb.mul(&z_exp)];
     z_exp.zeroize();
-    group::p1s_to_affine(&proj)
+    let aff = group::p1s_to_affine(&proj)
         .try_into()
-        .expect("three points in, three out")
+        .expect("three points in, three out");
+    for c in [&mut proj[2].x, &mut proj[2].y, &mut proj[2].z] {
+        c.l.zeroize();
+    }
+    aff
 }
 
 /// Hedged encryption randomness (SPEC §2.4): `r = H_hedge-r(seed, enc(L), m)` and
