@@ -89,8 +89,27 @@ pub enum Undecryptable {
     BadFraming,
 }
 
+impl Undecryptable {
+    /// Every verdict, in the order of their release encoding tags (`0x01`, `0x02`).
+    pub const ALL: [Undecryptable; 2] = [Undecryptable::AeadFailure, Undecryptable::BadFraming];
+
+    /// The stable name of the verdict (SPEC §2.7), what the client API reports as `reason`.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Undecryptable::AeadFailure => "aead_failure",
+            Undecryptable::BadFraming => "bad_framing",
+        }
+    }
+
+    /// The verdict of a stable name; `None` for any other text.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|u| u.code() == code)
+    }
+}
+
 /// Why a member's share batch is wrong. Each is re-checkable by anyone from the batch bytes
-/// and the ciphertexts (attribution, i.e. the member's signature on the batch, is the node's).
+/// and the ciphertexts. A batch is not signed: who sent it is known only to its receiver,
+/// from the authenticated p2p channel (SPEC §2.6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum FaultReason {
     #[error("batch has {got} shares for {expected} ciphertexts")]
@@ -433,6 +452,17 @@ mod tests {
         assert!(verify_openings(&key, &cts, &out.openings, &mut r));
         for ((ct, o), d) in cts.iter().zip(&out.openings).zip(&out.decryptions) {
             assert_eq!(&open(ct, o), d);
+        }
+    }
+
+    /// The verdicts' names are the SPEC §2.7 ones and parse back; nothing else parses.
+    #[test]
+    fn undecryptable_codes_are_stable() {
+        let codes: Vec<&str> = Undecryptable::ALL.iter().map(|u| u.code()).collect();
+        assert_eq!(codes, ["aead_failure", "bad_framing"]);
+        for u in Undecryptable::ALL {
+            assert_eq!(Undecryptable::from_code(u.code()), Some(u));
+            assert_eq!(Undecryptable::from_code(&u.to_string()), None);
         }
     }
 
