@@ -1,5 +1,7 @@
-//! `curtain`: the command-line entry point. The node, its APIs and `curtain devnet` arrive with
-//! their issues (see README.md); today the binary measures the threshold-encryption pipeline.
+//! `curtain`: the command-line entry point (`src/cli`): a committee member (`curtain node`), key
+//! ceremonies (`dkg`, `reshare`) and dev committees (`committee new`), a local committee with a
+//! load generator (`devnet`), the wallet side (`submit`, `watch`, `status`) and benchmarks of
+//! the cryptographic pipeline (`bench`).
 
 mod cli;
 

@@ -222,7 +222,8 @@ pub enum TxStatus {
 pub enum Outcome {
     /// The plaintext, base64.
     Plaintext { data: String },
-    /// Correctly opened, but its sender made it undecryptable.
+    /// Correctly opened, but its sender made it undecryptable. `reason` is the verdict's
+    /// stable name (SPEC §2.7): `aead_failure` or `bad_framing`.
     Undecryptable { reason: String },
 }
 

@@ -350,9 +350,9 @@ fn challenge_for(label: &Label, u: &blst_p1_affine, w: &blst_p1_affine, payload:
 
 /// `KDF(u, Z)`: the DEM key. SHA-512 based, domain separated, truncated to 32 bytes.
 pub(crate) fn kdf(u: &blst_p1_affine, z: &blst_p1_affine) -> Zeroizing<[u8; 32]> {
+    let z = Zeroizing::new(group::g1_compress(z));
     let mut t = Transcript::new(DST_KDF);
-    t.append(&group::g1_compress(u))
-        .append(&group::g1_compress(z));
+    t.append(&group::g1_compress(u)).append(z.as_ref());
     Zeroizing::new(t.finalize_32())
 }
 
@@ -368,11 +368,34 @@ pub(crate) fn aad(label: &Label) -> Vec<u8> {
 fn kem(key: &EncryptionKey, r: &Scalar, s: &Scalar) -> [blst_p1_affine; 3] {
     let g = generator_table();
     let mut z_exp = r.mul(&group::h_eff_squared());
-    let proj = [g.mul(r), g.mul(s), key.comb.mul(&z_exp)];
+    let mut proj = [g.mul(r), g.mul(s), key.comb.mul(&z_exp)];
     z_exp.zeroize();
-    group::p1s_to_affine(&proj)
+    let aff = group::p1s_to_affine(&proj)
         .try_into()
-        .expect("three points in, three out")
+        .expect("three points in, three out");
+    for c in [&mut proj[2].x, &mut proj[2].y, &mut proj[2].z] {
+        c.l.zeroize();
+    }
+    aff
+}
+
+/// Hedged encryption randomness (SPEC §2.4): `r = H_hedge-r(seed, enc(L), m)` and
+/// `s = H_hedge-s(seed, be32(r))`. Both depend on the seed, the label and the message, so a
+/// weak or repeated seed alone exposes neither: `w = s·g1` is public and `f = s + e·r`, so an
+/// `s` guessable from the seed alone would give `r = (f − s)/e`, hence `Z`.
+fn hedge(seed: &[u8; 32], label: &Label, msg: &[u8]) -> (Scalar, Scalar) {
+    let r = {
+        let mut t = Transcript::new(DST_HEDGE_R);
+        t.append(seed).append(&label.to_bytes()).append(msg);
+        t.challenge_scalar()
+    };
+    let s = {
+        let r_be = Zeroizing::new(r.to_be_bytes());
+        let mut t = Transcript::new(DST_HEDGE_S);
+        t.append(seed).append(r_be.as_ref());
+        t.challenge_scalar()
+    };
+    (r, s)
 }
 
 /// Encrypts `msg` to the committee under `label`.
@@ -392,21 +415,9 @@ pub fn encrypt<R: CryptoRng + ?Sized>(
             max: MAX_PLAINTEXT_LEN,
         });
     }
-    // Hedged randomness: a weak RNG alone does not expose r.
     let mut seed = Zeroizing::new([0u8; 32]);
     rng.fill_bytes(seed.as_mut());
-    let mut r = {
-        let mut t = Transcript::new(DST_HEDGE_R);
-        t.append(seed.as_ref())
-            .append(&label.to_bytes())
-            .append(msg);
-        t.challenge_scalar()
-    };
-    let mut s = {
-        let mut t = Transcript::new(DST_HEDGE_S);
-        t.append(seed.as_ref());
-        t.challenge_scalar()
-    };
+    let (mut r, mut s) = hedge(&seed, label, msg);
     let mut aff = kem(key, &r, &s);
     let (u, w) = (aff[0], aff[1]);
     let dem_key = kdf(&u, &aff[2]);
@@ -788,6 +799,62 @@ mod tests {
             }
             assert_eq!(got.is_err(), i % 7 == 3);
         }
+    }
+
+    /// An RNG that returns all-zero bytes: the weakest seed there is.
+    struct ZeroRng;
+    impl rand_core::TryRng for ZeroRng {
+        type Error = core::convert::Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+            Ok(0)
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+            Ok(0)
+        }
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+            dst.fill(0);
+            Ok(())
+        }
+    }
+    impl rand_core::TryCryptoRng for ZeroRng {}
+
+    /// With a guessable seed, `s` must still be unknown: otherwise `w = s·g1` confirms the
+    /// guess and `r = (f − s)/e` follows from the public ciphertext, before any ordering.
+    #[test]
+    fn weak_seed_does_not_expose_the_randomness() {
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let (key, _) = deal(4, 3, &mut rng).unwrap();
+        let label = Label::new(key.id(), 0, 1, b"victim").unwrap();
+        let enc = |msg: &[u8]| {
+            let ct = encrypt(
+                key.encryption_key(),
+                &label,
+                msg,
+                Padding::None,
+                &mut ZeroRng,
+            );
+            ct.unwrap()
+        };
+        let (a, b) = (enc(b"buy 100"), enc(b"sell 100"));
+        // the attack on s = H_hedge-s(seed): guess the seed, derive s, check w, solve for r
+        let guessed_s = {
+            let mut t = Transcript::new(DST_HEDGE_S);
+            t.append(&[0u8; 32]);
+            t.challenge_scalar()
+        };
+        let guessed_w = group::p1_to_affine(&generator_table().mul(&guessed_s));
+        for ct in [&a, &b] {
+            assert!(!group::g1_eq(&guessed_w, &ct.w));
+            let r = ct.f.sub(&guessed_s).mul(&ct.e.inverse().unwrap());
+            let u = group::p1_to_affine(&generator_table().mul(&r));
+            assert!(!group::g1_eq(&u, &ct.u));
+        }
+        // the same seed under two messages gives unrelated s (and r)
+        assert!(!group::g1_eq(&a.w, &b.w));
+        assert!(!group::g1_eq(&a.u, &b.u));
+        // and the ciphertexts are still valid and deterministic in (seed, label, message)
+        assert!(verify(&key, a.clone()).is_ok());
+        assert_eq!(enc(b"buy 100").id(), a.id());
     }
 
     #[test]

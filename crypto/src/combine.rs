@@ -19,7 +19,7 @@ use crate::encoding::{serde_via_bytes, Reader};
 use crate::error::{CombineError, DecodeError};
 use crate::group::{self, SharedWeights};
 use crate::key::CommitteeKey;
-use crate::scalar::Scalar;
+use crate::scalar::Checker;
 use crate::share::ShareBatch;
 use blst::*;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -89,8 +89,27 @@ pub enum Undecryptable {
     BadFraming,
 }
 
+impl Undecryptable {
+    /// Every verdict, in the order of their release encoding tags (`0x01`, `0x02`).
+    pub const ALL: [Undecryptable; 2] = [Undecryptable::AeadFailure, Undecryptable::BadFraming];
+
+    /// The stable name of the verdict (SPEC §2.7), what the client API reports as `reason`.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Undecryptable::AeadFailure => "aead_failure",
+            Undecryptable::BadFraming => "bad_framing",
+        }
+    }
+
+    /// The verdict of a stable name; `None` for any other text.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|u| u.code() == code)
+    }
+}
+
 /// Why a member's share batch is wrong. Each is re-checkable by anyone from the batch bytes
-/// and the ciphertexts (attribution, i.e. the member's signature on the batch, is the node's).
+/// and the ciphertexts. A batch is not signed: who sent it is known only to its receiver,
+/// from the authenticated p2p channel (SPEC §2.6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum FaultReason {
     #[error("batch has {got} shares for {expected} ciphertexts")]
@@ -99,6 +118,10 @@ pub enum FaultReason {
     NotInSubgroup { position: u32 },
     #[error("shares do not match the member's verification key")]
     PairingMismatch,
+    /// The batch names a member index the key does not have (`member ≥ n`): there is no
+    /// verification key to check it against, and no member to blame.
+    #[error("member {member} is out of range for n = {n}")]
+    UnknownMember { member: u32, n: u32 },
 }
 
 /// Evidence that a member sent wrong shares for a batch.
@@ -113,7 +136,8 @@ impl FaultEvidence {
         self.batch.member
     }
 
-    /// Re-checks the evidence: true iff the batch is indeed faulty for these ciphertexts.
+    /// Re-checks the evidence: true iff the batch is indeed faulty for these ciphertexts (a
+    /// batch from an index the key does not have is not evidence against anyone).
     pub fn verify<C: AsRef<Ciphertext> + Sync, R: CryptoRng + ?Sized>(
         &self,
         key: &CommitteeKey,
@@ -183,7 +207,7 @@ pub fn combine<R: CryptoRng + ?Sized>(
 
     let optimistic = &candidates[..t];
     let zs = combine_points(key, cts.len(), optimistic);
-    let (chosen, zs, was_optimistic) = if openings_hold(key, cts, &zs, rng) {
+    let (chosen, zs, was_optimistic) = if openings_hold(key, cts, &zs, Checker::Member, rng) {
         (optimistic.to_vec(), zs, true)
     } else {
         let mut good = Vec::with_capacity(t);
@@ -250,11 +274,13 @@ fn combine_points(key: &CommitteeKey, len: usize, chosen: &[&ShareBatch]) -> Vec
         .collect()
 }
 
-/// Checks that every `Z_j` is the correct opening `h_eff·Δ·x·û_j` (one randomised pairing equation).
+/// Checks that every `Z_j` is the correct opening `h_eff·Δ·x·û_j` (one randomised pairing
+/// equation, with `checker`'s weight width).
 fn openings_hold<C: AsRef<Ciphertext> + Sync, R: CryptoRng + ?Sized>(
     key: &CommitteeKey,
     cts: &[C],
     zs: &[blst_p1_affine],
+    checker: Checker,
     rng: &mut R,
 ) -> bool {
     if zs.len() != cts.len() {
@@ -268,7 +294,7 @@ fn openings_hold<C: AsRef<Ciphertext> + Sync, R: CryptoRng + ?Sized>(
         return false;
     }
     let us: Vec<blst_p1_affine> = cts.iter().map(|c| *c.as_ref().u_hat()).collect();
-    let (sz, su) = random_combinations(zs, &us, rng);
+    let (sz, su) = random_combinations(zs, &us, checker, rng);
     group::pairing_eq_prepared(
         &sz,
         group::g2_generator_prepared(),
@@ -277,35 +303,42 @@ fn openings_hold<C: AsRef<Ciphertext> + Sync, R: CryptoRng + ?Sized>(
     )
 }
 
-/// `(Σρ_j·a_j, Σρ_j·b_j)` for fresh 64-bit `ρ`: checking `e(Σρa, G2) = e(Σρb, q)` checks every
-/// `e(a_j, G2) = e(b_j, q)` except with probability 2^-64 (SPEC §2.7). All points must be in G1.
+/// `(Σρ_j·a_j, Σρ_j·b_j)` for fresh `ρ` of `checker`'s width `ℓ` (64 or 128 bits): checking
+/// `e(Σρa, G2) = e(Σρb, q)` checks every `e(a_j, G2) = e(b_j, q)` except with probability
+/// 2^-ℓ (SPEC §2.7, §2.8). All points must be in G1.
 fn random_combinations<R: CryptoRng + ?Sized>(
     a: &[blst_p1_affine],
     b: &[blst_p1_affine],
+    checker: Checker,
     rng: &mut R,
 ) -> (blst_p1_affine, blst_p1_affine) {
     // One equation needs no batching.
     if let ([a0], [b0]) = (a, b) {
         return (*a0, *b0);
     }
-    let mut rho = Vec::with_capacity(8 * a.len());
-    for _ in 0..a.len() {
-        rho.extend_from_slice(&Scalar::batch_weight(rng).to_le_bytes());
-    }
+    let rho = checker.weights(a.len(), rng);
+    let bits = checker.weight_bits();
     let (sa, sb) = rayon::join(
-        || group::msm_vartime(a, &rho, 64),
-        || group::msm_vartime(b, &rho, 64),
+        || group::msm_vartime(a, &rho, bits),
+        || group::msm_vartime(b, &rho, bits),
     );
     (group::p1_to_affine(&sa), group::p1_to_affine(&sb))
 }
 
-/// Verifies one member's batch against its verification key.
+/// Verifies one member's batch against its verification key. A batch naming a member index
+/// the key does not have is [`FaultReason::UnknownMember`].
 pub fn check_share_batch<C: AsRef<Ciphertext> + Sync, R: CryptoRng + ?Sized>(
     key: &CommitteeKey,
     cts: &[C],
     batch: &ShareBatch,
     rng: &mut R,
 ) -> Result<(), FaultReason> {
+    if batch.member as usize >= key.n() {
+        return Err(FaultReason::UnknownMember {
+            member: batch.member,
+            n: key.n() as u32,
+        });
+    }
     if batch.shares.len() != cts.len() {
         return Err(FaultReason::WrongLength {
             expected: cts.len() as u32,
@@ -325,7 +358,7 @@ pub fn check_share_batch<C: AsRef<Ciphertext> + Sync, R: CryptoRng + ?Sized>(
         return Ok(());
     }
     let us: Vec<blst_p1_affine> = cts.iter().map(|c| *c.as_ref().u_hat()).collect();
-    let (sz, su) = random_combinations(&batch.shares, &us, rng);
+    let (sz, su) = random_combinations(&batch.shares, &us, Checker::Member, rng);
     if group::pairing_eq(&sz, &group::g2_generator(), &su, key.vk(batch.member)) {
         Ok(())
     } else {
@@ -333,7 +366,9 @@ pub fn check_share_batch<C: AsRef<Ciphertext> + Sync, R: CryptoRng + ?Sized>(
     }
 }
 
-/// Third-party check of a released batch: every opening is correct for its ciphertext.
+/// Third-party check of a released batch: every opening is correct for its ciphertext. This
+/// is the observer's check (SPEC §2.8): its weights are 128 bits wide, where a member's
+/// combine uses 64, because no other party's check backs an observer's verdict.
 pub fn verify_openings<C: AsRef<Ciphertext> + Sync, R: CryptoRng + ?Sized>(
     key: &CommitteeKey,
     cts: &[C],
@@ -341,7 +376,7 @@ pub fn verify_openings<C: AsRef<Ciphertext> + Sync, R: CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> bool {
     let zs: Vec<blst_p1_affine> = openings.iter().map(|o| o.0).collect();
-    openings_hold(key, cts, &zs, rng)
+    openings_hold(key, cts, &zs, Checker::Observer, rng)
 }
 
 /// Decrypts one ciphertext with its opening. Only meaningful for a verified opening.
@@ -376,7 +411,7 @@ mod tests {
     use crate::key::deal;
     use crate::label::Label;
     use rand_chacha::ChaCha20Rng;
-    use rand_core::SeedableRng;
+    use rand_core::{Rng, SeedableRng};
 
     /// A sender's garbage ends as a publicly checkable verdict, never silently dropped, and
     /// does not disturb the rest of the batch.
@@ -417,6 +452,87 @@ mod tests {
         assert!(verify_openings(&key, &cts, &out.openings, &mut r));
         for ((ct, o), d) in cts.iter().zip(&out.openings).zip(&out.decryptions) {
             assert_eq!(&open(ct, o), d);
+        }
+    }
+
+    /// The verdicts' names are the SPEC §2.7 ones and parse back; nothing else parses.
+    #[test]
+    fn undecryptable_codes_are_stable() {
+        let codes: Vec<&str> = Undecryptable::ALL.iter().map(|u| u.code()).collect();
+        assert_eq!(codes, ["aead_failure", "bad_framing"]);
+        for u in Undecryptable::ALL {
+            assert_eq!(Undecryptable::from_code(u.code()), Some(u));
+            assert_eq!(Undecryptable::from_code(&u.to_string()), None);
+        }
+    }
+
+    /// An observer's opening check draws 128-bit weights. Openings forged against the 64-bit
+    /// weights a given RNG state will produce pass a member's check from that state (what
+    /// 64-bit weights allow, with probability 2^-64 when the weights are unknown) and fail an
+    /// observer's from the same state.
+    #[test]
+    fn observer_weights_are_128_bits() {
+        let mut r = ChaCha20Rng::seed_from_u64(24);
+        let (key, shares) = deal(4, 3, &mut r).unwrap();
+        let l = Label::new(key.id(), 0, 3, b"s").unwrap();
+        let cts: Vec<VerifiedCiphertext> = [b"a", b"b"]
+            .iter()
+            .map(|m| {
+                let ct = crate::encrypt(key.encryption_key(), &l, *m, crate::Padding::None, &mut r);
+                verify(&key, ct.unwrap()).unwrap()
+            })
+            .collect();
+        let batches: Vec<ShareBatch> = shares
+            .iter()
+            .map(|s| s.decryption_shares([1; 32], &cts))
+            .collect();
+        let honest = combine(&key, [1; 32], &cts, &batches, &mut r)
+            .unwrap()
+            .openings;
+        assert!(verify_openings(&key, &cts, &honest, &mut r.clone()));
+        // ρ_1·δ_1 + ρ_2·δ_2 = 0 for δ_1 = ρ_2·g1, δ_2 = −ρ_1·g1 and the next two 64-bit draws
+        let mut predicted = r.clone();
+        let rho1 = crate::scalar::Scalar::from_u64(predicted.next_u64());
+        let rho2 = crate::scalar::Scalar::from_u64(predicted.next_u64());
+        let shift = |z: &Opening, k: &crate::scalar::Scalar| {
+            let d = group::g1_mul_ct(&group::g1_generator(), k);
+            Opening(group::p1_to_affine(&group::p1_add_affine(&d, &z.0)))
+        };
+        let forged = vec![shift(&honest[0], &rho2), shift(&honest[1], &rho1.neg())];
+        assert_ne!(forged, honest);
+        let zs: Vec<blst_p1_affine> = forged.iter().map(|o| o.0).collect();
+        assert!(openings_hold(
+            &key,
+            &cts,
+            &zs,
+            Checker::Member,
+            &mut r.clone()
+        ));
+        assert!(!verify_openings(&key, &cts, &forged, &mut r.clone()));
+    }
+
+    /// A batch decoded from untrusted bytes may name any member index: checking it is an
+    /// error, not a panic, and it is no evidence against anyone.
+    #[test]
+    fn batch_from_an_unknown_member_is_an_error() {
+        let mut r = ChaCha20Rng::seed_from_u64(23);
+        let (key, shares) = deal(4, 3, &mut r).unwrap();
+        let l = Label::new(key.id(), 0, 3, b"s").unwrap();
+        let ct = crate::encrypt(key.encryption_key(), &l, b"m", crate::Padding::None, &mut r);
+        let cts = vec![verify(&key, ct.unwrap()).unwrap()];
+        let mut bytes = shares[0].decryption_shares([1; 32], &cts).to_bytes();
+        for member in [4u32, u32::MAX] {
+            bytes[33..37].copy_from_slice(&member.to_be_bytes());
+            let batch = ShareBatch::from_bytes(&bytes).unwrap();
+            assert_eq!(
+                check_share_batch(&key, &cts, &batch, &mut r),
+                Err(FaultReason::UnknownMember { member, n: 4 })
+            );
+            let evidence = FaultEvidence {
+                batch,
+                reason: FaultReason::UnknownMember { member, n: 4 },
+            };
+            assert!(!evidence.verify(&key, &cts, &mut r));
         }
     }
 

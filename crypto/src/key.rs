@@ -23,6 +23,8 @@ pub const MAX_MEMBERS: usize = 1024;
 
 const KEY_VERSION: u8 = 1;
 const SHARE_VERSION: u8 = 1;
+/// `version ‖ index(4) ‖ x_i(32)`.
+const SHARE_LEN: usize = 37;
 pub(crate) const DST_KEY_ID: &[u8] = b"curtain/v1/key-id";
 
 /// The committee's public key material. Every value that exists passed the consistency
@@ -440,13 +442,22 @@ impl KeyShare {
 
     /// Secret encoding (for encrypted keystores only): version ‖ index(u32) ‖ x_i(32 BE).
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
-        let mut out = Zeroizing::new(Vec::with_capacity(37));
+        let mut out = Zeroizing::new(Vec::with_capacity(SHARE_LEN));
         out.push(SHARE_VERSION);
         out.extend_from_slice(&self.index.to_be_bytes());
         let mut s = self.secret.to_be_bytes();
         out.extend_from_slice(&s);
         s.zeroize();
         out
+    }
+
+    /// [`Self::to_bytes`] as lowercase hex (what serde's human-readable formats carry), in a
+    /// string that is wiped on drop (written in place: no reallocation leaves a copy behind).
+    pub fn to_hex(&self) -> Zeroizing<String> {
+        let bytes = self.to_bytes();
+        let mut text = Zeroizing::new(vec![0u8; 2 * bytes.len()]);
+        hex::encode_to_slice(bytes.as_slice(), &mut text).expect("twice the length");
+        Zeroizing::new(String::from_utf8(std::mem::take(&mut *text)).expect("hex is ASCII"))
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -461,7 +472,40 @@ impl KeyShare {
     }
 }
 
-serde_via_bytes!(KeyShare);
+/// serde for the secret share: the canonical bytes (binary formats) or their lowercase hex
+/// (human-readable ones), like every public type, but every buffer holding the secret, the
+/// hex text included, is wiped when dropped.
+impl serde::Serialize for KeyShare {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&self.to_hex())
+        } else {
+            s.serialize_bytes(&self.to_bytes())
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for KeyShare {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let bytes = if d.is_human_readable() {
+            let text = Zeroizing::new(<String as serde::Deserialize>::deserialize(d)?);
+            if text.len() != 2 * SHARE_LEN {
+                return Err(D::Error::custom(DecodeError::Hex(
+                    "key share: wrong length",
+                )));
+            }
+            let mut bytes = Zeroizing::new(vec![0u8; SHARE_LEN]);
+            hex::decode_to_slice(text.as_bytes(), &mut bytes)
+                .map_err(|_| D::Error::custom(DecodeError::Hex("key share")))?;
+            bytes
+        } else {
+            let buf = crate::encoding::serde_bytes_buf::Buf::deserialize(d)?;
+            Zeroizing::new(buf.0)
+        };
+        Self::from_bytes(&bytes).map_err(D::Error::custom)
+    }
+}
 
 /// Trusted dealer, for tests and dev committees only: whoever runs it learns the secret.
 pub fn deal<R: CryptoRng + ?Sized>(
@@ -524,6 +568,36 @@ mod tests {
         assert_eq!(share_back.index(), 2);
         share_back.check(&key).unwrap();
         assert!(!format!("{:?}", shares[0]).contains(&hex::encode(shares[0].secret.to_be_bytes())));
+    }
+
+    /// The share's serde forms: hex text through a wiped string (`to_hex` is that string),
+    /// raw bytes in binary formats; both decode back, and malformed hex is an error.
+    #[test]
+    fn key_share_serde_keeps_the_secret_in_wiped_buffers() {
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        let (key, shares) = deal(4, 3, &mut rng).unwrap();
+        let hex_text: Zeroizing<String> = shares[1].to_hex();
+        assert_eq!(
+            hex_text.as_str(),
+            hex::encode(shares[1].to_bytes().as_slice())
+        );
+        assert_eq!(hex_text.capacity(), hex_text.len());
+        let json = serde_json::to_string(&shares[1]).unwrap();
+        assert_eq!(json, format!("\"{}\"", hex_text.as_str()));
+        let back: KeyShare = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.index(), 1);
+        back.check(&key).unwrap();
+        let back: KeyShare =
+            bincode::deserialize(&bincode::serialize(&shares[2]).unwrap()).unwrap();
+        assert_eq!(back.index(), 2);
+        back.check(&key).unwrap();
+        for bad in [
+            "\"00\"",
+            &json.replace('0', "g"),
+            &format!("\"{}00\"", hex_text.as_str()),
+        ] {
+            assert!(serde_json::from_str::<KeyShare>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -108,6 +108,7 @@ impl Scalar {
         }
         let mut out = blst_fr::default();
         unsafe { blst_fr_from_scalar(&mut out, &s) };
+        s.b.zeroize();
         Some(Self(out))
     }
 
@@ -117,6 +118,7 @@ impl Scalar {
         unsafe { blst_scalar_from_be_bytes(&mut s, bytes.as_ptr(), bytes.len()) };
         let mut out = blst_fr::default();
         unsafe { blst_fr_from_scalar(&mut out, &s) };
+        s.b.zeroize();
         Self(out)
     }
 
@@ -134,6 +136,44 @@ impl Scalar {
     /// draw. The verifier draws it privately after the inputs are fixed, so it cannot be ground.
     pub(crate) fn batch_weight<R: CryptoRng + ?Sized>(rng: &mut R) -> u64 {
         rng.next_u64()
+    }
+}
+
+/// Who runs a batch check of openings or shares, which sets its random weights' width
+/// (SPEC §2.8, *Randomness in checks*).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Checker {
+    /// A committee member: 64-bit weights. What its check lets through still needs `f + 1`
+    /// honest members' independent checks (or costs the sender its epoch).
+    Member,
+    /// A third party checking a release on its own (a rollup, the SDK): 128-bit weights,
+    /// since nobody else's check stands behind its verdict.
+    Observer,
+}
+
+impl Checker {
+    /// Width of each weight in bits (a multiple of 8).
+    pub(crate) fn weight_bits(self) -> usize {
+        match self {
+            Checker::Member => 64,
+            Checker::Observer => 128,
+        }
+    }
+
+    /// `count` fresh weights, each `weight_bits() / 8` bytes little-endian (the MSM's form).
+    pub(crate) fn weights<R: CryptoRng + ?Sized>(self, count: usize, rng: &mut R) -> Vec<u8> {
+        let mut out = Vec::with_capacity(count * self.weight_bits() / 8);
+        for _ in 0..count {
+            match self {
+                Checker::Member => out.extend_from_slice(&Scalar::batch_weight(rng).to_le_bytes()),
+                Checker::Observer => {
+                    let mut w = [0u8; 16];
+                    rng.fill_bytes(&mut w);
+                    out.extend_from_slice(&w);
+                }
+            }
+        }
+        out
     }
 }
 
@@ -155,16 +195,39 @@ impl Transcript {
         self
     }
 
-    pub fn challenge_scalar(self) -> Scalar {
-        let out = self.0.finalize();
-        Scalar::from_wide_be(&out)
+    /// The digest read as a big-endian integer, reduced modulo r.
+    pub fn challenge_scalar(mut self) -> Scalar {
+        let mut out = self.0.finalize_reset();
+        let s = Scalar::from_wide_be(&out);
+        out.as_mut_slice().zeroize();
+        s
     }
 
-    pub fn finalize_32(self) -> [u8; 32] {
-        let out = self.0.finalize();
+    /// The first 32 bytes of the digest.
+    pub fn finalize_32(mut self) -> [u8; 32] {
+        let mut out = self.0.finalize_reset();
         let mut b = [0u8; 32];
         b.copy_from_slice(&out[..32]);
+        out.as_mut_slice().zeroize();
         b
+    }
+
+    /// Overwrites the hash state (chaining value, length counter, buffered input) with zeros.
+    fn wipe(&mut self) {
+        // SAFETY: sha2 0.10's `Sha512` (built without its `zeroize` feature, which it does
+        // not have) is flat: the chaining value `[u64; 8]`, a `u128` block count, the block
+        // buffer `[u8; 128]` with a `u8` position and `PhantomData`s. All-zero bytes are a
+        // valid value of each (an empty buffer, position 0), nothing in it has a `Drop`, and
+        // `&mut self.0` is exclusive.
+        unsafe { zeroize::zeroize_flat_type(&mut self.0 as *mut Sha512) }
+    }
+}
+
+/// Transcripts hash secrets (the hedging seed, the message, `r`, the KEM value `Z`): the
+/// state that absorbed them is wiped when the transcript goes away.
+impl Drop for Transcript {
+    fn drop(&mut self) {
+        self.wipe();
     }
 }
 
@@ -195,6 +258,25 @@ mod tests {
         assert_eq!(a.mul(&a.inverse().unwrap()), Scalar::one());
         assert!(Scalar::zero().inverse().is_none());
         assert_eq!(a.add(&a.neg()), Scalar::zero());
+    }
+
+    /// The hash state that absorbed a secret holds nothing of it once wiped (what `Drop`
+    /// does): neither the buffered bytes nor the chaining value.
+    #[test]
+    fn transcript_state_is_wiped() {
+        let secret = [0xa5u8; 200];
+        let mut t = Transcript::new(b"curtain/v1/test");
+        t.append(&secret);
+        t.wipe();
+        // SAFETY: the bytes of a live value, every one of them (padding included) written by
+        // `zeroize_flat_type` (reading them before the wipe could touch uninitialised padding).
+        let state = unsafe {
+            std::slice::from_raw_parts(
+                &t.0 as *const Sha512 as *const u8,
+                std::mem::size_of::<Sha512>(),
+            )
+        };
+        assert!(state.iter().all(|&b| b == 0));
     }
 
     fn hex_literal(s: &str) -> [u8; 32] {

@@ -53,7 +53,7 @@ pub fn outcome(d: &Decryption) -> Outcome {
             data: wire::base64_encode(p),
         },
         Decryption::Undecryptable(u) => Outcome::Undecryptable {
-            reason: u.to_string(),
+            reason: u.code().to_string(),
         },
     }
 }

@@ -713,4 +713,28 @@ mod tests {
             assert!(codes.contains(&code.to_string()), "{code} documented");
         }
     }
+
+    /// An undecryptable outcome's `reason` is the verdict's stable SPEC §2.7 name, one of
+    /// those the OpenAPI document lists, not its human-readable description.
+    #[test]
+    fn undecryptable_reasons_are_the_spec_names() {
+        use curtain_crypto::{Decryption, Undecryptable};
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("valid JSON");
+        let documented = &doc["components"]["schemas"]["Outcome"]["properties"]["reason"]["enum"];
+        for (verdict, name) in [
+            (Undecryptable::AeadFailure, "aead_failure"),
+            (Undecryptable::BadFraming, "bad_framing"),
+        ] {
+            assert_eq!(
+                index::outcome(&Decryption::Undecryptable(verdict)),
+                wire::Outcome::Undecryptable {
+                    reason: name.to_string()
+                }
+            );
+            assert!(documented
+                .as_array()
+                .expect("reasons")
+                .contains(&name.into()));
+        }
+    }
 }

@@ -80,7 +80,8 @@ impl ReleasedBatch {
 
     /// Third-party check: the entries are exactly the block's ciphertexts in order, every
     /// opening is correct for its ciphertext under the key of its epoch, and every outcome is
-    /// what the opening gives. The certificate is checked by `certificate_ok`.
+    /// what the opening gives. The certificate is checked by `certificate_ok`. The opening
+    /// check is the observer's (`verify_openings`, 128-bit weights, SPEC §2.8).
     pub fn verify<R: CryptoRng + ?Sized>(
         &self,
         key_for_epoch: impl Fn(u64) -> Option<std::sync::Arc<CommitteeKey>>,
