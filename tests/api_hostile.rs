@@ -1,8 +1,8 @@
 //! Hostile clients against one member of a 4-member committee of `curtain node` processes,
 //! over real sockets (SPEC.md §7.3): descriptor exhaustion by a crowd of addresses (the member
 //! runs with a lowered descriptor limit, 1024, for speed), slow and huge request heads, slow
-//! and oversized bodies, `Expect: 100-continue`, many QUIC connections from one address, and
-//! framework-level bad requests. After each attack the member is still running, the committee
+//! and oversized bodies, `Expect: 100-continue`, many QUIC connections from one address, a
+//! crowd of unauthenticated connections to the p2p port, and framework-level bad requests. After each attack the member is still running, the committee
 //! is still ordering and releasing through it, an honest client was served throughout, and the
 //! member's memory stayed bounded. The figures (honest latency, memory) are printed.
 
@@ -446,7 +446,24 @@ fn a_member_survives_hostile_clients_and_keeps_ordering() {
         );
     });
 
-    // 7. Framework-level bad requests answer in the documented JSON format.
+    // 7. The p2p port: a crowd of unauthenticated connections sending garbage, reopened as the
+    // member drops them; handshakes in flight are bounded and time out, and peers stay
+    // connected.
+    let p2p = nodes.committee.participants[TARGET].p2p;
+    attack("p2p garbage connections (600)").run(async {
+        let closed = crowd(
+            p2p,
+            &crowd_addrs,
+            600,
+            Duration::from_secs(8),
+            Arc::new(vec![0xa5; 512]),
+            Some(Duration::from_millis(500)),
+        )
+        .await;
+        assert!(closed > 0, "unauthenticated connections were dropped");
+    });
+
+    // 8. Framework-level bad requests answer in the documented JSON format.
     rt.block_on(async {
         for (path, status, code) in [
             ("/v1/releases/-1", 400, "malformed"),

@@ -347,9 +347,9 @@ pub async fn terminated() {
 /// A committee whose members all listen on loopback (a devnet on one machine) takes
 /// commonware's `local` preset: its peers share one IP, so per-IP handshake rates cannot
 /// apply. Any other committee takes the `recommended` preset, with private addresses allowed
-/// only if the committee itself lists one, a reconnection cooldown short enough for a
-/// restarted member to rejoin within seconds, and at most `max_handshakes(peers)` handshakes
-/// in flight (each holds a descriptor the budget reserves).
+/// only if the committee itself lists one and a reconnection cooldown short enough for a
+/// restarted member to rejoin within seconds. Either way at most `max_handshakes(peers)`
+/// handshakes are in flight (each holds a descriptor the budget reserves).
 pub(super) fn p2p_config(
     identity: commonware_cryptography::ed25519::PrivateKey,
     namespace: &[u8],
@@ -369,13 +369,21 @@ pub(super) fn p2p_config(
     let max_peers = NZUsize!(peers.len().max(1));
     let mailbox = NZUsize!(4096);
     let local = peers.iter().all(|p| p.ip().is_loopback());
-    if local {
-        return lookup::Config::local(handshake, namespace, addr, max_peers, max_message, mailbox);
-    }
-    let mut config =
-        lookup::Config::recommended(handshake, namespace, addr, max_peers, max_message, mailbox);
-    config.allow_private_ips = peers.iter().any(|p| is_private(p.ip()));
-    config.peer_connection_cooldown = Duration::from_secs(5);
+    let mut config = if local {
+        lookup::Config::local(handshake, namespace, addr, max_peers, max_message, mailbox)
+    } else {
+        let mut config = lookup::Config::recommended(
+            handshake,
+            namespace,
+            addr,
+            max_peers,
+            max_message,
+            mailbox,
+        );
+        config.allow_private_ips = peers.iter().any(|p| is_private(p.ip()));
+        config.peer_connection_cooldown = Duration::from_secs(5);
+        config
+    };
     config.max_concurrent_handshakes = NZU32!(max_handshakes(peers.len()));
     config
 }
