@@ -668,7 +668,7 @@ mod tests {
         let batches = &doc["paths"]["/v1/namespaces/{ns}/batches"]["get"]["parameters"];
         for p in batches.as_array().unwrap() {
             let schema = &p["schema"];
-            assert_eq!(schema["minimum"].as_u64().is_some(), true, "{p}");
+            assert!(schema["minimum"].as_u64().is_some(), "{p}");
             if p["name"] == "limit" {
                 assert_eq!(schema["minimum"], 1);
                 assert_eq!(schema["maximum"], MAX_BATCHES_PER_PAGE as u64);
