@@ -17,7 +17,9 @@ use bytes::{Buf, BufMut};
 use commonware_codec::{EncodeSize, Error as CodecError, Read, Write};
 use commonware_consensus::{types::Height, Heightable};
 use commonware_cryptography::{sha256, Digestible};
-use curtain_crypto::{decode_all, verify_batch, Ciphertext, EncodedCiphertext};
+use curtain_crypto::{
+    decode_all, verify_batch, Ciphertext, CommitteeKey, EncodedCiphertext, VerifiedCiphertext,
+};
 use rand_core::CryptoRng;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -246,6 +248,35 @@ pub fn check_rln_entries(
         }
     }
     Ok(())
+}
+
+/// Decodes and checks every body's ciphertext, with one batched validity check per key
+/// epoch, under `keys`; the verified ciphertexts in block order (RLN proofs are not checked:
+/// for a block already final, only its ciphertexts matter).
+pub(crate) fn verify_ciphertexts<R: CryptoRng + ?Sized>(
+    bodies: &[Envelope],
+    keys: &BTreeMap<u64, Arc<CommitteeKey>>,
+    rng: &mut R,
+) -> Result<Vec<VerifiedCiphertext>, BlockError> {
+    let encoded: Vec<EncodedCiphertext> = bodies.iter().map(|e| e.ciphertext().clone()).collect();
+    let mut by_epoch: BTreeMap<u64, (Vec<usize>, Vec<Ciphertext>)> = BTreeMap::new();
+    for (i, (enc, ct)) in encoded.iter().zip(decode_all(&encoded)).enumerate() {
+        let ct = ct.map_err(|_| BlockError::InvalidCiphertext(enc.id()))?;
+        let group = by_epoch.entry(ct.label().key_epoch()).or_default();
+        group.0.push(i);
+        group.1.push(ct);
+    }
+    let mut out: Vec<Option<VerifiedCiphertext>> = (0..bodies.len()).map(|_| None).collect();
+    for (epoch, (positions, cts)) in by_epoch {
+        let key = keys.get(&epoch).ok_or(BlockError::UnknownEpoch(epoch))?;
+        for (i, res) in positions.into_iter().zip(verify_batch(key, cts, rng)) {
+            out[i] = Some(res.map_err(|rej| BlockError::InvalidCiphertext(rej.ciphertext.id()))?);
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|v| v.expect("every body checked"))
+        .collect())
 }
 
 /// Decodes and checks, with one batched validity check per key epoch, the bodies `pool` does

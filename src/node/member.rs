@@ -269,33 +269,23 @@ impl Member {
         ShareMessage::decode(bytes, self.limits.max_ciphertexts)
     }
 
-    /// A peer asks for this member's batch `batch_id` (see [`Collector::on_request`]).
+    /// Peer `peer` asks for this member's batch `batch_id` of `height` (see
+    /// [`Collector::on_request`]).
     pub fn on_share_request<R: CryptoRng + ?Sized>(
         &mut self,
+        peer: u32,
+        height: u64,
         batch_id: &[u8; 32],
+        now_ms: u64,
         rng: &mut R,
     ) -> Answer {
-        let answer = self.collector.on_request(batch_id, rng);
+        let answer = self
+            .collector
+            .on_request(peer, height, batch_id, now_ms, rng);
         if let Answer::Made(effects) = &answer {
             self.on_effects(effects);
         }
         answer
-    }
-
-    /// This member's batches for `block`, recomputed for a peer that lost them. Only for a
-    /// block final here (the caller takes it from the finalized-block store).
-    pub fn reshare<R: CryptoRng + ?Sized>(
-        &self,
-        block: ChainBlock,
-        rng: &mut R,
-    ) -> Result<Vec<ShareBatch>, FinalizeError> {
-        if block.block().height > self.finalized_height {
-            return Err(FinalizeError::NotFinal(block.block().height));
-        }
-        let verified = self.verified_bodies(&block, rng)?;
-        let (b, _) = block.into_parts();
-        let fin = FinalizedBlock::new(b, Vec::new(), verified);
-        Ok(self.collector.reveal_mine(&fin))
     }
 }
 

@@ -3,7 +3,8 @@
 //! batches, combines them optimistically, names faulty members, and emits released batches in
 //! height order.
 
-use super::block::Block;
+use super::block::{Block, BlockError};
+use super::chain::{verify_ciphertexts, ChainBlock};
 use super::envelope::Verified;
 use super::epochs::EpochTable;
 use super::release::{ReleasedBatch, ReleasedEntry, ReleasedNamespace};
@@ -72,7 +73,7 @@ pub fn batch_id(block: &Digest, epoch: u64) -> [u8; 32] {
 /// This member's share batch for a finalized block decrypted by the committee of key epoch
 /// `epoch` (the one active at its height), if it holds a share of that epoch.
 pub fn reveal(
-    shares: &BTreeMap<u64, KeyShare>,
+    shares: &BTreeMap<u64, Arc<KeyShare>>,
     epoch: u64,
     fin: &FinalizedBlock,
 ) -> Vec<ShareBatch> {
@@ -128,11 +129,94 @@ pub enum Answer {
     /// Made now: the effects broadcast it (others at that height may wait too) and may
     /// release heights it completed here.
     Made(Vec<Effect>),
-    /// The height is not pending here (released, or not final yet): the shell recomputes the
-    /// batch from the finalized-block store if it has the block.
-    NotPending,
+    /// A height released here lately whose batch this member no longer keeps: the shell
+    /// fetches the block from the finalized-block store and recomputes the batch with this,
+    /// outside the collector (and any lock around it), then hands it back with
+    /// [`Collector::recomputed`].
+    Recompute(Resharer),
     /// This member holds no share of the batch's key epoch.
     NoShare,
+    /// Not answered (SPEC.md §5.3).
+    Unanswered(Unanswered),
+}
+
+/// Why a peer's request for a batch is not answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unanswered {
+    /// Not a batch of a height pending here or released in the last `RESHARE_WINDOW`
+    /// heights (a random or stale id costs a lookup, nothing more).
+    Unknown,
+    /// The peer asked for more recomputations than its budget allows.
+    RateLimited,
+}
+
+/// Heights below the next release whose batches a member still recomputes for a peer: a peer
+/// asks only for heights it is stalled on, which are recent.
+pub const RESHARE_WINDOW: u64 = 256;
+/// Recomputed batches kept, so peers asking for the same height cost one recomputation.
+const RESHARE_CACHE: usize = 16;
+/// Each peer's recomputation budget: a token every `RESHARE_REFILL_MS`, at most
+/// `RESHARE_BURST` saved.
+const RESHARE_REFILL_MS: u64 = 500;
+const RESHARE_BURST: u64 = 4;
+
+/// What recomputing this member's batch for a released height needs, taken out of the
+/// collector so the work (a batched validity check and one constant-time multiplication per
+/// ciphertext) runs without holding it.
+pub struct Resharer {
+    height: u64,
+    batch_id: [u8; 32],
+    epoch: u64,
+    share: Arc<KeyShare>,
+    keys: BTreeMap<u64, Arc<CommitteeKey>>,
+}
+
+impl std::fmt::Debug for Resharer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resharer")
+            .field("height", &self.height)
+            .field("epoch", &self.epoch)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a recomputation produced nothing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReshareError {
+    #[error("the block is not the one released at height {0}")]
+    WrongBlock(u64),
+    #[error("a body of the stored block does not verify: {0}")]
+    Invalid(#[from] BlockError),
+}
+
+impl Resharer {
+    pub fn height(&self) -> u64 {
+        self.height
+    }
+
+    /// This member's batch for `block`, which must be the block released at the height (its
+    /// batch id is checked against the one recorded at release, so any other block gets
+    /// nothing). Its bodies are checked again: a share is made only for verified
+    /// ciphertexts.
+    pub fn reshare<R: CryptoRng + ?Sized>(
+        &self,
+        block: &ChainBlock,
+        rng: &mut R,
+    ) -> Result<ShareBatch, ReshareError> {
+        let b = block.block();
+        if b.height != self.height || batch_id(&b.digest(), self.epoch) != self.batch_id {
+            return Err(ReshareError::WrongBlock(self.height));
+        }
+        let cts = verify_ciphertexts(block.bodies(), &self.keys, rng)?;
+        Ok(self.share.decryption_shares(self.batch_id, &cts))
+    }
+}
+
+/// A peer's recomputation budget.
+#[derive(Clone, Copy, Debug)]
+struct Budget {
+    tokens: u64,
+    at_ms: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -190,7 +274,8 @@ impl Default for CollectorConfig {
 pub struct Collector {
     cfg: CollectorConfig,
     keys: BTreeMap<u64, Arc<CommitteeKey>>,
-    my_shares: BTreeMap<u64, KeyShare>,
+    /// Shared with a [`Resharer`] while it works; zeroized when the last holder drops it.
+    my_shares: BTreeMap<u64, Arc<KeyShare>>,
     next_release: u64,
     slots: BTreeMap<u64, Slot>,
     /// batch id → (height, group index) for slots held.
@@ -199,8 +284,13 @@ pub struct Collector {
     early: BTreeMap<u32, VecDeque<ShareBatch>>,
     /// Members caught sending a wrong batch, per key epoch: their later batches are ignored.
     faulty: BTreeSet<(u64, u32)>,
-    /// Batch ids of recently released heights: late batches for them are dropped, not buffered.
-    released: VecDeque<[u8; 32]>,
+    /// (height, batch id) of recently released heights: late batches for them are dropped,
+    /// not buffered, and peers' requests for them may be recomputed.
+    released: VecDeque<(u64, [u8; 32])>,
+    /// Batches recomputed for peers, newest last.
+    recomputed: VecDeque<(u64, ShareBatch)>,
+    /// Each peer's recomputation budget.
+    reshare_budget: HashMap<u32, Budget>,
     /// Every member shares at once for heights up to this one (set by a fallback).
     eager_until: u64,
     /// Per (epoch, member index): its last batch for a block final here.
@@ -239,6 +329,10 @@ impl Collector {
         next_release: u64,
     ) -> Self {
         let epochs = EpochTable::single(keys.keys().next().copied().unwrap_or(0));
+        let my_shares = my_shares
+            .into_iter()
+            .map(|(e, s)| (e, Arc::new(s)))
+            .collect();
         Self {
             cfg,
             keys,
@@ -249,6 +343,8 @@ impl Collector {
             early: BTreeMap::new(),
             faulty: BTreeSet::new(),
             released: VecDeque::new(),
+            recomputed: VecDeque::new(),
+            reshare_budget: HashMap::new(),
             eager_until: 0,
             heard: HashMap::new(),
             sent: VecDeque::new(),
@@ -508,7 +604,7 @@ impl Collector {
                 self.store(batch, now_ms);
                 self.progress(h, rng, &mut effects);
             }
-            None if self.released.contains(&batch.batch_id()) => {}
+            None if self.released.iter().any(|(_, id)| *id == batch.batch_id()) => {}
             None => {
                 let q = self.early.entry(from).or_default();
                 if !q.iter().any(|b| b.batch_id() == batch.batch_id()) {
@@ -531,20 +627,26 @@ impl Collector {
             .find(|b| b.batch_id() == *batch_id)
     }
 
-    /// A peer asks for this member's batch `batch_id`: its height has waited `fallback_ms`
-    /// there. Answered from the batches sent lately; for a height still pending here, from
-    /// the group's verified ciphertexts (made now if this member never made it: it was not
-    /// designated, and without it the asker may never reach `t`).
+    /// Peer `peer` asks for this member's batch `batch_id` of `height`: that height has
+    /// waited `fallback_ms` there. Answered from the batches sent lately; for a height still
+    /// pending here, from the group's verified ciphertexts (made now if this member never
+    /// made it: it was not designated, and without it the asker may never reach `t`); for a
+    /// height released here in the last `RESHARE_WINDOW` heights, from the recomputed batches
+    /// or by a recomputation within the peer's budget. Anything else is not answered, at the
+    /// cost of a lookup (SPEC.md §5.3).
     pub fn on_request<R: CryptoRng + ?Sized>(
         &mut self,
+        peer: u32,
+        height: u64,
         batch_id: &[u8; 32],
+        now_ms: u64,
         rng: &mut R,
     ) -> Answer {
         if let Some(b) = self.my_batch(batch_id) {
             return Answer::Batch(b.clone());
         }
         let Some(&(h, gi)) = self.index.get(batch_id) else {
-            return Answer::NotPending;
+            return self.on_released_request(peer, height, batch_id, now_ms);
         };
         let g = &mut self.slots.get_mut(&h).expect("indexed").groups[gi];
         let Some(share) = self.my_shares.get(&g.epoch) else {
@@ -561,6 +663,58 @@ impl Collector {
         share_mine(&self.my_shares, &mut self.sent, h, g, &mut effects);
         self.progress(h, rng, &mut effects);
         Answer::Made(effects)
+    }
+
+    fn on_released_request(
+        &mut self,
+        peer: u32,
+        height: u64,
+        batch_id: &[u8; 32],
+        now_ms: u64,
+    ) -> Answer {
+        let recent = height + RESHARE_WINDOW >= self.next_release;
+        if !recent || !self.released.contains(&(height, *batch_id)) {
+            return Answer::Unanswered(Unanswered::Unknown);
+        }
+        if let Some((_, b)) = self.recomputed.iter().find(|(h, _)| *h == height) {
+            return Answer::Batch(b.clone());
+        }
+        let epoch = self.epochs.epoch_at(height);
+        let Some(share) = self.my_shares.get(&epoch) else {
+            return Answer::NoShare;
+        };
+        let budget = self.reshare_budget.entry(peer).or_insert(Budget {
+            tokens: RESHARE_BURST,
+            at_ms: now_ms,
+        });
+        let earned = now_ms.saturating_sub(budget.at_ms) / RESHARE_REFILL_MS;
+        if earned > 0 {
+            budget.tokens = (budget.tokens + earned).min(RESHARE_BURST);
+            budget.at_ms += earned * RESHARE_REFILL_MS;
+        }
+        if budget.tokens == 0 {
+            return Answer::Unanswered(Unanswered::RateLimited);
+        }
+        budget.tokens -= 1;
+        Answer::Recompute(Resharer {
+            height,
+            batch_id: *batch_id,
+            epoch,
+            share: share.clone(),
+            keys: self.keys.clone(),
+        })
+    }
+
+    /// Keeps a batch recomputed for a peer (a [`Resharer`]'s result), for the next peer that
+    /// asks for the same height.
+    pub fn recomputed(&mut self, height: u64, batch: ShareBatch) {
+        if self.recomputed.iter().any(|(h, _)| *h == height) {
+            return;
+        }
+        if self.recomputed.len() >= RESHARE_CACHE {
+            self.recomputed.pop_front();
+        }
+        self.recomputed.push_back((height, batch));
     }
 
     fn store(&mut self, batch: ShareBatch, now_ms: u64) {
@@ -618,13 +772,14 @@ impl Collector {
             {
                 break;
             }
+            let slot_height = *entry.key();
             let slot = entry.remove();
             for g in &slot.groups {
                 self.index.remove(&g.batch_id);
                 if self.released.len() >= RELEASED_MEMORY {
                     self.released.pop_front();
                 }
-                self.released.push_back(g.batch_id);
+                self.released.push_back((slot_height, g.batch_id));
             }
             effects.push(Effect::Release(release(slot)));
             self.next_release += 1;
@@ -636,7 +791,7 @@ impl Collector {
 /// Makes, keeps and sends this member's batch for `g` at height `h`, once; false if it had
 /// made it already, the group is done, or this member holds no share of the epoch.
 fn share_mine(
-    my_shares: &BTreeMap<u64, KeyShare>,
+    my_shares: &BTreeMap<u64, Arc<KeyShare>>,
     sent: &mut VecDeque<(u64, ShareBatch)>,
     h: u64,
     g: &mut Group,

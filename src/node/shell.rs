@@ -55,7 +55,7 @@ use commonware_parallel::Sequential;
 use commonware_runtime::{
     buffer::paged::CacheRef,
     telemetry::metrics::{self, MetricsExt as _},
-    Clock, Handle, Metrics, Spawner, Storage,
+    Clock, Handle, Metrics, Spawner, Storage, Supervisor,
 };
 use commonware_storage::archive::immutable;
 use commonware_utils::{
@@ -67,6 +67,7 @@ use commonware_utils::vec::NonEmptyVec;
 use futures::{FutureExt as _, StreamExt as _};
 use rand_core::CryptoRng;
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tracing::{debug, info, warn};
@@ -1414,10 +1415,11 @@ async fn share_receiver<E, S, R>(
     max_batch: usize,
     mut rx: R,
 ) where
-    E: Clock + CryptoRng,
+    E: Clock + CryptoRng + Spawner + Supervisor,
     S: Sender<PublicKey = PublicKey>,
     R: Receiver<PublicKey = PublicKey>,
 {
+    let resharing = Arc::new(AtomicBool::new(false));
     while let Ok((peer, bytes)) = rx.recv().await {
         let Some(from) = index_of(&participants, &peer) else {
             continue;
@@ -1437,27 +1439,48 @@ async fn share_receiver<E, S, R>(
             Ok(ShareMessage::Request { height, batch_id }) => {
                 // Peers ask only for heights stalled for `fallback_ms`, so a batch this member
                 // never made is worth making now: without it the asker may never reach `t`.
-                let answer = io.member().on_share_request(&batch_id, &mut context);
-                let batch = match answer {
-                    Answer::Batch(b) => Some(b),
-                    Answer::Made(fx) => {
-                        io.apply(fx).await;
-                        None
+                let now_ms = unix_ms(&context);
+                let answer =
+                    io.member()
+                        .on_share_request(from, height, &batch_id, now_ms, &mut context);
+                match answer {
+                    Answer::Batch(b) => {
+                        io.send(Recipients::One(peer), ShareMessage::Batch(b), false)
+                            .await
                     }
-                    Answer::NoShare => None,
-                    // released here already: recompute from the finalized-block store
-                    Answer::NotPending => match io.mailbox.get_block(Height::new(height)).await {
-                        Some(block) => io
-                            .member()
-                            .reshare(block.inner().clone(), &mut context)
-                            .ok()
-                            .and_then(|bs| bs.into_iter().find(|b| b.batch_id() == batch_id)),
-                        None => None,
-                    },
-                };
-                if let Some(b) = batch {
-                    io.send(Recipients::One(peer), ShareMessage::Batch(b), false)
-                        .await;
+                    Answer::Made(fx) => io.apply(fx).await,
+                    Answer::NoShare => {}
+                    Answer::Unanswered(why) => {
+                        debug!(from, height, ?why, "share request not answered")
+                    }
+                    // released here: recomputed from the finalized-block store, off this task
+                    // and outside the member lock, one at a time (a request never delays the
+                    // share batches queued behind it)
+                    Answer::Recompute(resharer) => {
+                        if resharing.swap(true, Ordering::AcqRel) {
+                            debug!(from, height, "share request dropped: a recomputation runs");
+                            continue;
+                        }
+                        let (io, resharing) = (io.clone(), resharing.clone());
+                        context.child("reshare").spawn(move |mut ctx| async move {
+                            let height = resharer.height();
+                            if let Some(block) = io.mailbox.get_block(Height::new(height)).await {
+                                match resharer.reshare(block.inner(), &mut ctx) {
+                                    Ok(b) => {
+                                        io.member().collector.recomputed(height, b.clone());
+                                        io.send(
+                                            Recipients::One(peer),
+                                            ShareMessage::Batch(b),
+                                            false,
+                                        )
+                                        .await;
+                                    }
+                                    Err(e) => warn!(height, error = %e, "recomputing a batch"),
+                                }
+                            }
+                            resharing.store(false, Ordering::Release);
+                        });
+                    }
                 }
             }
             Err(e) => warn!(from, error = %e, "bad share message"),

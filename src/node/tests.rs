@@ -742,7 +742,7 @@ fn a_request_for_a_batch_never_made_makes_it_from_the_pending_height() {
     let id = batch_id(&fins[0].block().digest(), 0);
     // a stalled peer asks member 0, which never made its batch: made from the pending group,
     // broadcast, and with it member 0 itself reaches t and releases
-    let Answer::Made(fx) = ms[0].collector.on_request(&id, &mut r) else {
+    let Answer::Made(fx) = ms[0].collector.on_request(1, 1, &id, final_at(1), &mut r) else {
         panic!("member 0 should make its batch");
     };
     let mut inbox = Vec::new();
@@ -753,16 +753,17 @@ fn a_request_for_a_batch_never_made_makes_it_from_the_pending_height() {
     assert!([0, 2, 3].iter().all(|&i| ms[i].released.len() == 1));
     assert_eq!(ms[0].released, ms[2].released);
     // asked again: the same batch, from memory, not made twice
-    match ms[0].collector.on_request(&id, &mut r) {
+    match ms[0].collector.on_request(2, 1, &id, final_at(1), &mut r) {
         Answer::Batch(b) => assert_eq!(b.batch_id(), id),
         other => panic!("expected the remembered batch, got {other:?}"),
     }
     assert_eq!(ms[0].shared.len(), 1);
-    // a batch id that is not pending here (unknown, or released without this member's batch)
-    // is left to the shell's store path
+    // a batch id neither pending nor released here costs a lookup and gets nothing
     assert!(matches!(
-        ms[0].collector.on_request(&[9; 32], &mut r),
-        Answer::NotPending
+        ms[0]
+            .collector
+            .on_request(1, 1, &[9; 32], final_at(1), &mut r),
+        Answer::Unanswered(Unanswered::Unknown)
     ));
 }
 
@@ -872,7 +873,12 @@ fn early_shares_are_kept_and_heights_release_in_order() {
     assert_eq!(ms[0].released, ms[1].released);
     assert_eq!(ms[0].released.len(), 3);
     // impersonation is refused
-    let b = reveal(&BTreeMap::from([(0, dup(&c.shares[2]))]), 0, &fins[0]).remove(0);
+    let b = reveal(
+        &BTreeMap::from([(0, Arc::new(dup(&c.shares[2])))]),
+        0,
+        &fins[0],
+    )
+    .remove(0);
     assert_eq!(
         ms[0].collector.on_shares(1, b, 0, &mut r).unwrap_err(),
         ShareError::Impersonation {
@@ -1229,17 +1235,67 @@ fn members_order_finalize_and_release_identically() {
         batch_id: [4; 32],
     };
     assert_eq!(ms[0].decode_share_message(&req.encode()).unwrap(), req);
-    // a member that lost batches asks again; a peer recomputes them from the final block
-    let again = ms[1].reshare(chain[1].clone(), &mut r).unwrap();
-    assert_eq!(again.len(), 1);
-    assert_eq!(again[0].member(), 1);
-    let future = ChainBlock::new(
-        Block::new(chain[2].block().digest(), 3, Vec::new()),
-        Vec::new(),
-    )
-    .unwrap();
-    assert!(
-        ms[1].reshare(future, &mut r).is_err(),
-        "never for a block not final here"
-    );
+    // a member that lost batches asks again; a peer that never made its batch (member 0 is
+    // not designated at height 1) recomputes it from the final block, outside its collector,
+    // and keeps the result for the next asker
+    let id = batch_id(&chain[1].block().digest(), 0);
+    let Answer::Recompute(resharer) = ms[0].on_share_request(1, 1, &id, 0, &mut r) else {
+        panic!("a released height is recomputed");
+    };
+    // only the block released at that height
+    assert!(matches!(
+        resharer.reshare(&chain[2], &mut r),
+        Err(ReshareError::WrongBlock(1))
+    ));
+    let again = resharer.reshare(&chain[1], &mut r).unwrap();
+    assert_eq!((again.member(), again.batch_id()), (0, id));
+    ms[0].collector.recomputed(1, again.clone());
+    match ms[0].on_share_request(2, 1, &id, 0, &mut r) {
+        Answer::Batch(b) => assert_eq!(b, again),
+        other => panic!("expected the recomputed batch, got {other:?}"),
+    }
+    // a random id, a height not released here, or one whose id does not match: nothing
+    for (height, id) in [(1, [7; 32]), (3, id), (2, id)] {
+        assert!(matches!(
+            ms[0].on_share_request(1, height, &id, 0, &mut r),
+            Answer::Unanswered(Unanswered::Unknown)
+        ));
+    }
+}
+
+#[test]
+fn share_requests_for_released_heights_are_rate_limited_per_peer() {
+    let mut r = rng(31);
+    let c = committee(4, 3, &mut r);
+    let fins = chain(&c, 1, 2, &mut r);
+    let mut ms = members(&c);
+    let inbox = finalize_everywhere(&mut ms, &fins[0], final_at(1), &mut r);
+    deliver(&mut ms, final_at(1), inbox, None, None, &mut r);
+    assert!(ms.iter().all(|m| m.released.len() == 1));
+    let id = batch_id(&fins[0].block().digest(), 0);
+    // member 0 made no batch for height 1 (not designated), so each request is a
+    // recomputation, within the asker's budget
+    let ask = |ms: &mut [Member], peer, now_ms, r: &mut ChaCha20Rng| {
+        ms[0].collector.on_request(peer, 1, &id, now_ms, r)
+    };
+    let t0 = final_at(1);
+    for _ in 0..4 {
+        assert!(matches!(ask(&mut ms, 1, t0, &mut r), Answer::Recompute(_)));
+    }
+    assert!(matches!(
+        ask(&mut ms, 1, t0, &mut r),
+        Answer::Unanswered(Unanswered::RateLimited)
+    ));
+    // another peer has its own budget; the first one earns a token back in time
+    assert!(matches!(ask(&mut ms, 2, t0, &mut r), Answer::Recompute(_)));
+    assert!(matches!(
+        ask(&mut ms, 1, t0 + 500, &mut r),
+        Answer::Recompute(_)
+    ));
+    // heights older than the window are not recomputed at all
+    ms[0].collector.resume_after(RESHARE_WINDOW + 5);
+    assert!(matches!(
+        ask(&mut ms, 3, t0 + 10_000, &mut r),
+        Answer::Unanswered(Unanswered::Unknown)
+    ));
 }
