@@ -9,7 +9,7 @@
 mod common;
 
 use common::Nodes;
-use curtain::ledger::committee::{committee_id, CommitteeParts};
+use curtain::ledger::committee::{committee_id, CheckedCommittee, CommitteeParts};
 use curtain::ledger::release::ReleasedBatch;
 use curtain::sdk::{Client, CommitteeId, SdkError};
 use curtain::wire::{CommitteeInfo, TxStatus};
@@ -158,6 +158,10 @@ fn a_pinned_client_refuses_a_byzantine_members_committee_and_release() {
         assert_ne!(forged.block, honest_batch.block);
         let forged_info = forge_committee(client.committee(), &forged_key);
         let byz = byzantine_member(forged_info.clone(), forged.to_bytes()).await;
+        // another consensus key: not a successor a pinned verifier could follow (§7.3)
+        let honest = CheckedCommittee::check(client.committee()).unwrap();
+        let fake = CheckedCommittee::check(&forged_info).unwrap();
+        assert!(!honest.same_keys(&fake) && honest.same_keys(&honest));
 
         // the forgery is a good one: a client that trusted the forged committee (pinned to
         // its identity) would accept the forged release; only the pin tells them apart
