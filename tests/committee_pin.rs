@@ -219,6 +219,8 @@ fn a_pinned_client_refuses_a_byzantine_members_committee_and_release() {
             vec![byz.clone()],
             vec![byz.clone(), urls[0].clone()],
             vec![urls[0].clone(), urls[1].clone()],
+            // one member given thrice is one member
+            vec![urls[0].clone(), urls[0].clone(), format!("{}/", urls[0])],
             vec![byz.clone(), urls[0].clone(), urls[1].clone()],
         ] {
             match Client::connect(given.clone(), None).await {
@@ -227,7 +229,7 @@ fn a_pinned_client_refuses_a_byzantine_members_committee_and_release() {
                     needed,
                     asked,
                 }) => {
-                    assert_eq!(asked, given.len());
+                    assert!(asked <= given.len());
                     assert!(agreeing < needed && needed >= 3, "{agreeing} {needed}");
                 }
                 other => panic!("{given:?}: expected NoQuorum, got {:?}", other.err()),

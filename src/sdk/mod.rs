@@ -248,16 +248,26 @@ impl Client {
     /// checks it (SPEC.md §7.3). With `pin` (a committee id known out of band, e.g.
     /// [`CommitteeId::from_committee_file`]), the first member whose answer has that identity
     /// is enough, and members serving anything else are skipped ([`SdkError::CommitteeMismatch`]
-    /// if none does). Without a pin, a quorum of the members asked must serve one identical
-    /// committee ([`unpinned_quorum`], else [`SdkError::NoQuorum`]): a client given fewer than
-    /// `n − f` members must pin.
+    /// if none does). Without a pin, a quorum of the members asked (distinct URLs) must serve
+    /// one identical committee ([`unpinned_quorum`], else [`SdkError::NoQuorum`]): a client
+    /// given fewer than `n − f` members must pin.
     pub async fn connect(nodes: Vec<String>, pin: Option<CommitteeId>) -> Result<Self, SdkError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .pool_max_idle_per_host(256)
             .build()?;
-        let mut answers = Vec::with_capacity(nodes.len());
+        // each member once: a URL given twice is not two members agreeing
+        let mut distinct: Vec<&String> = Vec::with_capacity(nodes.len());
         for node in &nodes {
+            if !distinct
+                .iter()
+                .any(|d| d.trim_end_matches('/') == node.trim_end_matches('/'))
+            {
+                distinct.push(node);
+            }
+        }
+        let mut answers = Vec::with_capacity(distinct.len());
+        for &node in &distinct {
             let answer = get_json::<CommitteeInfo>(&http, &format!("{node}/v1/committee")).await;
             let pinned_hit = pin.is_some_and(|p| {
                 answer
@@ -269,7 +279,7 @@ impl Client {
                 break;
             }
         }
-        let (info, checked) = choose_committee(answers, nodes.len(), pin)?;
+        let (info, checked) = choose_committee(answers, distinct.len(), pin)?;
         Ok(Self::with_committee(http, nodes, info, checked))
     }
 
