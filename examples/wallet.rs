@@ -2,13 +2,16 @@
 //! submit it (retries over members; resubmission is idempotent), wait for its release, and
 //! verify the released batch as a third party before trusting the plaintext.
 //!
-//! Run against `cargo run --release -- devnet` (member 0 answers on port 19200):
+//! Run against `cargo run --release -- devnet` (member 0 answers on port 19200), pinned to the
+//! committee id the devnet prints (one member is then enough):
 //!
 //! ```sh
-//! cargo run --release --example wallet -- http://127.0.0.1:19200 http://127.0.0.1:19201
+//! CURTAIN_COMMITTEE_ID=<64 hex> cargo run --release --example wallet -- http://127.0.0.1:19200
 //! ```
+//!
+//! or unpinned, with at least `n − f` of the members (3 of devnet's 4).
 
-use curtain::sdk::Client;
+use curtain::sdk::{Client, CommitteeId};
 use curtain::wire::TxStatus;
 use std::time::{Duration, Instant};
 
@@ -18,10 +21,14 @@ async fn main() -> anyhow::Result<()> {
     if nodes.is_empty() {
         nodes.push("http://127.0.0.1:19200".into());
     }
-    // Every member asked must serve the same committee; a real wallet also pins the key id it
-    // got out of band (`Client::connect(nodes, Some(key_id))`).
-    let client = Client::connect(nodes, None).await?;
-    println!("committee key {}", client.committee().key_id);
+    // A wallet pins the committee id it got out of band; without a pin, n − f of the members
+    // given must serve the same committee.
+    let pin = match std::env::var("CURTAIN_COMMITTEE_ID") {
+        Ok(id) => Some(id.parse::<CommitteeId>()?),
+        Err(_) => None,
+    };
+    let client = Client::connect(nodes, pin).await?;
+    println!("committee {}", client.committee_id());
 
     let namespace = 7;
     let ct = client.encrypt(

@@ -12,8 +12,11 @@ pub const MAX_BODY: usize = (curtain_crypto::ciphertext::MAX_PAYLOAD_LEN + 1024)
 pub struct CommitteeInfo {
     /// The encryption `CommitteeKey` (SPEC.md §3), hex.
     pub key: String,
-    /// Its id (SHA-256 of the encoding), hex: what a wallet pins.
+    /// The encryption key's id (§2.2), hex: what labels carry.
     pub key_id: String,
+    /// The committee identity (SPEC.md §7.4), hex: what a wallet or verifier pins. Clients
+    /// recompute it from the other fields and refuse an answer where it differs.
+    pub committee_id: String,
     pub key_epoch: u64,
     pub n: usize,
     /// Decryption threshold.
@@ -276,6 +279,7 @@ mod tests {
         CommitteeInfo {
             key: String::new(),
             key_id: String::new(),
+            committee_id: String::new(),
             key_epoch,
             n,
             t: n - (n - 1) / 3,

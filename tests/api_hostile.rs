@@ -11,7 +11,7 @@ mod common;
 use common::{http, poll, Nodes, Request};
 use curtain::quic::{self as framing, PinnedCert};
 use curtain::sdk::quic::QuicMember;
-use curtain::sdk::Client;
+use curtain::sdk::{Client, CommitteeId};
 use curtain::wire::{ErrorBody, NodeStatus};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -300,9 +300,9 @@ fn a_member_survives_hostile_clients_and_keeps_ordering() {
         .build()
         .unwrap();
     let urls: Vec<String> = nodes.api.iter().map(|a| format!("http://{a}")).collect();
-    let key_id = nodes.committee.encryption_key.id();
+    let pin = CommitteeId(nodes.committee.id());
     let client = rt
-        .block_on(Client::connect(urls, Some(key_id)))
+        .block_on(Client::connect(urls, Some(pin)))
         .expect("connected");
 
     // the budget in force: the descriptor limit as set, the HTTP cap below it with the

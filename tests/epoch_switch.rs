@@ -20,6 +20,7 @@ use commonware_runtime::{
 use commonware_utils::channel::oneshot;
 use commonware_utils::{channel::mpsc, ordered::Set, NZUsize, NZU32};
 use curtain::dkg::{local, Timeouts as DkgTimeouts};
+use curtain::ledger::committee::{committee_id, CheckedCommittee, CommitteeParts};
 use curtain::node::{
     block::BlockLimits,
     epochs::EpochTable,
@@ -29,13 +30,17 @@ use curtain::node::{
     reveal::{batch_id, Collector, CollectorConfig},
     shell::{self, channel, Channels, ConsensusEpoch, ConsensusScheme, NodeHandle, ShellConfig},
 };
+use curtain::sdk::{Client, CommitteeId, SdkError};
+use curtain::wire::{CommitteeInfo, MemberInfo};
 use curtain_crypto::{CommitteeKey, Decryption, KeyShare, Label};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const NAMESPACE: &[u8] = b"curtain-sim";
+/// The namespace real members sign under, so the node-free verifier of the SDK checks these
+/// finality proofs as it checks a live committee's.
+const NAMESPACE: &[u8] = curtain::ledger::CONSENSUS_NAMESPACE;
 type Pk = ed25519::PublicKey;
 /// (peer, batch id, the peer's finalized height when it sent the batch)
 type SentBatch = (usize, [u8; 32], Option<u64>);
@@ -58,6 +63,8 @@ struct Outcome {
     shares: Vec<SentBatch>,
     keys: BTreeMap<u64, Arc<CommitteeKey>>,
     verifiers: BTreeMap<u64, ConsensusScheme>,
+    /// What `GET /v1/committee` serves in each epoch (its public part).
+    infos: BTreeMap<u64, CommitteeInfo>,
     table: EpochTable,
     old: Vec<Pk>,
     new: Vec<Pk>,
@@ -103,6 +110,12 @@ fn run(seed: u64, old: &[usize], new: &[usize]) -> Outcome {
             (old_pk.clone(), k0.outcome.consensus.public().clone()),
             (new_pk.clone(), k1.outcome.consensus.public().clone()),
         ];
+        let infos: BTreeMap<u64, CommitteeInfo> = publics
+            .iter()
+            .zip([&k0.outcome, &k1.outcome])
+            .enumerate()
+            .map(|(e, ((members, public), o))| (e as u64, info(e as u64, members, public, &o.key)))
+            .collect();
         let verifiers: BTreeMap<u64, ConsensusScheme> = publics
             .iter()
             .enumerate()
@@ -316,12 +329,91 @@ fn run(seed: u64, old: &[usize], new: &[usize]) -> Outcome {
             shares,
             keys,
             verifiers,
+            infos,
             table,
             old: old_pk,
             new: new_pk,
             union,
         }
     })
+}
+
+/// The public committee information of a key epoch, with its identity (SPEC.md §7.4).
+fn info(
+    key_epoch: u64,
+    members: &[Pk],
+    public: &commonware_cryptography::bls12381::primitives::sharing::Sharing<
+        commonware_cryptography::bls12381::primitives::variant::MinSig,
+    >,
+    key: &CommitteeKey,
+) -> CommitteeInfo {
+    use commonware_codec::Encode as _;
+    let ids: Vec<[u8; 32]> = members
+        .iter()
+        .map(|m| m.as_ref().try_into().unwrap())
+        .collect();
+    let consensus = public.encode().to_vec();
+    let id = committee_id(&CommitteeParts {
+        key_epoch,
+        n: key.n() as u32,
+        t: key.t() as u32,
+        encryption_key: &key.to_bytes(),
+        consensus_public: &consensus,
+        members: &ids,
+    });
+    CommitteeInfo {
+        key: hex::encode(key.to_bytes()),
+        key_id: hex::encode(key.id()),
+        committee_id: hex::encode(id),
+        key_epoch,
+        n: key.n(),
+        t: key.t(),
+        consensus_public: hex::encode(consensus),
+        members: ids
+            .iter()
+            .map(|i| MemberInfo {
+                identity: hex::encode(i),
+                api: "127.0.0.1:1".parse().unwrap(),
+                quic: None,
+            })
+            .collect(),
+        namespaces: None,
+        max_plaintext_bytes: 0,
+        max_sender_bytes: 0,
+        client_rate_per_s: 0,
+        client_burst: 0,
+        anonymous_namespaces: Vec::new(),
+        rln: None,
+    }
+}
+
+/// A verifier pinned to epoch 0's committee identity (the SDK, node-free) verifies every
+/// released batch of both epochs: a reshare keeps the group keys it checks against (SPEC.md
+/// §7.4, §9.8). Epoch 1's committee is another identity with the same keys.
+fn check_pinned_to_the_first_epoch(o: &Outcome, log: &[ReleasedBatch]) {
+    let (first, second) = (&o.infos[&0], &o.infos[&1]);
+    let c0 = CheckedCommittee::check(first).expect("epoch 0 committee");
+    let c1 = CheckedCommittee::check(second).expect("epoch 1 committee");
+    assert_ne!(c0.id, c1.id, "another epoch, another identity");
+    assert!(c0.same_keys(&c1), "a reshare keeps the keys");
+    let pin = CommitteeId(c0.id);
+    let client = Client::from_committee(Vec::new(), first.clone(), pin).unwrap();
+    assert!(Client::from_committee(Vec::new(), second.clone(), pin).is_err());
+    let fetch = |h: u64| {
+        let b = log.get(h as usize - 1).cloned();
+        async move { b.ok_or(SdkError::Protocol("beyond the log".into())) }
+    };
+    let mut epochs = BTreeSet::new();
+    for b in log {
+        futures::executor::block_on(client.verify_release_via(b, fetch))
+            .unwrap_or_else(|e| panic!("height {}: {e}", b.height));
+        epochs.insert(o.table.epoch_at(b.height));
+    }
+    assert_eq!(
+        epochs,
+        BTreeSet::from([0, 1]),
+        "both epochs' batches checked"
+    );
 }
 
 fn check(o: &Outcome) {
@@ -385,6 +477,7 @@ fn check(o: &Outcome) {
         released, o.submitted,
         "every accepted ciphertext released once"
     );
+    check_pinned_to_the_first_epoch(o, longest);
     // both labels were ordered after the switch
     let after: BTreeSet<u64> = longest
         .iter()

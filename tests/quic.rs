@@ -7,7 +7,7 @@ mod common;
 use common::Nodes;
 use curtain::quic::{self, kind, op, PinnedCert, Request};
 use curtain::sdk::quic::{QuicClient, QuicMember};
-use curtain::sdk::{Client, SdkError};
+use curtain::sdk::{Client, CommitteeId, SdkError};
 use curtain::wire::{self, ErrorBody};
 use curtain_crypto::Decryption;
 use std::collections::BTreeMap;
@@ -90,7 +90,7 @@ fn quic_clients_submit_subscribe_and_survive_hostile_frames() {
             "member {i} printed it"
         );
     }
-    let key_id = nodes.committee.encryption_key.id();
+    let committee_id = CommitteeId(nodes.committee.id());
     let http: Vec<String> = nodes.api.iter().map(|a| format!("http://{a}")).collect();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -112,11 +112,12 @@ fn quic_clients_submit_subscribe_and_survive_hostile_frames() {
             Err(SdkError::Quic(_))
         ));
 
-        // the committee fetched over QUIC, pinned to the key id known out of band
+        // the committee fetched over QUIC from one member, pinned to the committee id known
+        // out of band
         let q = QuicClient::new(members.clone()).unwrap();
         let info = q.committee(0).await.expect("committee over QUIC");
         assert_eq!(info.members[2].quic, Some(members[2].addr));
-        let client = Client::from_committee(http.clone(), info, Some(key_id)).unwrap();
+        let client = Client::from_committee(http.clone(), info, committee_id).unwrap();
 
         let ns = 5;
         let mut sub = q.subscribe(1, ns, 1).await.expect("subscribed");

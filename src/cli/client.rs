@@ -2,31 +2,32 @@
 
 use anyhow::{bail, Context as _};
 use curtain::node::release::ReleasedBatch;
-use curtain::sdk::Client;
+use curtain::sdk::{Client, CommitteeId};
 use curtain::wire::TxStatus;
 use curtain_crypto::Decryption;
 use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
 pub struct Nodes {
-    /// A member's API base URL; repeat for more (the key must be the same at every one).
+    /// A member's API base URL; repeat for more.
     #[arg(long = "node", default_value = "http://127.0.0.1:19200")]
     nodes: Vec<String>,
-    /// Expected committee key id (hex): refuse any other committee.
+    /// The committee identity to trust (64 hex digits; `curtain committee new`, `curtain dkg`
+    /// and `curtain status` print it): one member serving it is enough. Without a pin (or
+    /// --committee), n − f of the members given must serve the same committee.
+    #[arg(long, conflicts_with = "committee")]
+    committee_id: Option<String>,
+    /// Trust the committee described by this committee.json (its identity is the pin).
     #[arg(long)]
-    pin: Option<String>,
+    committee: Option<std::path::PathBuf>,
 }
 
 impl Nodes {
     async fn connect(&self) -> anyhow::Result<Client> {
-        let pin = match &self.pin {
-            Some(p) => Some(
-                hex::decode(p)
-                    .ok()
-                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                    .context("--pin: 64 hex digits")?,
-            ),
-            None => None,
+        let pin = match (&self.committee_id, &self.committee) {
+            (Some(id), _) => Some(id.parse::<CommitteeId>().context("--committee-id")?),
+            (None, Some(path)) => Some(CommitteeId::from_committee_file(path)?),
+            (None, None) => None,
         };
         Ok(Client::connect(self.nodes.clone(), pin).await?)
     }
@@ -209,8 +210,12 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
         let client = a.nodes.connect().await?;
         let c = client.committee();
         println!(
-            "committee key {} (epoch {}), n = {}, t = {}",
-            c.key_id, c.key_epoch, c.n, c.t
+            "committee {} (key {}, epoch {}), n = {}, t = {}",
+            client.committee_id(),
+            c.key_id,
+            c.key_epoch,
+            c.n,
+            c.t
         );
         for (i, node) in a.nodes.nodes.iter().enumerate() {
             match client.node_status(i).await {

@@ -246,8 +246,10 @@ pub fn new(a: NewArgs) -> anyhow::Result<()> {
         };
         std::fs::write(dir.join("node.toml"), toml::to_string_pretty(&node)?)?;
     }
+    let id = curtain::node::config::Committee::load(&committee_path)?.id();
     println!(
-        "committee of {} (decryption threshold {quorum}, trusted dealer: dev only) written to {}; start member i with\n  curtain node --config {}/node<i>/node.toml",
+        "committee {} of {} (decryption threshold {quorum}, trusted dealer: dev only) written to {}; start member i with\n  curtain node --config {}/node<i>/node.toml",
+        hex::encode(id),
         a.nodes,
         out.display(),
         out.display()

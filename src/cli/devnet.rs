@@ -285,9 +285,12 @@ fn run_dkg(
     let key_id = hex::encode(
         curtain_crypto::CommitteeKey::from_bytes(&hex::decode(&first.encryption_key)?)?.id(),
     );
+    let committee_id =
+        curtain::node::config::Committee::load(&dir.join("node0/committee.json"))?.id();
     println!(
-        "dkg: {} members agreed on key {} in {:.2} s (transcript {})",
+        "dkg: {} members agreed on committee {} (key {}) in {:.2} s (transcript {})",
         a.nodes,
+        &hex::encode(committee_id)[..16],
         &key_id[..16],
         started.elapsed().as_secs_f64(),
         &transcript.unwrap_or_default()[..16]
@@ -353,9 +356,10 @@ async fn run(
     }
     let info = client.committee();
     println!(
-        "devnet: {} members (decryption threshold {}), key {}",
+        "devnet: {} members (decryption threshold {}), committee {}, key {}",
         info.n,
         info.t,
+        client.committee_id(),
         &info.key_id[..16]
     );
     // each member's QUIC address and the certificate fingerprint it wrote at start; members

@@ -376,6 +376,8 @@ fn run(file: DkgFile, pass: &Passphrase, kind: &'static str) -> anyhow::Result<(
         }
     });
     result?;
+    let id = curtain::node::config::Committee::load(&committee_out)?.id();
+    eprintln!("committee {} (key epoch {key_epoch})", hex::encode(id));
     println!("{}", committee_out.display());
     Ok(())
 }

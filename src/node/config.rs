@@ -380,11 +380,29 @@ impl Committee {
         )
     }
 
+    /// The committee identity (SPEC.md §7.4): what clients pin.
+    pub fn id(&self) -> [u8; 32] {
+        let members: Vec<[u8; 32]> = self
+            .identities
+            .iter()
+            .map(|p| p.as_ref().try_into().expect("ed25519 keys are 32 bytes"))
+            .collect();
+        crate::ledger::committee::committee_id(&crate::ledger::committee::CommitteeParts {
+            key_epoch: self.key_epoch,
+            n: self.encryption_key.n() as u32,
+            t: self.encryption_key.t() as u32,
+            encryption_key: &self.encryption_key.to_bytes(),
+            consensus_public: &self.consensus_public.encode(),
+            members: &members,
+        })
+    }
+
     /// What `GET /v1/committee` tells clients.
     pub fn info(&self, mempool: &MempoolConfig) -> CommitteeInfo {
         CommitteeInfo {
             key: hex::encode(self.encryption_key.to_bytes()),
             key_id: hex::encode(self.encryption_key.id()),
+            committee_id: hex::encode(self.id()),
             key_epoch: self.key_epoch,
             n: self.encryption_key.n(),
             t: self.encryption_key.t(),

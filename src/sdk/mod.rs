@@ -1,4 +1,5 @@
-//! The wallet SDK: fetch and pin the committee key, build a label, encrypt, submit with
+//! The wallet SDK: fetch the committee and check it against a pinned committee identity (or
+//! a quorum of its members), build a label, encrypt, submit with
 //! retries (resubmitting is idempotent: a duplicate is a success), follow a namespace's
 //! released batches and **verify** them as a third party (finality certificate, block
 //! contents, openings and outcomes) instead of trusting the member that served them.
@@ -6,6 +7,7 @@
 //! Node-free: a wallet depends on `curtain = { default-features = false }` and gets this
 //! module without commonware, axum or storage (finality is checked by [`FinalityVerifier`]).
 
+use crate::ledger::committee::{committee_id, CheckedCommittee, CommitteeParts};
 use crate::ledger::finality::FinalityVerifier;
 use crate::ledger::release::{ReleaseError, ReleasedBatch};
 use crate::wire::{CommitteeInfo, ErrorBody, NodeStatus, PageJson, Receipt, TxStatus};
@@ -43,6 +45,189 @@ pub enum SdkError {
     Exhausted(usize),
     #[error("released batch at height {height} does not verify: {reason}")]
     Unverified { height: u64, reason: String },
+    /// Connecting with a pin: members answered, none with the pinned committee.
+    #[error("no member served the pinned committee {pinned}: {answers}")]
+    CommitteeMismatch { pinned: String, answers: String },
+    /// Connecting without a pin: fewer than `needed` (n − f) of the members asked served one
+    /// identical committee.
+    #[error(
+        "{agreeing} of the {asked} members asked agree on the committee, {needed} needed: \
+         give more members or pin the committee id"
+    )]
+    NoQuorum {
+        agreeing: usize,
+        needed: usize,
+        asked: usize,
+    },
+}
+
+/// A committee identity (SPEC.md §7.4): what a client pins to trust a committee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CommitteeId(pub [u8; 32]);
+
+impl std::fmt::Display for CommitteeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl std::str::FromStr for CommitteeId {
+    type Err = SdkError;
+    /// 64 hex digits.
+    fn from_str(s: &str) -> Result<Self, SdkError> {
+        hex::decode(s)
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .map(Self)
+            .ok_or_else(|| SdkError::Key("a committee id is 64 hex digits".into()))
+    }
+}
+
+impl CommitteeId {
+    /// The identity of the committee a `committee.json` (SPEC.md §5.7) describes, read
+    /// without the node: its `encryption_key` (whence `n` and `t`), `consensus_public`,
+    /// `key_epoch` and `participants[].identity` in order.
+    pub fn from_committee_json(json: &str) -> Result<Self, SdkError> {
+        #[derive(serde::Deserialize)]
+        struct Participant {
+            identity: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct File {
+            participants: Vec<Participant>,
+            consensus_public: String,
+            encryption_key: String,
+            key_epoch: u64,
+        }
+        let bad = |what: &str, e: &dyn std::fmt::Display| SdkError::Key(format!("{what}: {e}"));
+        let f: File = serde_json::from_str(json).map_err(|e| bad("committee file", &e))?;
+        let key = hex::decode(&f.encryption_key).map_err(|e| bad("encryption_key", &e))?;
+        let parsed = CommitteeKey::from_bytes(&key).map_err(|e| bad("encryption_key", &e))?;
+        let consensus =
+            hex::decode(&f.consensus_public).map_err(|e| bad("consensus_public", &e))?;
+        let members = f
+            .participants
+            .iter()
+            .map(|p| {
+                hex::decode(&p.identity)
+                    .ok()
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .ok_or_else(|| SdkError::Key("participant identity: 32 bytes hex".into()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self(committee_id(&CommitteeParts {
+            key_epoch: f.key_epoch,
+            n: parsed.n() as u32,
+            t: parsed.t() as u32,
+            encryption_key: &key,
+            consensus_public: &consensus,
+            members: &members,
+        })))
+    }
+
+    /// [`Self::from_committee_json`] of a file.
+    pub fn from_committee_file(path: &std::path::Path) -> Result<Self, SdkError> {
+        let json = std::fs::read_to_string(path)
+            .map_err(|e| SdkError::Key(format!("{}: {e}", path.display())))?;
+        Self::from_committee_json(&json)
+    }
+}
+
+/// Agreeing answers a client needs without a pin, when `asked` members were asked and the
+/// answers claim a committee of `n`: `m − ⌊(m−1)/3⌋` with `m = max(n, asked)` (a quorum of
+/// the committee, and of the members asked, so at most `f` liars cannot make one).
+pub fn unpinned_quorum(n: usize, asked: usize) -> usize {
+    let m = n.max(asked).max(1);
+    m - (m - 1) / 3
+}
+
+/// Chooses the committee among members' answers (SPEC.md §7.4): with `pin`, the first valid
+/// answer whose identity is the pin; without, the identity a quorum
+/// ([`unpinned_quorum`]) of the `asked` members served.
+fn choose_committee(
+    answers: Vec<(String, Result<CommitteeInfo, SdkError>)>,
+    asked: usize,
+    pin: Option<CommitteeId>,
+) -> Result<(CommitteeInfo, CheckedCommittee), SdkError> {
+    let mut refusals = Vec::new();
+    let (mut last_err, mut answered) = (None, 0usize);
+    // (identity, first answer and its check, how many served it)
+    let mut groups: Vec<([u8; 32], CommitteeInfo, CheckedCommittee, usize)> = Vec::new();
+    for (node, answer) in answers {
+        let info = match answer {
+            Ok(info) => {
+                answered += 1;
+                info
+            }
+            Err(e) => {
+                refusals.push(format!("{node}: {e}"));
+                last_err = Some(e);
+                continue;
+            }
+        };
+        let checked = match CheckedCommittee::check(&info) {
+            Ok(c) => c,
+            Err(e) => {
+                refusals.push(format!("{node}: invalid committee: {e}"));
+                continue;
+            }
+        };
+        if let Some(pin) = pin {
+            if checked.id == pin.0 {
+                return Ok((info, checked));
+            }
+            refusals.push(format!(
+                "{node}: serves committee {}",
+                hex::encode(checked.id)
+            ));
+            continue;
+        }
+        match groups.iter_mut().find(|g| g.0 == checked.id) {
+            Some(g) => g.3 += 1,
+            None => groups.push((checked.id, info, checked, 1)),
+        }
+    }
+    if let Some(pin) = pin {
+        return Err(match last_err {
+            Some(e) if answered == 0 => e,
+            None if answered == 0 => SdkError::Protocol("no nodes given".into()),
+            _ => SdkError::CommitteeMismatch {
+                pinned: pin.to_string(),
+                answers: refusals.join("; "),
+            },
+        });
+    }
+    let Some(best) = groups.into_iter().max_by_key(|g| g.3) else {
+        return Err(last_err.unwrap_or_else(|| SdkError::NoQuorum {
+            agreeing: 0,
+            needed: unpinned_quorum(0, asked),
+            asked,
+        }));
+    };
+    let needed = unpinned_quorum(best.1.n, asked);
+    if best.3 < needed {
+        return Err(SdkError::NoQuorum {
+            agreeing: best.3,
+            needed,
+            asked,
+        });
+    }
+    Ok((best.1, best.2))
+}
+
+/// Pooled connections idle longer than this are closed by the client: members close a
+/// connection that waits longer than their request-head timeout (10 s by default, SPEC.md
+/// §7.3), and a request sent on a connection the member is closing fails.
+const POOL_IDLE: Duration = Duration::from_secs(5);
+
+/// The SDK's HTTP client: requests time out after 10 s; idle connections are reused for
+/// `POOL_IDLE`.
+fn http_client() -> Result<reqwest::Client, SdkError> {
+    Ok(reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(256)
+        .pool_idle_timeout(POOL_IDLE)
+        .build()?)
 }
 
 /// How far past a released block its finality proof may point (a finalization of a
@@ -66,6 +251,7 @@ pub struct Client {
     http: reqwest::Client,
     nodes: Vec<String>,
     committee: Arc<CommitteeInfo>,
+    id: CommitteeId,
     key: Arc<CommitteeKey>,
     verifier: Arc<FinalityVerifier>,
     /// Attempts per submission (over the members in turn).
@@ -73,76 +259,75 @@ pub struct Client {
 }
 
 impl Client {
-    /// Fetches the committee from `nodes` (base URLs, e.g. `http://127.0.0.1:8100`) and pins
-    /// its key: every member that answers must serve the same committee, and if `pin` is given
-    /// the key id must equal it.
-    pub async fn connect(nodes: Vec<String>, pin: Option<[u8; 32]>) -> Result<Self, SdkError> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .pool_max_idle_per_host(256)
-            .build()?;
-        let mut seen: Option<CommitteeInfo> = None;
-        let mut last_err = None;
+    /// Fetches the committee from `nodes` (base URLs, e.g. `http://127.0.0.1:8100`) and
+    /// checks it (SPEC.md §7.4). With `pin` (a committee id known out of band, e.g.
+    /// [`CommitteeId::from_committee_file`]), the first member whose answer has that identity
+    /// is enough, and members serving anything else are skipped ([`SdkError::CommitteeMismatch`]
+    /// if none does). Without a pin, a quorum of the members asked (distinct URLs) must serve
+    /// one identical committee ([`unpinned_quorum`], else [`SdkError::NoQuorum`]): a client
+    /// given fewer than `n − f` members must pin.
+    pub async fn connect(nodes: Vec<String>, pin: Option<CommitteeId>) -> Result<Self, SdkError> {
+        let http = http_client()?;
+        // each member once: a URL given twice is not two members agreeing
+        let mut distinct: Vec<&String> = Vec::with_capacity(nodes.len());
         for node in &nodes {
-            match get_json::<CommitteeInfo>(&http, &format!("{node}/v1/committee")).await {
-                Ok(info) => match &seen {
-                    Some(s) if *s != info => {
-                        return Err(SdkError::Key(format!("{node} serves another committee")))
-                    }
-                    _ => seen = Some(info),
-                },
-                Err(e) => last_err = Some(e),
+            if !distinct
+                .iter()
+                .any(|d| d.trim_end_matches('/') == node.trim_end_matches('/'))
+            {
+                distinct.push(node);
             }
         }
-        let info = match (seen, last_err) {
-            (Some(i), _) => i,
-            (None, Some(e)) => return Err(e),
-            (None, None) => return Err(SdkError::Protocol("no nodes given".into())),
-        };
-        Self::with_committee(http, nodes, info, pin)
+        let mut answers = Vec::with_capacity(distinct.len());
+        for &node in &distinct {
+            let answer = get_json::<CommitteeInfo>(&http, &format!("{node}/v1/committee")).await;
+            let pinned_hit = pin.is_some_and(|p| {
+                answer
+                    .as_ref()
+                    .is_ok_and(|i| CheckedCommittee::check(i).is_ok_and(|c| c.id == p.0))
+            });
+            answers.push((node.clone(), answer));
+            if pinned_hit {
+                break;
+            }
+        }
+        let (info, checked) = choose_committee(answers, distinct.len(), pin)?;
+        Ok(Self::with_committee(http, nodes, info, checked))
     }
 
-    /// A client of the committee `info` (e.g. fetched over QUIC with
-    /// [`quic::QuicClient::committee`]), pinned like [`Client::connect`]; `nodes` (HTTP base
-    /// URLs) may be empty if only QUIC is used.
+    /// A client of the committee `info` (e.g. fetched from one member over QUIC with
+    /// [`quic::QuicClient::committee`]), accepted only if its identity is `pin`; `nodes`
+    /// (HTTP base URLs) may be empty if only QUIC is used.
     pub fn from_committee(
         nodes: Vec<String>,
         info: CommitteeInfo,
-        pin: Option<[u8; 32]>,
+        pin: CommitteeId,
     ) -> Result<Self, SdkError> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()?;
-        Self::with_committee(http, nodes, info, pin)
+        let http = http_client()?;
+        let (info, checked) = choose_committee(vec![("answer".into(), Ok(info))], 1, Some(pin))?;
+        Ok(Self::with_committee(http, nodes, info, checked))
     }
 
     fn with_committee(
         http: reqwest::Client,
         nodes: Vec<String>,
         info: CommitteeInfo,
-        pin: Option<[u8; 32]>,
-    ) -> Result<Self, SdkError> {
-        let bytes = hex::decode(&info.key).map_err(|e| SdkError::Key(e.to_string()))?;
-        let key = CommitteeKey::from_bytes(&bytes).map_err(|e| SdkError::Key(e.to_string()))?;
-        if hex::encode(key.id()) != info.key_id {
-            return Err(SdkError::Key("key id does not match the key".into()));
-        }
-        if let Some(pin) = pin {
-            if key.id() != pin {
-                return Err(SdkError::Key(
-                    "committee key differs from the pinned one".into(),
-                ));
-            }
-        }
-        let verifier = verifier_from_info(&info)?;
-        Ok(Self {
+        checked: CheckedCommittee,
+    ) -> Self {
+        Self {
             http,
             nodes,
             committee: Arc::new(info),
-            key: Arc::new(key),
-            verifier: Arc::new(verifier),
+            id: CommitteeId(checked.id),
+            key: Arc::new(checked.key),
+            verifier: Arc::new(checked.verifier),
             attempts: 8,
-        })
+        }
+    }
+
+    /// The identity of the committee this client checked (and verifies releases against).
+    pub fn committee_id(&self) -> CommitteeId {
+        self.id
     }
 
     /// Member `i`'s base URL (members in turn).
@@ -283,7 +468,8 @@ impl Client {
     /// released batches in between, fetched from member `node`, must link the two by parent
     /// digests, each rebuilt from its own contents); its entries are exactly its block's
     /// ciphertexts; every opening is correct under the pinned key and every outcome is what
-    /// the opening gives.
+    /// the opening gives. Only the checked committee's keys are used, which a resharing keeps
+    /// (SPEC.md §9.8): batches of later key epochs verify too.
     pub async fn verify_release(&self, node: usize, batch: &ReleasedBatch) -> Result<(), SdkError> {
         self.verify_release_via(batch, |height| self.release(node, height))
             .await
@@ -321,10 +507,12 @@ impl Client {
             }
             tip = next.block;
         }
-        let (epoch, key) = (self.committee.key_epoch, Arc::clone(&self.key));
+        // Every key epoch of one key has the same `PK2`, the only part of the key an opening
+        // is checked against (§9.8): entries of any epoch are checked under the pinned key
+        // (and must carry its key id).
         batch
             .verify(
-                |e| (e == epoch).then(|| Arc::clone(&key)),
+                |_| Some(Arc::clone(&self.key)),
                 |_, _, _| true, // checked above
                 &mut rand::rng(),
             )
@@ -340,15 +528,6 @@ impl Client {
         let url = format!("{}/v1/stats/release_latency", self.node(node)?);
         Ok(get_json::<Samples>(&self.http, &url).await?.samples_ms)
     }
-}
-
-/// The finality verifier of the committee a client was served: its threshold public key
-/// (the constant term of `consensus_public`), bounded by the number of members.
-pub fn verifier_from_info(info: &CommitteeInfo) -> Result<FinalityVerifier, SdkError> {
-    let public = hex::decode(&info.consensus_public)
-        .map_err(|e| SdkError::Key(format!("consensus_public: {e}")))?;
-    FinalityVerifier::from_consensus_public(&public, info.members.len())
-        .map_err(|e| SdkError::Key(format!("consensus_public: {e}")))
 }
 
 async fn refused(r: reqwest::Response) -> SdkError {
@@ -375,4 +554,24 @@ async fn get_json<T: serde::de::DeserializeOwned>(
         return Err(refused(r).await);
     }
     serde_json::from_slice(&r.bytes().await?).map_err(|e| SdkError::Protocol(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A quorum of the committee the answers claim and of the members asked: a liar claiming
+    /// a small committee still needs most of the members asked.
+    #[test]
+    fn the_unpinned_quorum_counts_the_claimed_committee_and_the_members_asked() {
+        assert_eq!(unpinned_quorum(4, 1), 3);
+        assert_eq!(unpinned_quorum(4, 2), 3);
+        assert_eq!(unpinned_quorum(4, 4), 3);
+        assert_eq!(unpinned_quorum(4, 5), 4);
+        assert_eq!(unpinned_quorum(7, 3), 5);
+        // a claimed committee of one, among three members asked
+        assert_eq!(unpinned_quorum(1, 3), 3);
+        assert_eq!(unpinned_quorum(1, 1), 1);
+        assert_eq!(unpinned_quorum(0, 0), 1);
+    }
 }

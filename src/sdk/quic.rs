@@ -176,7 +176,8 @@ impl QuicClient {
         }
     }
 
-    /// The committee member `i` serves (check it against a pinned key id before use).
+    /// The committee member `i` serves, unchecked: use it through
+    /// [`super::Client::from_committee`], which accepts it only with the pinned committee id.
     pub async fn committee(&self, i: usize) -> Result<CommitteeInfo, SdkError> {
         match self.call(i, &Request::Committee).await? {
             (kind::COMMITTEE, payload) => {
