@@ -1,6 +1,8 @@
 //! Writes a small seed corpus (valid encodings) for every target to `fuzz/corpus/<target>/`,
 //! deterministically, then exits: `cargo fuzz run seeds`. Not a fuzz target.
 #![no_main]
+// the init block exits before libFuzzer starts
+#![allow(unreachable_code)]
 use commonware_codec::Encode as _;
 use commonware_cryptography::Signer as _;
 use commonware_math::algebra::Random as _;
@@ -74,7 +76,7 @@ fn write_all() {
     // is kept as bytes by parsing, so the generators' points stand in)
     let mut st = [0u8; STATEMENT_BYTES];
     st[32..40].copy_from_slice(&5u64.to_be_bytes());
-    st[40..72].copy_from_slice(&[0xab; 32]);
+    st[40..72].copy_from_slice(&[0x0b; 32]);
     st[72] = 0;
     st[103] = 9;
     let statement = Statement::from_bytes(&st).unwrap();
@@ -342,7 +344,9 @@ fn write_all() {
     let mut sorted = keys.clone();
     sorted.sort_by_key(|k| k.public_key());
     let results = curtain::dkg::local::run(&sorted, &cfg, &Default::default()).unwrap();
-    let o = results[0].clone().unwrap().unwrap();
+    let Some(Some(Ok(o))) = results.into_iter().next() else {
+        panic!("the in-process ceremony failed")
+    };
     put(
         "finality",
         "consensus_public",
@@ -375,7 +379,7 @@ fn write_all() {
 fuzz_target!(
     init: {
         write_all();
-        std::process::exit(0);
+        std::process::exit(0)
     },
     |_data: &[u8]| {}
 );
