@@ -190,12 +190,46 @@ pub fn seal<R: CryptoRng + ?Sized>(
     Ok(out)
 }
 
-/// Opens a keystore of kind `magic`, with a typed error for each way it can fail.
-pub fn open(
-    magic: &Magic,
-    bytes: &[u8],
-    pass: &Passphrase,
-) -> Result<Zeroizing<Vec<u8>>, KeystoreError> {
+/// A keystore's fields as [`parse`] reads them: structure and bounds checked, nothing
+/// derived or decrypted yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sealed<'a> {
+    pub magic: Magic,
+    pub kdf: KdfParams,
+    pub salt: &'a [u8; SALT],
+    pub nonce: &'a [u8; NONCE],
+    pub check: &'a [u8; CHECK],
+    /// The AEAD ciphertext (payload and tag).
+    pub ciphertext: &'a [u8],
+}
+
+impl Sealed<'_> {
+    /// The header the ciphertext authenticates (everything before it).
+    fn header(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER);
+        out.extend_from_slice(&self.magic);
+        out.push(VERSION);
+        out.extend_from_slice(&self.kdf.m_kib.to_be_bytes());
+        out.extend_from_slice(&self.kdf.t.to_be_bytes());
+        out.extend_from_slice(&self.kdf.p.to_be_bytes());
+        out.extend_from_slice(self.salt);
+        out.extend_from_slice(self.nonce);
+        out.extend_from_slice(self.check);
+        out.extend_from_slice(&(self.ciphertext.len() as u32).to_be_bytes());
+        out
+    }
+
+    /// The file's bytes (the encoding is canonical: `parse` then `to_bytes` is the identity).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.header();
+        out.extend_from_slice(self.ciphertext);
+        out
+    }
+}
+
+/// Checks a keystore of kind `magic` for structure and bounds (magic, version, lengths, KDF
+/// cost) without deriving the key: what [`open`] does before any costly work.
+pub fn parse<'a>(magic: &Magic, bytes: &'a [u8]) -> Result<Sealed<'a>, KeystoreError> {
     if bytes.len() < magic.len() || &bytes[..magic.len()] != magic {
         return Err(if bytes.len() < magic.len() && magic.starts_with(bytes) {
             KeystoreError::Truncated {
@@ -221,9 +255,12 @@ pub fn open(
         t: u32_at(13),
         p: u32_at(17),
     };
-    let salt = &bytes[21..21 + SALT];
-    let nonce = &bytes[21 + SALT..21 + SALT + NONCE];
-    let check = &bytes[21 + SALT + NONCE..21 + SALT + NONCE + CHECK];
+    let field = |o: usize, n: usize| &bytes[o..o + n];
+    let salt = field(21, SALT).try_into().expect("SALT bytes");
+    let nonce = field(21 + SALT, NONCE).try_into().expect("NONCE bytes");
+    let check = field(21 + SALT + NONCE, CHECK)
+        .try_into()
+        .expect("CHECK bytes");
     let ct_len = u32_at(HEADER - 4) as usize;
     if !(16..=MAX_PAYLOAD + 16).contains(&ct_len) {
         return Err(KeystoreError::Corrupt("ciphertext length out of range"));
@@ -240,15 +277,32 @@ pub fn open(
     if !kdf.valid() {
         return Err(KeystoreError::Corrupt("KDF parameters out of range"));
     }
-    let (key, expected) = derive(pass, salt, kdf)?;
-    if !bool::from(expected.ct_eq(check)) {
+    Ok(Sealed {
+        magic: *magic,
+        kdf,
+        salt,
+        nonce,
+        check,
+        ciphertext: &bytes[HEADER..],
+    })
+}
+
+/// Opens a keystore of kind `magic`, with a typed error for each way it can fail.
+pub fn open(
+    magic: &Magic,
+    bytes: &[u8],
+    pass: &Passphrase,
+) -> Result<Zeroizing<Vec<u8>>, KeystoreError> {
+    let sealed = parse(magic, bytes)?;
+    let (key, expected) = derive(pass, sealed.salt, sealed.kdf)?;
+    if !bool::from(expected.ct_eq(sealed.check)) {
         return Err(KeystoreError::WrongPassphrase);
     }
     let plain = XChaCha20Poly1305::new(key.as_ref().into())
         .decrypt(
-            XNonce::from_slice(nonce),
+            XNonce::from_slice(sealed.nonce),
             Payload {
-                msg: &bytes[HEADER..],
+                msg: sealed.ciphertext,
                 aad: &bytes[..HEADER],
             },
         )

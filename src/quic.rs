@@ -155,28 +155,46 @@ pub fn answer(kind: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 /// Reads one frame body of at most `max` bytes; `Ok(None)` if the stream ended cleanly before
-/// a frame began. The length is checked before anything is allocated.
-pub async fn read_frame(
-    recv: &mut quinn::RecvStream,
+/// a frame began. The length is checked before anything is allocated. Generic over the
+/// stream (a `quinn::RecvStream` in the node and the SDK; a byte slice in the fuzz target).
+pub async fn read_frame<R: tokio::io::AsyncRead + Unpin + ?Sized>(
+    recv: &mut R,
     max: usize,
 ) -> Result<Option<Vec<u8>>, FrameError> {
     let mut header = [0u8; 4];
-    match recv.read_exact(&mut header).await {
-        Ok(()) => {}
-        Err(quinn::ReadExactError::FinishedEarly(0)) => return Ok(None),
-        Err(quinn::ReadExactError::FinishedEarly(_)) => return Err(FrameError::Truncated),
-        Err(quinn::ReadExactError::ReadError(e)) => return Err(FrameError::Stream(e.to_string())),
+    match fill(recv, &mut header).await? {
+        0 => return Ok(None),
+        4 => {}
+        _ => return Err(FrameError::Truncated),
     }
     let len = u32::from_be_bytes(header) as usize;
     if len > max {
         return Err(FrameError::TooLarge { len, max });
     }
     let mut body = vec![0u8; len];
-    match recv.read_exact(&mut body).await {
-        Ok(()) => Ok(Some(body)),
-        Err(quinn::ReadExactError::FinishedEarly(_)) => Err(FrameError::Truncated),
-        Err(quinn::ReadExactError::ReadError(e)) => Err(FrameError::Stream(e.to_string())),
+    if fill(recv, &mut body).await? < len {
+        return Err(FrameError::Truncated);
     }
+    Ok(Some(body))
+}
+
+/// Reads until `buf` is full or the stream ends; returns the bytes read.
+async fn fill<R: tokio::io::AsyncRead + Unpin + ?Sized>(
+    recv: &mut R,
+    buf: &mut [u8],
+) -> Result<usize, FrameError> {
+    let mut n = 0;
+    while n < buf.len() {
+        let mut rb = tokio::io::ReadBuf::new(&mut buf[n..]);
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut *recv).poll_read(cx, &mut rb))
+            .await
+            .map_err(|e| FrameError::Stream(e.to_string()))?;
+        match rb.filled().len() {
+            0 => break,
+            got => n += got,
+        }
+    }
+    Ok(n)
 }
 
 /// SHA-256 of a DER certificate: what a client pins.

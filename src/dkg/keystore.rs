@@ -41,7 +41,9 @@ impl MemberSecrets {
         self.identity.public_key()
     }
 
-    fn encode(&self) -> Zeroizing<Vec<u8>> {
+    /// The payload a keystore seals: `identity ‖ 0`, or `identity ‖ 1 ‖ key_epoch(8) ‖
+    /// consensus share ‖ encryption share`.
+    pub fn encode(&self) -> Zeroizing<Vec<u8>> {
         let mut out = Zeroizing::new(Vec::with_capacity(128));
         out.extend_from_slice(&self.identity.encode());
         match &self.shares {
@@ -56,7 +58,8 @@ impl MemberSecrets {
         out
     }
 
-    fn decode(bytes: &[u8]) -> Result<Self, KeystoreError> {
+    /// Decodes [`MemberSecrets::encode`] (what [`open`] does after decrypting).
+    pub fn decode(bytes: &[u8]) -> Result<Self, KeystoreError> {
         let bad = |_| KeystoreError::Corrupt("payload does not decode");
         let mut buf = Copying(bytes);
         let identity = Sk::read(&mut buf).map_err(bad)?;

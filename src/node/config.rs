@@ -325,23 +325,23 @@ pub fn check_policies(
 
 impl Committee {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let file: CommitteeFile =
-            serde_json::from_str(&read(path)?).map_err(|e| invalid(path, e))?;
+        Self::from_json(&read(path)?).map_err(|e| invalid(path, e))
+    }
+
+    /// Decodes and checks a committee file's text (what [`Committee::load`] reads).
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let file: CommitteeFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
         let (identities, consensus_public) = decode_consensus(
             file.participants.iter().map(|p| p.identity.as_str()),
             &file.consensus_public,
         )
-        .map_err(|e| invalid(path, e))?;
-        let ek = hex::decode(&file.encryption_key).map_err(|e| invalid(path, e))?;
-        let encryption_key = CommitteeKey::from_bytes(&ek).map_err(|e| invalid(path, e))?;
+        .map_err(|e| e.to_string())?;
+        let ek = hex::decode(&file.encryption_key).map_err(|e| e.to_string())?;
+        let encryption_key = CommitteeKey::from_bytes(&ek).map_err(|e| e.to_string())?;
         if encryption_key.n() != identities.len() {
-            return Err(invalid(
-                path,
-                "encryption key size differs from the committee",
-            ));
+            return Err("encryption key size differs from the committee".into());
         }
-        let (namespaces, rln) = check_policies(file.namespaces.as_deref(), file.rln.as_ref())
-            .map_err(|e| invalid(path, e))?;
+        let (namespaces, rln) = check_policies(file.namespaces.as_deref(), file.rln.as_ref())?;
         Ok(Self {
             participants: file.participants,
             identities,

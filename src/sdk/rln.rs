@@ -45,12 +45,18 @@ pub fn create_identity<R: CryptoRng + ?Sized>(
 /// Loads an identity written by [`create_identity`].
 pub fn load_identity(path: &Path, pass: &Passphrase) -> Result<Identity, SdkError> {
     let plain = keystore::read(IDENTITY_MAGIC, path, pass)?;
+    identity_from_payload(&plain)
+}
+
+/// Decodes an identity keystore's payload, `a0(32) ‖ limit(4)` (what [`load_identity`] does
+/// after decrypting).
+pub fn identity_from_payload(plain: &[u8]) -> Result<Identity, SdkError> {
     let bad = || {
         SdkError::Keystore(KeystoreError::Corrupt(
             "identity payload is not a0(32) ‖ limit(4)",
         ))
     };
-    let (secret, limit): (&[u8; 32], &[u8; 4]) = match plain.as_slice() {
+    let (secret, limit): (&[u8; 32], &[u8; 4]) = match plain {
         [s @ .., l0, l1, l2, l3] if s.len() == 32 => {
             (s.try_into().map_err(|_| bad())?, &[*l0, *l1, *l2, *l3])
         }
