@@ -54,6 +54,8 @@ struct Run {
     verifier: ConsensusScheme,
     /// The committee's consensus public polynomial (commonware encoding).
     consensus_public: Vec<u8>,
+    /// Virtual time from the first submission until every honest member released them all.
+    took: Duration,
 }
 
 #[derive(Clone, Copy)]
@@ -77,6 +79,10 @@ struct Scenario {
     /// the other to the rest: as leader it proposes two blocks for one view, and it
     /// double-votes.
     twins: Option<usize>,
+    /// A member that, besides following the protocol, floods every peer with share requests
+    /// at its p2p quota: for released heights with their real batch ids (each a
+    /// recomputation if answered) and with random ones.
+    floods: Option<usize>,
 }
 
 impl Scenario {
@@ -92,6 +98,7 @@ impl Scenario {
             crash: None,
             withholds: None,
             twins: None,
+            floods: None,
         }
     }
     fn honest(&self, i: usize) -> bool {
@@ -100,6 +107,8 @@ impl Scenario {
     fn behaviour(&self, i: usize, pks: &[Pk]) -> Behaviour {
         if Some(i) == self.withholds {
             Behaviour::Withholds
+        } else if Some(i) == self.floods {
+            Behaviour::FloodsShareRequests
         } else if Some(i) == self.twins {
             Behaviour::Twins {
                 primary: vec![pks[(i + 1) % self.n].clone()],
@@ -243,6 +252,7 @@ fn run(sc: Scenario) -> Run {
         }
 
         // clients submit to different members
+        let started_at = context.current();
         let mut submitted = BTreeSet::new();
         for k in 0..txs {
             let ct = common::tx(&key, k as u64, &mut rng);
@@ -305,6 +315,12 @@ fn run(sc: Scenario) -> Run {
                     continue;
                 };
                 while let Ok(b) = stream.try_recv() {
+                    if !b.namespaces.is_empty() {
+                        let mut wire = committee.wire.lock().unwrap();
+                        if !wire.released.iter().any(|(h, _)| *h == b.height) {
+                            wire.released.push((b.height, batch_id(&b.block, 0)));
+                        }
+                    }
                     for ns in &b.namespaces {
                         for e in &ns.entries {
                             seen[i].insert(e.ciphertext.id());
@@ -335,6 +351,7 @@ fn run(sc: Scenario) -> Run {
                 }
             }
         }
+        let took = context.current().duration_since(started_at).unwrap();
         assert!(
             sc.crash.is_none() || restarted,
             "the crash and restart happened"
@@ -357,6 +374,7 @@ fn run(sc: Scenario) -> Run {
             verifier: ConsensusScheme::verifier(NAMESPACE, participants, output.public().clone()),
             consensus_public: output.public().encode().to_vec(),
             key,
+            took,
         }
     })
 }
@@ -369,6 +387,8 @@ enum Behaviour {
     Honest,
     /// Never sends a share batch (nor answers requests for one).
     Withholds,
+    /// Follows the protocol and floods every peer with share requests (`Scenario::floods`).
+    FloodsShareRequests,
     /// Two copies with the same keys: one talks only to `primary`, the other to the rest.
     Twins {
         primary: Vec<Pk>,
@@ -381,6 +401,11 @@ struct Wire {
     /// Share batches sent by whole members: (member, batch id, the member's finalized height
     /// when it sent them; None while it is starting, before its handle exists).
     shares: Vec<(usize, [u8; 32], Option<u64>)>,
+    /// (height, batch id) of every non-empty height released so far (what a flooder asks
+    /// for).
+    released: Vec<(u64, [u8; 32])>,
+    /// Share requests the flooder sent.
+    flood_requests: usize,
     /// Notarize votes of twins: (view, primary?, payload).
     twin_votes: Vec<(u64, bool, [u8; 32])>,
 }
@@ -431,6 +456,9 @@ impl Committee {
         for id in ids {
             // registering again after a crash replaces the dead member's channels
             let (tx, rx) = control.register(id, quota).await.unwrap();
+            if id == channel::SHARES && matches!(behaviour, Behaviour::FloodsShareRequests) {
+                self.flood(tx.clone());
+            }
             let (primary_tx, secondary_tx) = tx.split_with(self.forwarder(i, id, &behaviour));
             match &behaviour {
                 Behaviour::Twins { primary } => {
@@ -518,6 +546,36 @@ impl Committee {
         )
     }
 
+    /// Sends share requests to every peer at 1 000 per second (the channel's quota) until the
+    /// run ends: every other one names a released height with its real batch id, the rest
+    /// random ids at recent heights.
+    fn flood<S: commonware_p2p::Sender<PublicKey = Pk>>(&self, mut tx: S) {
+        let wire = self.wire.clone();
+        self.context
+            .child("flooder")
+            .spawn(move |mut ctx| async move {
+                let mut k: u64 = 0;
+                loop {
+                    ctx.sleep(Duration::from_millis(10)).await;
+                    let released = wire.lock().unwrap().released.clone();
+                    let top = released.last().map_or(16, |&(h, _)| h);
+                    for _ in 0..10 {
+                        k += 1;
+                        let (height, batch_id) = if k % 2 == 0 && !released.is_empty() {
+                            released[(k / 2) as usize % released.len()]
+                        } else {
+                            let mut id = [0u8; 32];
+                            rand_core::Rng::fill_bytes(&mut ctx, &mut id);
+                            (top.saturating_sub(k % 8), id)
+                        };
+                        let msg = ShareMessage::Request { height, batch_id }.encode();
+                        tx.send(Recipients::All, msg, false);
+                    }
+                    wire.lock().unwrap().flood_requests += 10;
+                }
+            });
+    }
+
     /// Who gets each message member `i` sends on channel `id`; also records what the
     /// invariant checker needs.
     fn forwarder(
@@ -536,7 +594,9 @@ impl Committee {
         let pks = self.pks.clone();
         move |origin, to: &Recipients<Pk>, msg: &IoBuf| {
             let primary = match &behaviour {
-                Behaviour::Honest | Behaviour::Withholds if id == channel::SHARES => {
+                Behaviour::Honest | Behaviour::Withholds | Behaviour::FloodsShareRequests
+                    if id == channel::SHARES =>
+                {
                     if let Ok(ShareMessage::Batch(b)) = ShareMessage::decode(msg.as_ref(), 1 << 16)
                     {
                         if matches!(behaviour, Behaviour::Withholds) {
@@ -547,7 +607,9 @@ impl Committee {
                     }
                     return Some(to.clone());
                 }
-                Behaviour::Honest | Behaviour::Withholds => return Some(to.clone()),
+                Behaviour::Honest | Behaviour::Withholds | Behaviour::FloodsShareRequests => {
+                    return Some(to.clone())
+                }
                 Behaviour::Twins { primary } => primary,
             };
             let is_primary = origin == SplitOrigin::Primary;
@@ -839,6 +901,32 @@ fn a_member_withholding_its_shares_does_not_stall_the_others() {
         withholds: Some(1),
         ..Scenario::new(600, 4, 12)
     }));
+}
+
+#[test]
+fn a_member_flooding_share_requests_does_not_slow_releases() {
+    // The same committee and load with and without one member flooding every peer with share
+    // requests at its quota (real batch ids of released heights and random ones): honest
+    // members answer from a bounded window and cache, recompute at most a few per second per
+    // peer outside the member lock, and release as fast as without the flood.
+    let base = run(Scenario::new(650, 4, 120));
+    check(&base);
+    let flooded = run(Scenario {
+        floods: Some(2),
+        ..Scenario::new(650, 4, 120)
+    });
+    check(&flooded);
+    eprintln!(
+        "all released after {:?} without the flood, {:?} with {} requests",
+        base.took, flooded.took, flooded.wire.flood_requests
+    );
+    assert!(flooded.wire.flood_requests >= 500, "the flood ran");
+    assert!(
+        flooded.took.as_secs_f64() <= base.took.as_secs_f64() * 1.1,
+        "releases within 10% of the run without the flood: {:?} against {:?}",
+        flooded.took,
+        base.took
+    );
 }
 
 #[test]
