@@ -214,7 +214,7 @@ impl Resharer {
 
 /// A peer's recomputation budget.
 #[derive(Clone, Copy, Debug)]
-struct Budget {
+struct RequestBudget {
     tokens: u64,
     at_ms: u64,
 }
@@ -290,7 +290,7 @@ pub struct Collector {
     /// Batches recomputed for peers, newest last.
     recomputed: VecDeque<(u64, ShareBatch)>,
     /// Each peer's recomputation budget.
-    reshare_budget: HashMap<u32, Budget>,
+    reshare_budget: HashMap<u32, RequestBudget>,
     /// Every member shares at once for heights up to this one (set by a fallback).
     eager_until: u64,
     /// Per (epoch, member index): its last batch for a block final here.
@@ -683,7 +683,7 @@ impl Collector {
         let Some(share) = self.my_shares.get(&epoch) else {
             return Answer::NoShare;
         };
-        let budget = self.reshare_budget.entry(peer).or_insert(Budget {
+        let budget = self.reshare_budget.entry(peer).or_insert(RequestBudget {
             tokens: RESHARE_BURST,
             at_ms: now_ms,
         });
