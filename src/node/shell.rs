@@ -566,6 +566,7 @@ where
                 Some(wait) => clock.sleep(wait).await,
             }
         };
+        self.member.lock().expect("member lock").proposed(&block);
         self.saw_proposal(clock.current());
         let digest = block.digest();
         debug!(
