@@ -58,6 +58,15 @@ pub enum DecodeError {
 pub enum KeyError {
     #[error("invalid committee size n={n}, threshold t={t} (need 1 <= t <= n <= {max})")]
     InvalidParameters { n: usize, t: usize, max: usize },
+    #[error(
+        "threshold t={t} outside {min}..={max} for n={n}: privacy needs t > f, liveness t <= n - f"
+    )]
+    ThresholdOutOfRange {
+        n: usize,
+        t: usize,
+        min: usize,
+        max: usize,
+    },
     #[error("the G1 encryption key does not match the G2 public key")]
     InconsistentKey,
     #[error("member index {index} out of range for n={n}")]

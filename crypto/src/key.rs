@@ -233,7 +233,7 @@ impl CommitteeKey {
         let t = r.u32("committee key t")? as usize;
         check_params(n, t).map_err(|_| DecodeError::Invalid {
             field: "committee key n/t",
-            reason: "need 1 <= t <= n <= MAX_MEMBERS",
+            reason: "need n <= MAX_MEMBERS and f+1 <= t <= n-f, f = (n-1)/3",
         })?;
         let delta = r.scalar("committee key delta")?;
         let pk1 = r.g1("committee key pk1")?;
@@ -287,12 +287,30 @@ pub fn partial_g1_matches(vk_i: &[u8; 96], x_i_g1: &[u8; 48]) -> bool {
     }
 }
 
+/// The thresholds the protocol's arguments admit for `n` members (SPEC.md §2.2), with
+/// `f = ⌊(n − 1)/3⌋` the Byzantine members consensus tolerates: privacy needs `t > f` (the `f`
+/// corrupt members alone cannot decrypt) and liveness needs `t ≤ n − f` (the honest members
+/// alone can). The default `t = 2f + 1` is the consensus quorum. Empty for `n = 0`.
+pub fn threshold_range(n: usize) -> std::ops::RangeInclusive<usize> {
+    let f = n.saturating_sub(1) / 3;
+    f + 1..=n - f
+}
+
 fn check_params(n: usize, t: usize) -> Result<(), KeyError> {
     if t == 0 || t > n || n > MAX_MEMBERS {
         return Err(KeyError::InvalidParameters {
             n,
             t,
             max: MAX_MEMBERS,
+        });
+    }
+    let range = threshold_range(n);
+    if !range.contains(&t) {
+        return Err(KeyError::ThresholdOutOfRange {
+            n,
+            t,
+            min: *range.start(),
+            max: *range.end(),
         });
     }
     Ok(())
@@ -676,6 +694,46 @@ mod tests {
             .map(|l| l.mul(&default_delta(4)))
             .collect();
         assert!(crate::group::SharedWeights::new(&w).bits() <= 6);
+    }
+
+    #[test]
+    fn thresholds_outside_what_privacy_and_liveness_need_are_refused() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        // (n, f + 1, n - f) with f = ⌊(n − 1)/3⌋
+        for (n, min, max) in [(1, 1, 1), (4, 2, 3), (7, 3, 5), (10, 4, 7)] {
+            assert_eq!(threshold_range(n), min..=max);
+            let f = (n - 1) / 3;
+            assert!(
+                threshold_range(n).contains(&(2 * f + 1)),
+                "the default t, n={n}"
+            );
+            for t in [min, max] {
+                let (key, _) = deal(n, t, &mut rng).unwrap();
+                assert_eq!(CommitteeKey::from_bytes(&key.to_bytes()).unwrap().t(), t);
+            }
+            for t in [min - 1, max + 1] {
+                let err = deal(n, t, &mut rng).unwrap_err();
+                if t == 0 || t > n {
+                    assert!(
+                        matches!(err, KeyError::InvalidParameters { .. }),
+                        "n={n} t={t}"
+                    );
+                } else {
+                    assert_eq!(err, KeyError::ThresholdOutOfRange { n, t, min, max });
+                }
+            }
+        }
+        // a stored key whose n was changed so that its t no longer fits is refused on load
+        let (key, _) = deal(4, 3, &mut rng).unwrap();
+        let mut b = key.to_bytes();
+        b[1..5].copy_from_slice(&10u32.to_be_bytes());
+        assert!(matches!(
+            CommitteeKey::from_bytes(&b),
+            Err(DecodeError::Invalid {
+                field: "committee key n/t",
+                ..
+            })
+        ));
     }
 
     #[test]

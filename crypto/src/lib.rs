@@ -34,7 +34,9 @@ pub use combine::{
     FaultReason, Opening, Undecryptable,
 };
 pub use error::{CombineError, DecodeError, EncryptError, KeyError, PointError, ValidityError};
-pub use key::{deal, partial_g1_matches, CommitteeKey, EncryptionKey, KeyShare, MAX_MEMBERS};
+pub use key::{
+    deal, partial_g1_matches, threshold_range, CommitteeKey, EncryptionKey, KeyShare, MAX_MEMBERS,
+};
 pub use label::{Label, Namespace, MAX_SENDER_LEN};
 pub use share::ShareBatch;
 

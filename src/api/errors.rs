@@ -55,6 +55,8 @@ pub(crate) fn rejection(r: &Reject) -> (StatusCode, &'static str) {
         Reject::AlreadyOrdered => (StatusCode::CONFLICT, "already_ordered"),
         Reject::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed"),
         Reject::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_ciphertext"),
+        // a drop after admission, never an admission verdict
+        Reject::NotOrdered(_) => (StatusCode::CONFLICT, "not_ordered"),
         Reject::Rln(r) => match r {
             RlnReject::ProofRequired => (StatusCode::BAD_REQUEST, "proof_required"),
             RlnReject::UnexpectedProof => (StatusCode::BAD_REQUEST, "unexpected_proof"),

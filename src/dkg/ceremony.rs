@@ -96,7 +96,7 @@ pub struct MemberShares {
 impl MemberShares {
     /// The encryption share in curtain-crypto's form.
     pub fn key_share(&self) -> KeyShare {
-        let secret = self.encryption.private.expose(|s| s.encode());
+        let secret = self.encryption.private.expose(super::encode_secret);
         let mut be = zeroize::Zeroizing::new([0u8; 32]);
         be.copy_from_slice(&secret);
         KeyShare::from_be_bytes(self.index, &be).expect("a DKG share is a canonical scalar")
@@ -298,7 +298,7 @@ impl Ceremony {
             let seed = |ns: &[u8]| {
                 let mut h = Sha256::new();
                 h.update(DST_SEED);
-                h.update(secrets.identity.encode());
+                h.update(super::encode_secret(&secrets.identity));
                 h.update(ns);
                 h.update(cfg.round.to_be_bytes());
                 h.update(cfg.dealers.encode());

@@ -6,7 +6,7 @@ use super::msg::Entry;
 use super::Sk;
 use chacha20poly1305::aead::{Aead as _, KeyInit as _, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use commonware_codec::{Copying, Decode as _, Encode as _};
+use commonware_codec::{Copying, Decode as _};
 use sha2::{Digest as _, Sha256};
 use std::io::Write as _;
 use std::num::NonZeroU32;
@@ -49,7 +49,7 @@ impl Journal {
         };
         let mut h = Sha256::new();
         h.update(DST_KEY);
-        h.update(identity.encode());
+        h.update(super::encode_secret(identity));
         h.update(context);
         let key = Zeroizing::new(<[u8; 32]>::from(h.finalize()));
         let bytes = match std::fs::read(path) {
@@ -116,7 +116,7 @@ impl Journal {
 
     /// Appends an entry durably (synced before returning).
     pub fn append(&mut self, entry: &Entry) -> Result<(), JournalError> {
-        let plain = Zeroizing::new(entry.encode().to_vec());
+        let plain = super::encode_secret(entry);
         let mut nonce = [0u8; 24];
         rand::fill(&mut nonce);
         let ct = XChaCha20Poly1305::new(self.key.as_ref().into())

@@ -4,7 +4,7 @@
 use super::{Pk, Sk};
 use crate::keystore::{self as sealed_file, Magic};
 pub use crate::keystore::{KdfParams, KeystoreError, Passphrase};
-use commonware_codec::{Copying, DecodeExt as _, Encode as _, ReadExt as _};
+use commonware_codec::{Copying, DecodeExt as _, EncodeSize as _, ReadExt as _, Write as _};
 use commonware_cryptography::bls12381::primitives::group::Share;
 use commonware_cryptography::Signer as _;
 use rand_core::CryptoRng;
@@ -44,15 +44,21 @@ impl MemberSecrets {
     /// The payload a keystore seals: `identity ‖ 0`, or `identity ‖ 1 ‖ key_epoch(8) ‖
     /// consensus share ‖ encryption share`.
     pub fn encode(&self) -> Zeroizing<Vec<u8>> {
-        let mut out = Zeroizing::new(Vec::with_capacity(128));
-        out.extend_from_slice(&self.identity.encode());
+        // written in place, at the exact size: no unwiped temporary or reallocation
+        let size = self.identity.encode_size()
+            + 1
+            + self.shares.as_ref().map_or(0, |s| {
+                8 + s.consensus.encode_size() + s.encryption.encode_size()
+            });
+        let mut out = Zeroizing::new(Vec::with_capacity(size));
+        self.identity.write(&mut *out);
         match &self.shares {
             None => out.push(0),
             Some(s) => {
                 out.push(1);
                 out.extend_from_slice(&s.key_epoch.to_be_bytes());
-                out.extend_from_slice(&s.consensus.encode());
-                out.extend_from_slice(&s.encryption.encode());
+                s.consensus.write(&mut *out);
+                s.encryption.write(&mut *out);
             }
         }
         out
@@ -117,6 +123,7 @@ pub fn identity_from_hex(hex_text: &str) -> Option<Sk> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use commonware_codec::Encode as _;
     use commonware_cryptography::bls12381::primitives::group::{Private, Scalar};
     use commonware_math::algebra::Random as _;
     use commonware_utils::Participant;
@@ -134,6 +141,35 @@ mod tests {
                     Private::new(Scalar::random(&mut *rng)),
                 ),
             }),
+        }
+    }
+
+    /// Secret encodings are built in place in one wiped allocation of their exact size (a
+    /// grown buffer would free an unwiped copy), and equal commonware's encoding.
+    #[test]
+    fn secret_encodings_are_one_exact_wiped_allocation() {
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        let s = secrets(&mut rng);
+        let identity_only = MemberSecrets {
+            identity: s.identity.clone(),
+            shares: None,
+        };
+        for m in [&s, &identity_only] {
+            let enc = m.encode();
+            assert_eq!(enc.capacity(), enc.len());
+            let back = MemberSecrets::decode(&enc).unwrap();
+            assert_eq!(back.public_key(), m.public_key());
+        }
+        let shares = s.shares.as_ref().unwrap();
+        for (enc, plain) in [
+            (crate::dkg::encode_secret(&s.identity), s.identity.encode()),
+            (
+                crate::dkg::encode_secret(&shares.encryption),
+                shares.encryption.encode(),
+            ),
+        ] {
+            assert_eq!(enc.capacity(), enc.len());
+            assert_eq!(&enc[..], &plain[..]);
         }
     }
 

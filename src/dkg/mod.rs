@@ -19,6 +19,18 @@ pub type Sig = ed25519::Signature;
 /// Both keys have their public polynomial in G2 (curtain-crypto's verification keys are in G2).
 pub type V = MinSig;
 
+/// `v`'s commonware encoding in a buffer wiped on drop, for secrets (identity keys, shares,
+/// journal entries holding dealings): `Encode::encode` returns a `Bytes` that is freed
+/// without being wiped. The buffer is allocated once at its exact size, so no reallocation
+/// leaves a copy behind.
+pub(crate) fn encode_secret<T: commonware_codec::Write + commonware_codec::EncodeSize + ?Sized>(
+    v: &T,
+) -> zeroize::Zeroizing<Vec<u8>> {
+    let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(v.encode_size()));
+    v.write(&mut *buf);
+    buf
+}
+
 pub use ceremony::{
     Ceremony, CeremonyError, Effect, MemberShares, Outcome, Phase, Previous, Progress, Report,
     RoundConfig, Secrets, Timeouts,

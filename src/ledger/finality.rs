@@ -101,6 +101,12 @@ impl Finalization {
     }
 }
 
+/// How far above a released height its finality proof may be: a member proves height `h`
+/// with the first finalization it holds at `h ..= h + MAX_PROOF_DISTANCE` (of `h`'s block or
+/// a descendant), and a verifier links the two through at most this many released batches
+/// (SPEC.md §5.4), so a verifier accepts every proof a member makes.
+pub const MAX_PROOF_DISTANCE: u64 = 4095;
+
 /// Checks finality proofs of one committee: its threshold public key and signing namespace.
 #[derive(Clone, Debug)]
 pub struct FinalityVerifier {

@@ -8,7 +8,7 @@
 use super::block::{Block, BlockError, BlockLimits};
 use super::chain::{verify_chain_block, verify_unheld, ChainBlock};
 use super::envelope::{Envelope, Verified, MAX_ENVELOPE_LEN};
-use super::mempool::{Mempool, Reject};
+use super::mempool::{Mempool, Reject, NOT_ORDERED_STRIKES};
 use super::release::ReleasedBatch;
 use super::reveal::{Answer, Collector, Effect, FinalizedBlock, ShareError};
 use super::{CtId, Digest};
@@ -19,6 +19,9 @@ use std::sync::Arc;
 
 /// Most accepted proposals whose verified bodies are kept for the finalization path.
 const MAX_VOTED_CACHE: usize = 64;
+
+/// Most own proposals remembered while their height is not final.
+const MAX_OWN_PROPOSALS: usize = 64;
 
 /// Most ciphertexts in one gossip message.
 pub const MAX_GOSSIP_BATCH: usize = 1024;
@@ -36,6 +39,10 @@ pub struct Member {
     voted: HashMap<Digest, (u64, Vec<Arc<Verified>>)>,
     /// Pending entries finalization dropped, until the shell takes them.
     dropped: Vec<(CtId, Reject)>,
+    /// This member's proposals whose height is not final yet: (height, digest, ids).
+    own: Vec<(u64, Digest, Vec<CtId>)>,
+    /// Pending ids, with how many of this member's proposals carrying them lost their height.
+    strikes: HashMap<CtId, u32>,
 }
 
 impl Member {
@@ -47,6 +54,8 @@ impl Member {
             finalized_height: 0,
             voted: HashMap::new(),
             dropped: Vec::new(),
+            own: Vec::new(),
+            strikes: HashMap::new(),
         }
     }
 
@@ -103,6 +112,51 @@ impl Member {
             })
             .collect();
         Some(ChainBlock::new(block, bodies).expect("built from its own bodies"))
+    }
+
+    /// The shell proposed `block` (built by [`Member::propose`]) to the committee. If another
+    /// block is finalized at its height, its entries still pending get a strike; an entry
+    /// with [`NOT_ORDERED_STRIKES`] is dropped ([`Reject::NotOrdered`]) so that an entry
+    /// peers refuse (their check disagrees with this member's) does not sink this member's
+    /// proposals forever.
+    pub fn proposed(&mut self, block: &ChainBlock) {
+        let b = block.block();
+        if b.is_empty() || b.height <= self.finalized_height || self.own.len() >= MAX_OWN_PROPOSALS
+        {
+            return;
+        }
+        let digest = b.digest();
+        if self.own.iter().any(|(_, d, _)| *d == digest) {
+            return;
+        }
+        self.own
+            .push((b.height, digest, b.ids().copied().collect()));
+    }
+
+    /// Strikes for the entries of own proposals at `height` other than `winner`, now that
+    /// `winner` is final there (after its entries left the pending set).
+    fn strike_losers(&mut self, height: u64, winner: &Digest) {
+        let mut lost = Vec::new();
+        self.own.retain(|(h, d, ids)| {
+            if *h == height && d != winner {
+                lost.extend(ids.iter().copied());
+            }
+            *h > height
+        });
+        for id in lost {
+            if self.mempool.get(&id).is_none() {
+                continue;
+            }
+            let n = self.strikes.entry(id).or_insert(0);
+            *n += 1;
+            if *n >= NOT_ORDERED_STRIKES {
+                let n = *n;
+                self.mempool.evict(&id);
+                self.dropped.push((id, Reject::NotOrdered(n)));
+            }
+        }
+        let pool = &self.mempool;
+        self.strikes.retain(|id, _| pool.get(id).is_some());
     }
 
     /// Checks `block` proposed on `ancestors[0]`; `ancestors` newest first.
@@ -214,6 +268,7 @@ impl Member {
         };
         let dropped = self.mempool.on_finalized(block.block().height, &verified);
         self.dropped.extend(dropped);
+        self.strike_losers(block.block().height, &block.block().digest());
         self.finalized_height = self.finalized_height.max(block.block().height);
         let finalized = self.finalized_height;
         self.voted.retain(|_, (h, _)| *h > finalized);

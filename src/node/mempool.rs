@@ -68,6 +68,10 @@ impl Default for MempoolConfig {
     }
 }
 
+/// How many of a member's own proposals that lost their height to another finalized block a
+/// pending entry may be carried in before it is dropped with [`Reject::NotOrdered`].
+pub const NOT_ORDERED_STRIKES: u32 = 3;
+
 /// Why a ciphertext was not admitted, or was dropped after admission.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Reject {
@@ -91,6 +95,11 @@ pub enum Reject {
     Invalid(curtain_crypto::ValidityError),
     #[error("key epoch {0} ended before the ciphertext was ordered")]
     EpochEnded(u64),
+    /// Carried by [`NOT_ORDERED_STRIKES`] of this member's proposals that lost their height to
+    /// another block (peers refused them, or they were late) and still not ordered: dropped
+    /// rather than proposed forever (SPEC.md §5.1).
+    #[error("left out by the committee from {0} of this member's proposals; resubmit")]
+    NotOrdered(u32),
     #[error(transparent)]
     Rln(#[from] RlnReject),
 }
@@ -757,6 +766,11 @@ impl Mempool {
     /// Height of the last block finalized here.
     pub fn finalized_height(&self) -> u64 {
         self.finalized
+    }
+
+    /// Removes a pending entry (the member gave up proposing it); `None` if not pending.
+    pub fn evict(&mut self, id: &CtId) -> Option<Arc<Verified>> {
+        self.remove(id)
     }
 
     /// Marks ids as ordered (restored from the release log after a restart).

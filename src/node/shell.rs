@@ -133,9 +133,6 @@ impl NodeMetrics {
     }
 }
 
-/// How far above a height to look for the finalization that proves it.
-const MAX_PROOF_SEARCH: u64 = 4096;
-
 /// Consensus signing: threshold BLS, so a finalization certificate is one signature that is the
 /// same at every member (release logs stay byte-identical).
 pub type ConsensusScheme = threshold::Scheme<ed25519::PublicKey, MinSig>;
@@ -566,6 +563,7 @@ where
                 Some(wait) => clock.sleep(wait).await,
             }
         };
+        self.member.lock().expect("member lock").proposed(&block);
         self.saw_proposal(clock.current());
         let digest = block.digest();
         debug!(
@@ -1195,7 +1193,8 @@ async fn finality_proof(
     mailbox: &MarshalMailbox<ConsensusScheme, Standard<ChainBlock>>,
     height: u64,
 ) -> Vec<u8> {
-    for h in height..height.saturating_add(MAX_PROOF_SEARCH) {
+    // as far as a verifier follows a proof (`ledger::finality`)
+    for h in height..=height.saturating_add(crate::ledger::finality::MAX_PROOF_DISTANCE) {
         if let Some(f) = mailbox.get_finalization(Height::new(h)).await {
             return f.encode().to_vec();
         }

@@ -1299,3 +1299,93 @@ fn share_requests_for_released_heights_are_rate_limited_per_peer() {
         Answer::Unanswered(Unanswered::Unknown)
     ));
 }
+
+#[test]
+fn an_entry_peers_refuse_is_dropped_after_losing_three_of_its_proposers_heights() {
+    use super::chain::ChainBlock;
+    use super::member::Member;
+    let mut r = rng(21);
+    let c = committee(4, 3, &mut r);
+    let mut ms: Vec<Member> = c
+        .shares
+        .iter()
+        .map(|s| {
+            Member::new(
+                Mempool::new(MempoolConfig::default(), 0, c.key.clone()),
+                Collector::new(
+                    CollectorConfig::default(),
+                    BTreeMap::from([(0, c.key.clone())]),
+                    BTreeMap::from([(0, dup(s))]),
+                    1,
+                ),
+                BlockLimits::default(),
+            )
+        })
+        .collect();
+    // member 0 holds `bad`, which every peer counts as already ordered (their state
+    // disagrees with member 0's), and `good`, which member 1 also holds
+    let bad = ct(&c.key, 1, b"refused", &mut r);
+    let good = ct(&c.key, 0, b"fine", &mut r);
+    let (bad_id, good_id) = (bad.id(), good.id());
+    assert_eq!(
+        accepted(
+            &ms[0]
+                .mempool
+                .admit(0, CLIENT, vec![bad, good.clone()], &mut r)
+        ),
+        2
+    );
+    assert_eq!(
+        accepted(&ms[1].mempool.admit(0, Source::Peer(0), vec![good], &mut r)),
+        1
+    );
+    for m in &mut ms[1..] {
+        m.mempool.restore_ordered([(bad_id, 0)]);
+    }
+    let mut chain = vec![ChainBlock::genesis()];
+    for h in 1..=NOT_ORDERED_STRIKES as u64 {
+        let ancestors: Vec<ChainBlock> = chain.iter().rev().cloned().collect();
+        // member 0 leads first: its proposal carries `bad` and peers refuse it
+        let mine = ms[0].propose(&ancestors).unwrap();
+        assert!(mine.block().ids().any(|id| *id == bad_id));
+        ms[0].proposed(&mine);
+        ms[0].proposed(&mine); // the same proposal again counts once
+        for m in &mut ms[1..] {
+            assert!(matches!(
+                m.verify(&mine, &ancestors, &mut r),
+                Err(BlockError::AlreadyOrdered(id)) if id == bad_id
+            ));
+        }
+        // the next view's leader, member 1, proposes at the same height and is finalized
+        let theirs = ms[1].propose(&ancestors).unwrap();
+        ms[1].proposed(&theirs);
+        assert_eq!(theirs.block().height, h);
+        for m in &mut ms {
+            m.verify(&theirs, &ancestors, &mut r).unwrap();
+            m.on_finalized(theirs.clone(), b"cert".to_vec(), 0, &mut r)
+                .unwrap();
+        }
+        // `good` was ordered by the winner: gone, never struck
+        assert!(ms[0].mempool.get(&good_id).is_none());
+        let dropped = ms[0].take_dropped();
+        if h < NOT_ORDERED_STRIKES as u64 {
+            assert!(dropped.is_empty(), "height {h}: {dropped:?}");
+            assert!(ms[0].mempool.get(&bad_id).is_some());
+        } else {
+            assert_eq!(
+                dropped,
+                vec![(bad_id, Reject::NotOrdered(NOT_ORDERED_STRIKES))]
+            );
+        }
+        // the winner's own proposer strikes nothing
+        assert!(ms[1].take_dropped().is_empty());
+        chain.push(theirs);
+    }
+    assert!(ms[0].mempool.is_empty());
+    let ancestors: Vec<ChainBlock> = chain.iter().rev().cloned().collect();
+    let next = ms[0].propose(&ancestors).unwrap();
+    assert!(next.block().is_empty());
+    for m in &mut ms[1..] {
+        m.verify(&next, &ancestors, &mut r).unwrap();
+    }
+}

@@ -8,7 +8,7 @@
 //! module without commonware, axum or storage (finality is checked by [`FinalityVerifier`]).
 
 use crate::ledger::committee::{committee_id, CheckedCommittee, CommitteeParts};
-use crate::ledger::finality::FinalityVerifier;
+use crate::ledger::finality::{FinalityVerifier, MAX_PROOF_DISTANCE};
 use crate::ledger::release::{ReleaseError, ReleasedBatch};
 use crate::wire::{CommitteeInfo, ErrorBody, NodeStatus, PageJson, Receipt, TxStatus};
 use curtain_crypto::{encrypt, Ciphertext, CommitteeKey, Label, Namespace, Padding};
@@ -35,6 +35,9 @@ pub enum SdkError {
     },
     #[error("unexpected answer: {0}")]
     Protocol(String),
+    /// An HTTP answer body longer than the SDK reads for that request.
+    #[error("answer body over {limit} bytes")]
+    TooLarge { limit: usize },
     #[error("committee key: {0}")]
     Key(String),
     #[error("key file: {0}")]
@@ -230,9 +233,20 @@ fn http_client() -> Result<reqwest::Client, SdkError> {
         .build()?)
 }
 
-/// How far past a released block its finality proof may point (a finalization of a
-/// descendant; SPEC §5.4) before a verifier gives up.
-const MAX_PROOF_DISTANCE: u64 = 64;
+/// Largest body read for a small JSON answer (committee, status, receipt, transaction
+/// status, RLN registry, error bodies): a committee of 1024 members is well under 1 MiB.
+pub const MAX_SMALL_ANSWER: usize = 4 << 20;
+
+/// Largest body read for a released batch (`GET /v1/releases/{h}`) or a page of batches: the
+/// bound of one QUIC answer, which one released batch (block limits, SPEC.md §5.1) and its
+/// JSON fit in. A page over it is asked again one batch at a time.
+pub const MAX_BATCH_ANSWER: usize = crate::quic::MAX_ANSWER;
+
+/// Largest `GET /v1/rln/leaves` body for a tree of `depth`: every leaf as a quoted 64-digit
+/// hex string and a comma.
+fn max_leaves_answer(depth: u8) -> usize {
+    (68usize << depth.min(32)) + 64
+}
 
 impl SdkError {
     /// Worth trying again (elsewhere or later).
@@ -280,7 +294,9 @@ impl Client {
         }
         let mut answers = Vec::with_capacity(distinct.len());
         for &node in &distinct {
-            let answer = get_json::<CommitteeInfo>(&http, &format!("{node}/v1/committee")).await;
+            let answer =
+                get_json::<CommitteeInfo>(&http, &format!("{node}/v1/committee"), MAX_SMALL_ANSWER)
+                    .await;
             let pinned_hit = pin.is_some_and(|p| {
                 answer
                     .as_ref()
@@ -395,8 +411,9 @@ impl Client {
                 .await;
             let err = match res {
                 Ok(r) if r.status().as_u16() == 202 => {
-                    let receipt: Receipt = serde_json::from_slice(&r.bytes().await?)
-                        .map_err(|e| SdkError::Protocol(e.to_string()))?;
+                    let receipt: Receipt =
+                        serde_json::from_slice(&read_capped(r, MAX_SMALL_ANSWER).await?)
+                            .map_err(|e| SdkError::Protocol(e.to_string()))?;
                     if receipt.id != hex::encode(id) {
                         return Err(SdkError::Protocol("receipt for another id".into()));
                     }
@@ -425,14 +442,16 @@ impl Client {
     /// Where transaction `id` stands at member `node`; `None` if it does not know it.
     pub async fn status(&self, node: usize, id: &[u8; 32]) -> Result<Option<TxStatus>, SdkError> {
         let url = format!("{}/v1/transactions/{}", self.node(node)?, hex::encode(id));
-        match get_json::<TxStatus>(&self.http, &url).await {
+        match get_json::<TxStatus>(&self.http, &url, MAX_SMALL_ANSWER).await {
             Ok(s) => Ok(Some(s)),
             Err(SdkError::Refused { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    /// Released batches of `namespace` from height `from`, as member `node` serves them.
+    /// Released batches of `namespace` from height `from`, as member `node` serves them. A
+    /// page longer than [`MAX_BATCH_ANSWER`] is asked again with `limit = 1` (one batch always
+    /// fits).
     pub async fn batches(
         &self,
         node: usize,
@@ -440,17 +459,22 @@ impl Client {
         from: u64,
         limit: usize,
     ) -> Result<PageJson, SdkError> {
-        let url = format!(
-            "{}/v1/namespaces/{namespace}/batches?from={from}&limit={limit}",
-            self.node(node)?
-        );
-        get_json(&self.http, &url).await
+        let base = self.node(node)?;
+        let url = |limit: usize| {
+            format!("{base}/v1/namespaces/{namespace}/batches?from={from}&limit={limit}")
+        };
+        match get_json(&self.http, &url(limit), MAX_BATCH_ANSWER).await {
+            Err(SdkError::TooLarge { .. }) if limit > 1 => {
+                get_json(&self.http, &url(1), MAX_BATCH_ANSWER).await
+            }
+            page => page,
+        }
     }
 
     /// Member `node`'s progress (`GET /v1/status`).
     pub async fn node_status(&self, node: usize) -> Result<NodeStatus, SdkError> {
         let url = format!("{}/v1/status", self.node(node)?);
-        get_json(&self.http, &url).await
+        get_json(&self.http, &url, MAX_SMALL_ANSWER).await
     }
 
     /// The released batch at `height`, as member `node` serves it (not yet verified).
@@ -460,7 +484,8 @@ impl Client {
         if !r.status().is_success() {
             return Err(refused(r).await);
         }
-        ReleasedBatch::from_bytes(&r.bytes().await?).map_err(|e| SdkError::Protocol(e.to_string()))
+        ReleasedBatch::from_bytes(&read_capped(r, MAX_BATCH_ANSWER).await?)
+            .map_err(|e| SdkError::Protocol(e.to_string()))
     }
 
     /// Checks `batch` without trusting whoever served it: its finality proof is a valid
@@ -480,7 +505,7 @@ impl Client {
     pub async fn verify_release_via<F, Fut>(
         &self,
         batch: &ReleasedBatch,
-        mut fetch: F,
+        fetch: F,
     ) -> Result<(), SdkError>
     where
         F: FnMut(u64) -> Fut,
@@ -494,19 +519,7 @@ impl Client {
             .verifier
             .verify(&batch.certificate)
             .map_err(|e| unverified(batch.height, &format!("finality certificate: {e}")))?;
-        let mut tip = batch.block;
-        let mut height = batch.height;
-        while tip != certified {
-            height += 1;
-            if height > batch.height + MAX_PROOF_DISTANCE {
-                return Err(unverified(batch.height, &"certified block not found"));
-            }
-            let next = fetch(height).await?;
-            if next.parent != tip || next.rebuild_block().digest() != next.block {
-                return Err(unverified(batch.height, &ReleaseError::BlockMismatch));
-            }
-            tip = next.block;
-        }
+        link_to_certified(batch, certified, fetch).await?;
         // Every key epoch of one key has the same `PK2`, the only part of the key an opening
         // is checked against (§9.8): entries of any epoch are checked under the pinned key
         // (and must carry its key id).
@@ -526,13 +539,65 @@ impl Client {
             samples_ms: Vec<f64>,
         }
         let url = format!("{}/v1/stats/release_latency", self.node(node)?);
-        Ok(get_json::<Samples>(&self.http, &url).await?.samples_ms)
+        Ok(get_json::<Samples>(&self.http, &url, MAX_SMALL_ANSWER)
+            .await?
+            .samples_ms)
     }
+}
+
+/// Links `batch` to the block its finality proof certifies (`certified`): itself, or a
+/// descendant at most [`MAX_PROOF_DISTANCE`] heights above (as far as a member searches for a
+/// proof), through the released batches in between (`fetch`), each rebuilt from its own
+/// contents and naming the previous one as parent.
+async fn link_to_certified<F, Fut>(
+    batch: &ReleasedBatch,
+    certified: crate::ledger::Digest,
+    mut fetch: F,
+) -> Result<(), SdkError>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = Result<ReleasedBatch, SdkError>>,
+{
+    let unverified = |reason: &dyn std::fmt::Display| SdkError::Unverified {
+        height: batch.height,
+        reason: reason.to_string(),
+    };
+    let mut tip = batch.block;
+    let mut height = batch.height;
+    while tip != certified {
+        height += 1;
+        if height > batch.height.saturating_add(MAX_PROOF_DISTANCE) {
+            return Err(unverified(&"certified block not found"));
+        }
+        let next = fetch(height).await?;
+        if next.parent != tip || next.rebuild_block().digest() != next.block {
+            return Err(unverified(&ReleaseError::BlockMismatch));
+        }
+        tip = next.block;
+    }
+    Ok(())
+}
+
+/// Reads `r`'s body, at most `cap` bytes ([`SdkError::TooLarge`] past it, from the declared
+/// length when there is one, else as soon as the chunks read exceed it).
+async fn read_capped(mut r: reqwest::Response, cap: usize) -> Result<Vec<u8>, SdkError> {
+    let too_large = || SdkError::TooLarge { limit: cap };
+    if r.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = r.chunk().await? {
+        if chunk.len() > cap - body.len() {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 async fn refused(r: reqwest::Response) -> SdkError {
     let status = r.status().as_u16();
-    match r.bytes().await {
+    match read_capped(r, MAX_SMALL_ANSWER).await {
         Ok(body) => match serde_json::from_slice::<ErrorBody>(&body) {
             Ok(e) => SdkError::Refused {
                 status,
@@ -541,24 +606,150 @@ async fn refused(r: reqwest::Response) -> SdkError {
             },
             Err(_) => SdkError::Protocol(format!("status {status} without an error body")),
         },
-        Err(e) => SdkError::Transport(e),
+        Err(e) => e,
     }
 }
 
+/// GETs `url` and decodes its JSON answer, read up to `cap` bytes.
 async fn get_json<T: serde::de::DeserializeOwned>(
     http: &reqwest::Client,
     url: &str,
+    cap: usize,
 ) -> Result<T, SdkError> {
     let r = http.get(url).send().await?;
     if !r.status().is_success() {
         return Err(refused(r).await);
     }
-    serde_json::from_slice(&r.bytes().await?).map_err(|e| SdkError::Protocol(e.to_string()))
+    serde_json::from_slice(&read_capped(r, cap).await?)
+        .map_err(|e| SdkError::Protocol(e.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::Digest;
+    use std::io::{Read as _, Write as _};
+
+    /// Empty released batches at heights `1..=k`, each naming the previous as parent.
+    fn empty_chain(k: u64) -> Vec<ReleasedBatch> {
+        let mut out: Vec<ReleasedBatch> = Vec::new();
+        for height in 1..=k {
+            let mut b = ReleasedBatch {
+                height,
+                parent: out.last().map_or(Digest([0; 32]), |p| p.block),
+                block: Digest([0; 32]),
+                certificate: Vec::new(),
+                namespaces: Vec::new(),
+            };
+            b.block = b.rebuild_block().digest();
+            out.push(b);
+        }
+        out
+    }
+
+    /// A verifier follows a finality proof as far above the batch as a member searches for
+    /// one (`MAX_PROOF_DISTANCE`), through linked batches, and no further.
+    #[tokio::test]
+    async fn a_proof_as_far_as_members_search_links_and_one_further_does_not() {
+        let chain = empty_chain(MAX_PROOF_DISTANCE + 2);
+        let fetch = |h: u64| {
+            let b = chain[h as usize - 1].clone();
+            async move { Ok::<_, SdkError>(b) }
+        };
+        for distance in [0, 100, MAX_PROOF_DISTANCE] {
+            let certified = chain[distance as usize].block;
+            link_to_certified(&chain[0], certified, fetch)
+                .await
+                .unwrap();
+        }
+        let too_far = chain[MAX_PROOF_DISTANCE as usize + 1].block;
+        assert!(matches!(
+            link_to_certified(&chain[0], too_far, fetch).await,
+            Err(SdkError::Unverified { height: 1, .. })
+        ));
+        // a batch in between that does not link is refused
+        let mut broken = chain.clone();
+        broken[50].parent = Digest([9; 32]);
+        let fetch = |h: u64| {
+            let b = broken[h as usize - 1].clone();
+            async move { Ok::<_, SdkError>(b) }
+        };
+        assert!(link_to_certified(&chain[0], chain[100].block, fetch)
+            .await
+            .is_err());
+    }
+
+    /// A raw HTTP/1.1 server answering each connection, in turn, with one of `answers`.
+    fn serve(answers: Vec<Vec<u8>>) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for answer in answers {
+                let (mut s, _) = listener.accept().unwrap();
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).unwrap() == 1 {
+                    head.push(byte[0]);
+                }
+                // the client may hang up early: that is what is tested
+                let _ = s.write_all(&answer);
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    fn answer(status: &str, length: bool, body: &[u8]) -> Vec<u8> {
+        let mut out = format!("HTTP/1.1 {status}\r\nconnection: close\r\n").into_bytes();
+        if length {
+            out.extend(format!("content-length: {}\r\n\r\n", body.len()).bytes());
+            out.extend_from_slice(body);
+        } else {
+            out.extend(b"transfer-encoding: chunked\r\n\r\n");
+            for c in body.chunks(1000) {
+                out.extend(format!("{:x}\r\n", c.len()).bytes());
+                out.extend_from_slice(c);
+                out.extend(b"\r\n");
+            }
+            out.extend(b"0\r\n\r\n");
+        }
+        out
+    }
+
+    /// Answers are read up to a cap: a longer body, declared or streamed, is a typed error,
+    /// on success and error statuses alike.
+    #[tokio::test]
+    async fn answer_bodies_past_the_cap_are_refused() {
+        let ok = br#"{"finalized_height":3,"next_release":4,"faulty_members":[]}"#;
+        let mut padded = ok.to_vec();
+        padded.resize(5000, b' ');
+        let base = serve(vec![
+            answer("200 OK", true, ok),
+            answer("200 OK", true, &padded),
+            answer("200 OK", false, &padded),
+            answer("503 Service Unavailable", false, &padded),
+        ]);
+        let http = http_client().unwrap();
+        let url = format!("{base}/v1/status");
+        let status: NodeStatus = get_json(&http, &url, 4096).await.unwrap();
+        assert_eq!(status.next_release, 4);
+        for _ in 0..2 {
+            assert!(matches!(
+                get_json::<NodeStatus>(&http, &url, 4096).await,
+                Err(SdkError::TooLarge { limit: 4096 })
+            ));
+        }
+        // an error body is read with the small-answer cap
+        let refusal = get_json::<NodeStatus>(&http, &url, 4096).await;
+        assert!(matches!(refusal, Err(SdkError::Protocol(_))), "{refusal:?}");
+        let huge = vec![b'x'; MAX_SMALL_ANSWER + 1];
+        let base = serve(vec![answer("503 Service Unavailable", false, &huge)]);
+        assert!(matches!(
+            get_json::<NodeStatus>(&http, &format!("{base}/v1/status"), 4096).await,
+            Err(SdkError::TooLarge {
+                limit: MAX_SMALL_ANSWER
+            })
+        ));
+    }
 
     /// A quorum of the committee the answers claim and of the members asked: a liar claiming
     /// a small committee still needs most of the members asked.

@@ -8,7 +8,7 @@
 //! index used per epoch, so a restarted wallet never signals twice with one index (which
 //! would reveal its secret and get it slashed).
 
-use super::{get_json, Client, SdkError};
+use super::{get_json, max_leaves_answer, Client, SdkError, MAX_SMALL_ANSWER};
 use crate::keystore::{self, KdfParams, KeystoreError, Magic, Passphrase};
 use crate::ledger::envelope::Envelope;
 use crate::ledger::rln::{seal_anonymous, Membership, RegistryTx};
@@ -152,10 +152,18 @@ impl AnonymousWallet {
         depth: u8,
     ) -> Result<Option<Registered>, SdkError> {
         let base = &self.client.nodes[0];
-        let reg: RlnRegistry =
-            get_json(&self.client.http, &format!("{base}/v1/rln/registry")).await?;
-        let leaves: RlnLeaves =
-            get_json(&self.client.http, &format!("{base}/v1/rln/leaves")).await?;
+        let reg: RlnRegistry = get_json(
+            &self.client.http,
+            &format!("{base}/v1/rln/registry"),
+            MAX_SMALL_ANSWER,
+        )
+        .await?;
+        let leaves: RlnLeaves = get_json(
+            &self.client.http,
+            &format!("{base}/v1/rln/leaves"),
+            max_leaves_answer(depth),
+        )
+        .await?;
         let Some(index) = leaves.leaves.iter().position(|l| l == &hex::encode(mine)) else {
             return Ok(None);
         };
@@ -200,8 +208,12 @@ impl AnonymousWallet {
     /// The current RLN epoch (of the next block at member 0).
     pub async fn epoch(&self) -> Result<u64, SdkError> {
         let base = &self.client.nodes[0];
-        let reg: RlnRegistry =
-            get_json(&self.client.http, &format!("{base}/v1/rln/registry")).await?;
+        let reg: RlnRegistry = get_json(
+            &self.client.http,
+            &format!("{base}/v1/rln/registry"),
+            MAX_SMALL_ANSWER,
+        )
+        .await?;
         Ok(reg.epoch)
     }
 
