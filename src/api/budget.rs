@@ -97,9 +97,27 @@ pub struct Permit {
     budget: Arc<Budget>,
     id: u64,
     /// Count of requests in flight, kept by the connection's service.
-    pub busy: Arc<AtomicUsize>,
+    busy: Arc<AtomicUsize>,
     /// Notified when the budget evicts this connection: finish in-flight requests, then close.
     pub close: Arc<Notify>,
+}
+
+impl Permit {
+    /// Marks a request in flight on this connection until the returned guard drops, so the
+    /// budget never evicts a connection with work under way.
+    pub fn request(&self) -> InFlight {
+        self.busy.fetch_add(1, Ordering::AcqRel);
+        InFlight(self.busy.clone())
+    }
+}
+
+/// A request in flight on a connection (see [`Permit::request`]).
+pub struct InFlight(Arc<AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Drop for Permit {

@@ -14,7 +14,6 @@ use http_body_util::BodyExt as _;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -35,23 +34,6 @@ pub struct HttpBounds {
 
 /// hyper's floor for its read buffer.
 const MIN_READ_BUFFER: usize = 8192;
-
-/// Counts a request as in flight from its head until its response body is done (an SSE
-/// stream stays in flight while it is open), so the budget never evicts a working connection.
-struct InFlight(Arc<AtomicUsize>);
-
-impl InFlight {
-    fn start(busy: &Arc<AtomicUsize>) -> Self {
-        busy.fetch_add(1, Ordering::AcqRel);
-        Self(busy.clone())
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
 
 /// Accepts connections on `listener` and serves `app` on each until `shutdown` resolves;
 /// then stops accepting, lets requests in flight finish within `bounds.grace`, and returns.
@@ -119,9 +101,12 @@ async fn connection(
     bounds: HttpBounds,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let busy = permit.busy.clone();
+    let permit = Arc::new(permit);
+    let requests = permit.clone();
     let service = tower::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-        let in_flight = InFlight::start(&busy);
+        // in flight from its head until its response body is done (an SSE stream stays in
+        // flight while it is open)
+        let in_flight = requests.request();
         req.extensions_mut().insert(ConnectInfo(peer));
         let app = app.clone();
         async move {

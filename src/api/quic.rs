@@ -19,7 +19,6 @@ use crate::wire::{CommitteeInfos, ErrorBody};
 use curtain_crypto::DecodeError;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{debug, info, warn};
@@ -181,16 +180,6 @@ pub async fn serve(
     let _ = tokio::time::timeout(Duration::from_secs(5), endpoint.wait_idle()).await;
 }
 
-/// Marks a request stream in flight while it lives, so the budget never evicts a connection
-/// with work under way.
-struct InFlight(Arc<AtomicUsize>);
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 impl Server {
     async fn connection(&self, conn: quinn::Connection, permit: Permit) {
         let peer = conn.remote_address();
@@ -210,8 +199,7 @@ impl Server {
                     return;
                 }
             };
-            permit.busy.fetch_add(1, Ordering::AcqRel);
-            let in_flight = InFlight(permit.busy.clone());
+            let in_flight = permit.request();
             let server = self.clone();
             tokio::spawn(async move {
                 server.stream(peer.ip(), send, recv).await;

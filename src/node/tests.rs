@@ -1123,17 +1123,12 @@ fn proposals_with_bodies_verify_unknown_bodies_once() {
 
 // ---------------------------------------------------------------- member core
 
-#[test]
-fn members_order_finalize_and_release_identically() {
-    use super::chain::ChainBlock;
-    use super::member::{decode_gossip, encode_gossip, Member, ShareMessage};
-    let mut r = rng(13);
-    let c = committee(4, 3, &mut r);
-    let mut ms: Vec<Member> = c
-        .shares
+/// One member core per share of `c`, with default limits, at height 0.
+fn core_members(c: &Committee) -> Vec<super::member::Member> {
+    c.shares
         .iter()
         .map(|s| {
-            Member::new(
+            super::member::Member::new(
                 Mempool::new(MempoolConfig::default(), 0, c.key.clone()),
                 Collector::new(
                     CollectorConfig::default(),
@@ -1144,7 +1139,16 @@ fn members_order_finalize_and_release_identically() {
                 BlockLimits::default(),
             )
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn members_order_finalize_and_release_identically() {
+    use super::chain::ChainBlock;
+    use super::member::{decode_gossip, encode_gossip, ShareMessage};
+    let mut r = rng(13);
+    let c = committee(4, 3, &mut r);
+    let mut ms = core_members(&c);
     // a client submits to member 0, which gossips what it accepted to member 1 only
     let cts: Vec<EncodedCiphertext> = (0..6)
         .map(|i| ct(&c.key, i % 3, &[i as u8; 40], &mut r))
@@ -1303,25 +1307,9 @@ fn share_requests_for_released_heights_are_rate_limited_per_peer() {
 #[test]
 fn an_entry_peers_refuse_is_dropped_after_losing_three_of_its_proposers_heights() {
     use super::chain::ChainBlock;
-    use super::member::Member;
     let mut r = rng(21);
     let c = committee(4, 3, &mut r);
-    let mut ms: Vec<Member> = c
-        .shares
-        .iter()
-        .map(|s| {
-            Member::new(
-                Mempool::new(MempoolConfig::default(), 0, c.key.clone()),
-                Collector::new(
-                    CollectorConfig::default(),
-                    BTreeMap::from([(0, c.key.clone())]),
-                    BTreeMap::from([(0, dup(s))]),
-                    1,
-                ),
-                BlockLimits::default(),
-            )
-        })
-        .collect();
+    let mut ms = core_members(&c);
     // member 0 holds `bad`, which every peer counts as already ordered (their state
     // disagrees with member 0's), and `good`, which member 1 also holds
     let bad = ct(&c.key, 1, b"refused", &mut r);
