@@ -9,6 +9,7 @@
 use crate::wire::MAX_BODY;
 use sha2::{Digest as _, Sha256};
 use std::sync::Arc;
+use tokio::io::AsyncReadExt as _;
 
 /// TLS application protocol.
 pub const ALPN: &[u8] = b"curtain/1";
@@ -171,12 +172,22 @@ pub async fn read_frame<R: tokio::io::AsyncRead + Unpin + ?Sized>(
     if len > max {
         return Err(FrameError::TooLarge { len, max });
     }
-    let mut body = vec![0u8; len];
-    if fill(recv, &mut body).await? < len {
+    // The buffer grows with the bytes that arrive, not with the announced length: a peer
+    // announcing `max` and then sending nothing holds at most `FIRST_READ` bytes of ours.
+    let mut body = Vec::with_capacity(len.min(FIRST_READ));
+    (&mut *recv)
+        .take(len as u64)
+        .read_to_end(&mut body)
+        .await
+        .map_err(|e| FrameError::Stream(e.to_string()))?;
+    if body.len() < len {
         return Err(FrameError::Truncated);
     }
     Ok(Some(body))
 }
+
+/// The buffer a frame body starts with; it doubles as bytes arrive.
+const FIRST_READ: usize = 16 << 10;
 
 /// Reads until `buf` is full or the stream ends; returns the bytes read.
 async fn fill<R: tokio::io::AsyncRead + Unpin + ?Sized>(
@@ -320,6 +331,58 @@ mod tests {
         assert_eq!(
             Request::from_bytes(&[VERSION, op::COMMITTEE, 0]).map_err(|e| e.code()),
             Err("malformed")
+        );
+    }
+
+    /// A stream that serves `data` and records the largest read buffer it was offered.
+    struct Recorder {
+        data: Vec<u8>,
+        at: usize,
+        largest: usize,
+    }
+
+    impl tokio::io::AsyncRead for Recorder {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            self.largest = self.largest.max(buf.remaining());
+            let n = buf.remaining().min(self.data.len() - self.at).min(1000);
+            buf.put_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_frame_announcing_the_maximum_costs_only_the_bytes_sent() {
+        let mut data = (MAX_ANSWER as u32).to_be_bytes().to_vec();
+        data.extend([7u8; 100]);
+        let mut r = Recorder {
+            data,
+            at: 0,
+            largest: 0,
+        };
+        assert_eq!(
+            read_frame(&mut r, MAX_ANSWER).await,
+            Err(FrameError::Truncated)
+        );
+        assert!(r.largest <= FIRST_READ, "offered {} bytes", r.largest);
+
+        // a whole frame is read, and a frame one byte over `max` is refused before its body
+        let mut data = 5u32.to_be_bytes().to_vec();
+        data.extend(b"hello");
+        data.extend(6u32.to_be_bytes());
+        let mut r = Recorder {
+            data,
+            at: 0,
+            largest: 0,
+        };
+        assert_eq!(read_frame(&mut r, 5).await, Ok(Some(b"hello".to_vec())));
+        assert_eq!(
+            read_frame(&mut r, 5).await,
+            Err(FrameError::TooLarge { len: 6, max: 5 })
         );
     }
 
