@@ -11,8 +11,8 @@
 //!
 //! or unpinned, with at least `n − f` of the members (3 of devnet's 4).
 
+use curtain::protocol::json::TxStatus;
 use curtain::sdk::{Client, CommitteeId};
-use curtain::wire::TxStatus;
 use std::time::{Duration, Instant};
 
 #[tokio::main(flavor = "current_thread")]

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{files_under, http, poll, seal, Nodes, Request};
-use curtain::wire::{self, ErrorBody, Outcome, PageJson, Receipt, TxStatus};
+use curtain::protocol::json::{self, ErrorBody, Outcome, PageJson, Receipt, TxStatus};
 use curtain_crypto::{CommitteeKey, EncodedCiphertext, Label};
 use rand::RngExt as _;
 use std::collections::{BTreeMap, VecDeque};
@@ -65,8 +65,8 @@ fn assert_refused(answer: &Answer, status: u16, code: &str, case: &str) {
 }
 
 fn json_envelope(bytes: &[u8]) -> Vec<u8> {
-    serde_json::to_vec(&wire::SubmitJson {
-        envelope: wire::base64_encode(bytes),
+    serde_json::to_vec(&json::SubmitJson {
+        envelope: json::base64_encode(bytes),
     })
     .unwrap()
 }
@@ -188,7 +188,7 @@ fn assert_all_released(nodes: &Nodes, wallet: &Wallet) {
         .accepted
         .iter()
         .map(|(id, m)| {
-            let data = wire::base64_encode(m);
+            let data = json::base64_encode(m);
             (hex::encode(id), Outcome::Plaintext { data })
         })
         .collect();
@@ -231,7 +231,7 @@ fn bad_input_gets_its_documented_error_and_loses_nothing() {
     for addr in &api {
         let (status, body) = get(*addr, "/v1/committee");
         assert_eq!(status, 200);
-        let info: curtain::wire::CommitteeInfo = serde_json::from_slice(&body).unwrap();
+        let info: curtain::protocol::json::CommitteeInfo = serde_json::from_slice(&body).unwrap();
         assert_eq!(info.namespaces, Some(vec![NS]), "served namespaces");
     }
 
@@ -564,7 +564,7 @@ impl Marker {
         let needles = vec![
             marker.as_bytes().to_vec(),
             hex::encode(&marker).into_bytes(),
-            wire::base64_encode(plaintext).into_bytes(),
+            json::base64_encode(plaintext).into_bytes(),
             debug.trim_matches(['[', ']']).as_bytes().to_vec(),
         ];
         Self { marker, needles }
@@ -581,7 +581,7 @@ fn shown<'a>(markers: &'a [Marker], bytes: &[u8]) -> Vec<&'a str> {
     let mut decoded = Vec::new();
     if let Ok(json) = serde_json::from_slice::<serde_json::Value>(bytes) {
         json_strings(&json, &mut |s| {
-            decoded.extend(wire::base64_decode(s));
+            decoded.extend(json::base64_decode(s));
             decoded.extend(hex::decode(s).ok());
         });
     }

@@ -9,10 +9,10 @@
 mod common;
 
 use common::{http, poll, Nodes, Request};
-use curtain::quic::{self as framing, PinnedCert};
+use curtain::protocol::json::{ErrorBody, NodeStatus};
+use curtain::protocol::quic::{self as framing, PinnedCert};
 use curtain::sdk::quic::QuicMember;
 use curtain::sdk::{Client, CommitteeId};
-use curtain::wire::{ErrorBody, NodeStatus};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -193,7 +193,7 @@ impl Attack<'_> {
             loop {
                 let released = matches!(
                     self.client.status(TARGET, &id).await,
-                    Ok(Some(curtain::wire::TxStatus::Released { .. }))
+                    Ok(Some(curtain::protocol::json::TxStatus::Released { .. }))
                 );
                 if released {
                     break;

@@ -4,7 +4,7 @@
 
 use curtain::dkg::keystore::{self, KeystoreError, Passphrase};
 use curtain::dkg::MemberShares;
-use curtain::node::config::{Committee, NodeFile};
+use curtain::node::settings::{Committee, NodeFile};
 use std::process::Command;
 
 #[test]

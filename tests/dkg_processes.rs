@@ -7,7 +7,7 @@ mod common;
 
 use curtain::dkg::keystore::{self, Passphrase};
 use curtain::dkg::MemberShares;
-use curtain::node::config::{Committee, NodeFile, Participant};
+use curtain::node::settings::{Committee, NodeFile, Participant};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

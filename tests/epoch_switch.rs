@@ -20,18 +20,18 @@ use commonware_runtime::{
 use commonware_utils::channel::oneshot;
 use commonware_utils::{channel::mpsc, ordered::Set, NZUsize, NZU32};
 use curtain::dkg::{local, Timeouts as DkgTimeouts};
+use curtain::ledger::block::BlockLimits;
 use curtain::ledger::committee::{committee_id, CheckedCommittee, CommitteeParts};
+use curtain::ledger::release::ReleasedBatch;
 use curtain::node::{
-    block::BlockLimits,
-    epochs::EpochTable,
-    member::{Member, ShareMessage},
-    mempool::{Mempool, MempoolConfig, Source},
-    release::ReleasedBatch,
-    reveal::{batch_id, Collector, CollectorConfig},
+    core::epochs::EpochTable,
+    core::member::{Member, ShareMessage},
+    core::mempool::{Mempool, MempoolConfig, Source},
+    core::reveal::{batch_id, Collector, CollectorConfig},
     shell::{self, channel, Channels, ConsensusEpoch, ConsensusScheme, NodeHandle, ShellConfig},
 };
+use curtain::protocol::json::{CommitteeInfo, MemberInfo};
 use curtain::sdk::{Client, CommitteeId, SdkError};
-use curtain::wire::{CommitteeInfo, MemberInfo};
 use curtain_crypto::{CommitteeKey, Decryption, KeyShare, Label};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};

@@ -2,7 +2,7 @@
 //! killed with SIGKILL mid-load and restarted from its data directory, and in the end every
 //! member has released every accepted ciphertext, with identical release content.
 
-use curtain::node::release::ReleasedBatch;
+use curtain::ledger::release::ReleasedBatch;
 mod common;
 
 use common::{http, Nodes};

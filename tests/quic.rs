@@ -5,10 +5,10 @@
 mod common;
 
 use common::Nodes;
-use curtain::quic::{self, kind, op, PinnedCert, Request};
+use curtain::protocol::json::{self, ErrorBody};
+use curtain::protocol::quic::{self, kind, op, PinnedCert, Request};
 use curtain::sdk::quic::{QuicClient, QuicMember};
 use curtain::sdk::{Client, CommitteeId, SdkError};
-use curtain::wire::{self, ErrorBody};
 use curtain_crypto::Decryption;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -145,7 +145,7 @@ fn quic_clients_submit_subscribe_and_survive_hostile_frames() {
                 .expect("stream open");
             assert_eq!(b.namespace, ns);
             let batch = curtain::ledger::release::ReleasedBatch::from_bytes(
-                &wire::base64_decode(&b.encoded).unwrap(),
+                &json::base64_decode(&b.encoded).unwrap(),
             )
             .unwrap();
             assert_eq!(batch.height, b.height);

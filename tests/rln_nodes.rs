@@ -8,12 +8,12 @@
 mod common;
 
 use common::{http, poll, Nodes};
-use curtain::keystore::{KdfParams, KeystoreError, Passphrase};
-use curtain::node::envelope::Envelope;
-use curtain::node::rln::{seal_anonymous, Membership, SlashingEvidence};
+use curtain::ledger::envelope::Envelope;
+use curtain::node::core::rln::{seal_anonymous, Membership, SlashingEvidence};
+use curtain::protocol::json::{ErrorBody, SlashingList, TxStatus};
 use curtain::sdk::rln::{create_identity, load_identity, AnonymousWallet};
 use curtain::sdk::{Client, SdkError};
-use curtain::wire::{ErrorBody, SlashingList, TxStatus};
+use curtain::secrets::sealed::{KdfParams, KeystoreError, Passphrase};
 use curtain_circuits::{fr_to_be_bytes, Identity, MerkleTree, ProvingKey, VerifyingKey};
 use std::process::Command;
 use std::time::Duration;
@@ -225,7 +225,7 @@ fn anonymous_namespace_admits_members_and_slashes_double_signals() {
             "leaf removed",
             || {
                 let (_, b) = http(*a, "GET", "/v1/rln/leaves", b"")?;
-                let leaves: curtain::wire::RlnLeaves = serde_json::from_slice(&b).ok()?;
+                let leaves: curtain::protocol::json::RlnLeaves = serde_json::from_slice(&b).ok()?;
                 (leaves.leaves.get(member.index as usize) == Some(&zero)).then_some(())
             },
         );
@@ -235,7 +235,7 @@ fn anonymous_namespace_admits_members_and_slashes_double_signals() {
         .iter()
         .map(|a| {
             let (_, b) = http(*a, "GET", "/v1/rln/registry", b"").unwrap();
-            serde_json::from_slice::<curtain::wire::RlnRegistry>(&b)
+            serde_json::from_slice::<curtain::protocol::json::RlnRegistry>(&b)
                 .unwrap()
                 .root
         })

@@ -25,13 +25,13 @@ use commonware_runtime::{
 };
 use commonware_utils::channel::oneshot;
 use commonware_utils::{channel::mpsc, ordered::Set, N3f1, NZUsize, NZU32};
+use curtain::ledger::block::BlockLimits;
 use curtain::ledger::finality::{self, FinalityVerifier};
+use curtain::ledger::release::ReleasedBatch;
 use curtain::node::{
-    block::BlockLimits,
-    member::{Member, ShareMessage},
-    mempool::{Mempool, MempoolConfig, Source},
-    release::ReleasedBatch,
-    reveal::{batch_id, Collector, CollectorConfig},
+    core::member::{Member, ShareMessage},
+    core::mempool::{Mempool, MempoolConfig, Source},
+    core::reveal::{batch_id, Collector, CollectorConfig},
     shell::{self, channel, Channels, ConsensusScheme, NodeHandle, ShellConfig, Timeouts},
 };
 use curtain_crypto::{deal, CommitteeKey, Decryption, KeyShare};

@@ -3,7 +3,7 @@
 #![no_main]
 use commonware_codec::{Copying, Decode as _, Encode as _, EncodeSize as _};
 use curtain::ledger::block::BlockLimits;
-use curtain::node::chain::ChainBlock;
+use curtain::node::core::chain::ChainBlock;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,7 +3,7 @@
 //! (whitespace, key order, escapes), so the check is decode(encode(x)) == x: the decoded
 //! file, serialized again, decodes to the same committee.
 #![no_main]
-use curtain::node::config::{Committee, CommitteeFile};
+use curtain::node::settings::{Committee, CommitteeFile};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

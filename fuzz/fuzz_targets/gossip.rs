@@ -2,7 +2,7 @@
 //! so the target re-encodes the decoded envelopes in the same layout
 //! (`version ‖ count(4) ‖ count × (len(4) ‖ Envelope)`) and requires the input back.
 #![no_main]
-use curtain::node::member::decode_gossip;
+use curtain::node::core::member::decode_gossip;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -6,7 +6,7 @@
 //! re-encoding gives back exactly the input.
 #![no_main]
 use curtain::dkg::keystore::MemberSecrets;
-use curtain::keystore::{open, parse, KdfParams, Passphrase};
+use curtain::secrets::sealed::{open, parse, KdfParams, Passphrase};
 use curtain::sdk::rln::identity_from_payload;
 use libfuzzer_sys::fuzz_target;
 

@@ -3,7 +3,7 @@
 //! `Request::from_bytes` on each frame body. Both canonical: `frame(body)` gives back the
 //! bytes a frame was read from, and a parsed request re-encodes to exactly its body.
 #![no_main]
-use curtain::quic::{frame, read_frame, Request, MAX_REQUEST};
+use curtain::protocol::quic::{frame, read_frame, Request, MAX_REQUEST};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -11,14 +11,14 @@ use curtain::dkg::ceremony::{Ceremony, Effect, RoundConfig, Secrets, Timeouts};
 use curtain::dkg::keystore::{EpochShares, MemberSecrets};
 use curtain::dkg::msg::{Entry, Msg};
 use curtain::dkg::{Pk, Sk};
-use curtain::keystore::{seal, KdfParams, Passphrase};
+use curtain::secrets::sealed::{seal, KdfParams, Passphrase};
 use curtain::ledger::block::{Block, NamespaceBatch};
 use curtain::ledger::envelope::{admissions_digest, Envelope, RlnProof};
 use curtain::ledger::release::{ReleasedBatch, ReleasedEntry, ReleasedNamespace};
 use curtain::ledger::Digest;
-use curtain::node::chain::ChainBlock;
-use curtain::node::member::ShareMessage;
-use curtain::quic::{frame, Request};
+use curtain::node::core::chain::ChainBlock;
+use curtain::node::core::member::ShareMessage;
+use curtain::protocol::quic::{frame, Request};
 use curtain_circuits::{Fr, Statement, STATEMENT_BYTES};
 use curtain_crypto::{
     deal, encrypt, verify, Decryption, EncodedCiphertext, Label, Opening, Padding, Undecryptable,

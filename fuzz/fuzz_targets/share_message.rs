@@ -1,7 +1,7 @@
 //! The shares channel: `ShareMessage::decode` (`0x00 ‖ ShareBatch` or a request) and
 //! `ShareBatch::from_bytes{,_capped}`. Canonical: re-encoding gives back exactly the input.
 #![no_main]
-use curtain::node::member::ShareMessage;
+use curtain::node::core::member::ShareMessage;
 use curtain_crypto::ShareBatch;
 use libfuzzer_sys::fuzz_target;
 

@@ -2,9 +2,9 @@
 //! §7.1), framework rejections included: path and query extractors that answer `malformed`,
 //! JSON fallbacks for unknown routes and methods, `Retry-After` on 429 and 503.
 
-use crate::node::mempool::Reject;
-use crate::node::rln::RlnReject;
-use crate::wire::ErrorBody;
+use crate::node::core::mempool::Reject;
+use crate::node::core::rln::RlnReject;
+use crate::protocol::json::ErrorBody;
 use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::{header, request::Parts, StatusCode};
 use axum::response::{IntoResponse, Response};

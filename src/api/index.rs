@@ -1,9 +1,9 @@
 //! The releases a member's API serves: the latest heights in memory (a window bounded by
 //! entries), indexed by ciphertext id, with a wake-up for streams waiting on the next height.
 
-use crate::node::release::ReleasedBatch;
-use crate::node::CtId;
-use crate::wire::{self, BatchJson, EntryJson, Outcome, PageJson, TxStatus};
+use crate::ledger::release::ReleasedBatch;
+use crate::ledger::CtId;
+use crate::protocol::json::{self, BatchJson, EntryJson, Outcome, PageJson, TxStatus};
 use curtain_crypto::Decryption;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -50,7 +50,7 @@ fn entries(b: &ReleasedBatch) -> usize {
 pub fn outcome(d: &Decryption) -> Outcome {
     match d {
         Decryption::Plaintext(p) => Outcome::Plaintext {
-            data: wire::base64_encode(p),
+            data: json::base64_encode(p),
         },
         Decryption::Undecryptable(u) => Outcome::Undecryptable {
             reason: u.code().to_string(),
@@ -76,7 +76,7 @@ pub fn batch_json(b: &ReleasedBatch, ns: u64) -> Option<BatchJson> {
                 outcome: outcome(&e.outcome),
             })
             .collect(),
-        encoded: wire::base64_encode(&b.to_bytes()),
+        encoded: json::base64_encode(&b.to_bytes()),
     })
 }
 

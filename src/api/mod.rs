@@ -15,11 +15,11 @@ pub use budget::Caps;
 pub use index::ReleaseIndex;
 pub use listener::HttpBounds;
 
-use crate::node::envelope::Envelope;
-use crate::node::mempool::Source;
-use crate::node::release::ReleasedBatch;
+use crate::ledger::envelope::Envelope;
+use crate::ledger::release::ReleasedBatch;
+use crate::node::core::mempool::Source;
 use crate::node::shell::NodeHandle;
-use crate::wire::{self, CommitteeInfos};
+use crate::protocol::json::{self, CommitteeInfos};
 use axum::{
     body::Body,
     error_handling::HandleErrorLayer,
@@ -43,7 +43,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use crate::wire::MAX_BODY;
+pub use crate::protocol::json::MAX_BODY;
 
 /// Most batches one `GET .../batches` returns.
 pub const MAX_BATCHES_PER_PAGE: usize = 256;
@@ -120,8 +120,8 @@ impl Resources {
         }
     }
 
-    pub fn report(&self) -> wire::Resources {
-        wire::Resources {
+    pub fn report(&self) -> json::Resources {
+        json::Resources {
             open_files_limit: self.open_files_limit,
             open_files: open_files(),
             http_connections: self.http.open(),
@@ -281,7 +281,7 @@ async fn rln_registry(State(api): State<Api>) -> Response {
 
 async fn rln_leaves(State(api): State<Api>) -> Response {
     match api.node.rln_leaves() {
-        Some(leaves) => Json(wire::RlnLeaves { leaves }).into_response(),
+        Some(leaves) => Json(json::RlnLeaves { leaves }).into_response(),
         None => no_rln(),
     }
 }
@@ -296,7 +296,7 @@ async fn slashing(State(api): State<Api>) -> Response {
             let secret = curtain_circuits::recover_secret(s1, s2)
                 .map(|a0| hex::encode(curtain_circuits::fr_to_be_bytes(&a0)))
                 .unwrap_or_default();
-            wire::SlashingItem {
+            json::SlashingItem {
                 nullifier: hex::encode(e.first.1.nullifier()),
                 epoch: s1.epoch,
                 first_id: hex::encode(e.first.0),
@@ -308,7 +308,7 @@ async fn slashing(State(api): State<Api>) -> Response {
             }
         })
         .collect();
-    Json(wire::SlashingList { evidence }).into_response()
+    Json(json::SlashingList { evidence }).into_response()
 }
 
 async fn health(State(api): State<Api>) -> Response {
@@ -321,7 +321,7 @@ async fn health(State(api): State<Api>) -> Response {
 }
 
 async fn status(State(api): State<Api>) -> Response {
-    Json(wire::NodeStatus {
+    Json(json::NodeStatus {
         finalized_height: api.node.finalized_height(),
         next_release: api.node.next_release(),
         faulty_members: api.node.faulty_members().iter().map(|(_, m)| *m).collect(),
@@ -349,8 +349,8 @@ fn envelope(headers: &HeaderMap, body: &[u8]) -> Result<Envelope, Refusal> {
     let bytes = if ctype.eq_ignore_ascii_case("application/octet-stream") {
         body.to_vec()
     } else if ctype.eq_ignore_ascii_case("application/json") {
-        let parsed: wire::SubmitJson = serde_json::from_slice(body).map_err(malformed)?;
-        wire::base64_decode(&parsed.envelope).ok_or_else(|| malformed("envelope is not base64"))?
+        let parsed: json::SubmitJson = serde_json::from_slice(body).map_err(malformed)?;
+        json::base64_decode(&parsed.envelope).ok_or_else(|| malformed("envelope is not base64"))?
     } else {
         return Err(refusal(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -579,8 +579,8 @@ async fn prometheus(State(api): State<Api>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::mempool::Reject;
-    use crate::node::rln::RlnReject;
+    use crate::node::core::mempool::Reject;
+    use crate::node::core::rln::RlnReject;
 
     /// Every admission refusal answers its SPEC.md §7 status and code (the process tests in
     /// tests/api_bad_input.rs reach all but `unknown_namespace`, which no configuration file
@@ -727,7 +727,7 @@ mod tests {
         ] {
             assert_eq!(
                 index::outcome(&Decryption::Undecryptable(verdict)),
-                wire::Outcome::Undecryptable {
+                json::Outcome::Undecryptable {
                     reason: name.to_string()
                 }
             );

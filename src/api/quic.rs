@@ -1,5 +1,5 @@
 //! The client API over QUIC (SPEC.md §7.2): the same operations as HTTP for high-rate clients
-//! and rollup nodes, one bidirectional stream per request, framed by `crate::quic`.
+//! and rollup nodes, one bidirectional stream per request, framed by `crate::protocol::quic`.
 //!
 //! TLS uses a self-signed certificate generated at first start and kept in the data dir
 //! (`quic.cert`, `quic.key` 0600); clients pin its SHA-256 (`quic.fingerprint`, also printed
@@ -11,11 +11,11 @@ use super::budget::{Budget, Permit};
 use super::index::ReleaseIndex;
 use super::rejection;
 use crate::ledger::envelope::Envelope;
-use crate::node::config::{write_secret, ConfigError};
-use crate::node::mempool::Source;
+use crate::node::core::mempool::Source;
+use crate::node::settings::{write_secret, ConfigError};
 use crate::node::shell::NodeHandle;
-use crate::quic::{self, answer, kind, FrameError, Request};
-use crate::wire::{CommitteeInfos, ErrorBody};
+use crate::protocol::json::{CommitteeInfos, ErrorBody};
+use crate::protocol::quic::{self, answer, kind, FrameError, Request};
 use curtain_crypto::DecodeError;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -57,9 +57,9 @@ impl QuicIdentity {
             reason,
         };
         let (cert, key) = if cert_path.exists() && key_path.exists() {
-            let cert = hex::decode(crate::node::config::read(&cert_path)?.trim())
+            let cert = hex::decode(crate::node::settings::read(&cert_path)?.trim())
                 .map_err(|e| invalid(&cert_path, e.to_string()))?;
-            let text = Zeroizing::new(crate::node::config::read(&key_path)?);
+            let text = Zeroizing::new(crate::node::settings::read(&key_path)?);
             let key = Zeroizing::new(
                 hex::decode(text.trim()).map_err(|e| invalid(&key_path, e.to_string()))?,
             );
@@ -269,7 +269,7 @@ impl Server {
             .remove(0);
         match verdict.result {
             Ok(_) => {
-                let receipt = crate::wire::Receipt {
+                let receipt = crate::protocol::json::Receipt {
                     id: hex::encode(verdict.id),
                 };
                 answer(

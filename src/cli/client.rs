@@ -1,9 +1,9 @@
 //! Client commands over the SDK: `submit`, `watch`, `status`.
 
 use anyhow::{bail, Context as _};
-use curtain::node::release::ReleasedBatch;
+use curtain::ledger::release::ReleasedBatch;
+use curtain::protocol::json::TxStatus;
 use curtain::sdk::{Client, CommitteeId};
-use curtain::wire::TxStatus;
 use curtain_crypto::Decryption;
 use std::time::{Duration, Instant};
 
@@ -156,7 +156,7 @@ pub fn watch(a: WatchArgs) -> anyhow::Result<()> {
         loop {
             let page = client.batches(0, a.namespace, from, 64).await?;
             for b in &page.batches {
-                let bytes = curtain::wire::base64_decode(&b.encoded)
+                let bytes = curtain::protocol::json::base64_decode(&b.encoded)
                     .context("batch encoding is not base64")?;
                 let batch = ReleasedBatch::from_bytes(&bytes)?;
                 client.verify_release(0, &batch).await?;

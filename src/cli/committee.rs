@@ -13,7 +13,7 @@ use curtain::dkg::{
     keystore::{self, EpochShares, KdfParams, MemberSecrets, Passphrase},
     MemberShares, Outcome,
 };
-use curtain::node::config::{
+use curtain::node::settings::{
     new_identity, public_hex, AdmissionPolicy, ClientLimits, NamespacePolicy, NodeFile,
     Participant, RlnFile,
 };
@@ -126,7 +126,7 @@ fn policies(a: &NewArgs) -> anyhow::Result<(Option<Vec<NamespacePolicy>>, Option
         }
     };
     list.sort_by_key(|p| p.id);
-    curtain::node::config::check_policies(Some(&list), rln.as_ref())
+    curtain::node::settings::check_policies(Some(&list), rln.as_ref())
         .map_err(|e| anyhow::anyhow!(e))?;
     Ok((Some(list), rln))
 }
@@ -246,7 +246,7 @@ pub fn new(a: NewArgs) -> anyhow::Result<()> {
         };
         std::fs::write(dir.join("node.toml"), toml::to_string_pretty(&node)?)?;
     }
-    let id = curtain::node::config::Committee::load(&committee_path)?.id();
+    let id = curtain::node::settings::Committee::load(&committee_path)?.id();
     println!(
         "committee {} of {} (decryption threshold {quorum}, trusted dealer: dev only) written to {}; start member i with\n  curtain node --config {}/node<i>/node.toml",
         hex::encode(id),

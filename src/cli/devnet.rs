@@ -191,7 +191,7 @@ fn run_dkg(
 ) -> anyhow::Result<()> {
     use super::dkg::DkgFile;
     use curtain::dkg::keystore::{KdfParams, Passphrase};
-    use curtain::node::config::Participant;
+    use curtain::node::settings::Participant;
     let pass = Passphrase::obtain(Some(pass_file), "")?;
     let mut members = Vec::new();
     for i in 0..a.nodes {
@@ -268,7 +268,7 @@ fn run_dkg(
         }
     }
     // Every member must have written the same public committee.
-    let read = |i: usize| -> anyhow::Result<curtain::node::config::CommitteeFile> {
+    let read = |i: usize| -> anyhow::Result<curtain::node::settings::CommitteeFile> {
         let p = dir.join(format!("node{i}/committee.json"));
         Ok(serde_json::from_str(&std::fs::read_to_string(&p)?)?)
     };
@@ -286,7 +286,7 @@ fn run_dkg(
         curtain_crypto::CommitteeKey::from_bytes(&hex::decode(&first.encryption_key)?)?.id(),
     );
     let committee_id =
-        curtain::node::config::Committee::load(&dir.join("node0/committee.json"))?.id();
+        curtain::node::settings::Committee::load(&dir.join("node0/committee.json"))?.id();
     println!(
         "dkg: {} members agreed on committee {} (key {}) in {:.2} s (transcript {})",
         a.nodes,
@@ -372,7 +372,7 @@ async fn run(
         let path = dir.join(format!("node{i}/data/quic.fingerprint"));
         let fingerprint = std::fs::read_to_string(&path)
             .ok()
-            .and_then(|t| curtain::quic::parse_fingerprint(&t))
+            .and_then(|t| curtain::protocol::quic::parse_fingerprint(&t))
             .with_context(|| format!("reading {}", path.display()))?;
         if let Some(addr) = m.quic {
             quic_members.push(QuicMember { addr, fingerprint });

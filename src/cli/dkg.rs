@@ -19,7 +19,7 @@ use curtain::dkg::{
     msg::Msg,
     Ceremony, Effect, Outcome, Pk, Previous, RoundConfig, Secrets, Timeouts,
 };
-use curtain::node::config::{
+use curtain::node::settings::{
     dkg_outputs, ClientLimits, Committee, CommitteeFile, DkgRecord, EpochEntry, NodeFile,
     Participant,
 };
@@ -376,7 +376,7 @@ fn run(file: DkgFile, pass: &Passphrase, kind: &'static str) -> anyhow::Result<(
         }
     });
     result?;
-    let id = curtain::node::config::Committee::load(&committee_out)?.id();
+    let id = curtain::node::settings::Committee::load(&committee_out)?.id();
     eprintln!("committee {} (key epoch {key_epoch})", hex::encode(id));
     println!("{}", committee_out.display());
     Ok(())

@@ -17,17 +17,17 @@ use curtain::dkg::{
     keystore::{self, Passphrase},
     MemberShares,
 };
-use curtain::node::config::ClientLimits;
+use curtain::ledger::block::BlockLimits;
+use curtain::node::settings::ClientLimits;
 use curtain::node::{
-    block::BlockLimits,
-    config::{epoch_table, Committee, NodeFile, CONSENSUS_NAMESPACE},
-    member::Member,
-    mempool::{Mempool, MempoolConfig},
-    reveal::{Collector, CollectorConfig},
-    rln::{RlnRules, RlnState},
+    core::member::Member,
+    core::mempool::{Mempool, MempoolConfig},
+    core::reveal::{Collector, CollectorConfig},
+    core::rln::{RlnRules, RlnState},
+    settings::{epoch_table, Committee, NodeFile, CONSENSUS_NAMESPACE},
     shell::{self, channel, Channels, ConsensusEpoch, ShellConfig, Timeouts},
 };
-use curtain::wire::CommitteeInfos;
+use curtain::protocol::json::CommitteeInfos;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -84,7 +84,9 @@ pub fn node(a: NodeArgs) -> anyhow::Result<()> {
     }
     let identity = identity.context("no keystore")?;
     let me_pk = identity.public_key();
-    let drain = node.drain.unwrap_or(curtain::node::epochs::DEFAULT_DRAIN);
+    let drain = node
+        .drain
+        .unwrap_or(curtain::node::core::epochs::DEFAULT_DRAIN);
     let table = epoch_table(&committees.iter().collect::<Vec<_>>(), drain)
         .context("node.toml's key epochs")?;
     if node.epochs.is_empty() {

@@ -1,9 +1,9 @@
 //! Members' keystores (SPEC.md §9.6): a member's identity key and, after a ceremony, its
-//! shares of both committee keys, in the passphrase-encrypted format of [`crate::keystore`].
+//! shares of both committee keys, in the passphrase-encrypted format of [`crate::secrets::sealed`].
 
 use super::{Pk, Sk};
-use crate::keystore::{self as sealed_file, Magic};
-pub use crate::keystore::{KdfParams, KeystoreError, Passphrase};
+use crate::secrets::sealed::{self, Magic};
+pub use crate::secrets::sealed::{KdfParams, KeystoreError, Passphrase};
 use commonware_codec::{Copying, DecodeExt as _, EncodeSize as _, ReadExt as _, Write as _};
 use commonware_cryptography::bls12381::primitives::group::Share;
 use commonware_cryptography::Signer as _;
@@ -11,7 +11,7 @@ use rand_core::CryptoRng;
 use std::path::Path;
 use zeroize::Zeroizing;
 
-/// The kind of a member's keystore (`crate::keystore`).
+/// The kind of a member's keystore (`crate::secrets::sealed`).
 const MAGIC: &Magic = b"CURTAINK";
 
 /// A member's shares of one key epoch.
@@ -97,21 +97,21 @@ pub fn seal<R: CryptoRng>(
     kdf: KdfParams,
     rng: &mut R,
 ) -> Result<Vec<u8>, KeystoreError> {
-    sealed_file::seal(MAGIC, &secrets.encode(), pass, kdf, rng)
+    sealed::seal(MAGIC, &secrets.encode(), pass, kdf, rng)
 }
 
 /// Opens a member's keystore, with a typed error for each way it can fail.
 pub fn open(bytes: &[u8], pass: &Passphrase) -> Result<MemberSecrets, KeystoreError> {
-    MemberSecrets::decode(&sealed_file::open(MAGIC, bytes, pass)?)
+    MemberSecrets::decode(&sealed::open(MAGIC, bytes, pass)?)
 }
 
 /// Writes a keystore file with mode 0600 (atomically: temp file, then rename).
 pub fn write(path: &Path, sealed: &[u8]) -> Result<(), KeystoreError> {
-    sealed_file::write(path, sealed)
+    sealed::write(path, sealed)
 }
 
 pub fn read(path: &Path, pass: &Passphrase) -> Result<MemberSecrets, KeystoreError> {
-    MemberSecrets::decode(&sealed_file::read(MAGIC, path, pass)?)
+    MemberSecrets::decode(&sealed::read(MAGIC, path, pass)?)
 }
 
 /// The identity key of a hex file (the format before keystores), for migration and tests.
@@ -191,7 +191,7 @@ mod tests {
             matches!(wrong, Err(KeystoreError::WrongPassphrase)),
             "{wrong:?}"
         );
-        use crate::keystore::HEADER;
+        use crate::secrets::sealed::HEADER;
         for cut in [0, 5, 20, HEADER - 1, HEADER, sealed.len() - 1] {
             let e = open(&sealed[..cut], &pass);
             assert!(
@@ -205,7 +205,7 @@ mod tests {
         assert!(matches!(open(&t, &pass), Err(KeystoreError::Corrupt(_))));
         // the nonce is authenticated too
         let mut t = sealed.clone();
-        t[crate::keystore::NONCE_AT] ^= 1;
+        t[crate::secrets::sealed::NONCE_AT] ^= 1;
         assert!(matches!(open(&t, &pass), Err(KeystoreError::Corrupt(_))));
         let mut t = sealed.clone();
         t[8] = 2;

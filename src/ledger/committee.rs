@@ -7,7 +7,7 @@
 //! [`CommitteeInfo`], both through [`committee_id`].
 
 use super::finality::FinalityVerifier;
-use crate::wire::CommitteeInfo;
+use crate::protocol::json::CommitteeInfo;
 use curtain_crypto::CommitteeKey;
 use sha2::{Digest as _, Sha256};
 

@@ -2,7 +2,7 @@
 //! the statement's binding to its ciphertext, registry (registration and slashing)
 //! transactions and slashing evidence anyone can check, and the wallet's side, sealing an
 //! anonymous envelope. The members' registry and nullifier state live in the node
-//! (`node::rln`), which re-exports these.
+//! (`node::core::rln`), which re-exports these.
 
 use super::envelope::{Envelope, RlnProof};
 use super::CtId;

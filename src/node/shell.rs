@@ -6,17 +6,17 @@
 //! Generic over the runtime (deterministic in simulation, tokio in the binary) and over the
 //! p2p network (simulated or authenticated), which the caller builds and passes in as channels.
 
-use super::chain::ChainBlock;
-use super::envelope::{Envelope, Verified};
-use super::epochs::EpochTable;
-use super::member::{decode_gossip, encode_gossip, Member, ShareMessage, MAX_GOSSIP_BATCH};
-use super::mempool::{Admission, Reject, Source};
-use super::release::ReleasedBatch;
-use super::reveal::{Answer, Effect};
-use super::rln::SlashingEvidence;
+use super::core::chain::ChainBlock;
+use super::core::epochs::EpochTable;
+use super::core::member::{decode_gossip, encode_gossip, Member, ShareMessage, MAX_GOSSIP_BATCH};
+use super::core::mempool::{Admission, Reject, Source};
+use super::core::reveal::{Answer, Effect};
+use super::core::rln::SlashingEvidence;
 use super::store::RecordLog;
-use super::CtId;
-use crate::wire::TxStatus;
+use crate::ledger::envelope::{Envelope, Verified};
+use crate::ledger::release::ReleasedBatch;
+use crate::ledger::CtId;
+use crate::protocol::json::TxStatus;
 use bytes::Bytes;
 use commonware_actor::Feedback;
 use commonware_broadcast::buffered;
@@ -385,7 +385,10 @@ impl NodeHandle {
 
     /// The committee of the key epoch wallets label with now, the one active at the next
     /// height: its members, n and t (a resharing keeps the key and its id).
-    pub fn committee_now(&self, infos: &crate::wire::CommitteeInfos) -> crate::wire::CommitteeInfo {
+    pub fn committee_now(
+        &self,
+        infos: &crate::protocol::json::CommitteeInfos,
+    ) -> crate::protocol::json::CommitteeInfo {
         let current = self
             .member
             .lock()
@@ -449,12 +452,12 @@ impl NodeHandle {
 
     /// The members' registry as released here: `(released height, leaves, current root,
     /// roots the next block accepts)`; `None` without anonymous namespaces.
-    pub fn rln_registry(&self) -> Option<crate::wire::RlnRegistry> {
+    pub fn rln_registry(&self) -> Option<crate::protocol::json::RlnRegistry> {
         let m = self.member.lock().expect("member lock");
         let st = m.mempool.rln()?;
         let next = m.finalized_height() + 1;
         let hex = |r: &curtain_circuits::Fr| hex::encode(curtain_circuits::fr_to_be_bytes(r));
-        Some(crate::wire::RlnRegistry {
+        Some(crate::protocol::json::RlnRegistry {
             released_height: st.registry.released(),
             leaves: st.registry.tree().next_index(),
             root: hex(&st.registry.root()),
@@ -1693,7 +1696,7 @@ async fn slasher<E: CryptoRng>(
             let (Some(st), Some((epoch, key))) = (m.mempool.rln(), m.mempool.current_key()) else {
                 continue;
             };
-            let mut tx = vec![super::rln::SLASH_TAG];
+            let mut tx = vec![super::core::rln::SLASH_TAG];
             tx.extend_from_slice(&e.to_bytes());
             curtain_crypto::Label::new(
                 key.id(),

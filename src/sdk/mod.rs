@@ -10,7 +10,7 @@
 use crate::ledger::committee::{committee_id, CheckedCommittee, CommitteeParts};
 use crate::ledger::finality::{FinalityVerifier, MAX_PROOF_DISTANCE};
 use crate::ledger::release::{ReleaseError, ReleasedBatch};
-use crate::wire::{CommitteeInfo, ErrorBody, NodeStatus, PageJson, Receipt, TxStatus};
+use crate::protocol::json::{CommitteeInfo, ErrorBody, NodeStatus, PageJson, Receipt, TxStatus};
 use curtain_crypto::{encrypt, Ciphertext, CommitteeKey, Label, Namespace, Padding};
 use rand_core::CryptoRng;
 use std::future::Future;
@@ -41,7 +41,7 @@ pub enum SdkError {
     #[error("committee key: {0}")]
     Key(String),
     #[error("key file: {0}")]
-    Keystore(#[from] crate::keystore::KeystoreError),
+    Keystore(#[from] crate::secrets::sealed::KeystoreError),
     #[error("encryption: {0}")]
     Encrypt(#[from] curtain_crypto::EncryptError),
     #[error("gave up after {0} attempts")]
@@ -240,7 +240,7 @@ pub const MAX_SMALL_ANSWER: usize = 4 << 20;
 /// Largest body read for a released batch (`GET /v1/releases/{h}`) or a page of batches: the
 /// bound of one QUIC answer, which one released batch (block limits, SPEC.md §5.1) and its
 /// JSON fit in. A page over it is asked again one batch at a time.
-pub const MAX_BATCH_ANSWER: usize = crate::quic::MAX_ANSWER;
+pub const MAX_BATCH_ANSWER: usize = crate::protocol::quic::MAX_ANSWER;
 
 /// Largest `GET /v1/rln/leaves` body for a tree of `depth`: every leaf as a quoted 64-digit
 /// hex string and a comma.

@@ -6,8 +6,8 @@
 
 use super::SdkError;
 use crate::ledger::release::ReleasedBatch;
-use crate::quic::{self, kind, PinnedCert, Request};
-use crate::wire::{BatchJson, CommitteeInfo, ErrorBody, Receipt};
+use crate::protocol::json::{BatchJson, CommitteeInfo, ErrorBody, Receipt};
+use crate::protocol::quic::{self, kind, PinnedCert, Request};
 use curtain_crypto::Ciphertext;
 use std::net::SocketAddr;
 use std::sync::Arc;

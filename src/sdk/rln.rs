@@ -2,17 +2,17 @@
 //! registration through the committee's registry namespace, and membership proofs for
 //! envelopes.
 //!
-//! The identity file is a passphrase-encrypted keystore ([`crate::keystore`], magic
+//! The identity file is a passphrase-encrypted keystore ([`crate::secrets::sealed`], magic
 //! `CURTAINI`, payload `a0(32) ‖ limit(4)`), mode 0600; in memory the secret is zeroized on
 //! drop (`curtain_circuits::Identity`). Next to it, `<file>.used` records the last message
 //! index used per epoch, so a restarted wallet never signals twice with one index (which
 //! would reveal its secret and get it slashed).
 
 use super::{get_json, max_leaves_answer, Client, SdkError, MAX_SMALL_ANSWER};
-use crate::keystore::{self, KdfParams, KeystoreError, Magic, Passphrase};
 use crate::ledger::envelope::Envelope;
 use crate::ledger::rln::{seal_anonymous, Membership, RegistryTx};
-use crate::wire::{RlnLeaves, RlnRegistry};
+use crate::protocol::json::{RlnLeaves, RlnRegistry};
+use crate::secrets::sealed::{self, KdfParams, KeystoreError, Magic, Passphrase};
 use curtain_circuits::{fr_to_be_bytes, Identity, MerkleTree, ProvingKey};
 use curtain_crypto::Namespace;
 use rand_core::CryptoRng;
@@ -37,14 +37,14 @@ pub fn create_identity<R: CryptoRng + ?Sized>(
     let mut plain = Zeroizing::new(Vec::with_capacity(36));
     plain.extend_from_slice(id.secret_bytes().as_ref());
     plain.extend_from_slice(&limit.to_be_bytes());
-    let sealed = keystore::seal(IDENTITY_MAGIC, &plain, pass, kdf, rng)?;
-    keystore::write(path, &sealed)?;
+    let sealed = sealed::seal(IDENTITY_MAGIC, &plain, pass, kdf, rng)?;
+    sealed::write(path, &sealed)?;
     Ok(id)
 }
 
 /// Loads an identity written by [`create_identity`].
 pub fn load_identity(path: &Path, pass: &Passphrase) -> Result<Identity, SdkError> {
-    let plain = keystore::read(IDENTITY_MAGIC, path, pass)?;
+    let plain = sealed::read(IDENTITY_MAGIC, path, pass)?;
     identity_from_payload(&plain)
 }
 
@@ -287,7 +287,7 @@ impl AnonymousWallet {
             .await
     }
 
-    fn rln(&self) -> Result<&crate::wire::RlnInfo, SdkError> {
+    fn rln(&self) -> Result<&crate::protocol::json::RlnInfo, SdkError> {
         self.client
             .committee()
             .rln
@@ -342,7 +342,7 @@ mod tests {
             Err(SdkError::Keystore(KeystoreError::WrongPassphrase))
         ));
         // another kind of keystore (or a payload of the wrong shape) is not an identity
-        let other = keystore::seal(
+        let other = sealed::seal(
             b"CURTAINK",
             &[7; 36],
             &pass,
@@ -350,12 +350,12 @@ mod tests {
             &mut rng,
         )
         .unwrap();
-        keystore::write(&path, &other).unwrap();
+        sealed::write(&path, &other).unwrap();
         assert!(matches!(
             load_identity(&path, &pass),
             Err(SdkError::Keystore(KeystoreError::NotAKeystore))
         ));
-        let short = keystore::seal(
+        let short = sealed::seal(
             IDENTITY_MAGIC,
             &[7; 35],
             &pass,
@@ -363,7 +363,7 @@ mod tests {
             &mut rng,
         )
         .unwrap();
-        keystore::write(&path, &short).unwrap();
+        sealed::write(&path, &short).unwrap();
         assert!(matches!(
             load_identity(&path, &pass),
             Err(SdkError::Keystore(KeystoreError::Corrupt(_)))

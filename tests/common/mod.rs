@@ -4,7 +4,7 @@
 // Each test binary includes this module and uses part of it.
 #![allow(dead_code)]
 
-use curtain::node::config::{Committee, NodeFile};
+use curtain::node::settings::{Committee, NodeFile};
 use curtain_crypto::{encrypt, CommitteeKey, EncodedCiphertext, Label, Padding};
 use rand_core::CryptoRng;
 use std::io::{Read as _, Write as _};

@@ -8,11 +8,11 @@
 //! check per key epoch. Everything before decoding works on the encoding alone, so a
 //! duplicate or a flood costs a hash, not a decompression.
 
-use super::block::{Block, BlockLimits, NamespaceBatch};
-use super::envelope::{admissions_digest, Envelope, RlnProof, Verified};
 use super::epochs::{EpochTable, LabelWindow};
 use super::rln::{check_binding, Recorded, RlnReject, RlnState, SlashingEvidence};
-use super::CtId;
+use crate::ledger::block::{Block, BlockLimits, NamespaceBatch};
+use crate::ledger::envelope::{admissions_digest, Envelope, RlnProof, Verified};
+use crate::ledger::CtId;
 use curtain_circuits::{Proof, Statement, VerifyingKey};
 use curtain_crypto::{
     decode_all, verify_batch, Ciphertext, CommitteeKey, DecodeError, EncodedCiphertext, Namespace,

@@ -3,13 +3,13 @@
 //! epochs made by the real ceremony code (a DKG, then a reshare that removes one member and
 //! adds another).
 
-use super::block::{Block, BlockError, BlockLimits};
 use super::chain::{verify_chain_block, ChainBlock};
-use super::envelope::Verified;
 use super::epochs::EpochTable;
 use super::mempool::{Mempool, MempoolConfig, Reject, Source};
 use super::reveal::{batch_id, Collector, CollectorConfig, Effect, FinalizedBlock};
 use crate::dkg::{local, Pk, Sk, Timeouts};
+use crate::ledger::block::{Block, BlockError, BlockLimits};
+use crate::ledger::envelope::Verified;
 use commonware_cryptography::Signer as _;
 use curtain_crypto::{deal, encrypt, CommitteeKey, Decryption, KeyShare, Label, Padding};
 use rand_chacha::ChaCha20Rng;
@@ -62,7 +62,7 @@ fn labels_are_admitted_and_ordered_within_their_windows() {
     assert_eq!(pool.len(), 3);
     // a proposal at height 5 = H + drain leaves the old labels out; at 4 it takes them
     let limits = BlockLimits::default();
-    let at = |h: u64| Block::new(super::Digest([0; 32]), h - 1, Vec::new());
+    let at = |h: u64| Block::new(crate::ledger::Digest([0; 32]), h - 1, Vec::new());
     let b5 = pool.build(&at(5), &limits, &HashSet::new());
     assert_eq!(b5.ids().collect::<Vec<_>>(), vec![&e1[0].id()]);
     let b4 = pool.build(&at(4), &limits, &HashSet::new());
@@ -72,7 +72,7 @@ fn labels_are_admitted_and_ordered_within_their_windows() {
     let bad = Block::new(
         parent.digest(),
         2,
-        vec![super::block::NamespaceBatch {
+        vec![crate::ledger::block::NamespaceBatch {
             namespace: 1,
             ids: vec![e1[1].id()],
         }],
@@ -129,7 +129,7 @@ const FAST: Timeouts = Timeouts {
 
 struct Peer {
     collector: Collector,
-    released: Vec<super::release::ReleasedBatch>,
+    released: Vec<crate::ledger::release::ReleasedBatch>,
     /// (height, batch id) of every batch this peer sent.
     sent: Vec<(u64, [u8; 32])>,
 }
@@ -208,7 +208,7 @@ fn each_height_is_decrypted_by_the_committee_active_there() {
         let b = Block::new(
             parent.digest(),
             h,
-            vec![super::block::NamespaceBatch {
+            vec![crate::ledger::block::NamespaceBatch {
                 namespace: 1,
                 ids: cts.iter().map(|c| c.id()).collect(),
             }],
@@ -307,8 +307,8 @@ fn each_height_is_decrypted_by_the_committee_active_there() {
 /// later ones with increasing activation heights; each refusal is a typed error.
 #[test]
 fn committee_files_must_chain_into_one_epoch_table() {
-    use super::config::{epoch_table, Committee, EpochChainError};
     use super::epochs::EpochError;
+    use crate::node::settings::{epoch_table, Committee, EpochChainError};
     let members = identities(4, 11);
     let k0 = local::dkg(&members, FAST).unwrap();
     let k1 = local::reshare(&k0, &members, &members, FAST).unwrap();

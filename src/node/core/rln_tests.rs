@@ -2,14 +2,14 @@
 //! missing, mauled and moved proofs, over quota with slashing evidence), block rules and
 //! release encoding. A depth-4 dev circuit keeps proofs fast.
 
-use super::block::{Block, BlockError, BlockLimits};
 use super::chain::{verify_chain_block, ChainBlock};
-use super::config::RlnSettings;
-use super::envelope::{Envelope, RlnProof};
 use super::mempool::{Mempool, MempoolConfig, Reject, Source};
-use super::release::{ReleasedBatch, ReleasedEntry, ReleasedNamespace};
 use super::rln::*;
-use super::Digest;
+use crate::ledger::block::{Block, BlockError, BlockLimits};
+use crate::ledger::envelope::{Envelope, RlnProof};
+use crate::ledger::release::{ReleasedBatch, ReleasedEntry, ReleasedNamespace};
+use crate::ledger::Digest;
+use crate::node::settings::RlnSettings;
 use curtain_circuits::{
     fr_to_be_bytes, setup_dev, CircuitParams, Identity, MerkleTree, ProvingKey, VerifyingKey,
 };
@@ -358,7 +358,7 @@ fn blocks_carry_proofs_and_members_check_them() {
         g.digest(),
         1,
         block.batches.clone(),
-        super::envelope::admissions_digest(lying.iter().map(|e| e.rln().map(|p| &**p))),
+        crate::ledger::envelope::admissions_digest(lying.iter().map(|e| e.rln().map(|p| &**p))),
     );
     let lcb = ChainBlock::new(lying_block, lying).unwrap();
     assert!(matches!(
@@ -370,7 +370,7 @@ fn blocks_carry_proofs_and_members_check_them() {
     let pb = Block::new(
         g.digest(),
         1,
-        vec![super::block::NamespaceBatch {
+        vec![crate::ledger::block::NamespaceBatch {
             namespace: ANON,
             ids: vec![plain.id()],
         }],

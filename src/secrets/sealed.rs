@@ -313,7 +313,7 @@ pub fn open(
 
 /// Writes a keystore file with mode 0600 (atomically: temp file, then rename).
 pub fn write(path: &Path, sealed: &[u8]) -> Result<(), KeystoreError> {
-    crate::private_file::write(path, sealed).map_err(|source| KeystoreError::Io {
+    crate::secrets::private_file::write(path, sealed).map_err(|source| KeystoreError::Io {
         path: path.display().to_string(),
         source,
     })

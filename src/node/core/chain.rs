@@ -7,12 +7,12 @@
 //! network checks structure and hashes, and the points are decoded only where a body must be
 //! verified (a proposal's bodies this member does not hold, a backfilled final block).
 
-use super::block::{check_proposal, Block, BlockError, BlockLimits, Lookup};
-use super::envelope::{admissions_digest, Envelope, RlnProof, Verified, MAX_ENVELOPE_LEN};
 use super::epochs::LabelWindow;
 use super::mempool::{verify_rln_batch, Mempool};
 use super::rln::{check_binding, RlnReject};
-use super::CtId;
+use crate::ledger::block::{check_proposal, Block, BlockError, BlockLimits, Lookup};
+use crate::ledger::envelope::{admissions_digest, Envelope, RlnProof, Verified, MAX_ENVELOPE_LEN};
+use crate::ledger::CtId;
 use bytes::{Buf, BufMut};
 use commonware_codec::{EncodeSize, Error as CodecError, Read, Write};
 use commonware_consensus::{types::Height, Heightable};

@@ -5,9 +5,9 @@
 //! node-free parts (rejections, registry transactions, evidence, sealing) are in
 //! `crate::ledger::rln`, re-exported here.
 
-use super::config::RlnSettings;
-use super::envelope::RlnProof;
-use super::CtId;
+use crate::ledger::envelope::RlnProof;
+use crate::ledger::CtId;
+use crate::node::settings::RlnSettings;
 use curtain_circuits::{
     commitment, fr_from_be_bytes, fr_to_be_bytes, Fr, MerkleTree, Statement, VerifyingKey,
 };

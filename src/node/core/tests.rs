@@ -1,11 +1,11 @@
 //! Unit tests of the node's pure cores.
 
-use super::block::*;
-use super::envelope::Envelope;
 use super::mempool::*;
-use super::release::*;
 use super::reveal::*;
-use super::{CtId, Digest};
+use crate::ledger::block::*;
+use crate::ledger::envelope::Envelope;
+use crate::ledger::release::*;
+use crate::ledger::{CtId, Digest};
 use curtain_crypto::{
     deal, encrypt, CommitteeKey, Decryption, EncodedCiphertext, KeyShare, Label, Padding,
     ShareBatch,

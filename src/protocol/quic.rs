@@ -6,7 +6,7 @@
 //! answer body is `kind(1) ‖ payload`. Encodings are those of the HTTP API: envelopes as
 //! `application/octet-stream`, receipts, errors and batches as their JSON.
 
-use crate::wire::MAX_BODY;
+use crate::protocol::json::MAX_BODY;
 use sha2::{Digest as _, Sha256};
 use std::sync::Arc;
 use tokio::io::AsyncReadExt as _;

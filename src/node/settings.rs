@@ -5,9 +5,9 @@
 //! keystore (`crate::dkg::keystore`), opened with a passphrase from a file, the
 //! `CURTAIN_PASSPHRASE` environment variable or a prompt.
 
-use super::mempool::MempoolConfig;
+use super::core::mempool::MempoolConfig;
 use super::shell::{ConsensusScheme, PublicKey};
-use crate::wire::{CommitteeInfo, MemberInfo, RlnInfo};
+use crate::protocol::json::{CommitteeInfo, MemberInfo, RlnInfo};
 use bytes::Bytes;
 use commonware_codec::{Decode as _, DecodeExt as _, Encode as _};
 use commonware_cryptography::bls12381::primitives::{
@@ -230,9 +230,11 @@ pub fn read(path: &Path) -> Result<String, ConfigError> {
 /// Writes a file readable by its owner only (the QUIC certificate's private key; members'
 /// shares go to encrypted keystores, `crate::dkg::keystore`).
 pub fn write_secret(path: &Path, contents: &str) -> Result<(), ConfigError> {
-    crate::private_file::write(path, contents.as_bytes()).map_err(|source| ConfigError::Io {
-        path: path.to_path_buf(),
-        source,
+    crate::secrets::private_file::write(path, contents.as_bytes()).map_err(|source| {
+        ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     })
 }
 
@@ -455,7 +457,7 @@ pub enum EpochChainError {
     #[error("key epoch {epoch}: {reason}")]
     Mismatch { epoch: u64, reason: &'static str },
     #[error(transparent)]
-    Table(#[from] super::epochs::EpochError),
+    Table(#[from] super::core::epochs::EpochError),
 }
 
 /// Checks that `committees` (oldest first) are one committee's consecutive key epochs — same
@@ -464,8 +466,10 @@ pub enum EpochChainError {
 pub fn epoch_table(
     committees: &[&Committee],
     drain: u64,
-) -> Result<super::epochs::EpochTable, EpochChainError> {
-    let first = committees.first().ok_or(super::epochs::EpochError::Empty)?;
+) -> Result<super::core::epochs::EpochTable, EpochChainError> {
+    let first = committees
+        .first()
+        .ok_or(super::core::epochs::EpochError::Empty)?;
     let mut list = Vec::with_capacity(committees.len());
     for (i, c) in committees.iter().enumerate() {
         let mismatch = |reason| EpochChainError::Mismatch {
@@ -488,7 +492,7 @@ pub fn epoch_table(
         };
         list.push((c.key_epoch, activation));
     }
-    Ok(super::epochs::EpochTable::new(list, drain)?)
+    Ok(super::core::epochs::EpochTable::new(list, drain)?)
 }
 
 /// Decodes a committee's identities (hex, sorted, distinct) and its consensus public

@@ -3,12 +3,12 @@
 //! batches, combines them optimistically, names faulty members, and emits released batches in
 //! height order.
 
-use super::block::{Block, BlockError};
 use super::chain::{verify_ciphertexts, ChainBlock};
-use super::envelope::Verified;
 use super::epochs::EpochTable;
-use super::release::{ReleasedBatch, ReleasedEntry, ReleasedNamespace};
-use super::{CtId, Digest};
+use crate::ledger::block::{Block, BlockError};
+use crate::ledger::envelope::Verified;
+use crate::ledger::release::{ReleasedBatch, ReleasedEntry, ReleasedNamespace};
+use crate::ledger::{CtId, Digest};
 use curtain_crypto::{
     combine, CombineError, CommitteeKey, FaultEvidence, KeyShare, Namespace, ShareBatch,
     VerifiedCiphertext,

@@ -5,13 +5,13 @@
 //! [`FinalizedBlock`] is made, so it is the only way to decryption shares. The shell calls it
 //! only for blocks the consensus engine reported finalized, with the finalization certificate.
 
-use super::block::{Block, BlockError, BlockLimits};
 use super::chain::{verify_chain_block, verify_unheld, ChainBlock};
-use super::envelope::{Envelope, Verified, MAX_ENVELOPE_LEN};
 use super::mempool::{Mempool, Reject, NOT_ORDERED_STRIKES};
-use super::release::ReleasedBatch;
 use super::reveal::{Answer, Collector, Effect, FinalizedBlock, ShareError};
-use super::{CtId, Digest};
+use crate::ledger::block::{Block, BlockError, BlockLimits};
+use crate::ledger::envelope::{Envelope, Verified, MAX_ENVELOPE_LEN};
+use crate::ledger::release::ReleasedBatch;
+use crate::ledger::{CtId, Digest};
 use curtain_crypto::{encoding::Reader, DecodeError, Decryption, ShareBatch};
 use rand_core::CryptoRng;
 use std::collections::{HashMap, HashSet};
