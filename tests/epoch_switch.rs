@@ -24,11 +24,12 @@ use curtain::ledger::block::BlockLimits;
 use curtain::ledger::committee::{committee_id, CheckedCommittee, CommitteeParts};
 use curtain::ledger::release::ReleasedBatch;
 use curtain::node::{
+    self as node, channel,
     core::epochs::EpochTable,
     core::member::{Member, ShareMessage},
     core::mempool::{Mempool, MempoolConfig, Source},
     core::reveal::{batch_id, Collector, CollectorConfig},
-    shell::{self, channel, Channels, ConsensusEpoch, ConsensusScheme, NodeHandle, ShellConfig},
+    Channels, ConsensusEpoch, ConsensusScheme, EngineConfig, NodeHandle,
 };
 use curtain::protocol::json::{CommitteeInfo, MemberInfo};
 use curtain::sdk::{Client, CommitteeId, SdkError};
@@ -222,7 +223,7 @@ fn run(seed: u64, old: &[usize], new: &[usize]) -> Outcome {
                 Collector::new(CollectorConfig::default(), keys.clone(), my_shares, 1),
                 BlockLimits::default(),
             );
-            let cfg = ShellConfig {
+            let cfg = EngineConfig {
                 me: pk.clone(),
                 peers: union.clone(),
                 epochs,
@@ -240,7 +241,7 @@ fn run(seed: u64, old: &[usize], new: &[usize]) -> Outcome {
                 .with_attribute("peer", p)
                 .spawn(move |ctx| async move {
                     let (handle, _tasks) =
-                        shell::start(ctx, cfg, channels, peers, blocker, tx).await;
+                        node::start(ctx, cfg, channels, peers, blocker, tx).await;
                     let _ = handle_tx.send(handle);
                     futures::future::pending::<()>().await
                 });

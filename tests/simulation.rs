@@ -29,10 +29,11 @@ use curtain::ledger::block::BlockLimits;
 use curtain::ledger::finality::{self, FinalityVerifier};
 use curtain::ledger::release::ReleasedBatch;
 use curtain::node::{
+    self as node, channel,
     core::member::{Member, ShareMessage},
     core::mempool::{Mempool, MempoolConfig, Source},
     core::reveal::{batch_id, Collector, CollectorConfig},
-    shell::{self, channel, Channels, ConsensusScheme, NodeHandle, ShellConfig, Timeouts},
+    Channels, ConsensusScheme, EngineConfig, NodeHandle, Timeouts,
 };
 use curtain_crypto::{deal, CommitteeKey, Decryption, KeyShare};
 use std::collections::{BTreeMap, BTreeSet};
@@ -503,7 +504,7 @@ impl Committee {
                 .with_attribute("copy", copy)
                 .spawn(move |ctx| async move {
                     let (handle, _tasks) =
-                        shell::start(ctx, cfg, channels, peers, blocker, tx).await;
+                        node::start(ctx, cfg, channels, peers, blocker, tx).await;
                     let _ = handle_tx.send(handle);
                     futures::future::pending::<()>().await
                 });
@@ -516,7 +517,7 @@ impl Committee {
         started
     }
 
-    fn config(&self, i: usize, partition: &str) -> ShellConfig {
+    fn config(&self, i: usize, partition: &str) -> EngineConfig {
         let scheme = ConsensusScheme::signer(
             NAMESPACE,
             self.participants.clone(),
@@ -535,7 +536,7 @@ impl Committee {
             ),
             BlockLimits::default(),
         );
-        ShellConfig::single(
+        EngineConfig::single(
             self.pks[i].clone(),
             0,
             self.pks.clone(),

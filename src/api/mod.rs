@@ -18,7 +18,7 @@ pub use listener::HttpBounds;
 use crate::ledger::envelope::Envelope;
 use crate::ledger::release::ReleasedBatch;
 use crate::node::core::mempool::Source;
-use crate::node::shell::NodeHandle;
+use crate::node::NodeHandle;
 use crate::protocol::json::{self, CommitteeInfos};
 use axum::{
     body::Body,

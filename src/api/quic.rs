@@ -13,7 +13,7 @@ use super::rejection;
 use crate::ledger::envelope::Envelope;
 use crate::node::core::mempool::Source;
 use crate::node::settings::{write_secret, ConfigError};
-use crate::node::shell::NodeHandle;
+use crate::node::NodeHandle;
 use crate::protocol::json::{CommitteeInfos, ErrorBody};
 use crate::protocol::quic::{self, answer, kind, FrameError, Request};
 use curtain_crypto::DecodeError;
@@ -91,17 +91,20 @@ impl QuicIdentity {
         })
     }
 
-    fn server_config(&self) -> Result<quinn::ServerConfig, String> {
+    fn server_config(&self) -> std::io::Result<quinn::ServerConfig> {
+        let invalid = |e: &dyn std::fmt::Display| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
+        };
         let key = rustls::pki_types::PrivateKeyDer::Pkcs8(self.key.to_vec().into());
         let mut tls = rustls::ServerConfig::builder_with_provider(quic::crypto_provider())
             .with_protocol_versions(&[&rustls::version::TLS13])
-            .map_err(|e| e.to_string())?
+            .map_err(|e| invalid(&e))?
             .with_no_client_auth()
             .with_single_cert(vec![self.cert.clone()], key)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| invalid(&e))?;
         tls.alpn_protocols = vec![quic::ALPN.to_vec()];
         let crypto =
-            quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(|e| e.to_string())?;
+            quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(|e| invalid(&e))?;
         let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
         let mut transport = quinn::TransportConfig::default();
         transport
@@ -128,10 +131,7 @@ struct Server {
 
 /// Binds the QUIC endpoint (UDP `addr`) with `identity`'s certificate.
 pub fn bind(identity: &QuicIdentity, addr: SocketAddr) -> std::io::Result<quinn::Endpoint> {
-    let config = identity
-        .server_config()
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    quinn::Endpoint::server(config, addr)
+    quinn::Endpoint::server(identity.server_config()?, addr)
 }
 
 /// Serves QUIC on `endpoint` until `shutdown` resolves. Every connection is admitted against

@@ -20,12 +20,13 @@ use curtain::dkg::{
 use curtain::ledger::block::BlockLimits;
 use curtain::node::settings::ClientLimits;
 use curtain::node::{
+    self as node, channel,
     core::member::Member,
     core::mempool::{Mempool, MempoolConfig},
     core::reveal::{Collector, CollectorConfig},
     core::rln::{RlnRules, RlnState},
     settings::{epoch_table, Committee, NodeFile, CONSENSUS_NAMESPACE},
-    shell::{self, channel, Channels, ConsensusEpoch, ShellConfig, Timeouts},
+    Channels, ConsensusEpoch, EngineConfig, Timeouts,
 };
 use curtain::protocol::json::CommitteeInfos;
 use std::collections::BTreeMap;
@@ -234,9 +235,9 @@ pub fn node(a: NodeArgs) -> anyhow::Result<()> {
                 BlockLimits::default(),
             );
             let (tx, rx) = mpsc::unbounded_channel();
-            let (handle, _tasks) = shell::start(
+            let (handle, _tasks) = node::start(
                 context.child("member"),
-                ShellConfig {
+                EngineConfig {
                     me: me_pk.clone(),
                     peers,
                     epochs: consensus,

@@ -228,7 +228,7 @@ impl ReleasedBatch {
 }
 
 /// The append-only release log's in-memory head: enforces height order and chaining. The
-/// shell persists each appended batch before publishing it.
+/// persist actor writes each appended batch before publishing it.
 #[derive(Clone, Debug)]
 pub struct ReleaseLog {
     next_height: u64,

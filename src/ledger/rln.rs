@@ -116,17 +116,43 @@ impl SlashingEvidence {
 
     /// Anyone's check: both statements are bound to their ids, share the nullifier, differ
     /// in `x`, and both proofs verify. Returns the recovered secret `a0`.
-    pub fn verify(&self, vk: &VerifyingKey) -> Result<Fr, String> {
+    pub fn verify(&self, vk: &VerifyingKey) -> Result<Fr, EvidenceError> {
         let (s1, s2) = (&self.first.1.statement, &self.second.1.statement);
         for (id, p) in [&self.first, &self.second] {
             if p.statement.x != signal_hash(id) {
-                return Err("a statement is not bound to its ciphertext id".into());
+                return Err(EvidenceError::Unbound);
             }
-            let proof = p.decode_proof().map_err(|e| e.to_string())?;
-            curtain_circuits::verify(vk, &p.statement, &proof).map_err(|e| e.to_string())?;
+            let proof = p.decode_proof()?;
+            curtain_circuits::verify(vk, &p.statement, &proof)?;
         }
-        recover_secret(s1, s2).map_err(|e| e.to_string())
+        Ok(recover_secret(s1, s2)?)
     }
+}
+
+/// Why slashing evidence does not hold.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EvidenceError {
+    #[error("a statement is not bound to its ciphertext id")]
+    Unbound,
+    #[error("a proof does not decode: {0}")]
+    Proof(#[from] curtain_circuits::DecodeError),
+    #[error("a proof does not verify: {0}")]
+    Verify(#[from] curtain_circuits::VerifyError),
+    #[error("the two statements do not give the secret: {0}")]
+    Recover(#[from] curtain_circuits::RecoverError),
+}
+
+/// Why an anonymous envelope could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error("the sender tag is too long for a label")]
+    SenderTooLong,
+    #[error("encryption: {0}")]
+    Encrypt(#[from] curtain_crypto::EncryptError),
+    #[error("the identity's leaf is not in the tree: {0}")]
+    Tree(#[from] curtain_circuits::TreeError),
+    #[error("proving: {0}")]
+    Prove(#[from] curtain_circuits::ProveError),
 }
 
 /// What a wallet needs to make an anonymous envelope, besides the plaintext.
@@ -171,19 +197,18 @@ pub fn seal_anonymous<R: rand_core::CryptoRng + ?Sized>(
     m: &Membership<'_>,
     pk: &curtain_circuits::ProvingKey,
     rng: &mut R,
-) -> Result<Envelope, String> {
+) -> Result<Envelope, SealError> {
     let sender = nullifier_of(m.identity, m.epoch, m.message_index);
     let label = curtain_crypto::Label::new(key.id(), key_epoch, namespace, &sender)
-        .ok_or("sender tag too long")?;
+        .ok_or(SealError::SenderTooLong)?;
     let ct = curtain_crypto::encrypt(
         key.encryption_key(),
         &label,
         payload,
         curtain_crypto::Padding::Buckets,
         rng,
-    )
-    .map_err(|e| e.to_string())?;
-    let path = m.tree.path(m.index).map_err(|e| e.to_string())?;
+    )?;
+    let path = m.tree.path(m.index)?;
     let witness = curtain_circuits::Witness {
         identity: m.identity,
         path: &path,
@@ -192,7 +217,7 @@ pub fn seal_anonymous<R: rand_core::CryptoRng + ?Sized>(
         message_index: m.message_index,
         signal: signal_hash(&ct.id()),
     };
-    let proof = curtain_circuits::prove(pk, &witness, rng).map_err(|e| e.to_string())?;
+    let proof = curtain_circuits::prove(pk, &witness, rng)?;
     Ok(Envelope::anonymous(
         ct.encoded().clone(),
         RlnProof::new(witness.statement(), &proof),

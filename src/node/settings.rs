@@ -5,8 +5,9 @@
 //! keystore (`crate::dkg::keystore`), opened with a passphrase from a file, the
 //! `CURTAIN_PASSPHRASE` environment variable or a prompt.
 
+use super::consensus::{ConsensusScheme, PublicKey};
 use super::core::mempool::MempoolConfig;
-use super::shell::{ConsensusScheme, PublicKey};
+use super::core::rln::RlnSettings;
 use crate::protocol::json::{CommitteeInfo, MemberInfo, RlnInfo};
 use bytes::Bytes;
 use commonware_codec::{Decode as _, DecodeExt as _, Encode as _};
@@ -252,36 +253,62 @@ pub struct Committee {
     pub dkg: Option<DkgRecord>,
 }
 
-/// The checked `rln` section.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RlnSettings {
-    pub circuit_digest: [u8; 32],
-    pub registry_namespace: Namespace,
-    pub epoch_blocks: u64,
-    pub root_window: usize,
-    pub root_lag: u64,
-    /// The anonymous namespaces.
-    pub anonymous: BTreeSet<Namespace>,
-}
-
 /// Most roots a member keeps acceptable at once.
 pub const MAX_ROOT_WINDOW: u32 = 1024;
 
 /// Served namespaces and their admission policies (`None`: every namespace, open).
 pub type Policies = Option<BTreeMap<Namespace, AdmissionPolicy>>;
 
+/// Why a committee file's namespace or RLN section is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("namespace {0} listed twice")]
+    Duplicate(Namespace),
+    #[error("an anonymous namespace needs the `rln` section")]
+    MissingRln,
+    #[error("rln.circuit_digest must be 32 bytes of hex")]
+    CircuitDigest,
+    #[error("rln.registry_namespace must be a served, open namespace")]
+    RegistryNamespace,
+    #[error("rln.epoch_blocks must be at least 1")]
+    EpochBlocks,
+    #[error("rln.root_window must be in 1..={MAX_ROOT_WINDOW}")]
+    RootWindow,
+}
+
+/// Why a committee file (or its ceremony record) does not decode.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitteeFileError {
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    #[error("a hex field: {0}")]
+    Hex(#[from] hex::FromHexError),
+    #[error("a consensus key or ceremony output: {0}")]
+    Codec(#[from] commonware_codec::Error),
+    #[error("encryption_key: {0}")]
+    Key(#[from] curtain_crypto::DecodeError),
+    #[error("participants must be sorted by identity, no repeats")]
+    Unsorted,
+    #[error("no participants")]
+    Empty,
+    #[error("the encryption key is for {key} members, the committee lists {members}")]
+    Size { key: usize, members: usize },
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+}
+
 /// Checks the namespace and RLN sections of a committee file.
 pub fn check_policies(
     namespaces: Option<&[NamespacePolicy]>,
     rln: Option<&RlnFile>,
-) -> Result<(Policies, Option<RlnSettings>), String> {
+) -> Result<(Policies, Option<RlnSettings>), PolicyError> {
     let policies = match namespaces {
         None => None,
         Some(list) => {
             let mut map = BTreeMap::new();
             for p in list {
                 if map.insert(p.id, p.admission).is_some() {
-                    return Err(format!("namespace {} listed twice", p.id));
+                    return Err(PolicyError::Duplicate(p.id));
                 }
             }
             Some(map)
@@ -295,22 +322,22 @@ pub fn check_policies(
         .collect();
     let rln = match rln {
         None if anonymous.is_empty() => None,
-        None => return Err("an anonymous namespace needs the `rln` section".into()),
+        None => return Err(PolicyError::MissingRln),
         Some(r) => {
             let digest: [u8; 32] = hex::decode(&r.circuit_digest)
                 .ok()
                 .and_then(|b| b.try_into().ok())
-                .ok_or("rln.circuit_digest must be 32 bytes of hex")?;
+                .ok_or(PolicyError::CircuitDigest)?;
             if policies.as_ref().and_then(|p| p.get(&r.registry_namespace))
                 != Some(&AdmissionPolicy::Open)
             {
-                return Err("rln.registry_namespace must be a served, open namespace".into());
+                return Err(PolicyError::RegistryNamespace);
             }
             if r.epoch_blocks == 0 {
-                return Err("rln.epoch_blocks must be at least 1".into());
+                return Err(PolicyError::EpochBlocks);
             }
             if !(1..=MAX_ROOT_WINDOW).contains(&r.root_window) {
-                return Err(format!("rln.root_window must be in 1..={MAX_ROOT_WINDOW}"));
+                return Err(PolicyError::RootWindow);
             }
             Some(RlnSettings {
                 circuit_digest: digest,
@@ -331,17 +358,20 @@ impl Committee {
     }
 
     /// Decodes and checks a committee file's text (what [`Committee::load`] reads).
-    pub fn from_json(text: &str) -> Result<Self, String> {
-        let file: CommitteeFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    pub fn from_json(text: &str) -> Result<Self, CommitteeFileError> {
+        let file: CommitteeFile = serde_json::from_str(text)?;
         let (identities, consensus_public) = decode_consensus(
             file.participants.iter().map(|p| p.identity.as_str()),
             &file.consensus_public,
         )
-        .map_err(|e| e.to_string())?;
-        let ek = hex::decode(&file.encryption_key).map_err(|e| e.to_string())?;
-        let encryption_key = CommitteeKey::from_bytes(&ek).map_err(|e| e.to_string())?;
+        ?;
+        let ek = hex::decode(&file.encryption_key)?;
+        let encryption_key = CommitteeKey::from_bytes(&ek)?;
         if encryption_key.n() != identities.len() {
-            return Err("encryption key size differs from the committee".into());
+            return Err(CommitteeFileError::Size {
+                key: encryption_key.n(),
+                members: identities.len(),
+            });
         }
         let (namespaces, rln) = check_policies(file.namespaces.as_deref(), file.rln.as_ref())?;
         Ok(Self {
@@ -500,20 +530,16 @@ pub fn epoch_table(
 fn decode_consensus<'a>(
     identities: impl Iterator<Item = &'a str>,
     consensus_public: &str,
-) -> Result<(Vec<PublicKey>, Sharing<MinSig>), String> {
+) -> Result<(Vec<PublicKey>, Sharing<MinSig>), CommitteeFileError> {
     let identities = identities
-        .map(|id| {
-            let bytes = hex::decode(id).map_err(|e| e.to_string())?;
-            PublicKey::decode(Bytes::from(bytes)).map_err(|e| e.to_string())
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|id| Ok(PublicKey::decode(Bytes::from(hex::decode(id)?))?))
+        .collect::<Result<Vec<_>, CommitteeFileError>>()?;
     if identities.windows(2).any(|w| w[0] >= w[1]) {
-        return Err("participants must be sorted by identity, no repeats".into());
+        return Err(CommitteeFileError::Unsorted);
     }
-    let n = NonZeroU32::new(identities.len() as u32).ok_or("no participants")?;
-    let cp = hex::decode(consensus_public).map_err(|e| e.to_string())?;
-    let sharing = Sharing::<MinSig>::decode_cfg(Bytes::from(cp), &(n, ModeVersion::v0()))
-        .map_err(|e| e.to_string())?;
+    let n = NonZeroU32::new(identities.len() as u32).ok_or(CommitteeFileError::Empty)?;
+    let cp = hex::decode(consensus_public)?;
+    let sharing = Sharing::<MinSig>::decode_cfg(Bytes::from(cp), &(n, ModeVersion::v0()))?;
     Ok((identities, sharing))
 }
 
@@ -531,12 +557,17 @@ pub type DkgOutput =
     commonware_cryptography::bls12381::dkg::feldman_desmedt::Output<MinSig, PublicKey>;
 
 /// The decoded ceremony outputs of a committee file (for resharing).
-pub fn dkg_outputs(record: &DkgRecord, n: usize) -> Result<(DkgOutput, DkgOutput), String> {
+pub fn dkg_outputs(
+    record: &DkgRecord,
+    n: usize,
+) -> Result<(DkgOutput, DkgOutput), CommitteeFileError> {
     use commonware_cryptography::bls12381::dkg::feldman_desmedt::Output;
-    let max = NonZeroU32::new(n as u32).ok_or("empty committee")?;
-    let dec = |h: &str| -> Result<Output<MinSig, PublicKey>, String> {
-        let b = hex::decode(h).map_err(|e| e.to_string())?;
-        Output::decode_cfg(Bytes::from(b), &(max, ModeVersion::v0())).map_err(|e| e.to_string())
+    let max = NonZeroU32::new(n as u32).ok_or(CommitteeFileError::Empty)?;
+    let dec = |h: &str| -> Result<Output<MinSig, PublicKey>, CommitteeFileError> {
+        Ok(Output::decode_cfg(
+            Bytes::from(hex::decode(h)?),
+            &(max, ModeVersion::v0()),
+        )?)
     };
     Ok((
         dec(&record.consensus_output)?,

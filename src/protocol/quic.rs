@@ -75,7 +75,7 @@ pub enum FrameError {
     #[error("malformed request: {0}")]
     Malformed(&'static str),
     #[error("stream: {0}")]
-    Stream(String),
+    Stream(std::io::ErrorKind),
 }
 
 impl FrameError {
@@ -179,7 +179,7 @@ pub async fn read_frame<R: tokio::io::AsyncRead + Unpin + ?Sized>(
         .take(len as u64)
         .read_to_end(&mut body)
         .await
-        .map_err(|e| FrameError::Stream(e.to_string()))?;
+        .map_err(|e| FrameError::Stream(e.kind()))?;
     if body.len() < len {
         return Err(FrameError::Truncated);
     }
@@ -199,7 +199,7 @@ async fn fill<R: tokio::io::AsyncRead + Unpin + ?Sized>(
         let mut rb = tokio::io::ReadBuf::new(&mut buf[n..]);
         std::future::poll_fn(|cx| std::pin::Pin::new(&mut *recv).poll_read(cx, &mut rb))
             .await
-            .map_err(|e| FrameError::Stream(e.to_string()))?;
+            .map_err(|e| FrameError::Stream(e.kind()))?;
         match rb.filled().len() {
             0 => break,
             got => n += got,

@@ -25,7 +25,7 @@ pub enum SdkError {
     #[error("transport: {0}")]
     Transport(#[from] reqwest::Error),
     #[error("QUIC transport: {0}")]
-    Quic(String),
+    Quic(#[from] quic::QuicError),
     #[error("node refused ({status}): {code}: {message}")]
     Refused {
         /// HTTP status; 0 over QUIC (the code carries the meaning).
@@ -44,6 +44,8 @@ pub enum SdkError {
     Keystore(#[from] crate::secrets::sealed::KeystoreError),
     #[error("encryption: {0}")]
     Encrypt(#[from] curtain_crypto::EncryptError),
+    #[error("anonymous envelope: {0}")]
+    Seal(#[from] crate::ledger::rln::SealError),
     #[error("gave up after {0} attempts")]
     Exhausted(usize),
     #[error("released batch at height {height} does not verify: {reason}")]

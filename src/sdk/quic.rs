@@ -33,8 +33,31 @@ pub struct QuicClient {
     pub timeout: Duration,
 }
 
-fn transport(e: impl std::fmt::Display) -> SdkError {
-    SdkError::Quic(e.to_string())
+/// What went wrong on a QUIC connection to a member.
+#[derive(Debug, thiserror::Error)]
+pub enum QuicError {
+    #[error("endpoint: {0}")]
+    Endpoint(#[from] std::io::Error),
+    #[error("TLS configuration: {0}")]
+    Tls(#[from] rustls::Error),
+    #[error("QUIC configuration: {0}")]
+    Config(#[from] quinn::crypto::rustls::NoInitialCipherSuite),
+    #[error("connect: {0}")]
+    Connect(#[from] quinn::ConnectError),
+    #[error("connection: {0}")]
+    Connection(#[from] quinn::ConnectionError),
+    #[error("write: {0}")]
+    Write(#[from] quinn::WriteError),
+    #[error("stream already closed: {0}")]
+    Closed(#[from] quinn::ClosedStream),
+    #[error("frame: {0}")]
+    Frame(#[from] quic::FrameError),
+    #[error("{0} timed out")]
+    Timeout(&'static str),
+}
+
+fn transport(e: impl Into<QuicError>) -> SdkError {
+    SdkError::Quic(e.into())
 }
 
 impl QuicClient {
@@ -99,7 +122,7 @@ impl QuicClient {
             .map_err(transport)?;
         let conn = tokio::time::timeout(self.timeout, connecting)
             .await
-            .map_err(|_| transport("handshake timed out"))?
+            .map_err(|_| transport(QuicError::Timeout("handshake")))?
             .map_err(transport)?;
         *slot = Some(conn.clone());
         Ok(conn)
@@ -126,7 +149,7 @@ impl QuicClient {
         let frame =
             tokio::time::timeout(self.timeout, quic::read_frame(&mut recv, quic::MAX_ANSWER))
                 .await
-                .map_err(|_| transport("no answer in time"))?
+                .map_err(|_| transport(QuicError::Timeout("answer")))?
                 .map_err(transport)?
                 .ok_or_else(|| SdkError::Protocol("stream ended without an answer".into()))?;
         split(frame)

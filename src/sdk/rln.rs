@@ -272,7 +272,7 @@ impl AnonymousWallet {
                 Ok(done) => {
                     return done
                         .map_err(|_| SdkError::Protocol("the proving thread panicked".into()))?
-                        .map_err(SdkError::Protocol);
+                        .map_err(SdkError::from);
                 }
                 Err(_) => progress(started.elapsed()),
             }

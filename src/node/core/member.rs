@@ -1,20 +1,24 @@
-//! One committee member's protocol state, as a deterministic core: the shell (consensus,
+//! One committee member's protocol state, as a deterministic core: the actors (consensus,
 //! network and storage actors) calls these methods and carries out what they return.
 //!
 //! The finalization path is [`Member::on_finalized`]: it is the only place a
-//! [`FinalizedBlock`] is made, so it is the only way to decryption shares. The shell calls it
+//! [`FinalizedBlock`] is made, so it is the only way to decryption shares. The reveal actor calls it
 //! only for blocks the consensus engine reported finalized, with the finalization certificate.
 
 use super::chain::{verify_chain_block, verify_unheld, ChainBlock};
-use super::mempool::{Mempool, Reject, NOT_ORDERED_STRIKES};
+use super::epochs::EpochTable;
+use super::mempool::{Admission, Checked, Mempool, Reject, Screened, Source, NOT_ORDERED_STRIKES};
 use super::reveal::{Answer, Collector, Effect, FinalizedBlock, ShareError};
+use super::rln::{RlnState, SlashingEvidence};
 use crate::ledger::block::{Block, BlockError, BlockLimits};
 use crate::ledger::envelope::{Envelope, Verified, MAX_ENVELOPE_LEN};
 use crate::ledger::release::ReleasedBatch;
 use crate::ledger::{CtId, Digest};
-use curtain_crypto::{encoding::Reader, DecodeError, Decryption, ShareBatch};
+use curtain_crypto::{
+    encoding::Reader, CommitteeKey, DecodeError, Decryption, Namespace, ShareBatch,
+};
 use rand_core::CryptoRng;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 /// Most accepted proposals whose verified bodies are kept for the finalization path.
@@ -28,8 +32,9 @@ pub const MAX_GOSSIP_BATCH: usize = 1024;
 const GOSSIP_VERSION: u8 = 1;
 
 pub struct Member {
-    pub mempool: Mempool,
-    pub collector: Collector,
+    // Visible to the cores' tests, never to the actors: they go through the methods.
+    pub(in crate::node::core) mempool: Mempool,
+    pub(in crate::node::core) collector: Collector,
     limits: BlockLimits,
     /// Height of the last block finalized here.
     finalized_height: u64,
@@ -37,7 +42,7 @@ pub struct Member {
     /// finalization path does not check again the bodies it checked to vote (kept until
     /// their height is final).
     voted: HashMap<Digest, (u64, Vec<Arc<Verified>>)>,
-    /// Pending entries finalization dropped, until the shell takes them.
+    /// Pending entries finalization dropped, until the actors take them.
     dropped: Vec<(CtId, Reject)>,
     /// This member's proposals whose height is not final yet: (height, digest, ids).
     own: Vec<(u64, Digest, Vec<CtId>)>,
@@ -65,6 +70,96 @@ impl Member {
 
     pub fn finalized_height(&self) -> u64 {
         self.finalized_height
+    }
+
+    /// Pending ciphertexts here.
+    pub fn pending_len(&self) -> usize {
+        self.mempool.len()
+    }
+
+    pub fn is_pending(&self, id: &CtId) -> bool {
+        self.mempool.get(id).is_some()
+    }
+
+    /// `(height, namespace, position)` of a ciphertext in a block final here and not yet
+    /// released.
+    pub fn ordered_at(&self, id: &CtId) -> Option<(u64, Namespace, u32)> {
+        self.collector.ordered_at(id)
+    }
+
+    /// The next height to be released here.
+    pub fn next_release(&self) -> u64 {
+        self.collector.next_release()
+    }
+
+    /// The key epoch wallets label with now (the one active at the next height) and its key.
+    pub fn current_key(&self) -> Option<(u64, &Arc<CommitteeKey>)> {
+        self.mempool.current_key()
+    }
+
+    /// Anonymous admission's state (registry, rules, evidence); `None` without anonymous
+    /// namespaces.
+    pub fn rln(&self) -> Option<&RlnState> {
+        self.mempool.rln()
+    }
+
+    /// Slashing evidence found since the last call (to persist, then act on).
+    pub fn take_new_evidence(&mut self) -> Vec<SlashingEvidence> {
+        self.mempool
+            .rln_mut()
+            .map(|st| st.take_new_evidence())
+            .unwrap_or_default()
+    }
+
+    /// `(key epoch, member)` of every member caught sending wrong shares.
+    pub fn faulty_members(&self) -> impl Iterator<Item = &(u64, u32)> {
+        self.collector.faulty_members()
+    }
+
+    /// The key-epoch table and, per epoch, the peer number of each member index.
+    pub fn set_epochs(&mut self, table: EpochTable, roster: BTreeMap<u64, Vec<u32>>) {
+        self.collector.set_epochs(table, roster);
+    }
+
+    /// After a restart: the durable pending entries and slashing evidence; returns how many
+    /// entries are pending again.
+    pub fn restore_pending<R: CryptoRng + ?Sized>(
+        &mut self,
+        entries: Vec<Envelope>,
+        evidence: impl IntoIterator<Item = SlashingEvidence>,
+        rng: &mut R,
+    ) -> usize {
+        if let Some(st) = self.mempool.rln_mut() {
+            for e in evidence {
+                st.add_evidence(e, false);
+            }
+        }
+        self.mempool
+            .admit(0, Source::Internal, entries, rng)
+            .iter()
+            .filter(|a| a.result.is_ok())
+            .count()
+    }
+
+    /// Admission's first phase (under the caller's lock): what the batched check must look at.
+    pub fn screen(&mut self, now_ms: u64, items: Vec<(Source, Envelope)>) -> Screened {
+        self.mempool.screen(now_ms, items)
+    }
+
+    /// Admission's last phase: inserts what passed the check; one verdict per item screened.
+    pub fn insert(&mut self, checked: Checked) -> Vec<Admission> {
+        self.mempool.insert(checked)
+    }
+
+    /// Heights waiting for peers' share batches, with their batch ids, to ask again for.
+    pub fn waiting_batches(&self, now_ms: u64) -> Vec<(u64, [u8; 32])> {
+        self.collector.waiting_batches(now_ms)
+    }
+
+    /// A batch recomputed for a released height (see [`Answer::Recompute`]), kept to answer
+    /// the next request for it.
+    pub fn recomputed(&mut self, height: u64, batch: ShareBatch) {
+        self.collector.recomputed(height, batch);
     }
 
     /// Ids ordered in `ancestors` (newest first, starting with the parent) that are not final
@@ -114,7 +209,7 @@ impl Member {
         Some(ChainBlock::new(block, bodies).expect("built from its own bodies"))
     }
 
-    /// The shell proposed `block` (built by [`Member::propose`]) to the committee. If another
+    /// The ordering actor proposed `block` (built by [`Member::propose`]) to the committee. If another
     /// block is finalized at its height, its entries still pending get a strike; an entry
     /// with [`NOT_ORDERED_STRIKES`] is dropped ([`Reject::NotOrdered`]) so that an entry
     /// peers refuse (their check disagrees with this member's) does not sink this member's

@@ -1,6 +1,6 @@
 //! The mempool core: admission of encrypted transactions and the choice of what the next
 //! proposal carries. Pure: time comes in as milliseconds, randomness as an argument, and the
-//! shell persists and gossips what `admit` accepted (before acknowledging it).
+//! admission actor persists and gossips what `admit` accepted (before acknowledging it).
 //!
 //! Admission order, cheapest first: per-source token bucket → label (epoch known and not
 //! ended, key id matches, namespace served) → duplicate (pending, already ordered, or twice in
@@ -368,7 +368,7 @@ impl Mempool {
     }
 
     /// Admission's first step, on the encodings alone: rate limits, label, duplicates, caps.
-    /// The costly step, [`Screened::check`], needs no access to the mempool, so a shell can
+    /// The costly step, [`Screened::check`], needs no access to the mempool, so the admission actor can
     /// run it without holding the mempool while it decodes; [`Mempool::insert`] finishes.
     pub fn screen(&mut self, now_ms: u64, items: Vec<(Source, Envelope)>) -> Screened {
         let mut verdicts = vec![None; items.len()];

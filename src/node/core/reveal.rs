@@ -110,7 +110,7 @@ pub fn designated(height: u64, index: u32, n: usize, t: usize) -> bool {
     (u64::from(index) + n - height % n) % n < t as u64
 }
 
-/// What the shell must do after a collector step.
+/// What the actors must do after a collector step.
 #[derive(Clone, Debug)]
 pub enum Effect {
     /// Send this member's batch to every other member.
@@ -129,7 +129,7 @@ pub enum Answer {
     /// Made now: the effects broadcast it (others at that height may wait too) and may
     /// release heights it completed here.
     Made(Vec<Effect>),
-    /// A height released here lately whose batch this member no longer keeps: the shell
+    /// A height released here lately whose batch this member no longer keeps: the actors
     /// fetches the block from the finalized-block store and recomputes the batch with this,
     /// outside the collector (and any lock around it), then hands it back with
     /// [`Collector::recomputed`].
@@ -241,7 +241,7 @@ struct Group {
 struct Slot {
     fin: FinalizedBlock,
     groups: Vec<Group>,
-    /// When the block became final here (the shell's clock, ms).
+    /// When the block became final here (the actors' clock, ms).
     final_at_ms: u64,
 }
 
@@ -299,7 +299,7 @@ pub struct Collector {
     sent: VecDeque<(u64, ShareBatch)>,
     /// Which committee decrypts each height, and how long old shares are kept.
     epochs: EpochTable,
-    /// Per key epoch, the peer (as the shell numbers authenticated senders) of each member
+    /// Per key epoch, the peer (as the actors number authenticated senders) of each member
     /// index; an epoch not listed numbers its members as the peers.
     roster: BTreeMap<u64, Vec<u32>>,
 }

@@ -7,40 +7,55 @@
 
 use crate::ledger::envelope::RlnProof;
 use crate::ledger::CtId;
-use crate::node::settings::RlnSettings;
 use curtain_circuits::{
     commitment, fr_from_be_bytes, fr_to_be_bytes, Fr, MerkleTree, Statement, VerifyingKey,
 };
-use curtain_crypto::Namespace;
+use curtain_crypto::{DecodeError, Namespace};
+use std::collections::BTreeSet;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 pub use crate::ledger::rln::*;
 
+/// A committee's RLN settings (the checked `rln` section of its committee file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RlnSettings {
+    pub circuit_digest: [u8; 32],
+    pub registry_namespace: Namespace,
+    pub epoch_blocks: u64,
+    pub root_window: usize,
+    pub root_lag: u64,
+    /// The anonymous namespaces.
+    pub anonymous: BTreeSet<Namespace>,
+}
+
 /// The RLN rules of a committee with its pinned verifying key.
 #[derive(Clone)]
 pub struct RlnRules {
-    pub settings: RlnSettings,
-    pub vk: Arc<VerifyingKey>,
+    pub(in crate::node::core) settings: RlnSettings,
+    pub(in crate::node::core) vk: Arc<VerifyingKey>,
 }
 
 impl RlnRules {
     /// Refuses a verifying key whose digest is not the committee's.
-    pub fn new(settings: RlnSettings, vk: VerifyingKey) -> Result<Self, String> {
+    pub fn new(settings: RlnSettings, vk: VerifyingKey) -> Result<Self, RlnRulesError> {
         if settings.epoch_blocks == 0 || settings.root_window == 0 {
-            return Err("rln: epoch_blocks and root_window must be at least 1".into());
+            return Err(RlnRulesError::ZeroPeriod);
         }
         if vk.digest() != settings.circuit_digest {
-            return Err(format!(
-                "RLN verifying key has circuit digest {}, the committee pins {}",
-                hex::encode(vk.digest()),
-                hex::encode(settings.circuit_digest)
-            ));
+            return Err(RlnRulesError::CircuitDigest {
+                key: vk.digest(),
+                pinned: settings.circuit_digest,
+            });
         }
         Ok(Self {
             settings,
             vk: Arc::new(vk),
         })
+    }
+
+    pub fn settings(&self) -> &RlnSettings {
+        &self.settings
     }
 
     pub fn is_anonymous(&self, ns: Namespace) -> bool {
@@ -60,6 +75,38 @@ impl RlnRules {
     }
 }
 
+/// Why RLN rules cannot be made.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RlnRulesError {
+    #[error("rln: epoch_blocks and root_window must be at least 1")]
+    ZeroPeriod,
+    #[error(
+        "RLN verifying key has circuit digest {}, the committee pins {}",
+        hex::encode(.key),
+        hex::encode(.pinned)
+    )]
+    CircuitDigest { key: [u8; 32], pinned: [u8; 32] },
+}
+
+/// Why a released registry transaction changed nothing (every member decides alike).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Ignored {
+    #[error("undecodable: {0}")]
+    Undecodable(DecodeError),
+    #[error("commitment not below r")]
+    CommitmentRange,
+    #[error("zero commitment or limit out of range")]
+    ZeroOrLimit,
+    #[error("already registered")]
+    AlreadyRegistered,
+    #[error("tree: {0}")]
+    Tree(curtain_circuits::TreeError),
+    #[error("evidence: {0}")]
+    Evidence(EvidenceError),
+    #[error("no live member has that secret")]
+    NoSuchMember,
+}
+
 /// What applying a released registry transaction did (for logs and the API).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RegistryEvent {
@@ -72,7 +119,7 @@ pub enum RegistryEvent {
         commitment: [u8; 32],
     },
     /// Ignored, deterministically (malformed, duplicate, full tree, evidence that fails).
-    Ignored(String),
+    Ignored(Ignored),
 }
 
 /// The members' tree, built from released registry transactions in release order, and the
@@ -150,29 +197,29 @@ impl Registry {
     fn apply_one(&mut self, rules: &RlnRules, plaintext: &[u8]) -> RegistryEvent {
         let max_limit = (1u64 << rules.vk.params().range_bits()).min(u32::MAX as u64);
         match RegistryTx::decode(plaintext) {
-            Err(e) => RegistryEvent::Ignored(format!("undecodable: {e}")),
+            Err(e) => RegistryEvent::Ignored(Ignored::Undecodable(e)),
             Ok(RegistryTx::Register { commitment, limit }) => {
                 let Ok(leaf) = fr_from_be_bytes(&commitment) else {
-                    return RegistryEvent::Ignored("commitment not below r".into());
+                    return RegistryEvent::Ignored(Ignored::CommitmentRange);
                 };
                 if leaf == Fr::from(0u64) || limit == 0 || limit as u64 > max_limit {
-                    return RegistryEvent::Ignored("zero commitment or limit out of range".into());
+                    return RegistryEvent::Ignored(Ignored::ZeroOrLimit);
                 }
                 if self.leaves.contains_key(&commitment) {
-                    return RegistryEvent::Ignored("already registered".into());
+                    return RegistryEvent::Ignored(Ignored::AlreadyRegistered);
                 }
                 match self.tree.push(leaf) {
                     Ok(index) => {
                         self.leaves.insert(commitment, (index, limit, false));
                         RegistryEvent::Registered { index, commitment }
                     }
-                    Err(e) => RegistryEvent::Ignored(format!("tree: {e}")),
+                    Err(e) => RegistryEvent::Ignored(Ignored::Tree(e)),
                 }
             }
             Ok(RegistryTx::Slash(evidence)) => {
                 let a0 = match evidence.verify(&rules.vk) {
                     Ok(a0) => a0,
-                    Err(e) => return RegistryEvent::Ignored(format!("evidence: {e}")),
+                    Err(e) => return RegistryEvent::Ignored(Ignored::Evidence(e)),
                 };
                 // the quota is in the leaf: find the registered (commitment, limit) pair
                 let found = self
@@ -182,7 +229,7 @@ impl Registry {
                     .find(|(c, (_, limit, _))| fr_to_be_bytes(&commitment(&a0, *limit)) == **c)
                     .map(|(c, (i, _, _))| (*c, *i));
                 let Some((c, index)) = found else {
-                    return RegistryEvent::Ignored("no live member has that secret".into());
+                    return RegistryEvent::Ignored(Ignored::NoSuchMember);
                 };
                 self.tree
                     .set(index, Fr::from(0u64))
@@ -339,10 +386,10 @@ impl Nullifiers {
 
 /// Anonymous admission's whole state, held by the mempool.
 pub struct RlnState {
-    pub rules: RlnRules,
-    pub registry: Registry,
-    pub nullifiers: Nullifiers,
-    /// Evidence found and not yet taken by the shell (to persist and publish).
+    pub(in crate::node::core) rules: RlnRules,
+    pub(in crate::node::core) registry: Registry,
+    pub(in crate::node::core) nullifiers: Nullifiers,
+    /// Evidence found and not yet taken by the actors (to persist and publish).
     new_evidence: Vec<SlashingEvidence>,
     /// Every piece of evidence held (served by the API), oldest first, bounded.
     evidence: VecDeque<SlashingEvidence>,
@@ -361,6 +408,15 @@ impl RlnState {
             new_evidence: Vec::new(),
             evidence: VecDeque::new(),
         }
+    }
+
+    pub fn rules(&self) -> &RlnRules {
+        &self.rules
+    }
+
+    /// The members' tree as released here.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// Records evidence (found here or restored from the slashing log when `fresh` is false).

@@ -9,7 +9,7 @@ use crate::ledger::block::{Block, BlockError, BlockLimits};
 use crate::ledger::envelope::{Envelope, RlnProof};
 use crate::ledger::release::{ReleasedBatch, ReleasedEntry, ReleasedNamespace};
 use crate::ledger::Digest;
-use crate::node::settings::RlnSettings;
+use super::rln::RlnSettings;
 use curtain_circuits::{
     fr_to_be_bytes, setup_dev, CircuitParams, Identity, MerkleTree, ProvingKey, VerifyingKey,
 };
