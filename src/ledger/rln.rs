@@ -147,6 +147,8 @@ pub enum EvidenceError {
 pub enum SealError {
     #[error("the sender tag is too long for a label")]
     SenderTooLong,
+    #[error("the identity does not decode: {0}")]
+    Identity(#[from] curtain_circuits::DecodeError),
     #[error("encryption: {0}")]
     Encrypt(#[from] curtain_crypto::EncryptError),
     #[error("the identity's leaf is not in the tree: {0}")]

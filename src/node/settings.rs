@@ -363,8 +363,7 @@ impl Committee {
         let (identities, consensus_public) = decode_consensus(
             file.participants.iter().map(|p| p.identity.as_str()),
             &file.consensus_public,
-        )
-        ?;
+        )?;
         let ek = hex::decode(&file.encryption_key)?;
         let encryption_key = CommitteeKey::from_bytes(&ek)?;
         if encryption_key.n() != identities.len() {

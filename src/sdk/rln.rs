@@ -10,7 +10,7 @@
 
 use super::{get_json, max_leaves_answer, Client, SdkError, MAX_SMALL_ANSWER};
 use crate::ledger::envelope::Envelope;
-use crate::ledger::rln::{seal_anonymous, Membership, RegistryTx};
+use crate::ledger::rln::{seal_anonymous, Membership, RegistryTx, SealError};
 use crate::protocol::json::{RlnLeaves, RlnRegistry};
 use crate::secrets::sealed::{self, KdfParams, KeystoreError, Magic, Passphrase};
 use curtain_circuits::{fr_to_be_bytes, Identity, MerkleTree, ProvingKey};
@@ -245,7 +245,7 @@ impl AnonymousWallet {
         let (done_tx, mut done_rx) = tokio::sync::oneshot::channel();
         std::thread::spawn(move || {
             let sealed = Identity::from_secret_bytes(&secret, limit)
-                .map_err(|e| e.to_string())
+                .map_err(SealError::from)
                 .and_then(|identity| {
                     let m = Membership {
                         identity: &identity,

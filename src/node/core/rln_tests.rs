@@ -4,12 +4,12 @@
 
 use super::chain::{verify_chain_block, ChainBlock};
 use super::mempool::{Mempool, MempoolConfig, Reject, Source};
+use super::rln::RlnSettings;
 use super::rln::*;
 use crate::ledger::block::{Block, BlockError, BlockLimits};
 use crate::ledger::envelope::{Envelope, RlnProof};
 use crate::ledger::release::{ReleasedBatch, ReleasedEntry, ReleasedNamespace};
 use crate::ledger::Digest;
-use super::rln::RlnSettings;
 use curtain_circuits::{
     fr_to_be_bytes, setup_dev, CircuitParams, Identity, MerkleTree, ProvingKey, VerifyingKey,
 };
