@@ -8,16 +8,22 @@
 //! check per key epoch. Everything before decoding works on the encoding alone, so a
 //! duplicate or a flood costs a hash, not a decompression.
 
+mod check;
+mod rate;
+
 use super::epochs::{EpochTable, LabelWindow};
 use super::rln::{check_binding, Recorded, RlnReject, RlnState, SlashingEvidence};
 use crate::ledger::block::{Block, BlockLimits, NamespaceBatch};
 use crate::ledger::envelope::{admissions_digest, Envelope, RlnProof, Verified};
 use crate::ledger::CtId;
+use check::Candidate;
+pub use check::{verify_rln_batch, Checked, Screened};
 use curtain_circuits::{Proof, Statement, VerifyingKey};
 use curtain_crypto::{
     decode_all, verify_batch, Ciphertext, CommitteeKey, DecodeError, EncodedCiphertext, Namespace,
 };
 use rand_core::CryptoRng;
+use rate::{bucket_limits, refill, Bucket};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
@@ -109,139 +115,6 @@ pub enum Reject {
 pub struct Admission {
     pub id: CtId,
     pub result: Result<Arc<Verified>, Reject>,
-}
-
-struct Candidate {
-    /// Position in the submitted list.
-    at: usize,
-    internal: bool,
-    ct: Envelope,
-    key: Arc<CommitteeKey>,
-}
-
-type Verdicts = Vec<Option<Result<Arc<Verified>, Reject>>>;
-
-/// Submissions past [`Mempool::screen`], to be decoded and checked.
-pub struct Screened {
-    ids: Vec<CtId>,
-    verdicts: Verdicts,
-    passed: Vec<Candidate>,
-    /// The RLN verifying key, when some namespace is anonymous.
-    vk: Option<Arc<VerifyingKey>>,
-}
-
-/// Submissions past [`Screened::check`], to be inserted by [`Mempool::insert`].
-pub struct Checked {
-    ids: Vec<CtId>,
-    verdicts: Verdicts,
-    /// (position, exempt from caps, ciphertext)
-    verified: Vec<(usize, bool, Verified)>,
-}
-
-/// Decodes RLN proofs (in parallel) and verifies them with one batched check; returns the
-/// positions (in `items`) of those that fail, each with its reason.
-pub fn verify_rln_batch<R: CryptoRng + ?Sized>(
-    vk: &VerifyingKey,
-    items: &[&RlnProof],
-    rng: &mut R,
-) -> Vec<usize> {
-    let decoded: Vec<Option<Proof>> = items.par_iter().map(|p| p.decode_proof().ok()).collect();
-    let mut bad: Vec<usize> = Vec::new();
-    let mut at = Vec::new();
-    let mut batch: Vec<(Statement, Proof)> = Vec::new();
-    for (i, (p, d)) in items.iter().zip(decoded).enumerate() {
-        match d {
-            Some(proof) => {
-                at.push(i);
-                batch.push((p.statement, proof));
-            }
-            None => bad.push(i),
-        }
-    }
-    if curtain_circuits::verify_batch(vk, &batch, rng).is_err() {
-        bad.extend(
-            curtain_circuits::find_invalid(vk, &batch)
-                .into_iter()
-                .map(|j| at[j]),
-        );
-        bad.sort_unstable();
-    }
-    bad
-}
-
-impl Screened {
-    /// Decodes the points (in parallel) and checks validity with one batched check per key
-    /// epoch. Needs no access to the mempool.
-    pub fn check<R: CryptoRng + ?Sized>(self, rng: &mut R) -> Checked {
-        let Screened {
-            ids,
-            mut verdicts,
-            passed,
-            vk,
-        } = self;
-        let encoded: Vec<EncodedCiphertext> =
-            passed.iter().map(|c| c.ct.ciphertext().clone()).collect();
-        let mut by_epoch: BTreeMap<u64, Vec<(Candidate, Ciphertext)>> = BTreeMap::new();
-        for (c, ct) in passed.into_iter().zip(decode_all(&encoded)) {
-            match ct {
-                Ok(ct) => by_epoch
-                    .entry(ct.label().key_epoch())
-                    .or_default()
-                    .push((c, ct)),
-                Err(e) => verdicts[c.at] = Some(Err(Reject::Malformed(e))),
-            }
-        }
-        let mut verified = Vec::new();
-        for group in by_epoch.into_values() {
-            let key = Arc::clone(&group[0].0.key);
-            let (cands, cts): (Vec<Candidate>, Vec<Ciphertext>) = group.into_iter().unzip();
-            for (c, res) in cands.into_iter().zip(verify_batch(&key, cts, rng)) {
-                match res {
-                    Ok(v) => {
-                        verified.push((c.at, c.internal, Verified::new(v, c.ct.rln().cloned())))
-                    }
-                    Err(rej) => verdicts[c.at] = Some(Err(Reject::Invalid(rej.reason))),
-                }
-            }
-        }
-        // RLN proofs of the valid ciphertexts: one batched check (the screen step checked
-        // that only anonymous namespaces carry them)
-        if let Some(vk) = vk {
-            let with: Vec<usize> = (0..verified.len())
-                .filter(|&i| verified[i].2.rln().is_some())
-                .collect();
-            let proofs: Vec<&RlnProof> = with
-                .iter()
-                .map(|&i| &**verified[i].2.rln().expect("filtered"))
-                .collect();
-            let bad = verify_rln_batch(&vk, &proofs, rng);
-            let mut drop = vec![false; verified.len()];
-            for b in bad {
-                drop[with[b]] = true;
-            }
-            let mut i = 0;
-            verified.retain(|(at, _, _)| {
-                let keep = !drop[i];
-                i += 1;
-                if !keep {
-                    verdicts[*at] = Some(Err(Reject::Rln(RlnReject::InvalidProof)));
-                }
-                keep
-            });
-        }
-        Checked {
-            ids,
-            verdicts,
-            verified,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Bucket {
-    /// Thousandths of a token, so refill is exact integer arithmetic.
-    milli: u64,
-    at_ms: u64,
 }
 
 struct Entry {
@@ -807,26 +680,4 @@ impl Mempool {
             .filter_map(|id| self.remove(&id).map(|_| (id, Reject::EpochEnded(epoch))))
             .collect()
     }
-}
-
-/// A source's token rate (per second) and bucket capacity (thousandths of a token); `None`
-/// for sources that are not rate-limited.
-fn bucket_limits(cfg: &MempoolConfig, source: Source) -> Option<(u64, u64)> {
-    let (rate, burst) = match source {
-        Source::Internal => return None,
-        Source::Client(_) => (cfg.client_rate_per_s, cfg.client_burst),
-        Source::Peer(_) => (cfg.peer_rate_per_s, cfg.peer_burst),
-    };
-    Some((rate, burst.saturating_mul(1000)))
-}
-
-/// Refills a bucket to `now_ms` and returns its level in thousandths of a token.
-fn refill(b: &mut Bucket, now_ms: u64, rate_per_s: u64, cap_milli: u64) -> u64 {
-    let elapsed = now_ms.saturating_sub(b.at_ms);
-    b.milli = b
-        .milli
-        .saturating_add(elapsed.saturating_mul(rate_per_s))
-        .min(cap_milli);
-    b.at_ms = b.at_ms.max(now_ms);
-    b.milli
 }
