@@ -13,10 +13,10 @@ use serde::de::DeserializeOwned;
 
 /// Seconds a client waits before retrying after `429` or `503` (the token bucket refills
 /// within a second at any configured rate; a full queue drains in about a block interval).
-pub const RETRY_AFTER_S: u64 = 1;
+pub(super) const RETRY_AFTER_S: u64 = 1;
 
 /// An error response in the API's format.
-pub fn error(status: StatusCode, code: &'static str, msg: impl ToString) -> Response {
+pub(super) fn error(status: StatusCode, code: &'static str, msg: impl ToString) -> Response {
     let body = Json(ErrorBody::new(code, msg.to_string()));
     if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
         (
@@ -31,13 +31,13 @@ pub fn error(status: StatusCode, code: &'static str, msg: impl ToString) -> Resp
 }
 
 /// An error response, boxed for `Result`s (a `Response` is large).
-pub type Refusal = Box<Response>;
+pub(super) type Refusal = Box<Response>;
 
-pub fn refusal(status: StatusCode, code: &'static str, msg: impl ToString) -> Refusal {
+pub(super) fn refusal(status: StatusCode, code: &'static str, msg: impl ToString) -> Refusal {
     Box::new(error(status, code, msg))
 }
 
-pub fn malformed(msg: impl ToString) -> Refusal {
+pub(super) fn malformed(msg: impl ToString) -> Refusal {
     refusal(StatusCode::BAD_REQUEST, "malformed", msg)
 }
 
@@ -72,7 +72,7 @@ pub(crate) fn rejection(r: &Reject) -> (StatusCode, &'static str) {
 
 /// `Path<T>` whose rejection (a segment that does not parse, invalid percent-encoding or
 /// UTF-8) is a `malformed` error.
-pub struct PathParam<T>(pub T);
+pub(super) struct PathParam<T>(pub T);
 
 impl<T, S> FromRequestParts<S> for PathParam<T>
 where
@@ -91,7 +91,7 @@ where
 
 /// `Query<T>` whose rejection (an unknown shape, a number out of range, invalid
 /// percent-encoding) is a `malformed` error.
-pub struct QueryParams<T>(pub T);
+pub(super) struct QueryParams<T>(pub T);
 
 impl<T, S> FromRequestParts<S> for QueryParams<T>
 where
@@ -109,12 +109,12 @@ where
 }
 
 /// The answer for a route that does not exist.
-pub async fn no_route() -> Response {
+pub(super) async fn no_route() -> Response {
     error(StatusCode::NOT_FOUND, "not_found", "no such route")
 }
 
 /// The answer for a route that exists under other methods.
-pub async fn wrong_method() -> Response {
+pub(super) async fn wrong_method() -> Response {
     error(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
@@ -123,7 +123,7 @@ pub async fn wrong_method() -> Response {
 }
 
 /// The answer when a route's concurrency limit sheds a request.
-pub fn overloaded(what: &str) -> Response {
+pub(super) fn overloaded(what: &str) -> Response {
     error(
         StatusCode::SERVICE_UNAVAILABLE,
         "overloaded",

@@ -47,7 +47,7 @@ fn entries(b: &ReleasedBatch) -> usize {
     b.namespaces.iter().map(|n| n.entries.len()).sum()
 }
 
-pub fn outcome(d: &Decryption) -> Outcome {
+pub(super) fn outcome(d: &Decryption) -> Outcome {
     match d {
         Decryption::Plaintext(p) => Outcome::Plaintext {
             data: json::base64_encode(p),
@@ -59,7 +59,7 @@ pub fn outcome(d: &Decryption) -> Outcome {
 }
 
 /// `b` seen from namespace `ns`; `None` if it holds no entry of `ns`.
-pub fn batch_json(b: &ReleasedBatch, ns: u64) -> Option<BatchJson> {
+pub(super) fn batch_json(b: &ReleasedBatch, ns: u64) -> Option<BatchJson> {
     let n = b.namespaces.iter().find(|n| n.namespace == ns)?;
     Some(BatchJson {
         height: b.height,

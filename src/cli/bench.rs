@@ -9,7 +9,7 @@ use curtain_crypto::{
 use std::time::Instant;
 
 #[derive(clap::Args)]
-pub struct CryptoArgs {
+pub(super) struct CryptoArgs {
     /// Committee size n.
     #[arg(long, default_value_t = 4)]
     nodes: usize,
@@ -27,7 +27,7 @@ pub struct CryptoArgs {
     rounds: usize,
 }
 
-pub fn crypto(a: CryptoArgs) -> anyhow::Result<()> {
+pub(super) fn crypto(a: CryptoArgs) -> anyhow::Result<()> {
     let f = a.nodes.saturating_sub(1) / 3;
     let t = a.threshold.unwrap_or(2 * f + 1);
     ensure!(

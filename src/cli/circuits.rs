@@ -7,7 +7,7 @@ use sha2::{Digest as _, Sha256};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
-pub struct SetupArgs {
+pub(super) struct SetupArgs {
     /// Output directory: rln.pk (proving key) and rln.vk (verifying key).
     #[arg(long)]
     out: PathBuf,
@@ -22,7 +22,7 @@ pub struct SetupArgs {
     range_bits: u8,
 }
 
-pub fn setup(a: SetupArgs) -> anyhow::Result<()> {
+pub(super) fn setup(a: SetupArgs) -> anyhow::Result<()> {
     let params = CircuitParams::new(a.depth, a.range_bits).context("circuit parameters")?;
     eprintln!(
         "WARNING: INSECURE DEV SETUP. These RLN keys come from a seed ({:?}); anyone who knows \

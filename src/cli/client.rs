@@ -8,7 +8,7 @@ use curtain_crypto::Decryption;
 use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
-pub struct Nodes {
+pub(super) struct Nodes {
     /// A member's API base URL; repeat for more.
     #[arg(long = "node", default_value = "http://127.0.0.1:19200")]
     nodes: Vec<String>,
@@ -34,7 +34,7 @@ impl Nodes {
 }
 
 #[derive(clap::Args)]
-pub struct SubmitArgs {
+pub(super) struct SubmitArgs {
     #[command(flatten)]
     nodes: Nodes,
     /// Rollup namespace.
@@ -61,7 +61,7 @@ pub struct SubmitArgs {
 }
 
 #[derive(clap::Args)]
-pub struct WatchArgs {
+pub(super) struct WatchArgs {
     #[command(flatten)]
     nodes: Nodes,
     /// Rollup namespace to follow.
@@ -76,7 +76,7 @@ pub struct WatchArgs {
 }
 
 #[derive(clap::Args)]
-pub struct StatusArgs {
+pub(super) struct StatusArgs {
     #[command(flatten)]
     nodes: Nodes,
 }
@@ -108,7 +108,7 @@ fn show(d: &Decryption) -> String {
     }
 }
 
-pub fn submit(a: SubmitArgs) -> anyhow::Result<()> {
+pub(super) fn submit(a: SubmitArgs) -> anyhow::Result<()> {
     let payload = match (&a.data, &a.hex, &a.file) {
         (Some(d), _, _) => d.as_bytes().to_vec(),
         (_, Some(h), _) => hex::decode(h).context("--hex")?,
@@ -149,7 +149,7 @@ pub fn submit(a: SubmitArgs) -> anyhow::Result<()> {
     })
 }
 
-pub fn watch(a: WatchArgs) -> anyhow::Result<()> {
+pub(super) fn watch(a: WatchArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let client = a.nodes.connect().await?;
         let (mut from, mut seen) = (a.from, 0usize);
@@ -205,7 +205,7 @@ fn print_batch(batch: &ReleasedBatch, namespace: u64) -> std::io::Result<()> {
     out.flush()
 }
 
-pub fn status(a: StatusArgs) -> anyhow::Result<()> {
+pub(super) fn status(a: StatusArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let client = a.nodes.connect().await?;
         let c = client.committee();

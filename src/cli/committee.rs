@@ -22,7 +22,7 @@ use sha2::{Digest as _, Sha256};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
-pub struct NewArgs {
+pub(super) struct NewArgs {
     /// Committee size n.
     #[arg(long, default_value_t = 4)]
     pub nodes: usize,
@@ -134,7 +134,7 @@ fn policies(a: &NewArgs) -> anyhow::Result<(Option<Vec<NamespacePolicy>>, Option
 /// Deals a committee with a trusted dealer (dev only: the dealer knows every key; `curtain
 /// dkg` is the real thing). Same outputs as a ceremony: committee.json with a ceremony record
 /// of kind "dealer" (so the committee can be reshared), encrypted keystores, node.toml.
-pub fn new(a: NewArgs) -> anyhow::Result<()> {
+pub(super) fn new(a: NewArgs) -> anyhow::Result<()> {
     ensure!((1..=1024).contains(&a.nodes), "--nodes must be in 1..=1024");
     let (namespaces, rln) = policies(&a)?;
     let rln_key = a.rln_key.as_ref().map(|p| p.canonicalize()).transpose()?;
@@ -257,7 +257,7 @@ pub fn new(a: NewArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn limits(client_rate_per_s: Option<u64>) -> ClientLimits {
+pub(super) fn limits(client_rate_per_s: Option<u64>) -> ClientLimits {
     ClientLimits {
         client_rate_per_s,
         // a burst of five seconds at the configured rate
@@ -267,7 +267,7 @@ pub fn limits(client_rate_per_s: Option<u64>) -> ClientLimits {
 }
 
 #[derive(clap::Args)]
-pub struct KeygenArgs {
+pub(super) struct KeygenArgs {
     /// Where to write the encrypted keystore holding the new identity key.
     #[arg(long)]
     out: PathBuf,
@@ -280,7 +280,7 @@ pub struct KeygenArgs {
 }
 
 /// A fresh ed25519 identity in a new keystore; prints the public key (for dkg.toml).
-pub fn keygen(a: KeygenArgs) -> anyhow::Result<()> {
+pub(super) fn keygen(a: KeygenArgs) -> anyhow::Result<()> {
     let pass = Passphrase::obtain(a.passphrase_file.as_deref(), "new keystore passphrase: ")?;
     let kdf = if a.insecure_fast_kdf {
         KdfParams::INSECURE_FAST
@@ -293,7 +293,11 @@ pub fn keygen(a: KeygenArgs) -> anyhow::Result<()> {
 }
 
 /// Writes a keystore with a fresh identity; returns its public key (hex).
-pub fn write_identity(path: &Path, pass: &Passphrase, kdf: KdfParams) -> anyhow::Result<String> {
+pub(super) fn write_identity(
+    path: &Path,
+    pass: &Passphrase,
+    kdf: KdfParams,
+) -> anyhow::Result<String> {
     let mut rng = rand::rng();
     let key = new_identity(&mut rng);
     let sealed = keystore::seal(

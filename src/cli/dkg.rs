@@ -36,7 +36,7 @@ const LINGER: Duration = Duration::from_secs(10);
 
 /// `dkg.toml`: one member's view of a ceremony (every member's must agree but for paths).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct DkgFile {
+pub(super) struct DkgFile {
     /// Round number: starts at 0, +1 after every failed attempt (also picks the leader).
     pub round: u64,
     /// This member's keystore (its identity; for a reshare also its current shares).
@@ -70,7 +70,7 @@ pub struct DkgFile {
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
-pub struct TimeoutsFile {
+pub(super) struct TimeoutsFile {
     pub deal_ms: u64,
     pub logs_ms: u64,
     pub agree_ms: u64,
@@ -78,7 +78,7 @@ pub struct TimeoutsFile {
 }
 
 #[derive(clap::Args)]
-pub struct DkgArgs {
+pub(super) struct DkgArgs {
     /// Path to dkg.toml.
     #[arg(long)]
     config: PathBuf,
@@ -88,7 +88,7 @@ pub struct DkgArgs {
 }
 
 #[derive(clap::Args)]
-pub struct ReshareArgs {
+pub(super) struct ReshareArgs {
     /// Path to dkg.toml with `previous_committee` set.
     #[arg(long)]
     config: PathBuf,
@@ -105,7 +105,7 @@ pub struct ReshareArgs {
     activate_at: Option<u64>,
 }
 
-pub fn dkg(a: DkgArgs) -> anyhow::Result<()> {
+pub(super) fn dkg(a: DkgArgs) -> anyhow::Result<()> {
     let file = load(&a.config)?;
     ensure!(
         file.previous_committee.is_none(),
@@ -115,7 +115,7 @@ pub fn dkg(a: DkgArgs) -> anyhow::Result<()> {
     run(file, &pass, "dkg")
 }
 
-pub fn reshare(a: ReshareArgs) -> anyhow::Result<()> {
+pub(super) fn reshare(a: ReshareArgs) -> anyhow::Result<()> {
     let mut file = load(&a.config)?;
     let prev = file
         .previous_committee
@@ -469,7 +469,7 @@ fn write_outputs(
 }
 
 /// The public committee file of an outcome.
-pub fn committee_file(members: Vec<Participant>, kind: &str, o: &Outcome) -> CommitteeFile {
+pub(super) fn committee_file(members: Vec<Participant>, kind: &str, o: &Outcome) -> CommitteeFile {
     let n = o.key.n();
     CommitteeFile {
         participants: members,

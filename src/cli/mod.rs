@@ -16,7 +16,7 @@ use clap::{Parser, Subcommand};
     version,
     about = "Threshold-encrypted mempool sequencer"
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -101,7 +101,7 @@ enum BenchCommand {
 }
 
 impl Cli {
-    pub fn run(self) -> anyhow::Result<()> {
+    pub(crate) fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Bench(BenchCommand::Crypto(args)) => bench::crypto(args),
             Command::Committee(CommitteeCommand::New(args)) => committee::new(args),

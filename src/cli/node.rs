@@ -38,7 +38,7 @@ use std::time::Duration;
 const MAX_MESSAGE: u32 = 8 << 20;
 
 #[derive(clap::Args)]
-pub struct NodeArgs {
+pub(super) struct NodeArgs {
     /// Path to node.toml (see `curtain committee new`).
     #[arg(long)]
     config: PathBuf,
@@ -47,7 +47,7 @@ pub struct NodeArgs {
     passphrase_file: Option<PathBuf>,
 }
 
-pub fn node(a: NodeArgs) -> anyhow::Result<()> {
+pub(super) fn node(a: NodeArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&a.config)
         .with_context(|| format!("reading {}", a.config.display()))?;
     let node: NodeFile = toml::from_str(&text).context("node.toml")?;
@@ -331,10 +331,10 @@ pub fn node(a: NodeArgs) -> anyhow::Result<()> {
 
 /// Exit status of a member stopped by a failed consensus or storage task (SPEC.md §7.3);
 /// configuration and start-up errors exit with 1.
-pub const EXIT_FATAL: i32 = 70;
+pub(super) const EXIT_FATAL: i32 = 70;
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).
-pub async fn terminated() {
+pub(super) async fn terminated() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("installing the SIGTERM handler");
     tokio::select! {
@@ -409,7 +409,7 @@ fn is_private(ip: std::net::IpAddr) -> bool {
 /// Descriptors kept for storage and p2p: client connections stop being accepted this far
 /// below the process's limit (journals open a few blobs each; p2p holds a socket per peer
 /// plus the handshakes in flight).
-pub fn reserved_files(peers: usize) -> u64 {
+pub(super) fn reserved_files(peers: usize) -> u64 {
     STORAGE_FILES + max_handshakes(peers) as u64 + 2 * peers as u64
 }
 
@@ -418,7 +418,7 @@ const STORAGE_FILES: u64 = 256;
 
 /// Raises the descriptor limit to the hard limit, and fits the API's connection caps below
 /// it with `reserved` to spare (SPEC.md §7.3).
-pub fn api_limits(limits: &ClientLimits, reserved: u64) -> anyhow::Result<(ApiLimits, u64)> {
+pub(super) fn api_limits(limits: &ClientLimits, reserved: u64) -> anyhow::Result<(ApiLimits, u64)> {
     let open_files = rlimit::increase_nofile_limit(u64::MAX).context("raising RLIMIT_NOFILE")?;
     let mut api = ApiLimits::default();
     let set = |v: &mut usize, o: Option<usize>| {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 /// Writes `contents` to `path` with owner-only permissions, atomically: a temporary file
 /// next to it, synced, then renamed over `path` (a crash leaves the old file or the new one).
-pub fn write(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     #[cfg(unix)]
     use std::os::unix::fs::OpenOptionsExt as _;

@@ -14,13 +14,17 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The `k`-th test transaction: plaintext `tx {k}` in namespace `k % 3` from sender `wallet`.
-pub fn tx<R: CryptoRng + ?Sized>(key: &CommitteeKey, k: u64, rng: &mut R) -> EncodedCiphertext {
+pub(crate) fn tx<R: CryptoRng + ?Sized>(
+    key: &CommitteeKey,
+    k: u64,
+    rng: &mut R,
+) -> EncodedCiphertext {
     let label = Label::new(key.id(), 0, k % 3, b"wallet").unwrap();
     seal(key, &label, format!("tx {k}").as_bytes(), rng)
 }
 
 /// `plaintext` encrypted to `key` under `label` (which may name another key or epoch).
-pub fn seal<R: CryptoRng + ?Sized>(
+pub(crate) fn seal<R: CryptoRng + ?Sized>(
     key: &CommitteeKey,
     label: &Label,
     plaintext: &[u8],
@@ -34,12 +38,17 @@ pub fn seal<R: CryptoRng + ?Sized>(
 
 /// One HTTP/1.1 request with an `application/octet-stream` body; returns (status, body), or
 /// `None` if the server could not be reached.
-pub fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> Option<(u16, Vec<u8>)> {
+pub(crate) fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Option<(u16, Vec<u8>)> {
     Request::new(addr, method, path).send(body)
 }
 
 /// One HTTP/1.1 request (`Connection: close`), with a chosen content type and source address.
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     addr: SocketAddr,
     method: &'a str,
     path: &'a str,
@@ -50,7 +59,7 @@ pub struct Request<'a> {
 }
 
 impl<'a> Request<'a> {
-    pub fn new(addr: SocketAddr, method: &'a str, path: &'a str) -> Self {
+    pub(crate) fn new(addr: SocketAddr, method: &'a str, path: &'a str) -> Self {
         Self {
             addr,
             method,
@@ -60,19 +69,19 @@ impl<'a> Request<'a> {
         }
     }
 
-    pub fn content_type(mut self, ct: Option<&'a str>) -> Self {
+    pub(crate) fn content_type(mut self, ct: Option<&'a str>) -> Self {
         self.content_type = ct;
         self
     }
 
-    pub fn from(mut self, ip: IpAddr) -> Self {
+    pub(crate) fn from(mut self, ip: IpAddr) -> Self {
         self.from = Some(ip);
         self
     }
 
     /// Sends `body`; returns (status, de-chunked body). A server may answer before reading
     /// the whole body (e.g. 413), so a failed body write still reads the answer.
-    pub fn send(&self, body: &[u8]) -> Option<(u16, Vec<u8>)> {
+    pub(crate) fn send(&self, body: &[u8]) -> Option<(u16, Vec<u8>)> {
         let mut s = connect(self.addr, self.from).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
         s.set_write_timeout(Some(Duration::from_secs(30))).ok()?;
@@ -142,7 +151,7 @@ fn parse_response(resp: &[u8]) -> Option<(u16, Vec<u8>)> {
 
 /// Polls `f` every `every` until it returns `Some`, failing the test with `what` after
 /// `timeout`.
-pub fn poll<T>(
+pub(crate) fn poll<T>(
     timeout: Duration,
     every: Duration,
     what: &str,
@@ -161,7 +170,7 @@ pub fn poll<T>(
 /// A first port such that `width` consecutive loopback ports are free, from a slot in
 /// `[lo, hi)` chosen by the process id (tests in separate binaries run at once) and moved on
 /// while ports are taken.
-pub fn free_ports(lo: u16, hi: u16, width: u16) -> u16 {
+pub(crate) fn free_ports(lo: u16, hi: u16, width: u16) -> u16 {
     let slots = (hi - lo) / width;
     let first = (std::process::id() % u32::from(slots)) as u16;
     (0..slots)
@@ -171,11 +180,11 @@ pub fn free_ports(lo: u16, hi: u16, width: u16) -> u16 {
 }
 
 /// The passphrase of the test committees' keystores.
-pub const PASSPHRASE: &str = "curtain-test";
+pub(crate) const PASSPHRASE: &str = "curtain-test";
 
 /// A committee dealt by `curtain committee new` in a fresh directory, its members run as
 /// `curtain node` processes (stderr to `node<i>.log`), killed when this is dropped.
-pub struct Nodes {
+pub(crate) struct Nodes {
     pub dir: PathBuf,
     pub committee: Committee,
     /// API address of each member.
@@ -191,12 +200,12 @@ pub struct Nodes {
 impl Nodes {
     /// Deals `n` members into `<tmp>/<name>-<pid>`, member i on p2p port `base + i` and API
     /// port `base + n + i`; starts none.
-    pub fn deal(name: &str, n: usize, base: u16) -> Self {
+    pub(crate) fn deal(name: &str, n: usize, base: u16) -> Self {
         Self::deal_with(name, n, base, &[])
     }
 
     /// [`Nodes::deal`] with more `curtain committee new` options (e.g. `--namespaces`).
-    pub fn deal_with(name: &str, n: usize, base: u16, extra: &[&str]) -> Self {
+    pub(crate) fn deal_with(name: &str, n: usize, base: u16, extra: &[&str]) -> Self {
         let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let status = Command::new(env!("CARGO_BIN_EXE_curtain"))
@@ -223,23 +232,23 @@ impl Nodes {
         }
     }
 
-    pub fn node_toml(&self, i: usize) -> PathBuf {
+    pub(crate) fn node_toml(&self, i: usize) -> PathBuf {
         self.dir.join(format!("node{i}/node.toml"))
     }
 
     /// Rewrites member i's node.toml.
-    pub fn configure(&self, i: usize, change: impl FnOnce(&mut NodeFile)) {
+    pub(crate) fn configure(&self, i: usize, change: impl FnOnce(&mut NodeFile)) {
         let path = self.node_toml(i);
         let mut file: NodeFile = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         change(&mut file);
         std::fs::write(&path, toml::to_string_pretty(&file).unwrap()).unwrap();
     }
 
-    pub fn log(&self, i: usize) -> PathBuf {
+    pub(crate) fn log(&self, i: usize) -> PathBuf {
         self.dir.join(format!("node{i}.log"))
     }
 
-    pub fn spawn(&mut self, i: usize) {
+    pub(crate) fn spawn(&mut self, i: usize) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -266,7 +275,7 @@ impl Nodes {
     }
 
     /// Starts `members` and waits until each one's API answers.
-    pub fn start(&mut self, members: std::ops::Range<usize>, timeout: Duration) {
+    pub(crate) fn start(&mut self, members: std::ops::Range<usize>, timeout: Duration) {
         for i in members.clone() {
             self.spawn(i);
         }
@@ -276,14 +285,14 @@ impl Nodes {
     }
 
     /// Waits until member i's API answers `/health`.
-    pub fn wait_up(&self, i: usize, timeout: Duration) {
+    pub(crate) fn wait_up(&self, i: usize, timeout: Duration) {
         poll(timeout, Duration::from_millis(200), "node API up", || {
             http(self.api[i], "GET", "/health", b"").filter(|(code, _)| *code == 200)
         });
     }
 
     /// SIGKILL.
-    pub fn kill(&mut self, i: usize) {
+    pub(crate) fn kill(&mut self, i: usize) {
         if let Some(mut c) = self.children[i].take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -291,17 +300,17 @@ impl Nodes {
     }
 
     /// Hands member i's process over to the caller.
-    pub fn take(&mut self, i: usize) -> Option<Child> {
+    pub(crate) fn take(&mut self, i: usize) -> Option<Child> {
         self.children[i].take()
     }
 
     /// Member i's process id, if it was started (and not killed or taken since).
-    pub fn pid(&self, i: usize) -> Option<u32> {
+    pub(crate) fn pid(&self, i: usize) -> Option<u32> {
         self.children[i].as_ref().map(Child::id)
     }
 
     /// Whether member i's process is still running.
-    pub fn running(&mut self, i: usize) -> bool {
+    pub(crate) fn running(&mut self, i: usize) -> bool {
         match &mut self.children[i] {
             Some(c) => c.try_wait().unwrap().is_none(),
             None => false,
@@ -309,7 +318,7 @@ impl Nodes {
     }
 
     /// Stops every member and removes the directory.
-    pub fn remove(mut self) {
+    pub(crate) fn remove(mut self) {
         self.stop_all();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -328,7 +337,7 @@ impl Drop for Nodes {
 }
 
 /// Every file under `dir`, recursively.
-pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
-pub struct DevnetArgs {
+pub(super) struct DevnetArgs {
     /// Committee size.
     #[arg(long, default_value_t = 4)]
     nodes: usize,
@@ -103,7 +103,7 @@ impl Drop for Processes {
     }
 }
 
-pub fn devnet(a: DevnetArgs) -> anyhow::Result<()> {
+pub(super) fn devnet(a: DevnetArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         a.rate > 0 && a.namespaces > 0,
         "--rate and --namespaces must be > 0"

@@ -11,19 +11,22 @@ use commonware_utils::{NZUsize, NZU16, NZU64};
 use futures::StreamExt as _;
 
 /// Largest record (a released batch of a full block is the largest thing stored).
-pub const MAX_RECORD: usize = 64 << 20;
+pub(crate) const MAX_RECORD: usize = 64 << 20;
 
-pub struct RecordLog<E: Storage + Clock + Metrics> {
+pub(crate) struct RecordLog<E: Storage + Clock + Metrics> {
     journal: Option<variable::Journal<E, Bytes>>,
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("storage: {0}")]
-pub struct StoreError(#[from] commonware_storage::journal::Error);
+pub(crate) struct StoreError(#[from] commonware_storage::journal::Error);
 
 impl<E: Storage + Clock + Metrics> RecordLog<E> {
     /// Opens (or creates) the log in `partition` and returns it with every stored record.
-    pub async fn open(context: E, partition: &str) -> Result<(Self, Vec<Bytes>), StoreError> {
+    pub(crate) async fn open(
+        context: E,
+        partition: &str,
+    ) -> Result<(Self, Vec<Bytes>), StoreError> {
         let journal: variable::Journal<E, Bytes> = variable::Journal::init(
             context,
             variable::Config {
@@ -57,12 +60,12 @@ impl<E: Storage + Clock + Metrics> RecordLog<E> {
     }
 
     /// Positions of the records held: replayed ones are `bounds().start..`, in order.
-    pub fn bounds(&self) -> std::ops::Range<u64> {
+    pub(crate) fn bounds(&self) -> std::ops::Range<u64> {
         self.journal().bounds()
     }
 
     /// Appends records and syncs once (a group commit); returns the position of the first.
-    pub async fn append(
+    pub(crate) async fn append(
         &mut self,
         records: impl IntoIterator<Item = Bytes>,
     ) -> Result<u64, StoreError> {
@@ -71,7 +74,7 @@ impl<E: Storage + Clock + Metrics> RecordLog<E> {
 
     /// Appends records without syncing: they become durable with the next [`Self::append`]
     /// (or not at all after a crash), for records whose loss costs nothing.
-    pub async fn append_unsynced(
+    pub(crate) async fn append_unsynced(
         &mut self,
         records: impl IntoIterator<Item = Bytes>,
     ) -> Result<u64, StoreError> {
@@ -93,7 +96,7 @@ impl<E: Storage + Clock + Metrics> RecordLog<E> {
     }
 
     /// Drops records below `position` (rounded down to a storage section).
-    pub async fn prune(&mut self, position: u64) -> Result<(), StoreError> {
+    pub(crate) async fn prune(&mut self, position: u64) -> Result<(), StoreError> {
         let journal = self.journal.take().expect("journal present between calls");
         let (journal, _) = journal.prune(position).await?;
         self.journal = Some(journal);
