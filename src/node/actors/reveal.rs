@@ -4,10 +4,11 @@
 //! metrics (SPEC.md §5.3). Four tasks: the finalizer, the share receiver, the fallback tick
 //! and the share retry.
 
+use super::ordering::Marshal;
 use super::persist::{self, ReleaseLatency};
 use super::{index_of, unix_ms, SharedMember};
 use crate::ledger::release::ReleasedBatch;
-use crate::node::consensus::{ConsensusScheme, PublicKey, D};
+use crate::node::consensus::{PublicKey, D};
 use crate::node::core::chain::ChainBlock;
 use crate::node::core::epochs::EpochTable;
 use crate::node::core::member::ShareMessage;
@@ -15,10 +16,7 @@ use crate::node::core::reveal::{Answer, Effect};
 use crate::node::metrics::{FaultyMember, NodeMetrics};
 use crate::node::timeouts::Timeouts;
 use commonware_codec::Encode as _;
-use commonware_consensus::{
-    marshal::{core::Mailbox as MarshalMailbox, standard::Standard, Update},
-    types::Height,
-};
+use commonware_consensus::{marshal::Update, types::Height};
 use commonware_cryptography::Digestible as _;
 use commonware_p2p::{Receiver, Recipients, Sender};
 use commonware_runtime::{Clock, Handle, Spawner, Supervisor};
@@ -36,7 +34,7 @@ pub(crate) struct Reveal<S> {
     share_out: Arc<futures::lock::Mutex<S>>,
     releases: mpsc::UnboundedSender<ReleasedBatch>,
     stats: NodeMetrics,
-    mailbox: MarshalMailbox<ConsensusScheme, Standard<ChainBlock>>,
+    mailbox: Marshal,
     persist: persist::Mailbox,
     latency: ReleaseLatency,
 }
@@ -93,7 +91,7 @@ impl<S: Sender<PublicKey = PublicKey>> Reveal<S> {
         share_out: S,
         releases: mpsc::UnboundedSender<ReleasedBatch>,
         stats: NodeMetrics,
-        mailbox: MarshalMailbox<ConsensusScheme, Standard<ChainBlock>>,
+        mailbox: Marshal,
         persist: persist::Mailbox,
         latency: ReleaseLatency,
     ) -> Self {
@@ -151,10 +149,7 @@ impl<S: Sender<PublicKey = PublicKey>> Reveal<S> {
 /// The finality proof of `height`: its own finalization, or for a block finalized through a
 /// descendant's certificate, the lowest stored finalization above it (marshal stores it before
 /// delivering the block).
-pub(crate) async fn finality_proof(
-    mailbox: &MarshalMailbox<ConsensusScheme, Standard<ChainBlock>>,
-    height: u64,
-) -> Vec<u8> {
+pub(crate) async fn finality_proof(mailbox: &Marshal, height: u64) -> Vec<u8> {
     // as far as a verifier follows a proof (`ledger::finality`)
     for h in height..=height.saturating_add(crate::ledger::finality::MAX_PROOF_DISTANCE) {
         if let Some(f) = mailbox.get_finalization(Height::new(h)).await {

@@ -1,15 +1,12 @@
 //! The orchestrator: runs the simplex engine of the key epoch being ordered (SPEC.md §9.8).
 
-use super::App;
+use super::{App, Marshal};
 use crate::node::consensus::{ConsensusEpoch, ConsensusScheme, PublicKey, D};
 use crate::node::core::chain::ChainBlock;
 use crate::node::core::epochs::EpochTable;
 use crate::node::timeouts::Timeouts;
 use commonware_consensus::{
-    marshal::{
-        core::Mailbox as MarshalMailbox,
-        standard::{Inline, Standard},
-    },
+    marshal::standard::Inline,
     simplex::{
         self,
         config::{Floor, ForwardPolicy, SkipPolicy},
@@ -47,7 +44,7 @@ where
     pub(super) timeouts: Timeouts,
     pub(super) page_cache: CacheRef,
     pub(super) prefix: String,
-    pub(super) marshal: MarshalMailbox<ConsensusScheme, Standard<ChainBlock>>,
+    pub(super) marshal: Marshal,
     pub(super) muxes: (Mux<S>, Mux<S>, Mux<S>),
 }
 
