@@ -32,7 +32,7 @@ use curtain::node::{
     Channels, ConsensusEpoch, ConsensusScheme, EngineConfig, NodeHandle,
 };
 use curtain::protocol::json::{CommitteeInfo, MemberInfo};
-use curtain::sdk::{Client, CommitteeId, SdkError};
+use curtain::sdk::{unpinned_quorum, Client, CommitteeId, SdkError};
 use curtain_crypto::{CommitteeKey, Decryption, KeyShare, Label};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
@@ -415,6 +415,47 @@ fn check_pinned_to_the_first_epoch(o: &Outcome, log: &[ReleasedBatch]) {
         BTreeSet::from([0, 1]),
         "both epochs' batches checked"
     );
+
+    // A long-lived wallet follows the reshare once a quorum of the members it asks serve the
+    // later epoch's committee, and then labels for that epoch.
+    let mut wallet = Client::from_committee(Vec::new(), first.clone(), pin).unwrap();
+    let answers =
+        |serving: usize, asked: usize| -> Vec<(String, Result<CommitteeInfo, SdkError>)> {
+            (0..asked)
+                .map(|i| {
+                    let answer = if i < serving {
+                        Ok(second.clone())
+                    } else {
+                        Err(SdkError::Protocol("unreachable".into()))
+                    };
+                    (format!("member{i}"), answer)
+                })
+                .collect()
+        };
+    let n = second.n;
+    let quorum = unpinned_quorum(n, n);
+    assert!(matches!(
+        wallet.follow_epoch_from(answers(quorum - 1, n), n),
+        Err(SdkError::NoQuorum { .. })
+    ));
+    assert_eq!(
+        wallet.committee_id(),
+        pin,
+        "nothing changes without a quorum"
+    );
+    assert!(
+        !wallet
+            .follow_epoch_from(vec![("m".into(), Ok(first.clone()))], 1)
+            .unwrap(),
+        "nothing later to follow"
+    );
+    assert!(wallet.follow_epoch_from(answers(quorum, n), n).unwrap());
+    assert_eq!(wallet.committee_id(), CommitteeId(c1.id));
+    assert_eq!(wallet.label(0, b"wallet").unwrap().key_epoch(), 1);
+    for b in log {
+        futures::executor::block_on(wallet.verify_release_via(b, fetch))
+            .unwrap_or_else(|e| panic!("height {} after following: {e}", b.height));
+    }
 }
 
 fn check(o: &Outcome) {

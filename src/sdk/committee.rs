@@ -156,3 +156,55 @@ pub(super) fn choose_committee(
     }
     Ok((best.1, best.2))
 }
+
+/// Chooses, among members' answers, a key-continuous successor of `current` (SPEC.md §7.4,
+/// "Following key epochs"): a committee of a later key epoch with the same group keys
+/// ([`CheckedCommittee::same_keys`]) that a quorum ([`unpinned_quorum`] of its `n` and the
+/// `asked` members) serves identically. `None` if no member serves a later epoch.
+pub(super) fn choose_successor(
+    current: &CheckedCommittee,
+    current_epoch: u64,
+    answers: Vec<(String, Result<CommitteeInfo, SdkError>)>,
+    asked: usize,
+) -> Result<Option<(CommitteeInfo, CheckedCommittee)>, SdkError> {
+    // (identity, first answer and its check, how many served it)
+    let mut groups: Vec<([u8; 32], CommitteeInfo, CheckedCommittee, usize)> = Vec::new();
+    let mut later = false;
+    for (_, answer) in answers {
+        let Ok(info) = answer else { continue };
+        if info.key_epoch <= current_epoch {
+            continue;
+        }
+        later = true;
+        let Ok(checked) = CheckedCommittee::check(&info) else {
+            continue;
+        };
+        if !current.same_keys(&checked) {
+            continue;
+        }
+        match groups.iter_mut().find(|g| g.0 == checked.id) {
+            Some(g) => g.3 += 1,
+            None => groups.push((checked.id, info, checked, 1)),
+        }
+    }
+    let Some(best) = groups.into_iter().max_by_key(|g| g.3) else {
+        return if later {
+            Err(SdkError::NoQuorum {
+                agreeing: 0,
+                needed: unpinned_quorum(0, asked),
+                asked,
+            })
+        } else {
+            Ok(None)
+        };
+    };
+    let needed = unpinned_quorum(best.1.n, asked);
+    if best.3 < needed {
+        return Err(SdkError::NoQuorum {
+            agreeing: best.3,
+            needed,
+            asked,
+        });
+    }
+    Ok(Some((best.1, best.2)))
+}

@@ -21,7 +21,7 @@ mod committee;
 pub mod quic;
 pub mod rln;
 
-use committee::choose_committee;
+use committee::{choose_committee, choose_successor};
 pub use committee::{unpinned_quorum, CommitteeId};
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +68,21 @@ pub enum SdkError {
         needed: usize,
         asked: usize,
     },
+}
+
+/// Each member once: a URL given twice (or with and without a trailing `/`) is not two
+/// members agreeing.
+fn distinct_urls(nodes: &[String]) -> Vec<&str> {
+    let mut distinct: Vec<&str> = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        if !distinct
+            .iter()
+            .any(|d| d.trim_end_matches('/') == node.trim_end_matches('/'))
+        {
+            distinct.push(node);
+        }
+    }
+    distinct
 }
 
 /// Pooled connections idle longer than this are closed by the client: members close a
@@ -134,16 +149,7 @@ impl Client {
     /// given fewer than `n − f` members must pin.
     pub async fn connect(nodes: Vec<String>, pin: Option<CommitteeId>) -> Result<Self, SdkError> {
         let http = http_client()?;
-        // each member once: a URL given twice is not two members agreeing
-        let mut distinct: Vec<&String> = Vec::with_capacity(nodes.len());
-        for node in &nodes {
-            if !distinct
-                .iter()
-                .any(|d| d.trim_end_matches('/') == node.trim_end_matches('/'))
-            {
-                distinct.push(node);
-            }
-        }
+        let distinct = distinct_urls(&nodes);
         let mut answers = Vec::with_capacity(distinct.len());
         for &node in &distinct {
             let answer =
@@ -154,7 +160,7 @@ impl Client {
                     .as_ref()
                     .is_ok_and(|i| CheckedCommittee::check(i).is_ok_and(|c| c.id == p.0))
             });
-            answers.push((node.clone(), answer));
+            answers.push((node.to_string(), answer));
             if pinned_hit {
                 break;
             }
@@ -191,6 +197,43 @@ impl Client {
             verifier: Arc::new(checked.verifier),
             attempts: 8,
         }
+    }
+
+    /// Follows a resharing (SPEC.md §7.4, "Following key epochs"): asks every member given
+    /// for its committee and adopts a later key epoch's committee with the same group keys if
+    /// a quorum of the members asked serves it identically; from then on labels carry the new
+    /// key epoch and [`Client::committee_id`] is the new identity. Returns whether it adopted
+    /// one. A client given fewer than `n − f` members cannot follow (re-pin it with the new
+    /// committee file); nothing changes on an error.
+    pub async fn follow_epoch(&mut self) -> Result<bool, SdkError> {
+        let distinct = distinct_urls(&self.nodes);
+        let mut answers = Vec::with_capacity(distinct.len());
+        for node in &distinct {
+            let url = format!("{node}/v1/committee");
+            let answer = get_json::<CommitteeInfo>(&self.http, &url, MAX_SMALL_ANSWER).await;
+            answers.push((node.to_string(), answer));
+        }
+        self.follow_epoch_from(answers, distinct.len())
+    }
+
+    /// [`Client::follow_epoch`] on answers fetched elsewhere (e.g. over QUIC).
+    pub fn follow_epoch_from(
+        &mut self,
+        answers: Vec<(String, Result<CommitteeInfo, SdkError>)>,
+        asked: usize,
+    ) -> Result<bool, SdkError> {
+        let current = CheckedCommittee::check(&self.committee)
+            .map_err(|e| SdkError::Protocol(format!("own committee: {e}")))?;
+        let Some((info, checked)) =
+            choose_successor(&current, self.committee.key_epoch, answers, asked)?
+        else {
+            return Ok(false);
+        };
+        self.committee = Arc::new(info);
+        self.id = CommitteeId(checked.id);
+        self.key = Arc::new(checked.key);
+        self.verifier = Arc::new(checked.verifier);
+        Ok(true)
     }
 
     /// The identity of the committee this client checked (and verifies releases against).
