@@ -32,8 +32,8 @@ pub(crate) fn encode_secret<T: commonware_codec::Write + commonware_codec::Encod
 }
 
 pub use ceremony::{
-    Ceremony, CeremonyError, Effect, MemberShares, Outcome, Phase, Previous, Progress, Report,
-    RoundConfig, Secrets, Timeouts,
+    Ceremony, CeremonyError, Complaint, Effect, MemberShares, Outcome, PhaseKind, Previous,
+    Progress, Reason, Report, RoundConfig, Secrets, Timeouts,
 };
 #[cfg(test)]
 mod tests;

@@ -396,7 +396,7 @@ fn silent_leader_fails_the_round_and_the_next_leader_completes() {
         let Some(Err(r)) = r else {
             panic!("should fail")
         };
-        assert!(r.reason.contains("no proposal"), "{r}");
+        assert!(r.reason.to_string().contains("no proposal"), "{r}");
     }
     let results = run(&keys, &dkg_config(&keys, 1), &BTreeMap::new(), &faults);
     let (o, shares, _) = agree(results, &[1, 2, 3]);
