@@ -4,6 +4,7 @@
 //! safety, and encrypted keystores for the output.
 
 pub mod ceremony;
+pub mod driver;
 pub mod journal;
 pub mod keystore;
 pub mod local;
