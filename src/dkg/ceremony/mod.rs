@@ -379,13 +379,15 @@ impl Ceremony {
             self.propose(&mut out);
         }
         let agree_by = t.deal_ms + t.logs_ms + t.agree_ms;
+        let publish_by = agree_by + t.publish_ms;
         let reason = match &self.phase {
-            // A member that echoed may be part of a certificate others hold: it waits for it.
             Phase::Deal(_) if elapsed >= agree_by => Some(self.agreement_failure()),
-            Phase::Agree(a) if !a.echoed && elapsed >= agree_by => Some(self.agreement_failure()),
-            Phase::Publish(_) if elapsed >= agree_by + t.publish_ms => {
-                Some(self.publication_failure())
+            // A member that echoed may be part of a certificate others hold: it waits for one
+            // until the publish deadline.
+            Phase::Agree(a) if elapsed >= if a.echoed { publish_by } else { agree_by } => {
+                Some(self.agreement_failure())
             }
+            Phase::Publish(_) if elapsed >= publish_by => Some(self.publication_failure()),
             _ => None,
         };
         if let Some(reason) = reason {
