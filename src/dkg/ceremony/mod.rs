@@ -159,6 +159,7 @@ struct Inbox {
     finished: BTreeSet<Pk>,
 }
 
+/// One member's ceremony: the round, the current phase, and what outlives phases.
 pub struct Ceremony {
     round: Round,
     /// Verification randomness (commonware's batch checks).
