@@ -4,20 +4,18 @@
 //! member's keystore, node.toml).
 
 use anyhow::{bail, ensure, Context as _};
-use commonware_codec::{Copying, Decode as _, DecodeExt as _, Encode as _};
-use commonware_p2p::{
-    authenticated::lookup, Address, AddressableManager as _, Receiver as _, Recipients, Sender as _,
-};
+use commonware_codec::{Copying, DecodeExt as _, Encode as _};
+use commonware_p2p::{authenticated::lookup, Address, AddressableManager as _};
 use commonware_runtime::{tokio as cw_tokio, Quota, Runner as _, Supervisor as _};
 use commonware_utils::{
     ordered::{Map, Set},
     NZU32,
 };
 use curtain::dkg::{
-    journal::Journal,
+    driver::{Driver, DriverError, Member},
+    journal::FileStore,
     keystore::{self, EpochShares, KdfParams, MemberSecrets, Passphrase},
-    msg::Msg,
-    Ceremony, Effect, Outcome, Pk, Previous, RoundConfig, Secrets, Timeouts,
+    Outcome, Pk, Previous, Progress, RoundConfig, Secrets, Timeouts,
 };
 use curtain::node::settings::{
     dkg_outputs, ClientLimits, Committee, CommitteeFile, DkgRecord, EpochEntry, NodeFile,
@@ -25,7 +23,6 @@ use curtain::node::settings::{
 };
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -231,30 +228,21 @@ fn run(file: DkgFile, pass: &Passphrase, kind: &'static str) -> anyhow::Result<(
         timeouts,
     };
     let key_epoch = cfg.key_epoch();
-    let max = NonZeroU32::new(addresses.len() as u32).context("no members")?;
     std::fs::create_dir_all(&file.out)?;
     let out_dir = file.out.canonicalize()?;
     let journal_path = out_dir.join(format!("dkg-epoch{key_epoch}-round{}.journal", file.round));
-    let context = format!("{kind}/epoch{key_epoch}/round{}", file.round);
-    let (journal, entries) =
-        Journal::open(&journal_path, &secrets.identity, context.as_bytes(), max)?;
-    let ceremony_secrets = Secrets {
-        identity: secrets.identity.clone(),
-        consensus: prev_shares.as_ref().map(|s| s.0.clone()),
-        encryption: prev_shares.as_ref().map(|s| s.1.clone()),
-    };
-    let mut seed = [0u8; 32];
-    rand::fill(&mut seed);
-    let restarted = !entries.is_empty();
-    let (mut ceremony, first) = if restarted {
-        eprintln!(
-            "dkg round {}: resuming from {} journal entries",
-            file.round,
-            entries.len()
-        );
-        Ceremony::restore(cfg.clone(), ceremony_secrets, seed, entries)?
-    } else {
-        Ceremony::new(cfg.clone(), ceremony_secrets, seed)?
+    let mut rng_seed = [0u8; 32];
+    rand::fill(&mut rng_seed);
+    let member = Member {
+        config: cfg,
+        secrets: Secrets {
+            identity: secrets.identity.clone(),
+            consensus: prev_shares.as_ref().map(|s| s.0.clone()),
+            encryption: prev_shares.as_ref().map(|s| s.1.clone()),
+        },
+        rng_seed,
+        journal: FileStore::open(&journal_path)?,
+        journal_context: format!("{kind}/epoch{key_epoch}/round{}", file.round).into_bytes(),
     };
     let my_addr = addresses
         .iter()
@@ -263,13 +251,6 @@ fn run(file: DkgFile, pass: &Passphrase, kind: &'static str) -> anyhow::Result<(
         .context("this identity is not among the ceremony's members")?;
     let span = tracing::info_span!("dkg", round = file.round, epoch = key_epoch, me = %me);
     let _g = span.enter();
-    eprintln!(
-        "dkg round {} ({kind}, key epoch {key_epoch}): {} dealers → {} players, leader {}",
-        file.round,
-        cfg.dealers.len(),
-        cfg.players.len(),
-        ceremony.leader()
-    );
 
     let identity = secrets.identity.clone();
     let pass = pass.clone();
@@ -279,7 +260,7 @@ fn run(file: DkgFile, pass: &Passphrase, kind: &'static str) -> anyhow::Result<(
         .with_storage_directory(out_dir.join("dkg-p2p"))
         .with_catch_panics(false);
     let started = Instant::now();
-    let result: anyhow::Result<Box<Outcome>> = cw_tokio::Runner::new(runtime).start(|context| async move {
+    let result: anyhow::Result<()> = cw_tokio::Runner::new(runtime).start(|context| async move {
         let p2p = super::node::p2p_config(
             identity.clone(),
             P2P_NAMESPACE,
@@ -295,91 +276,69 @@ fn run(file: DkgFile, pass: &Passphrase, kind: &'static str) -> anyhow::Result<(
             .try_into()
             .map_err(|_| anyhow::anyhow!("duplicate identities"))?;
         oracle.track(0, peers);
-        let (mut tx, mut rx) = network.register(0, Quota::per_second(NZU32!(1_000)));
+        let (tx, rx) = network.register(0, Quota::per_second(NZU32!(1_000)));
         network.start();
 
-        let mut journal = journal;
-        let clock = Instant::now();
-        let now = |c: &Instant| c.elapsed().as_millis() as u64;
-        ceremony.set_start(now(&clock));
-        let mut pending = first;
-        let mut done: Option<Box<Outcome>> = None;
-        let mut finished_at: Option<Instant> = None;
-        let mut last_progress = None;
-        let mut last_print = Instant::now() - Duration::from_secs(1);
-        loop {
-            for e in std::mem::take(&mut pending) {
-                match e {
-                    Effect::Persist(entry) => journal.append(&entry)?,
-                    Effect::Send(to, msg) => {
-                        tx.send(Recipients::One(to), msg.encode(), true);
-                    }
-                    Effect::Done(o) => {
-                        write_outputs(&file, &out_dir, kind, &o, &secrets, &pass)?;
-                        eprintln!(
-                            "dkg round {} complete in {:.2}s: key {} (epoch {}), transcript {}",
-                            o.round,
-                            started.elapsed().as_secs_f64(),
-                            hex::encode(o.key.id()),
-                            o.key_epoch,
-                            hex::encode(o.transcript)
-                        );
-                        done = Some(o);
-                        finished_at = Some(Instant::now());
-                    }
-                    Effect::Failed(report) => {
-                        eprintln!("{report}");
-                        bail!("{report}");
-                    }
-                }
-            }
-            let progress = ceremony.progress();
-            if Some(&progress) != last_progress.as_ref() && last_print.elapsed() >= Duration::from_millis(250) {
-                let missing: Vec<String> = progress.missing.iter().map(short).collect();
-                eprintln!(
-                    "dkg round {} phase {:?}: dealings {}/{}, acks {}/{}, logs {}, echoes {}/{}, publics {}{}",
-                    file.round,
-                    progress.phase,
-                    progress.dealings,
-                    progress.dealers,
-                    progress.acks,
-                    progress.players,
-                    progress.logs,
-                    progress.echoes,
-                    progress.quorum,
-                    progress.publics,
-                    if missing.is_empty() { String::new() } else { format!("; waiting on {}", missing.join(", ")) }
-                );
-                last_print = Instant::now();
-                last_progress = Some(progress);
-            }
-            if let Some(at) = finished_at {
-                if ceremony.peers_finished() || at.elapsed() >= LINGER {
-                    return Ok(done.take().expect("set with finished_at"));
-                }
-            }
-            tokio::select! {
-                m = rx.recv() => {
-                    let Ok((from, bytes)) = m else { bail!("p2p network stopped") };
-                    match Msg::decode_cfg(Copying(bytes.as_ref()), &max) {
-                        Ok(msg) => {
-                            tracing::debug!(from = %from, kind = msg.kind(), "received");
-                            pending = ceremony.receive(from, msg);
-                        }
-                        Err(e) => tracing::warn!(from = %from, error = %e, "undecodable ceremony message"),
-                    }
-                }
-                _ = tokio::time::sleep(Duration::from_millis(100)) => {
-                    pending = ceremony.tick(now(&clock));
-                }
-            }
+        let round = member.config.round;
+        let (dealers, players) = (member.config.dealers.len(), member.config.players.len());
+        let mut driver = Driver::start(context.child("dkg"), member, tx, rx).await?;
+        if driver.resumed() > 0 {
+            eprintln!(
+                "dkg round {round}: resuming from {} journal entries",
+                driver.resumed()
+            );
         }
+        eprintln!(
+            "dkg round {round} ({kind}, key epoch {key_epoch}): {dealers} dealers → {players} players, leader {}",
+            driver.ceremony().leader()
+        );
+        let outcome = match driver.run(|p| print_progress(round, p)).await {
+            Ok(o) => o,
+            Err(DriverError::Failed(report)) => {
+                eprintln!("{report}");
+                bail!("{report}");
+            }
+            Err(e) => return Err(e.into()),
+        };
+        write_outputs(&file, &out_dir, kind, &outcome, &secrets, &pass)?;
+        eprintln!(
+            "dkg round {} complete in {:.2}s: key {} (epoch {}), transcript {}",
+            outcome.round,
+            started.elapsed().as_secs_f64(),
+            hex::encode(outcome.key.id()),
+            outcome.key_epoch,
+            hex::encode(outcome.transcript)
+        );
+        driver.linger(LINGER).await?;
+        Ok(())
     });
     result?;
     let id = curtain::node::settings::Committee::load(&committee_out)?.id();
     eprintln!("committee {} (key epoch {key_epoch})", hex::encode(id));
     println!("{}", committee_out.display());
     Ok(())
+}
+
+/// A progress line on stderr.
+fn print_progress(round: u64, p: &Progress) {
+    let missing: Vec<String> = p.missing.iter().map(short).collect();
+    eprintln!(
+        "dkg round {round} phase {:?}: dealings {}/{}, acks {}/{}, logs {}, echoes {}/{}, publics {}{}",
+        p.phase,
+        p.dealings,
+        p.dealers,
+        p.acks,
+        p.players,
+        p.logs,
+        p.echoes,
+        p.quorum,
+        p.publics,
+        if missing.is_empty() {
+            String::new()
+        } else {
+            format!("; waiting on {}", missing.join(", "))
+        }
+    );
 }
 
 fn short(p: &Pk) -> String {

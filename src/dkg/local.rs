@@ -97,11 +97,29 @@ impl EpochKeys {
     }
 }
 
-fn set(keys: &[Sk]) -> Result<commonware_utils::ordered::Set<Pk>, String> {
+/// Why an in-process round gave no keys.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error("duplicate identities")]
+    DuplicateIdentities,
+    #[error("no participants")]
+    NoParticipants,
+    #[error(transparent)]
+    Ceremony(#[from] CeremonyError),
+    #[error("{member}: {report}")]
+    Failed {
+        member: Box<Pk>,
+        report: Box<Report>,
+    },
+    #[error("{member} did not finish")]
+    Unfinished { member: Box<Pk> },
+}
+
+fn set(keys: &[Sk]) -> Result<commonware_utils::ordered::Set<Pk>, LocalError> {
     commonware_utils::ordered::Set::try_from(
         keys.iter().map(|k| k.public_key()).collect::<Vec<_>>(),
     )
-    .map_err(|_| "duplicate identities".to_string())
+    .map_err(|_| LocalError::DuplicateIdentities)
 }
 
 /// Runs `cfg` among dealers ∪ players and collects the players' results; every participant
@@ -110,15 +128,24 @@ fn collect(
     everyone: &[Sk],
     cfg: &RoundConfig,
     previous: &BTreeMap<Pk, (Share, Share)>,
-) -> Result<EpochKeys, String> {
-    let results = run(everyone, cfg, previous).map_err(|e| e.to_string())?;
+) -> Result<EpochKeys, LocalError> {
+    let results = run(everyone, cfg, previous)?;
     let mut outcome = None;
     let mut shares = BTreeMap::new();
     for (k, r) in everyone.iter().zip(results) {
         let o = match r {
             Some(Ok(o)) => o,
-            Some(Err(report)) => return Err(format!("{}: {report}", k.public_key())),
-            None => return Err(format!("{} did not finish", k.public_key())),
+            Some(Err(report)) => {
+                return Err(LocalError::Failed {
+                    member: Box::new(k.public_key()),
+                    report: Box::new(report),
+                })
+            }
+            None => {
+                return Err(LocalError::Unfinished {
+                    member: Box::new(k.public_key()),
+                })
+            }
         };
         let mut o = o;
         if let Some(s) = o.shares.take() {
@@ -127,13 +154,13 @@ fn collect(
         outcome.get_or_insert(o);
     }
     Ok(EpochKeys {
-        outcome: outcome.ok_or("no participants")?,
+        outcome: outcome.ok_or(LocalError::NoParticipants)?,
         shares,
     })
 }
 
 /// A fresh DKG among `members` (key epoch 0).
-pub fn dkg(members: &[Sk], timeouts: super::Timeouts) -> Result<EpochKeys, String> {
+pub fn dkg(members: &[Sk], timeouts: super::Timeouts) -> Result<EpochKeys, LocalError> {
     let cfg = RoundConfig {
         round: 0,
         dealers: set(members)?,
@@ -151,7 +178,7 @@ pub fn reshare(
     dealers: &[Sk],
     players: &[Sk],
     timeouts: super::Timeouts,
-) -> Result<EpochKeys, String> {
+) -> Result<EpochKeys, LocalError> {
     let cfg = RoundConfig {
         round: 0,
         dealers: set(dealers)?,

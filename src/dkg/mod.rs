@@ -2,8 +2,14 @@
 //! (commonware `feldman_desmedt`, two instances: consensus key and encryption key) with an
 //! agreement step on the dealer logs, resharing and refresh, an encrypted journal for restart
 //! safety, and encrypted keystores for the output.
+//!
+//! `ceremony` is the pure state machine (messages and ticks in, effects out); `driver` runs
+//! one member of it over a commonware p2p channel with its `journal`, on any commonware
+//! runtime; `local` runs every member in one process without a network (tests and
+//! simulations that need real keys); `msg` is the wire format; `keystore` the member's files.
 
 pub mod ceremony;
+pub mod driver;
 pub mod journal;
 pub mod keystore;
 pub mod local;
@@ -32,8 +38,8 @@ pub(crate) fn encode_secret<T: commonware_codec::Write + commonware_codec::Encod
 }
 
 pub use ceremony::{
-    Ceremony, CeremonyError, Effect, MemberShares, Outcome, Phase, Previous, Progress, Report,
-    RoundConfig, Secrets, Timeouts,
+    Ceremony, CeremonyError, Complaint, Effect, MemberShares, Outcome, PhaseKind, Previous,
+    Progress, Reason, Report, RoundConfig, Secrets, Timeouts,
 };
 #[cfg(test)]
 mod tests;

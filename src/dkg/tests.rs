@@ -4,7 +4,8 @@
 //! the output key, decrypt with t members.
 
 use super::ceremony::{
-    commitments, Ceremony, Effect, Outcome, Previous, Report, RoundConfig, Secrets, Timeouts,
+    commitments, Ceremony, Effect, Outcome, PhaseKind, Previous, Reason, Report, RoundConfig,
+    Secrets, Timeouts,
 };
 use super::msg::{Entry, Msg};
 use super::{Pk, Sk};
@@ -36,6 +37,8 @@ struct Faults {
     /// (member, after this many delivered messages): crash, lose in-flight messages, restart
     /// from the journal once the network is quiet.
     crash: Option<(usize, usize)>,
+    /// (member, message kind): these messages of the member are lost.
+    lost: Vec<(usize, &'static str)>,
 }
 
 struct Sim {
@@ -71,7 +74,7 @@ impl Sim {
         for e in effects {
             match e {
                 Effect::Send(to, msg) => {
-                    if faults.silent.contains(&who) {
+                    if faults.silent.contains(&who) || faults.lost.contains(&(who, msg.kind())) {
                         continue;
                     }
                     let to = self.index(&to);
@@ -396,11 +399,44 @@ fn silent_leader_fails_the_round_and_the_next_leader_completes() {
         let Some(Err(r)) = r else {
             panic!("should fail")
         };
-        assert!(r.reason.contains("no proposal"), "{r}");
+        assert!(r.reason.to_string().contains("no proposal"), "{r}");
     }
     let results = run(&keys, &dkg_config(&keys, 1), &BTreeMap::new(), &faults);
     let (o, shares, _) = agree(results, &[1, 2, 3]);
     decrypts(&o, &shares, 0, None);
+}
+
+#[test]
+fn members_that_echoed_fail_at_the_publish_deadline_when_no_certificate_reaches_them() {
+    // the echoes and certificates of members 2 and 3 are lost: they certify with their own
+    // echo and those of 0 and 1, but 0 and 1 never see a third echo
+    let n = 4;
+    let keys = identities(n, 13);
+    let faults = Faults {
+        lost: vec![(2, "echo"), (3, "echo"), (2, "commit"), (3, "commit")],
+        ..Faults::default()
+    };
+    let results = run(&keys, &dkg_config(&keys, 0), &BTreeMap::new(), &faults);
+    for (i, r) in results.into_iter().enumerate() {
+        let Some(Err(r)) = r else {
+            panic!("member {i} should fail")
+        };
+        if i < 2 {
+            assert_eq!(r.phase, PhaseKind::Agree, "{r}");
+            assert!(
+                matches!(
+                    r.reason,
+                    Reason::NoCertificate {
+                        echoes: 2,
+                        quorum: 3
+                    }
+                ),
+                "{r}"
+            );
+        } else {
+            assert!(matches!(r.reason, Reason::TooFewPublics { .. }), "{r}");
+        }
+    }
 }
 
 /// DKG among `old`, then reshare to `new` (which may overlap).
