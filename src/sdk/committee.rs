@@ -93,8 +93,7 @@ pub(super) fn choose_committee(
 ) -> Result<(CommitteeInfo, CheckedCommittee), SdkError> {
     let mut refusals = Vec::new();
     let (mut last_err, mut answered) = (None, 0usize);
-    // (identity, first answer and its check, how many served it)
-    let mut groups: Vec<([u8; 32], CommitteeInfo, CheckedCommittee, usize)> = Vec::new();
+    let mut groups = Groups::default();
     for (node, answer) in answers {
         let info = match answer {
             Ok(info) => {
@@ -124,10 +123,7 @@ pub(super) fn choose_committee(
             ));
             continue;
         }
-        match groups.iter_mut().find(|g| g.0 == checked.id) {
-            Some(g) => g.3 += 1,
-            None => groups.push((checked.id, info, checked, 1)),
-        }
+        groups.add(info, checked);
     }
     if let Some(pin) = pin {
         return Err(match last_err {
@@ -139,22 +135,43 @@ pub(super) fn choose_committee(
             },
         });
     }
-    let Some(best) = groups.into_iter().max_by_key(|g| g.3) else {
-        return Err(last_err.unwrap_or_else(|| SdkError::NoQuorum {
-            agreeing: 0,
-            needed: unpinned_quorum(0, asked),
-            asked,
-        }));
-    };
-    let needed = unpinned_quorum(best.1.n, asked);
-    if best.3 < needed {
-        return Err(SdkError::NoQuorum {
-            agreeing: best.3,
-            needed,
-            asked,
-        });
+    match (groups.decide(asked), last_err) {
+        (Err(SdkError::NoQuorum { agreeing: 0, .. }), Some(e)) => Err(e),
+        (decided, _) => decided,
     }
-    Ok((best.1, best.2))
+}
+
+/// Identical committees served by the members asked, counted by identity.
+#[derive(Default)]
+struct Groups(Vec<(CommitteeInfo, CheckedCommittee, usize)>);
+
+impl Groups {
+    fn add(&mut self, info: CommitteeInfo, checked: CheckedCommittee) {
+        match self.0.iter_mut().find(|g| g.1.id == checked.id) {
+            Some(g) => g.2 += 1,
+            None => self.0.push((info, checked, 1)),
+        }
+    }
+
+    /// The largest group if it has [`unpinned_quorum`] of its `n` and the `asked` members,
+    /// else [`SdkError::NoQuorum`] (also when no valid committee was served).
+    fn decide(self, asked: usize) -> Result<(CommitteeInfo, CheckedCommittee), SdkError> {
+        let (agreeing, n) = self
+            .0
+            .iter()
+            .max_by_key(|g| g.2)
+            .map_or((0, 0), |g| (g.2, g.0.n));
+        let needed = unpinned_quorum(n, asked);
+        if agreeing == 0 || agreeing < needed {
+            return Err(SdkError::NoQuorum {
+                agreeing,
+                needed,
+                asked,
+            });
+        }
+        let best = self.0.into_iter().max_by_key(|g| g.2).expect("a group");
+        Ok((best.0, best.1))
+    }
 }
 
 /// Chooses, among members' answers, a key-continuous successor of `current` (SPEC.md §7.4,
@@ -167,8 +184,7 @@ pub(super) fn choose_successor(
     answers: Vec<(String, Result<CommitteeInfo, SdkError>)>,
     asked: usize,
 ) -> Result<Option<(CommitteeInfo, CheckedCommittee)>, SdkError> {
-    // (identity, first answer and its check, how many served it)
-    let mut groups: Vec<([u8; 32], CommitteeInfo, CheckedCommittee, usize)> = Vec::new();
+    let mut groups = Groups::default();
     let mut later = false;
     for (_, answer) in answers {
         let Ok(info) = answer else { continue };
@@ -182,29 +198,10 @@ pub(super) fn choose_successor(
         if !current.same_keys(&checked) {
             continue;
         }
-        match groups.iter_mut().find(|g| g.0 == checked.id) {
-            Some(g) => g.3 += 1,
-            None => groups.push((checked.id, info, checked, 1)),
-        }
+        groups.add(info, checked);
     }
-    let Some(best) = groups.into_iter().max_by_key(|g| g.3) else {
-        return if later {
-            Err(SdkError::NoQuorum {
-                agreeing: 0,
-                needed: unpinned_quorum(0, asked),
-                asked,
-            })
-        } else {
-            Ok(None)
-        };
-    };
-    let needed = unpinned_quorum(best.1.n, asked);
-    if best.3 < needed {
-        return Err(SdkError::NoQuorum {
-            agreeing: best.3,
-            needed,
-            asked,
-        });
+    if !later {
+        return Ok(None);
     }
-    Ok(Some((best.1, best.2)))
+    groups.decide(asked).map(Some)
 }
