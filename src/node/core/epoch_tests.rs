@@ -7,23 +7,19 @@ use super::chain::{verify_chain_block, ChainBlock};
 use super::epochs::EpochTable;
 use super::mempool::{Mempool, MempoolConfig, Reject, Source};
 use super::reveal::{batch_id, Collector, CollectorConfig, Effect, FinalizedBlock};
+use super::testkit::{committee, encrypted, rng};
 use crate::dkg::{local, Pk, Sk, Timeouts};
 use crate::ledger::block::{Block, BlockError, BlockLimits};
 use crate::ledger::envelope::Verified;
 use commonware_cryptography::Signer as _;
-use curtain_crypto::{deal, encrypt, CommitteeKey, Decryption, KeyShare, Label, Padding};
+use curtain_crypto::{CommitteeKey, Decryption, KeyShare};
 use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng as _;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-fn rng(seed: u64) -> ChaCha20Rng {
-    ChaCha20Rng::seed_from_u64(seed)
-}
-
+/// A verified ciphertext labelled with key epoch `epoch`, in namespace 1.
 fn labelled(key: &CommitteeKey, epoch: u64, msg: &[u8], r: &mut ChaCha20Rng) -> Verified {
-    let label = Label::new(key.id(), epoch, 1, b"wallet").unwrap();
-    let ct = encrypt(key.encryption_key(), &label, msg, Padding::None, r).unwrap();
+    let ct = encrypted(key, epoch, 1, msg, r);
     Verified::new(curtain_crypto::verify(key, ct).unwrap(), None)
 }
 
@@ -33,8 +29,7 @@ fn labelled(key: &CommitteeKey, epoch: u64, msg: &[u8], r: &mut ChaCha20Rng) -> 
 #[test]
 fn labels_are_admitted_and_ordered_within_their_windows() {
     let mut r = rng(1);
-    let (key, _) = deal(4, 3, &mut r).unwrap();
-    let key = Arc::new(key); // a resharing keeps the key: both epochs encrypt to it
+    let key = committee(4, 3, &mut r).key; // a resharing keeps the key: both epochs encrypt to it
     let table = EpochTable::new(vec![(0, 0), (1, 3)], 2).unwrap();
     let keys = BTreeMap::from([(0, key.clone()), (1, key.clone())]);
     let mut pool = Mempool::with_epochs(MempoolConfig::default(), table, keys);

@@ -12,8 +12,16 @@ pub mod reveal;
 pub mod rln;
 
 #[cfg(test)]
+mod chain_tests;
+#[cfg(test)]
 mod epoch_tests;
+#[cfg(test)]
+mod member_tests;
+#[cfg(test)]
+mod mempool_tests;
+#[cfg(test)]
+mod reveal_tests;
 #[cfg(test)]
 mod rln_tests;
 #[cfg(test)]
-mod tests;
+mod testkit;

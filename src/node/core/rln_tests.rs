@@ -3,9 +3,10 @@
 //! release encoding. A depth-4 dev circuit keeps proofs fast.
 
 use super::chain::{verify_chain_block, ChainBlock};
-use super::mempool::{Mempool, MempoolConfig, Reject, Source};
+use super::mempool::{Mempool, MempoolConfig, Reject};
 use super::rln::RlnSettings;
 use super::rln::*;
+use super::testkit::{committee, ct, rng, CLIENT};
 use crate::ledger::block::{Block, BlockError, BlockLimits};
 use crate::ledger::envelope::{Envelope, RlnProof};
 use crate::ledger::release::{ReleasedBatch, ReleasedEntry, ReleasedNamespace};
@@ -13,37 +14,14 @@ use crate::ledger::Digest;
 use curtain_circuits::{
     fr_to_be_bytes, setup_dev, CircuitParams, Identity, MerkleTree, ProvingKey, VerifyingKey,
 };
-use curtain_crypto::{deal, CommitteeKey, Decryption, Opening};
-use rand::SeedableRng;
+use curtain_crypto::{CommitteeKey, Decryption, Opening};
 use rand_chacha::ChaCha20Rng;
 use std::collections::{BTreeSet, HashSet};
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, OnceLock};
 
 const ANON: u64 = 5;
 const OPEN: u64 = 1;
 const REGISTRY: u64 = 0;
-const CLIENT: Source = Source::Client(IpAddr::V4(Ipv4Addr::LOCALHOST));
-
-/// A ciphertext without a proof.
-fn plain_ct(
-    key: &CommitteeKey,
-    ns: u64,
-    msg: &[u8],
-    r: &mut ChaCha20Rng,
-) -> curtain_crypto::EncodedCiphertext {
-    let label = curtain_crypto::Label::new(key.id(), 0, ns, b"wallet").unwrap();
-    curtain_crypto::encrypt(
-        key.encryption_key(),
-        &label,
-        msg,
-        curtain_crypto::Padding::None,
-        r,
-    )
-    .unwrap()
-    .encoded()
-    .clone()
-}
 
 fn keys() -> &'static (ProvingKey, VerifyingKey) {
     static KEYS: OnceLock<(ProvingKey, VerifyingKey)> = OnceLock::new();
@@ -77,9 +55,8 @@ struct World {
 
 /// A mempool with anonymous namespace ANON and `n` members registered at height 1.
 fn world(n: usize) -> World {
-    let mut r = ChaCha20Rng::seed_from_u64(11);
-    let (key, _) = deal(4, 3, &mut r).unwrap();
-    let key = Arc::new(key);
+    let mut r = rng(11);
+    let key = committee(4, 3, &mut r).key;
     let rules = rules();
     let mut st = RlnState::new(rules.clone());
     let members: Vec<Identity> = (0..n).map(|_| Identity::random(2, &mut r)).collect();
@@ -134,7 +111,7 @@ impl World {
     }
 
     fn admit(&mut self, e: Envelope) -> Result<(), Reject> {
-        let mut r = ChaCha20Rng::seed_from_u64(3);
+        let mut r = rng(3);
         self.pool
             .admit(0, CLIENT, vec![e], &mut r)
             .remove(0)
@@ -168,7 +145,7 @@ fn members_are_admitted_and_strangers_refused() {
     assert_eq!(w.admit(e), Err(RlnReject::UnknownRoot.into()));
 
     // no proof in the anonymous namespace; a proof in an open one
-    let plain = plain_ct(&w.key, ANON, b"no proof", &mut w.r);
+    let plain = ct(&w.key, ANON, b"no proof", &mut w.r);
     assert_eq!(w.admit(plain.into()), Err(RlnReject::ProofRequired.into()));
     let open = w.sealed(OPEN, 1, 0, 0, b"open", None);
     assert_eq!(w.admit(open), Err(RlnReject::UnexpectedProof.into()));
@@ -244,7 +221,7 @@ fn a_double_signal_is_refused_and_slashable() {
 fn registry_ignores_bad_transactions_and_windows_roots() {
     let rules = rules();
     let mut reg = Registry::new(4);
-    let mut r = ChaCha20Rng::seed_from_u64(5);
+    let mut r = rng(5);
     let id = Identity::random(1, &mut r);
     let ok = RegistryTx::register(&id.commitment(), 1);
     let mut zero_limit = ok.clone();
@@ -328,7 +305,7 @@ fn blocks_carry_proofs_and_members_check_them() {
 
     // a checker that never saw the envelopes verifies the proofs itself
     let mut checker = world(2);
-    let mut r = ChaCha20Rng::seed_from_u64(9);
+    let mut r = rng(9);
     // verified against genesis with no nullifiers used in unfinalized ancestors, unless given
     let check = |cb: &ChainBlock, used: &HashSet<_>, r: &mut ChaCha20Rng| {
         verify_chain_block(cb, &g, &limits, &HashSet::new(), &checker.pool, used, r)
@@ -366,7 +343,7 @@ fn blocks_carry_proofs_and_members_check_them() {
         Err(BlockError::Rln(_, RlnReject::InvalidProof))
     ));
     // an anonymous entry without proof in a block
-    let plain = plain_ct(&w.key, ANON, b"no proof", &mut w.r);
+    let plain = ct(&w.key, ANON, b"no proof", &mut w.r);
     let pb = Block::new(
         g.digest(),
         1,

@@ -1,0 +1,80 @@
+//! Fixtures the cores' tests share: seeded randomness, a dealt committee, test ciphertexts
+//! and the admission helpers.
+
+use super::mempool::{Admission, Source};
+use super::reveal::{Collector, CollectorConfig};
+use curtain_crypto::{deal, encrypt, Ciphertext, CommitteeKey, KeyShare, Label, Padding};
+use rand::SeedableRng as _;
+use rand_chacha::ChaCha20Rng;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+/// The tests' deterministic randomness.
+pub(super) fn rng(seed: u64) -> ChaCha20Rng {
+    ChaCha20Rng::seed_from_u64(seed)
+}
+
+/// A committee's encryption key and its members' key shares, dealt at key epoch 0.
+pub(super) struct Committee {
+    pub(super) key: Arc<CommitteeKey>,
+    pub(super) shares: Vec<KeyShare>,
+}
+
+/// `n` members, threshold `t`.
+pub(super) fn committee(n: usize, t: usize, r: &mut ChaCha20Rng) -> Committee {
+    let (key, shares) = deal(n, t, r).unwrap();
+    Committee {
+        key: Arc::new(key),
+        shares,
+    }
+}
+
+impl Committee {
+    /// A collector at height 1 for the member holding `share`, with the committee's key and
+    /// that share at key epoch 0.
+    pub(super) fn collector(&self, share: &KeyShare, cfg: CollectorConfig) -> Collector {
+        Collector::new(
+            cfg,
+            BTreeMap::from([(0, self.key.clone())]),
+            BTreeMap::from([(0, dup(share))]),
+            1,
+        )
+    }
+}
+
+/// Key shares are deliberately not `Clone`; tests copy one through its encoding.
+pub(super) fn dup(s: &KeyShare) -> KeyShare {
+    KeyShare::from_bytes(&s.to_bytes()).unwrap()
+}
+
+/// `msg` encrypted to `key`, labelled with key epoch `epoch`, namespace `ns` and sender
+/// `wallet`.
+pub(super) fn encrypted(
+    key: &CommitteeKey,
+    epoch: u64,
+    ns: u64,
+    msg: &[u8],
+    r: &mut ChaCha20Rng,
+) -> Ciphertext {
+    let label = Label::new(key.id(), epoch, ns, b"wallet").unwrap();
+    encrypt(key.encryption_key(), &label, msg, Padding::None, r).unwrap()
+}
+
+/// The encoding of a key epoch 0 ciphertext in namespace `ns`, without an RLN proof.
+pub(super) fn ct(
+    key: &CommitteeKey,
+    ns: u64,
+    msg: &[u8],
+    r: &mut ChaCha20Rng,
+) -> curtain_crypto::EncodedCiphertext {
+    encrypted(key, 0, ns, msg, r).encoded().clone()
+}
+
+/// A client submitting from loopback.
+pub(super) const CLIENT: Source = Source::Client(IpAddr::V4(Ipv4Addr::LOCALHOST));
+
+/// How many submissions were admitted.
+pub(super) fn accepted(a: &[Admission]) -> usize {
+    a.iter().filter(|a| a.result.is_ok()).count()
+}

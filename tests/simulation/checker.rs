@@ -1,0 +1,169 @@
+//! The invariants every run must satisfy, checked on what the members released and sent:
+//! the logs agree, a third party verifies every released batch (with the node-free finality
+//! verifier, checked against commonware's own), every submission is released once, no share
+//! batch left a member early or for a block outside the final chain, and only faulty members
+//! are named.
+
+use crate::scenario::{Run, NAMESPACE};
+use commonware_codec::Decode as _;
+use commonware_consensus::simplex::types::Finalization;
+use commonware_cryptography::certificate::Verifier as _;
+use commonware_cryptography::sha256;
+use commonware_parallel::Sequential;
+use curtain::ledger::finality::FinalityVerifier;
+use curtain::ledger::release::ReleasedBatch;
+use curtain::ledger::Digest;
+use curtain::node::{core::reveal::batch_id, ConsensusScheme};
+use curtain_crypto::Decryption;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// commonware's own check of a finality proof: the reference the node-free verifier
+/// (`curtain::ledger::finality`) must agree with. Returns the finalized block's digest.
+pub(crate) fn commonware_certified(verifier: &ConsensusScheme, cert: &[u8]) -> Option<[u8; 32]> {
+    let f = Finalization::<ConsensusScheme, sha256::Digest>::decode_cfg(
+        bytes::Bytes::copy_from_slice(cert),
+        &verifier.certificate_codec_config(),
+    )
+    .ok()?;
+    f.verify(&mut rand::rng(), verifier, &Sequential)
+        .then_some(f.proposal.payload.0)
+}
+
+/// The wallet's verifier for a run's committee, decoded from the same polynomial encoding
+/// `GET /v1/committee` serves.
+pub(crate) fn node_free_verifier(run: &Run) -> FinalityVerifier {
+    let from_public =
+        FinalityVerifier::from_consensus_public(&run.consensus_public, run.scenario.n)
+            .expect("the committee's polynomial decodes");
+    // `from_consensus_public` binds curtain's namespace; the simulation signs under its own
+    let identity = blst::min_sig::PublicKey::uncompress(&from_public.identity()).unwrap();
+    FinalityVerifier::new(NAMESPACE, identity)
+}
+
+/// The invariants every run must satisfy.
+pub(crate) fn check(run: &Run) {
+    let longest = logs_agree(run);
+    released_once_and_verified(run, longest);
+    shares_only_for_final_blocks(run, longest);
+    honest_members_release_all_and_name_only_the_faulty(run);
+}
+
+/// Every member's log is a prefix of the longest one, byte for byte (content; finality
+/// proofs may name different descendants), with heights consecutive from 1. Returns the
+/// longest.
+fn logs_agree(run: &Run) -> &[ReleasedBatch] {
+    let longest = run.releases.iter().max_by_key(|r| r.len()).unwrap();
+    for log in &run.releases {
+        for (a, b) in log.iter().zip(longest) {
+            assert_eq!(a.content_bytes(), b.content_bytes(), "release logs diverge");
+        }
+        // heights consecutive from 1
+        for (i, b) in log.iter().enumerate() {
+            assert_eq!(b.height, i as u64 + 1);
+        }
+    }
+    longest
+}
+
+/// Every accepted ciphertext released exactly once, as its plaintext, in batches a third
+/// party verifies: block, certificate, openings, outcomes.
+fn released_once_and_verified(run: &Run, longest: &[ReleasedBatch]) {
+    let position: BTreeMap<[u8; 32], usize> = longest
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (b.block.0, i))
+        .collect();
+    let mut released = BTreeSet::new();
+    let mut rng = rand::rng();
+    let finality = node_free_verifier(run);
+    for b in longest {
+        let key = run.key.clone();
+        b.verify(
+            |e| (e == 0).then(|| key.clone()),
+            |_, digest, cert| certifies(run, longest, &position, &finality, digest, cert),
+            &mut rng,
+        )
+        .expect("released batch verifies");
+        for ns in &b.namespaces {
+            for e in &ns.entries {
+                assert!(released.insert(e.ciphertext.id()), "released twice");
+                assert!(matches!(&e.outcome, Decryption::Plaintext(p) if p.starts_with(b"tx ")));
+            }
+        }
+    }
+    assert_eq!(released, run.submitted);
+}
+
+/// Whether `cert` finalizes the block `digest` or a descendant of it in the log (`position`
+/// indexes `longest` by block digest). The wallet's node-free verifier and commonware's
+/// agree on every proof.
+fn certifies(
+    run: &Run,
+    longest: &[ReleasedBatch],
+    position: &BTreeMap<[u8; 32], usize>,
+    finality: &FinalityVerifier,
+    digest: &Digest,
+    cert: &[u8],
+) -> bool {
+    let certified = finality.verify(cert).ok();
+    assert_eq!(
+        certified.map(|d| d.0),
+        commonware_certified(&run.verifier, cert)
+    );
+    let Some(certified) = certified else {
+        return false;
+    };
+    let Some(&start) = position.get(&certified.0) else {
+        return false;
+    };
+    let mut pos = start;
+    while longest[pos].block != *digest {
+        if pos == 0 || longest[pos].parent != longest[pos - 1].block {
+            return false;
+        }
+        pos -= 1;
+    }
+    true
+}
+
+/// No share batch left a member for a block outside the final chain, or before that block
+/// was final there.
+fn shares_only_for_final_blocks(run: &Run, longest: &[ReleasedBatch]) {
+    let final_batches: BTreeMap<[u8; 32], u64> = longest
+        .iter()
+        .map(|b| (batch_id(&b.block, 0), b.height))
+        .collect();
+    assert!(!run.wire.shares.is_empty(), "shares were observed");
+    for (member, id, finalized) in &run.wire.shares {
+        let height = final_batches
+            .get(id)
+            .unwrap_or_else(|| panic!("member {member} shared for a block not final"));
+        if let Some(finalized) = finalized {
+            assert!(
+                finalized >= height,
+                "member {member} shared height {height} when final up to {finalized}"
+            );
+        }
+    }
+}
+
+/// Every honest member released every submission, and named only the member with wrong
+/// shares (if it was needed to combine).
+fn honest_members_release_all_and_name_only_the_faulty(run: &Run) {
+    let sc = run.scenario;
+    for i in (0..sc.n).filter(|&i| sc.honest(i)) {
+        let mine: BTreeSet<[u8; 32]> = run.releases[i]
+            .iter()
+            .flat_map(|b| b.entries())
+            .map(|e| e.ciphertext.id())
+            .collect();
+        assert_eq!(mine, run.submitted, "honest member {i} released everything");
+        for m in &run.faulty[i] {
+            assert_eq!(
+                Some(*m as usize),
+                sc.wrong_shares,
+                "an honest member was named"
+            );
+        }
+    }
+}

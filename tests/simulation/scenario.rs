@@ -1,0 +1,417 @@
+//! A scenario (committee size, load, faults) and its run: the committee's keys dealt, the
+//! simulated network wired, whole members started on the deterministic runtime (`committee`),
+//! clients submitting, and every member's release stream read until each honest member
+//! released everything.
+
+use crate::adversary::{Behaviour, Pk};
+use crate::committee::{member_shares, Committee, Keys, Members};
+use crate::common;
+use commonware_codec::Encode as _;
+use commonware_cryptography::ed25519;
+use commonware_p2p::simulated::{self, Link};
+use commonware_runtime::{deterministic, Clock as _, Runner as _, Spawner as _, Supervisor as _};
+use commonware_utils::NZUsize;
+use curtain::ledger::release::ReleasedBatch;
+use curtain::node::core::mempool::Source;
+use curtain::node::core::reveal::batch_id;
+use curtain::node::ConsensusScheme;
+use curtain_crypto::CommitteeKey;
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The namespace the simulated committee signs under.
+pub(crate) const NAMESPACE: &[u8] = b"curtain-sim";
+
+/// One run: its seed, committee size, number of transactions, and the faults it injects.
+#[derive(Clone, Copy)]
+pub(crate) struct Scenario {
+    pub(crate) seed: u64,
+    pub(crate) n: usize,
+    pub(crate) txs: usize,
+    /// Probability a message on a link is delivered.
+    pub(crate) delivery: f64,
+    /// A member that never starts (withholds votes and shares).
+    pub(crate) absent: Option<usize>,
+    /// A member whose decryption key share is wrong (its shares are wrong).
+    pub(crate) wrong_shares: Option<usize>,
+    /// A member cut off from everyone from the start until this much simulated time passed.
+    pub(crate) isolated: Option<(usize, Duration)>,
+    /// A member killed at the first time and restarted (same storage) at the second.
+    pub(crate) crash: Option<(usize, Duration, Duration)>,
+    /// A member that votes and orders but never sends its share batches.
+    pub(crate) withholds: Option<usize>,
+    /// A member run as twins (same keys, separate storage), one talking to the next member,
+    /// the other to the rest: as leader it proposes two blocks for one view, and it
+    /// double-votes.
+    pub(crate) twins: Option<usize>,
+    /// A member that, besides following the protocol, floods every peer with share requests
+    /// at its p2p quota: for released heights with their real batch ids (each a
+    /// recomputation if answered) and with random ones.
+    pub(crate) floods: Option<usize>,
+}
+
+impl Scenario {
+    pub(crate) fn new(seed: u64, n: usize, txs: usize) -> Self {
+        Self {
+            seed,
+            n,
+            txs,
+            delivery: 1.0,
+            absent: None,
+            wrong_shares: None,
+            isolated: None,
+            crash: None,
+            withholds: None,
+            twins: None,
+            floods: None,
+        }
+    }
+    pub(crate) fn honest(&self, i: usize) -> bool {
+        ![self.absent, self.wrong_shares, self.withholds, self.twins].contains(&Some(i))
+    }
+    pub(crate) fn behaviour(&self, i: usize, pks: &[Pk]) -> Behaviour {
+        if Some(i) == self.withholds {
+            Behaviour::Withholds
+        } else if Some(i) == self.floods {
+            Behaviour::FloodsShareRequests
+        } else if Some(i) == self.twins {
+            Behaviour::Twins {
+                primary: vec![pks[(i + 1) % self.n].clone()],
+            }
+        } else {
+            Behaviour::Honest
+        }
+    }
+}
+
+/// What a run leaves for the invariant checker and the scenarios.
+pub(crate) struct Run {
+    pub(crate) scenario: Scenario,
+    /// Per member: its releases (empty for an absent member).
+    pub(crate) releases: Vec<Vec<ReleasedBatch>>,
+    /// Per member: the members it caught sending wrong shares.
+    pub(crate) faulty: Vec<Vec<u32>>,
+    pub(crate) submitted: BTreeSet<[u8; 32]>,
+    pub(crate) wire: Wire,
+    pub(crate) key: Arc<CommitteeKey>,
+    pub(crate) verifier: ConsensusScheme,
+    /// The committee's consensus public polynomial (commonware encoding).
+    pub(crate) consensus_public: Vec<u8>,
+    /// Virtual time from the first submission until every honest member released them all.
+    pub(crate) took: Duration,
+}
+
+/// What the test saw members send.
+#[derive(Default)]
+pub(crate) struct Wire {
+    /// Share batches sent by whole members: (member, batch id, the member's finalized height
+    /// when it sent them; None while it is starting, before its handle exists).
+    pub(crate) shares: Vec<(usize, [u8; 32], Option<u64>)>,
+    /// (height, batch id) of every non-empty height released so far (what a flooder asks
+    /// for).
+    pub(crate) released: Vec<(u64, [u8; 32])>,
+    /// Share requests the flooder sent.
+    pub(crate) flood_requests: usize,
+    /// Notarize votes of twins: (view, primary?, payload).
+    pub(crate) twin_votes: Vec<(u64, bool, [u8; 32])>,
+}
+
+/// Runs one scenario on the deterministic runtime seeded with its seed. The steps draw from
+/// the runtime's one seeded randomness (dealing, link jitter, task order) in this order:
+/// reordering them changes what a seed runs.
+pub(crate) fn run(sc: Scenario) -> Run {
+    let cfg = deterministic::Config::new()
+        .with_seed(sc.seed)
+        .with_timeout(Some(Duration::from_secs(600)));
+    deterministic::Runner::new(cfg).start(|context| async move {
+        let mut rng = context.child("rng");
+        let (keys, key_shares) = Keys::deal(sc.n, &mut rng);
+        let oracle = connect(&context, &sc, &keys.pks).await;
+        let shares = member_shares(&sc, key_shares, &mut rng);
+        if let Some((cut, heal_after)) = sc.isolated {
+            isolate(&context, &oracle, &sc, &keys.pks, cut, heal_after).await;
+        }
+        let committee = Committee {
+            context: context.child("committee"),
+            oracle,
+            keys,
+            shares,
+            wire: Arc::new(Mutex::new(Wire::default())),
+            slots: (0..sc.n).map(|_| Arc::new(Mutex::new(None))).collect(),
+        };
+        let mut members = Members::start(&committee, &sc).await;
+        let started_at = context.current();
+        let submitted = submit(&context, &sc, &members, &committee.keys.key, &mut rng).await;
+        let releases = release_all(&context, &sc, &committee, &mut members, &submitted).await;
+        let took = context.current().duration_since(started_at).unwrap();
+        let wire = std::mem::take(&mut *committee.wire.lock().unwrap());
+        let Keys {
+            participants,
+            output,
+            key,
+            ..
+        } = committee.keys;
+        Run {
+            scenario: sc,
+            wire,
+            faulty: members.faulty(),
+            releases,
+            submitted,
+            verifier: ConsensusScheme::verifier(NAMESPACE, participants, output.public().clone()),
+            consensus_public: output.public().encode().to_vec(),
+            key,
+            took,
+        }
+    })
+}
+
+/// The link from `from` to anyone. The member with wrong shares is the fastest, so its
+/// batches are among the first t everywhere and must be caught.
+fn link(sc: &Scenario, pks: &[Pk], from: &Pk) -> Link {
+    Link {
+        latency: if Some(pks.iter().position(|p| p == from).unwrap()) == sc.wrong_shares {
+            Duration::from_millis(1)
+        } else {
+            Duration::from_millis(20)
+        },
+        jitter: Duration::from_millis(5),
+        success_rate: commonware_utils::Probability::try_from(sc.delivery).expect("probability"),
+    }
+}
+
+/// Starts the simulated network with a link between every two members.
+async fn connect(
+    context: &deterministic::Context,
+    sc: &Scenario,
+    pks: &[Pk],
+) -> simulated::Oracle<Pk, deterministic::Context> {
+    let (network, oracle) = simulated::Network::new_with_peers(
+        context.child("network"),
+        simulated::Config {
+            max_size: 8 << 20,
+            max_peers_per_set: NZUsize!(sc.n),
+            disconnect_on_block: true,
+            tracked_peer_sets: NZUsize!(1),
+        },
+        pks.to_vec(),
+    )
+    .await;
+    network.start();
+    for a in pks {
+        for b in pks {
+            if a != b {
+                oracle
+                    .add_link(a.clone(), b.clone(), link(sc, pks, a))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    oracle
+}
+
+/// Cuts member `cut` off from everyone until `heal_after` passed.
+async fn isolate(
+    context: &deterministic::Context,
+    oracle: &simulated::Oracle<Pk, deterministic::Context>,
+    sc: &Scenario,
+    pks: &[Pk],
+    cut: usize,
+    heal_after: Duration,
+) {
+    let pairs: Vec<(ed25519::PublicKey, ed25519::PublicKey, Link)> = pks
+        .iter()
+        .filter(|p| **p != pks[cut])
+        .flat_map(|p| {
+            [
+                (pks[cut].clone(), p.clone(), link(sc, pks, &pks[cut])),
+                (p.clone(), pks[cut].clone(), link(sc, pks, p)),
+            ]
+        })
+        .collect();
+    for (a, b, _) in &pairs {
+        oracle.remove_link(a.clone(), b.clone()).await.unwrap();
+    }
+    let healer = oracle.clone();
+    context.child("healer").spawn(move |ctx| async move {
+        ctx.sleep(heal_after).await;
+        for (a, b, l) in pairs {
+            healer.add_link(a, b, l).await.unwrap();
+        }
+    });
+}
+
+/// Clients submit the scenario's transactions, 7 ms apart, each to the next honest member in
+/// turn; returns their ids.
+async fn submit(
+    context: &deterministic::Context,
+    sc: &Scenario,
+    members: &Members,
+    key: &CommitteeKey,
+    rng: &mut deterministic::Context,
+) -> BTreeSet<[u8; 32]> {
+    let n = sc.n;
+    let mut submitted = BTreeSet::new();
+    for k in 0..sc.txs {
+        let ct = common::tx(key, k as u64, rng);
+        submitted.insert(ct.id());
+        let to = (0..n)
+            .cycle()
+            .skip(k)
+            .find(|&i| sc.honest(i))
+            .expect("an honest member");
+        let out = members.handles[to]
+            .as_ref()
+            .expect("started")
+            .submit(
+                Source::Client(IpAddr::V4(Ipv4Addr::new(10, 0, 0, k as u8))),
+                vec![ct.into()],
+            )
+            .await;
+        assert!(out[0].result.is_ok());
+        context.sleep(Duration::from_millis(7)).await;
+    }
+    submitted
+}
+
+/// Reads the members' release streams every 100 ms (simulated) until every honest member
+/// released every submitted ciphertext, crashing and restarting a member on the scenario's
+/// schedule; returns each member's releases.
+async fn release_all(
+    context: &deterministic::Context,
+    sc: &Scenario,
+    committee: &Committee,
+    members: &mut Members,
+    submitted: &BTreeSet<[u8; 32]>,
+) -> Vec<Vec<ReleasedBatch>> {
+    let mut observed = Observed::new(sc.n);
+    let mut crash = sc.crash.map(Crash::new);
+    while (0..sc.n).any(|i| sc.honest(i) && observed.seen[i].len() < submitted.len()) {
+        if let Some(crash) = crash.as_mut() {
+            crash
+                .step(since_epoch(context), committee, members, &mut observed)
+                .await;
+        }
+        observed.read(members, &committee.wire);
+        context.sleep(Duration::from_millis(100)).await;
+        if std::env::var_os("CURTAIN_SIM_DEBUG").is_some() {
+            observed.report(since_epoch(context), members);
+        }
+    }
+    assert!(
+        crash.is_none_or(|c| c.restarted),
+        "the crash and restart happened"
+    );
+    observed.releases
+}
+
+/// The simulated clock.
+fn since_epoch(context: &deterministic::Context) -> Duration {
+    context
+        .current()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+}
+
+/// What the test read from each member's release stream.
+struct Observed {
+    releases: Vec<Vec<ReleasedBatch>>,
+    /// The ids of the ciphertexts released.
+    seen: Vec<BTreeSet<[u8; 32]>>,
+}
+
+impl Observed {
+    fn new(n: usize) -> Self {
+        Self {
+            releases: vec![Vec::new(); n],
+            seen: vec![BTreeSet::new(); n],
+        }
+    }
+
+    /// Takes whatever the members released since the last read; records each non-empty
+    /// height on the wire (what a flooder asks for).
+    fn read(&mut self, members: &mut Members, wire: &Mutex<Wire>) {
+        for i in 0..members.streams.len() {
+            let Some(stream) = members.streams[i].as_mut() else {
+                continue;
+            };
+            while let Ok(b) = stream.try_recv() {
+                if !b.namespaces.is_empty() {
+                    let mut wire = wire.lock().unwrap();
+                    if !wire.released.iter().any(|(h, _)| *h == b.height) {
+                        wire.released.push((b.height, batch_id(&b.block, 0)));
+                    }
+                }
+                for ns in &b.namespaces {
+                    for e in &ns.entries {
+                        self.seen[i].insert(e.ciphertext.id());
+                    }
+                }
+                self.releases[i].push(b);
+            }
+        }
+    }
+
+    /// Progress every 5 s (simulated), on stderr.
+    fn report(&self, t: Duration, members: &Members) {
+        if t.as_millis() % 5000 < 100 {
+            let heights: Vec<_> = members
+                .handles
+                .iter()
+                .map(|h| h.as_ref().map(|h| h.finalized_height()))
+                .collect();
+            let counts: Vec<_> = self.seen.iter().map(|s| s.len()).collect();
+            let next: Vec<_> = members
+                .handles
+                .iter()
+                .map(|h| h.as_ref().map(|h| h.next_release()))
+                .collect();
+            eprintln!("t={t:?} finalized={heights:?} next_release={next:?} released={counts:?}");
+        }
+    }
+}
+
+/// A member killed at one time and restarted from its storage at a later one.
+struct Crash {
+    who: usize,
+    at: Duration,
+    restart_at: Duration,
+    crashed: bool,
+    restarted: bool,
+}
+
+impl Crash {
+    fn new((who, at, restart_at): (usize, Duration, Duration)) -> Self {
+        Self {
+            who,
+            at,
+            restart_at,
+            crashed: false,
+            restarted: false,
+        }
+    }
+
+    /// Crashes or restarts the member when `now` reached the time.
+    async fn step(
+        &mut self,
+        now: Duration,
+        committee: &Committee,
+        members: &mut Members,
+        observed: &mut Observed,
+    ) {
+        let who = self.who;
+        if !self.crashed && now >= self.at {
+            members.kill(committee, who).await;
+            self.crashed = true;
+        }
+        if self.crashed && !self.restarted && now >= self.restart_at {
+            members.restart(committee, who).await;
+            // the restarted member's stream replays its log from height 1
+            observed.releases[who].clear();
+            observed.seen[who].clear();
+            self.restarted = true;
+        }
+    }
+}
