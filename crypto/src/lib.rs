@@ -30,10 +30,10 @@ pub use ciphertext::{
     VerifiedCiphertext,
 };
 pub use combine::{
-    check_share_batch, combine, open, verify_openings, Combined, Decryption, FaultEvidence,
-    FaultReason, Opening, Undecryptable,
+    check_share_batch, combine, open, verify_openings, CombineError, Combined, Decryption,
+    FaultEvidence, FaultReason, Opening, Undecryptable,
 };
-pub use error::{CombineError, DecodeError, EncryptError, KeyError, PointError, ValidityError};
+pub use error::{DecodeError, EncryptError, KeyError, PointError, ValidityError};
 pub use key::{
     deal, partial_g1_matches, threshold_range, CommitteeKey, EncryptionKey, KeyShare, MAX_MEMBERS,
 };
