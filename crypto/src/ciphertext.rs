@@ -5,14 +5,13 @@
 //! Schnorr proof of knowledge of `r`: `w = s·G1`, `e = H(label, u, w, payload)`, `f = s + e·r`.
 //! Valid iff `f·G1 = w + e·u`. Batched: `Σρ_j·w_j + Σ(ρ_j e_j)·u_j − (Σρ_j f_j)·G1 = 0`.
 
-use crate::batch_mul;
 use crate::encoding::{serde_via_bytes, Reader};
 use crate::error::{DecodeError, EncryptError, ValidityError};
 use crate::group::{self, generator_table};
 use crate::key::{CommitteeKey, EncryptionKey};
 use crate::label::Label;
 use crate::scalar::{Scalar, Transcript};
-use blst::*;
+use blst::{blst_p1, blst_p1_affine};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::ChaCha20Poly1305;
 use rand_core::CryptoRng;
@@ -127,7 +126,7 @@ impl EncodedCiphertext {
         let w = r.g1_uncompressed_on_curve("ciphertext.w")?;
         let f = r.scalar("ciphertext.f")?;
         let u_hat = group::clear_cofactor_affine(&u);
-        if unsafe { blst_p1_is_inf(&u_hat) } {
+        if group::p1_is_inf(&u_hat) {
             return Err(DecodeError::Point {
                 field: "ciphertext.u",
                 error: crate::error::PointError::NoG1Component,
@@ -570,10 +569,10 @@ fn batch_holds<R: CryptoRng + ?Sized>(cts: &[Ciphertext], idx: &[usize], rng: &m
         scalars.push(carry as u8);
     };
     let mut push_full = |p: &blst_p1_affine, s: &Scalar| {
-        let (q, m) = batch_mul::split(s);
+        let (q, m) = group::glv_split(s);
         let (sum, carry) = q.overflowing_add(m);
         push(*p, sum, carry);
-        push(batch_mul::phi(p), q, false);
+        push(group::phi(p), q, false);
     };
     let mut f_sum = Scalar::zero();
     let mut rhos = Vec::with_capacity(k);
@@ -742,8 +741,7 @@ mod tests {
         // adding torsion to u does not change û
         let honest = encrypt(key.encryption_key(), &label, b"m", Padding::None, &mut rng).unwrap();
         let honest = Ciphertext::from_bytes(&honest.to_bytes()).unwrap();
-        let mut twisted_u = blst_p1::default();
-        unsafe { blst_p1_from_affine(&mut twisted_u, honest.u()) };
+        let twisted_u = group::p1_from_affine(honest.u());
         let twisted_u =
             group::p1_to_affine(&group::p1_add_affine(&twisted_u, &group::torsion_point()));
         let twisted_hat = group::p1_to_affine(&group::clear_cofactor_affine(&twisted_u));

@@ -21,7 +21,7 @@ use crate::group::{self, SharedWeights};
 use crate::key::CommitteeKey;
 use crate::scalar::Checker;
 use crate::share::ShareBatch;
-use blst::*;
+use blst::{blst_p1, blst_p1_affine};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::ChaCha20Poly1305;
 use rand_core::CryptoRng;

@@ -12,7 +12,7 @@ use crate::encoding::{serde_via_bytes, Reader};
 use crate::error::{DecodeError, KeyError};
 use crate::group::{self, FixedBase};
 use crate::scalar::{Scalar, Transcript};
-use blst::*;
+use blst::{blst_p1, blst_p1_affine, blst_p2, blst_p2_affine};
 use rand_core::CryptoRng;
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -271,7 +271,7 @@ fn eval_commitments(commitments: &[blst_p2_affine], alpha: u64) -> blst_p2_affin
     let mut acc = blst_p2::default();
     for c in commitments.iter().rev() {
         acc = group::g2_mul_small(&acc, alpha);
-        unsafe { blst_p2_add_or_double_affine(&mut acc, &acc, c) };
+        group::p2_add_affine_assign(&mut acc, c);
     }
     group::p2_to_affine(&acc)
 }

@@ -13,15 +13,14 @@
 //! This crate does no IO and holds no clocks; every function is deterministic given its RNG.
 //! SPEC.md at the repository root is the normative description of the scheme and encodings.
 
-mod batch_mul;
 pub mod ciphertext;
 pub mod combine;
 pub mod encoding;
 pub mod error;
+mod ffi;
 mod group;
 pub mod key;
 pub mod label;
-mod msm;
 mod scalar;
 pub mod share;
 
@@ -83,6 +82,6 @@ pub mod bench_api {
 
     /// `Σ k_i·P_i` with curtain's batch-affine bucket method (threads: the current rayon pool).
     pub fn msm_affine(points: &[blst_p1_affine], scalars: &[u8], nbits: usize) -> blst_p1 {
-        crate::msm::msm(points, scalars, nbits)
+        group::msm_batch_affine(points, scalars, nbits)
     }
 }
