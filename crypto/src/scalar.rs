@@ -165,21 +165,21 @@ impl Checker {
 pub(crate) struct Transcript(Sha512);
 
 impl Transcript {
-    pub fn new(dst: &[u8]) -> Self {
+    pub(crate) fn new(dst: &[u8]) -> Self {
         let mut h = Sha512::new();
         h.update((dst.len() as u64).to_be_bytes());
         h.update(dst);
         Self(h)
     }
 
-    pub fn append(&mut self, item: &[u8]) -> &mut Self {
+    pub(crate) fn append(&mut self, item: &[u8]) -> &mut Self {
         self.0.update((item.len() as u64).to_be_bytes());
         self.0.update(item);
         self
     }
 
     /// The digest read as a big-endian integer, reduced modulo r.
-    pub fn challenge_scalar(mut self) -> Scalar {
+    pub(crate) fn challenge_scalar(mut self) -> Scalar {
         let mut out = self.0.finalize_reset();
         let s = Scalar::from_wide_be(&out);
         out.as_mut_slice().zeroize();
@@ -187,7 +187,7 @@ impl Transcript {
     }
 
     /// The first 32 bytes of the digest.
-    pub fn finalize_32(mut self) -> [u8; 32] {
+    pub(crate) fn finalize_32(mut self) -> [u8; 32] {
         let mut out = self.0.finalize_reset();
         let mut b = [0u8; 32];
         b.copy_from_slice(&out[..32]);

@@ -24,7 +24,7 @@ pub(crate) struct FixedBase {
 }
 
 impl FixedBase {
-    pub fn new(base: &blst_p1_affine) -> Self {
+    pub(crate) fn new(base: &blst_p1_affine) -> Self {
         let mut proj = Vec::with_capacity(COMB_WINDOWS * COMB_ENTRIES);
         let mut b = ffi::p1_from_affine(base);
         for _ in 0..COMB_WINDOWS {
@@ -47,7 +47,7 @@ impl FixedBase {
         Self { windows }
     }
 
-    pub fn mul(&self, s: &Scalar) -> blst_p1 {
+    pub(crate) fn mul(&self, s: &Scalar) -> blst_p1 {
         let mut bytes = s.to_le_bytes();
         let mut limbs = [0u64; 5];
         for (l, c) in limbs.iter_mut().zip(bytes.chunks_exact(8)) {

@@ -29,7 +29,7 @@ const WIDE_NAF_WIDTH: u32 = 5;
 impl SharedWeights {
     /// Builds the NAF of each scalar, using whichever of `c` and `c - r` has the smaller
     /// magnitude, so small negative integers stay small.
-    pub fn new(weights: &[Scalar]) -> Self {
+    pub(crate) fn new(weights: &[Scalar]) -> Self {
         let mags: Vec<([u64; 5], i8)> = weights.iter().map(signed_magnitude).collect();
         let bits = mags.iter().map(|(m, _)| bit_len(m)).max().unwrap_or(0);
         // NAF has at most one digit more than the magnitude has bits.
@@ -48,19 +48,19 @@ impl SharedWeights {
 
     /// Bit length of the largest weight (cost driver of `msm`).
     #[cfg(test)]
-    pub fn bits(&self) -> usize {
+    pub(crate) fn bits(&self) -> usize {
         self.len
     }
 
     /// Σ weight_i · points_i with shared doublings (Straus), variable time: for public data.
-    pub fn msm_vartime(&self, points: &[blst_p1_affine]) -> blst_p1 {
+    pub(crate) fn msm_vartime(&self, points: &[blst_p1_affine]) -> blst_p1 {
         debug_assert_eq!(points.len(), self.digits.len());
         self.msm_range(points, 0)
     }
 
     /// As [`Self::msm_vartime`], with the points split across two rayon tasks: for batches
     /// too small to keep the threads busy with whole ciphertexts.
-    pub fn msm_vartime_split(&self, points: &[blst_p1_affine]) -> blst_p1 {
+    pub(crate) fn msm_vartime_split(&self, points: &[blst_p1_affine]) -> blst_p1 {
         debug_assert_eq!(points.len(), self.digits.len());
         let mid = points.len() / 2;
         let (a, b) = rayon::join(
