@@ -13,8 +13,9 @@
 //! circuit the header names, and the header digest must be the recomputed one.
 
 use crate::{
-    circuit::{CircuitParams, RlnCircuit},
+    circuit::RlnCircuit,
     encoding::{decode_canonical, encode, fr_to_be_bytes},
+    params::CircuitParams,
     poseidon,
     proof::PreparedVk,
     prover::PreparedPk,

@@ -18,13 +18,14 @@ mod error;
 mod keys;
 mod merkle;
 mod pairing;
+mod params;
 pub mod poseidon;
 mod proof;
 mod prover;
 mod signal;
 
 pub use ark_bls12_381::Fr;
-pub use circuit::{CircuitParams, Witness, DEFAULT_DEPTH, DEFAULT_RANGE_BITS};
+pub use circuit::Witness;
 pub use encoding::{fr_from_be_bytes, fr_to_be_bytes};
 pub use error::{
     DecodeError, KeyError, ParamsError, ProveError, RecoverError, TreeError, VerifyError,
@@ -35,6 +36,7 @@ pub use keys::{
     DIGEST_DST, KEY_FORMAT_VERSION, KEY_MAGIC, MAX_PROVING_KEY_BODY, MAX_VERIFYING_KEY_BODY,
 };
 pub use merkle::{zero_hashes, MerklePath, MerkleTree};
+pub use params::{CircuitParams, DEFAULT_DEPTH, DEFAULT_RANGE_BITS};
 pub use proof::{find_invalid, prove, verify, verify_batch, Proof, PROOF_BYTES};
 pub use signal::{
     commitment, recover_secret, signal_hash, Identity, Statement, SIGNAL_DST, STATEMENT_BYTES,

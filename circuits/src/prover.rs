@@ -8,8 +8,9 @@
 //! R1CS matrices are built once per key instead of once per proof.
 
 use crate::{
-    circuit::{CircuitParams, RlnCircuit},
+    circuit::RlnCircuit,
     pairing::{g1, g2, scalar_le},
+    params::CircuitParams,
     Fr, ProveError,
 };
 use ark_bls12_381::{Bls12_381, G1Affine, G1Projective, G2Affine, G2Projective};
