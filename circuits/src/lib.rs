@@ -32,11 +32,13 @@ pub use error::{
     WitnessError,
 };
 pub use keys::{
-    circuit_digest, poseidon_digest, setup_dev, CircuitDigest, ProvingKey, VerifyingKey,
-    DIGEST_DST, KEY_FORMAT_VERSION, KEY_MAGIC, MAX_PROVING_KEY_BODY, MAX_VERIFYING_KEY_BODY,
+    circuit_digest, setup_dev, CircuitDigest, ProvingKey, VerifyingKey, DIGEST_DST,
+    KEY_FORMAT_VERSION, KEY_MAGIC, MAX_PROVING_KEY_BODY, MAX_VERIFYING_KEY_BODY,
 };
 pub use merkle::{zero_hashes, MerklePath, MerkleTree};
 pub use params::{CircuitParams, DEFAULT_DEPTH, DEFAULT_RANGE_BITS};
+#[doc(inline)]
+pub use poseidon::digest as poseidon_digest;
 pub use proof::{find_invalid, prove, verify, verify_batch, Proof, PROOF_BYTES};
 pub use signal::{
     commitment, recover_secret, signal_hash, Identity, Statement, SIGNAL_DST, STATEMENT_BYTES,
