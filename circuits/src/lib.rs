@@ -15,6 +15,7 @@
 mod circuit;
 mod encoding;
 mod error;
+mod ffi;
 mod keys;
 mod merkle;
 mod pairing;

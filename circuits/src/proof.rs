@@ -208,11 +208,9 @@ mod tests {
             assert_eq!(verify_batch(&vk, &batch, &mut rng).is_ok(), ark);
         }
 
-        let mut compressed = [0u8; 48];
-        unsafe { blst::blst_p1_affine_compress(compressed.as_mut_ptr(), &g1(&proof.0.a)) };
+        let compressed = crate::ffi::p1_affine_compress(&g1(&proof.0.a));
         assert_eq!(compressed[..], encode(&proof.0.a)[..]);
-        let mut compressed = [0u8; 96];
-        unsafe { blst::blst_p2_affine_compress(compressed.as_mut_ptr(), &g2(&proof.0.b)) };
+        let compressed = crate::ffi::p2_affine_compress(&g2(&proof.0.b));
         assert_eq!(compressed[..], encode(&proof.0.b)[..]);
     }
 }

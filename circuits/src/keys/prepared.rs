@@ -3,6 +3,7 @@
 //! proving key as blst MSM bases without identity points, with the circuit's R1CS matrices.
 
 use crate::{
+    ffi,
     pairing::{self, g1, g2, scalar_le, Gt, Lines, MillerProduct},
     params::CircuitParams,
     Fr,
@@ -11,10 +12,7 @@ use ark_bls12_381::{Bls12_381, G1Affine, G2Affine};
 use ark_ec::AffineRepr;
 use ark_relations::gr1cs::{Matrix, R1CS_PREDICATE_LABEL};
 use ark_serialize::CanonicalDeserialize;
-use blst::{
-    blst_p1, blst_p1_affine, blst_p1_affine_serialize, blst_p1_to_affine, blst_p2, blst_p2_affine,
-    blst_p2_affine_serialize, blst_p2_to_affine, MultiPoint,
-};
+use blst::{blst_p1, blst_p1_affine, blst_p2, blst_p2_affine, MultiPoint};
 
 /// The verifying key in the form the pairing checks use (blst points, G2 lines, `e(α, β)`).
 #[derive(Clone)]
@@ -76,11 +74,7 @@ macro_rules! blst_curve {
                 bases.mult(scalars, 255)
             }
             fn serialize(p: &$point, out: &mut [u8]) {
-                let mut a = <$affine>::default();
-                unsafe {
-                    $to_affine(&mut a, p);
-                    $serialize(out.as_mut_ptr(), &a);
-                }
+                out.copy_from_slice(&$serialize(&$to_affine(p)));
             }
         }
     };
@@ -93,8 +87,8 @@ blst_curve!(
     blst_p1,
     96,
     g1,
-    blst_p1_to_affine,
-    blst_p1_affine_serialize
+    ffi::p1_to_affine,
+    ffi::p1_affine_serialize
 );
 blst_curve!(
     G2,
@@ -103,8 +97,8 @@ blst_curve!(
     blst_p2,
     192,
     g2,
-    blst_p2_to_affine,
-    blst_p2_affine_serialize
+    ffi::p2_to_affine,
+    ffi::p2_affine_serialize
 );
 
 /// The non-identity points of a query, with the positions of their scalars.
