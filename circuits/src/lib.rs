@@ -11,6 +11,11 @@
 //! [`Witness::statement`] with the [`Proof`]; verifiers check the root is one they accept,
 //! the nullifier is new for the epoch, and call [`verify`] or [`verify_batch`]. Two valid
 //! statements with one nullifier and different `x` give the secret ([`recover_secret`]).
+//!
+//! Inside: `params` (the circuit's shape, a leaf), `circuit` (the constraints), `keys` (key
+//! files and the keys' prepared forms), `prover` and `proof` (proving and verifying), and
+//! `pairing` over `ffi`, the one module that calls blst's raw functions (the crate denies
+//! `unsafe` everywhere else).
 
 mod circuit;
 mod encoding;

@@ -10,6 +10,10 @@
 //! - [`share`]: a member's decryption shares for a committed batch.
 //! - [`combine`]: optimistic combine, verifiable openings, fault evidence.
 //!
+//! Inside, `group` holds the curve algorithms (its `mod.rs` lists them), `scalar` the field
+//! F_r and transcript hashing, and `ffi` every call into blst: the crate denies `unsafe`
+//! everywhere else (but for one hash-state wipe in `scalar`).
+//!
 //! This crate does no IO and holds no clocks; every function is deterministic given its RNG.
 //! SPEC.md at the repository root is the normative description of the scheme and encodings.
 

@@ -11,6 +11,8 @@
 //! caps on the body length before anything is allocated, exact length, compressed points with
 //! subgroup checks, re-encoding must reproduce the bytes, the key's sizes must be those of the
 //! circuit the header names, and the header digest must be the recomputed one.
+//!
+//! Each key carries its prepared form (`prepared`), built once when it is made or loaded.
 
 use crate::{
     circuit::RlnCircuit,
