@@ -5,7 +5,7 @@ use super::field::{cneg_into, zero_mask};
 use super::point::{g1_generator, p1s_to_affine};
 use crate::ffi;
 use crate::scalar::Scalar;
-use blst::{blst_p1, blst_p1_affine};
+use blst::{blst_fp, blst_p1, blst_p1_affine};
 
 /// Comb digit width: signed digits in `[−32, 31]`, so a window stores the 32 multiples
 /// `j·64^k·B` for `j = 1..=32` and the sign is applied by a conditional negation.
@@ -56,6 +56,9 @@ impl FixedBase {
         let mut acc = blst_p1::default();
         let mut carry = 0u64;
         let mut sel: blst_p1_affine;
+        // The selected entry's limbs, accumulated in locals (registers) rather than in `sel`,
+        // whose address blst takes: that keeps the scan vectorised.
+        let (mut x, mut y) = ([0u64; 6], [0u64; 6]);
         for (k, window) in self.windows.iter().enumerate() {
             // Signed recoding, branch-free: t ∈ [0, 64]; t ≥ 32 becomes t − 64 with a carry.
             let bit = k * COMB_W;
@@ -70,16 +73,20 @@ impl FixedBase {
             let negative = (d >> 63) as u64; // all ones iff d < 0
             let abs = (d as u64 ^ negative).wrapping_sub(negative);
             // entry j holds (j+1)·64^k·B; |d| = 0 selects nothing, the all-zero point (O)
-            sel = blst_p1_affine::default();
+            (x, y) = ([0u64; 6], [0u64; 6]);
             for (j, entry) in window.iter().enumerate() {
                 let hit = zero_mask((j as u64 + 1) ^ abs);
                 for l in 0..6 {
-                    sel.x.l[l] |= entry.x.l[l] & hit;
-                    sel.y.l[l] |= entry.y.l[l] & hit;
+                    x[l] |= entry.x.l[l] & hit;
+                    y[l] |= entry.y.l[l] & hit;
                 }
             }
-            let y = sel.y;
-            cneg_into(&mut sel.y, &y, negative);
+            sel = blst_p1_affine {
+                x: blst_fp { l: x },
+                y: blst_fp { l: y },
+            };
+            let sel_y = sel.y;
+            cneg_into(&mut sel.y, &sel_y, negative);
             // blst's mixed addition is constant time, including the identity and doubling cases.
             ffi::p1_add_or_double_affine_assign(&mut acc, &sel);
         }
@@ -87,6 +94,8 @@ impl FixedBase {
         // the last selected entry reveals the top digit
         sel = blst_p1_affine::default();
         core::hint::black_box(&sel);
+        zeroize::Zeroize::zeroize(&mut x);
+        zeroize::Zeroize::zeroize(&mut y);
         zeroize::Zeroize::zeroize(&mut limbs);
         zeroize::Zeroize::zeroize(&mut bytes);
         acc
