@@ -12,9 +12,10 @@
 
 use crate::{
     merkle::MerklePath,
+    params::CircuitParams,
     poseidon::{hash_var, Domain},
     signal::{Identity, Statement},
-    Fr, ParamsError, WitnessError,
+    Fr, WitnessError,
 };
 use ark_ff::One;
 use ark_r1cs_std::{
@@ -27,60 +28,8 @@ use ark_relations::gr1cs::{
 };
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-/// Default tree depth: about a million members.
-pub const DEFAULT_DEPTH: u8 = 20;
-/// Default range width: limits up to 2^16 messages per epoch.
-pub const DEFAULT_RANGE_BITS: u8 = 16;
-
-/// The shape of a circuit instance; a key is valid for exactly one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct CircuitParams {
-    depth: u8,
-    range_bits: u8,
-}
-
-impl Default for CircuitParams {
-    fn default() -> Self {
-        Self {
-            depth: DEFAULT_DEPTH,
-            range_bits: DEFAULT_RANGE_BITS,
-        }
-    }
-}
-
+/// The sizes of the circuit for given parameters, found by synthesising it.
 impl CircuitParams {
-    /// Depth in `1..=32`, range bits in `1..=32`.
-    pub fn new(depth: u8, range_bits: u8) -> Result<Self, ParamsError> {
-        Self::check_depth(depth)?;
-        if !(1..=32).contains(&range_bits) {
-            return Err(ParamsError::RangeBits(range_bits));
-        }
-        Ok(Self { depth, range_bits })
-    }
-
-    pub(crate) fn check_depth(depth: u8) -> Result<(), ParamsError> {
-        if (1..=32).contains(&depth) {
-            Ok(())
-        } else {
-            Err(ParamsError::Depth(depth))
-        }
-    }
-
-    /// Merkle tree depth.
-    pub fn depth(&self) -> u8 {
-        self.depth
-    }
-
-    /// Bits of the message index range check.
-    pub fn range_bits(&self) -> u8 {
-        self.range_bits
-    }
-
-    /// Largest per-epoch limit an identity may register: `2^range_bits` (capped at `u32::MAX`).
-    pub fn max_limit(&self) -> u64 {
-        (1u64 << self.range_bits).min(u64::from(u32::MAX))
-    }
-
     /// Number of R1CS constraints (synthesised without values).
     pub fn num_constraints(&self) -> usize {
         self.shape().constraints
@@ -112,9 +61,9 @@ impl CircuitParams {
 /// Sizes of the synthesised constraint system.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Shape {
-    pub constraints: usize,
-    pub instance: usize,
-    pub witness: usize,
+    pub(crate) constraints: usize,
+    pub(crate) instance: usize,
+    pub(crate) witness: usize,
 }
 
 /// What a member needs to prove one signal.
@@ -149,10 +98,10 @@ impl Witness<'_> {
     /// Checks natively what the circuit checks, so an inconsistent witness gives an error
     /// instead of an unsatisfiable proving run.
     pub fn check(&self, params: CircuitParams) -> Result<(), WitnessError> {
-        if self.path.siblings.len() != usize::from(params.depth) {
+        if self.path.siblings.len() != usize::from(params.depth()) {
             return Err(WitnessError::PathDepth {
                 path: self.path.siblings.len(),
-                circuit: params.depth,
+                circuit: params.depth(),
             });
         }
         let limit = self.identity.limit();
@@ -191,7 +140,7 @@ pub(crate) struct Assignment {
 
 impl Assignment {
     pub(crate) fn new(witness: &Witness<'_>, params: CircuitParams) -> Self {
-        let mask = (1u64 << params.range_bits) - 1;
+        let mask = (1u64 << params.range_bits()) - 1;
         let limit = u64::from(witness.identity.limit());
         let k = u64::from(witness.message_index);
         Self {
@@ -209,8 +158,8 @@ impl Assignment {
 
 /// The circuit for one signal.
 pub(crate) struct RlnCircuit {
-    pub params: CircuitParams,
-    pub values: Option<Assignment>,
+    pub(crate) params: CircuitParams,
+    pub(crate) values: Option<Assignment>,
 }
 
 impl RlnCircuit {
@@ -258,12 +207,12 @@ impl ConstraintSynthesizer<Fr> for RlnCircuit {
         let y = input(|s| s.y)?;
 
         let a0 = FpVar::new_witness(cs.clone(), || v.map(|v| v.a0).ok_or_else(missing))?;
-        let k = bits_var(&cs, v.map(|v| v.k), self.params.range_bits)?;
-        let d = bits_var(&cs, v.map(|v| v.d), self.params.range_bits)?;
+        let k = bits_var(&cs, v.map(|v| v.k), self.params.range_bits())?;
+        let d = bits_var(&cs, v.map(|v| v.d), self.params.range_bits())?;
         let limit = &d + &k + Fr::one();
 
         let mut node = hash_var(cs.clone(), Domain::Leaf, &[a0.clone(), limit])?;
-        for h in 0..usize::from(self.params.depth) {
+        for h in 0..usize::from(self.params.depth()) {
             let sibling =
                 FpVar::new_witness(cs.clone(), || v.map(|v| v.siblings[h]).ok_or_else(missing))?;
             let right =
@@ -333,6 +282,7 @@ impl TestMember {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::params::DEFAULT_RANGE_BITS;
 
     /// The test member's assignment for message `k`.
     fn honest(params: CircuitParams, limit: u32, k: u32) -> Assignment {

@@ -7,7 +7,7 @@
 //! memory per member (depth + 1 nodes), not per leaf position.
 
 use crate::{
-    circuit::CircuitParams,
+    params::CircuitParams,
     poseidon::{hash, Domain},
     Fr, TreeError,
 };

@@ -7,32 +7,19 @@
 //! Everything reaching here is already in its prime-order subgroup (keys and proofs are
 //! subgroup-checked when decoded).
 
-use crate::{encoding::encode_uncompressed, Fr};
+use crate::{encoding::encode_uncompressed, ffi, Fr};
 use ark_bls12_381::{G1Affine, G2Affine};
 use ark_ff::{BigInteger, PrimeField};
-use blst::{
-    blst_final_exp, blst_fp12, blst_fp12_is_equal, blst_fp12_is_one, blst_fp12_mul, blst_fp12_one,
-    blst_fp6, blst_miller_loop, blst_miller_loop_lines, blst_miller_loop_n, blst_p1,
-    blst_p1_affine, blst_p1_affine_is_inf, blst_p1_deserialize, blst_p1_from_affine, blst_p1_mult,
-    blst_p1_to_affine, blst_p2_affine, blst_p2_deserialize, blst_precompute_lines, MultiPoint,
-    BLST_ERROR,
-};
-use std::ptr;
+use blst::{blst_fp12, blst_p1, blst_p1_affine, blst_p2_affine, MultiPoint};
 
 /// An arkworks G1 point as a blst affine point.
 pub(crate) fn g1(p: &G1Affine) -> blst_p1_affine {
-    let mut out = blst_p1_affine::default();
-    let err = unsafe { blst_p1_deserialize(&mut out, encode_uncompressed(p).as_ptr()) };
-    assert_eq!(err, BLST_ERROR::BLST_SUCCESS, "a valid point re-encodes");
-    out
+    ffi::p1_deserialize(&encode_uncompressed(p)).expect("a valid point re-encodes")
 }
 
 /// An arkworks G2 point as a blst affine point.
 pub(crate) fn g2(p: &G2Affine) -> blst_p2_affine {
-    let mut out = blst_p2_affine::default();
-    let err = unsafe { blst_p2_deserialize(&mut out, encode_uncompressed(p).as_ptr()) };
-    assert_eq!(err, BLST_ERROR::BLST_SUCCESS, "a valid point re-encodes");
-    out
+    ffi::p2_deserialize(&encode_uncompressed(p)).expect("a valid point re-encodes")
 }
 
 /// Little-endian bytes of a scalar, as blst's multiplications take them.
@@ -42,13 +29,11 @@ pub(crate) fn scalar_le(x: &Fr) -> Vec<u8> {
 
 /// Miller-loop lines of a fixed G2 point (no G2 arithmetic when pairing with it).
 #[derive(Clone)]
-pub(crate) struct Lines(Box<[blst_fp6; 68]>);
+pub(crate) struct Lines(Box<ffi::Lines>);
 
 impl Lines {
     pub(crate) fn new(q: &G2Affine) -> Self {
-        let mut lines = Box::new([blst_fp6::default(); 68]);
-        unsafe { blst_precompute_lines(lines.as_mut_ptr(), &g2(q)) };
-        Self(lines)
+        Self(ffi::precompute_lines(&g2(q)))
     }
 }
 
@@ -64,11 +49,7 @@ impl MillerProduct {
     fn mul(&mut self, f: blst_fp12) {
         self.0 = Some(match self.0 {
             None => f,
-            Some(acc) => {
-                let mut out = blst_fp12::default();
-                unsafe { blst_fp12_mul(&mut out, &acc, &f) };
-                out
-            }
+            Some(acc) => ffi::fp12_mul(&acc, &f),
         });
     }
 
@@ -81,47 +62,36 @@ impl MillerProduct {
 
     /// `× e(p, q)` for a G2 point without precomputed lines.
     pub(crate) fn pair(&mut self, p: &blst_p1_affine, q: &blst_p2_affine) {
-        if !unsafe { blst_p1_affine_is_inf(p) } {
-            let mut f = blst_fp12::default();
-            unsafe { blst_miller_loop(&mut f, q, p) };
-            self.mul(f);
+        if !ffi::p1_affine_is_inf(p) {
+            self.mul(ffi::miller_loop(q, p));
         }
     }
 
     /// `× Π e(p_i, q_i)` in one multi-Miller loop (shared squarings).
     pub(crate) fn pairs(&mut self, ps: &[blst_p1_affine], qs: &[blst_p2_affine]) {
-        let (ps, qs): (Vec<_>, Vec<_>) = ps
+        let (ps, qs): (Vec<blst_p1_affine>, Vec<blst_p2_affine>) = ps
             .iter()
             .zip(qs)
-            .filter(|(p, _)| !unsafe { blst_p1_affine_is_inf(*p) })
+            .filter(|(p, _)| !ffi::p1_affine_is_inf(p))
             .unzip();
         if ps.is_empty() {
             return;
         }
-        let (pp, qp) = ([ps.as_ptr(), ptr::null()], [qs.as_ptr(), ptr::null()]);
-        let mut f = blst_fp12::default();
-        unsafe { blst_miller_loop_n(&mut f, qp.as_ptr(), pp.as_ptr(), ps.len()) };
-        self.mul(f);
+        self.mul(ffi::miller_loop_n(&ps, &qs));
     }
 
     /// `× e(p, Q)` for `Q` given by its lines.
     pub(crate) fn pair_lines(&mut self, p: &blst_p1_affine, lines: &Lines) {
-        if !unsafe { blst_p1_affine_is_inf(p) } {
-            let mut f = blst_fp12::default();
-            unsafe { blst_miller_loop_lines(&mut f, lines.0.as_ptr(), p) };
-            self.mul(f);
+        if !ffi::p1_affine_is_inf(p) {
+            self.mul(ffi::miller_loop_lines(&lines.0, p));
         }
     }
 
     /// The final exponentiation (1 for an empty product).
     pub(crate) fn finish(self) -> Gt {
         Gt(match self.0 {
-            Some(f) => {
-                let mut out = blst_fp12::default();
-                unsafe { blst_final_exp(&mut out, &f) };
-                out
-            }
-            None => unsafe { *blst_fp12_one() },
+            Some(f) => ffi::final_exp(&f),
+            None => ffi::fp12_one(),
         })
     }
 }
@@ -132,21 +102,19 @@ pub(crate) struct Gt(blst_fp12);
 
 impl Gt {
     pub(crate) fn is_one(&self) -> bool {
-        unsafe { blst_fp12_is_one(&self.0) }
+        ffi::fp12_is_one(&self.0)
     }
 }
 
 impl PartialEq for Gt {
     fn eq(&self, other: &Self) -> bool {
-        unsafe { blst_fp12_is_equal(&self.0, &other.0) }
+        ffi::fp12_is_equal(&self.0, &other.0)
     }
 }
 
 /// Projective to affine.
 pub(crate) fn affine(p: &blst_p1) -> blst_p1_affine {
-    let mut a = blst_p1_affine::default();
-    unsafe { blst_p1_to_affine(&mut a, p) };
-    a
+    ffi::p1_to_affine(p)
 }
 
 /// `Σ s_i·P_i` (Pippenger) with scalars of at most `bits` bits.
@@ -160,11 +128,5 @@ pub(crate) fn msm(points: &[blst_p1_affine], scalars: &[Fr], bits: usize) -> bls
 
 /// `s·P` for a scalar of at most `bits` bits.
 pub(crate) fn mul(p: &blst_p1_affine, s: &Fr, bits: usize) -> blst_p1 {
-    let mut proj = blst_p1::default();
-    let mut out = blst_p1::default();
-    unsafe {
-        blst_p1_from_affine(&mut proj, p);
-        blst_p1_mult(&mut out, &proj, scalar_le(s).as_ptr(), bits);
-    }
-    out
+    ffi::p1_mult(&ffi::p1_from_affine(p), &scalar_le(s), bits)
 }

@@ -3,8 +3,8 @@
 use crate::{
     circuit::{Assignment, RlnCircuit, Witness},
     encoding::{decode_canonical, encode, random_fr},
-    keys::{ArkVerifyingKey, ProvingKey, VerifyingKey},
-    pairing::{self, affine, g1, g2, Gt, Lines, MillerProduct},
+    keys::{ProvingKey, VerifyingKey},
+    pairing::{self, affine, g1, g2, MillerProduct},
     prover::create_proof,
     DecodeError, Fr, ProveError, Statement, VerifyError,
 };
@@ -67,37 +67,6 @@ pub fn prove<R: CryptoRng + ?Sized>(
         Zeroizing::new(random_fr(rng)),
     );
     create_proof(&pk.pk, &pk.prepared, circuit, *r, *s).map(Proof)
-}
-
-/// The verifying key in the form the pairing checks use (blst points, G2 lines, `e(α, β)`).
-#[derive(Clone)]
-pub(crate) struct PreparedVk {
-    ic: Vec<blst_p1_affine>,
-    neg_alpha: blst_p1_affine,
-    alpha_beta: Gt,
-    beta: Lines,
-    neg_gamma: Lines,
-    neg_delta: Lines,
-}
-
-impl PreparedVk {
-    pub(crate) fn new(vk: &ArkVerifyingKey) -> Self {
-        let mut alpha_beta = MillerProduct::new();
-        alpha_beta.pair(&g1(&vk.alpha_g1), &g2(&vk.beta_g2));
-        Self {
-            ic: vk.gamma_abc_g1.iter().map(g1).collect(),
-            neg_alpha: g1(&-vk.alpha_g1),
-            alpha_beta: alpha_beta.finish(),
-            beta: Lines::new(&vk.beta_g2),
-            neg_gamma: Lines::new(&-vk.gamma_g2),
-            neg_delta: Lines::new(&-vk.delta_g2),
-        }
-    }
-
-    /// `IC_0·s_0 + Σ_j IC_j·s_j`.
-    fn inputs(&self, scalars: &[Fr; 6]) -> blst_p1 {
-        pairing::msm(&self.ic, scalars, 255)
-    }
 }
 
 /// `[1, x_1, …, x_5]`: the IC scalars of one statement.
@@ -239,11 +208,9 @@ mod tests {
             assert_eq!(verify_batch(&vk, &batch, &mut rng).is_ok(), ark);
         }
 
-        let mut compressed = [0u8; 48];
-        unsafe { blst::blst_p1_affine_compress(compressed.as_mut_ptr(), &g1(&proof.0.a)) };
+        let compressed = crate::ffi::p1_affine_compress(&g1(&proof.0.a));
         assert_eq!(compressed[..], encode(&proof.0.a)[..]);
-        let mut compressed = [0u8; 96];
-        unsafe { blst::blst_p2_affine_compress(compressed.as_mut_ptr(), &g2(&proof.0.b)) };
+        let compressed = crate::ffi::p2_affine_compress(&g2(&proof.0.b));
         assert_eq!(compressed[..], encode(&proof.0.b)[..]);
     }
 }

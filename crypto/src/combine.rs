@@ -16,12 +16,12 @@
 
 use crate::ciphertext::{kdf, Ciphertext, VerifiedCiphertext};
 use crate::encoding::{serde_via_bytes, Reader};
-use crate::error::{CombineError, DecodeError};
+use crate::error::DecodeError;
 use crate::group::{self, SharedWeights};
 use crate::key::CommitteeKey;
 use crate::scalar::Checker;
 use crate::share::ShareBatch;
-use blst::*;
+use blst::{blst_p1, blst_p1_affine};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::ChaCha20Poly1305;
 use rand_core::CryptoRng;
@@ -147,6 +147,17 @@ impl FaultEvidence {
         (self.batch.member as usize) < key.n()
             && check_share_batch(key, cts, &self.batch, rng).is_err()
     }
+}
+
+/// Why combining could not finish, with the fault evidence gathered so far.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CombineError {
+    #[error("{valid} usable share batches, {needed} needed")]
+    NotEnoughShares {
+        valid: usize,
+        needed: usize,
+        faults: Vec<FaultEvidence>,
+    },
 }
 
 /// The result of combining one batch.

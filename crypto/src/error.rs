@@ -1,5 +1,6 @@
-//! Typed errors of curtain-crypto. Peer faults (someone else's bad data) are values in
-//! `combine::FaultEvidence`; these errors describe bad input bytes and misuse.
+//! Typed errors of curtain-crypto: bad input bytes and misuse. A leaf: it imports nothing of
+//! the crate. Peer faults (someone else's bad data) are values in `combine::FaultEvidence`, and
+//! `combine::CombineError` carries them.
 
 use thiserror::Error;
 
@@ -93,15 +94,4 @@ pub enum ValidityError {
     WrongKey,
     #[error("proof of knowledge of the encryption randomness does not verify")]
     InvalidProof,
-}
-
-/// Why combining could not finish. Both carry the fault evidence gathered so far.
-#[derive(Clone, Debug, PartialEq, Eq, Error)]
-pub enum CombineError {
-    #[error("{valid} usable share batches, {needed} needed")]
-    NotEnoughShares {
-        valid: usize,
-        needed: usize,
-        faults: Vec<crate::combine::FaultEvidence>,
-    },
 }

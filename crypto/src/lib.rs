@@ -10,18 +10,21 @@
 //! - [`share`]: a member's decryption shares for a committed batch.
 //! - [`combine`]: optimistic combine, verifiable openings, fault evidence.
 //!
+//! Inside, `group` holds the curve algorithms (its `mod.rs` lists them), `scalar` the field
+//! F_r and transcript hashing, and `ffi` every call into blst: the crate denies `unsafe`
+//! everywhere else (but for one hash-state wipe in `scalar`).
+//!
 //! This crate does no IO and holds no clocks; every function is deterministic given its RNG.
 //! SPEC.md at the repository root is the normative description of the scheme and encodings.
 
-mod batch_mul;
 pub mod ciphertext;
 pub mod combine;
 pub mod encoding;
 pub mod error;
+mod ffi;
 mod group;
 pub mod key;
 pub mod label;
-mod msm;
 mod scalar;
 pub mod share;
 
@@ -30,10 +33,10 @@ pub use ciphertext::{
     VerifiedCiphertext,
 };
 pub use combine::{
-    check_share_batch, combine, open, verify_openings, Combined, Decryption, FaultEvidence,
-    FaultReason, Opening, Undecryptable,
+    check_share_batch, combine, open, verify_openings, CombineError, Combined, Decryption,
+    FaultEvidence, FaultReason, Opening, Undecryptable,
 };
-pub use error::{CombineError, DecodeError, EncryptError, KeyError, PointError, ValidityError};
+pub use error::{DecodeError, EncryptError, KeyError, PointError, ValidityError};
 pub use key::{
     deal, partial_g1_matches, threshold_range, CommitteeKey, EncryptionKey, KeyShare, MAX_MEMBERS,
 };
@@ -83,6 +86,6 @@ pub mod bench_api {
 
     /// `Σ k_i·P_i` with curtain's batch-affine bucket method (threads: the current rayon pool).
     pub fn msm_affine(points: &[blst_p1_affine], scalars: &[u8], nbits: usize) -> blst_p1 {
-        crate::msm::msm(points, scalars, nbits)
+        group::msm_batch_affine(points, scalars, nbits)
     }
 }

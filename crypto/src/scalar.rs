@@ -3,7 +3,8 @@
 //! `Scalar` is `Copy` for arithmetic convenience; values that are secrets (key shares, encryption
 //! randomness) are held in wrappers that zeroize on drop (see `key::KeyShare`) or wiped explicitly.
 
-use blst::*;
+use crate::ffi;
+use blst::blst_fr;
 use rand_core::CryptoRng;
 use sha2::{Digest, Sha512};
 use zeroize::Zeroize;
@@ -38,11 +39,7 @@ impl Scalar {
     }
 
     pub fn from_u64(v: u64) -> Self {
-        let mut out = blst_fr::default();
-        let limbs = [v, 0, 0, 0];
-        // SAFETY: blst reads four limbs from `limbs` and writes `out`.
-        unsafe { blst_fr_from_uint64(&mut out, limbs.as_ptr()) };
-        Self(out)
+        Self(ffi::fr_from_u64(&[v, 0, 0, 0]))
     }
 
     pub fn one() -> Self {
@@ -54,21 +51,15 @@ impl Scalar {
     }
 
     pub fn add(&self, o: &Self) -> Self {
-        let mut out = blst_fr::default();
-        unsafe { blst_fr_add(&mut out, &self.0, &o.0) };
-        Self(out)
+        Self(ffi::fr_add(&self.0, &o.0))
     }
 
     pub fn sub(&self, o: &Self) -> Self {
-        let mut out = blst_fr::default();
-        unsafe { blst_fr_sub(&mut out, &self.0, &o.0) };
-        Self(out)
+        Self(ffi::fr_sub(&self.0, &o.0))
     }
 
     pub fn mul(&self, o: &Self) -> Self {
-        let mut out = blst_fr::default();
-        unsafe { blst_fr_mul(&mut out, &self.0, &o.0) };
-        Self(out)
+        Self(ffi::fr_mul(&self.0, &o.0))
     }
 
     pub fn neg(&self) -> Self {
@@ -80,16 +71,12 @@ impl Scalar {
         if self.is_zero() {
             return None;
         }
-        let mut out = blst_fr::default();
-        unsafe { blst_fr_eucl_inverse(&mut out, &self.0) };
-        Some(Self(out))
+        Some(Self(ffi::fr_eucl_inverse(&self.0)))
     }
 
     /// Canonical little-endian bytes (the form blst's scalar multiplications take).
     pub fn to_le_bytes(self) -> [u8; 32] {
-        let mut s = blst_scalar::default();
-        unsafe { blst_scalar_from_fr(&mut s, &self.0) };
-        s.b
+        ffi::scalar_from_fr(&self.0).b
     }
 
     /// Canonical big-endian bytes (the wire form).
@@ -101,23 +88,19 @@ impl Scalar {
 
     /// Parses canonical big-endian bytes; `None` if the value is not below r.
     pub fn from_be_bytes(bytes: &[u8; 32]) -> Option<Self> {
-        let mut s = blst_scalar::default();
-        unsafe { blst_scalar_from_bendian(&mut s, bytes.as_ptr()) };
-        if !unsafe { blst_scalar_fr_check(&s) } {
+        let mut s = ffi::scalar_from_bendian(bytes);
+        if !ffi::scalar_fr_check(&s) {
             return None;
         }
-        let mut out = blst_fr::default();
-        unsafe { blst_fr_from_scalar(&mut out, &s) };
+        let out = ffi::fr_from_scalar(&s);
         s.b.zeroize();
         Some(Self(out))
     }
 
     /// Reduces arbitrary big-endian bytes modulo r (64 uniform bytes give a bias below 2^-256).
     pub fn from_wide_be(bytes: &[u8]) -> Self {
-        let mut s = blst_scalar::default();
-        unsafe { blst_scalar_from_be_bytes(&mut s, bytes.as_ptr(), bytes.len()) };
-        let mut out = blst_fr::default();
-        unsafe { blst_fr_from_scalar(&mut out, &s) };
+        let mut s = ffi::scalar_from_be_bytes(bytes);
+        let out = ffi::fr_from_scalar(&s);
         s.b.zeroize();
         Self(out)
     }
@@ -182,21 +165,21 @@ impl Checker {
 pub(crate) struct Transcript(Sha512);
 
 impl Transcript {
-    pub fn new(dst: &[u8]) -> Self {
+    pub(crate) fn new(dst: &[u8]) -> Self {
         let mut h = Sha512::new();
         h.update((dst.len() as u64).to_be_bytes());
         h.update(dst);
         Self(h)
     }
 
-    pub fn append(&mut self, item: &[u8]) -> &mut Self {
+    pub(crate) fn append(&mut self, item: &[u8]) -> &mut Self {
         self.0.update((item.len() as u64).to_be_bytes());
         self.0.update(item);
         self
     }
 
     /// The digest read as a big-endian integer, reduced modulo r.
-    pub fn challenge_scalar(mut self) -> Scalar {
+    pub(crate) fn challenge_scalar(mut self) -> Scalar {
         let mut out = self.0.finalize_reset();
         let s = Scalar::from_wide_be(&out);
         out.as_mut_slice().zeroize();
@@ -204,7 +187,7 @@ impl Transcript {
     }
 
     /// The first 32 bytes of the digest.
-    pub fn finalize_32(mut self) -> [u8; 32] {
+    pub(crate) fn finalize_32(mut self) -> [u8; 32] {
         let mut out = self.0.finalize_reset();
         let mut b = [0u8; 32];
         b.copy_from_slice(&out[..32]);
@@ -213,6 +196,8 @@ impl Transcript {
     }
 
     /// Overwrites the hash state (chaining value, length counter, buffered input) with zeros.
+    /// The crate's one `unsafe` outside `ffi`: sha2 0.10 has no safe way to wipe its state.
+    #[allow(unsafe_code)]
     fn wipe(&mut self) {
         // SAFETY: sha2 0.10's `Sha512` (built without its `zeroize` feature, which it does
         // not have) is flat: the chaining value `[u64; 8]`, a `u128` block count, the block
@@ -263,6 +248,7 @@ mod tests {
     /// The hash state that absorbed a secret holds nothing of it once wiped (what `Drop`
     /// does): neither the buffered bytes nor the chaining value.
     #[test]
+    #[allow(unsafe_code)]
     fn transcript_state_is_wiped() {
         let secret = [0xa5u8; 200];
         let mut t = Transcript::new(b"curtain/v1/test");

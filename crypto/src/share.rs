@@ -8,7 +8,7 @@ use crate::encoding::{serde_via_bytes, Reader};
 use crate::error::DecodeError;
 use crate::group::{self, G1_UNCOMPRESSED};
 use crate::key::KeyShare;
-use blst::*;
+use blst::{blst_p1, blst_p1_affine};
 use rayon::prelude::*;
 
 const SHARE_BATCH_VERSION: u8 = 1;

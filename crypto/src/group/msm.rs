@@ -1,5 +1,6 @@
 //! Variable-time multi-scalar multiplication `Σ k_i·P_i` for public data (batched validity,
-//! opening and share-batch checks): Pippenger's bucket method with signed digits, where the
+//! opening and share-batch checks). [`msm_vartime`] picks blst's Pippenger for small inputs and,
+//! from 64 points on, [`msm_batch_affine`]: Pippenger's bucket method with signed digits, where the
 //! buckets are filled in **affine** coordinates with one shared field inversion per round
 //! (Montgomery's trick).
 //!
@@ -22,8 +23,12 @@
 //! equal `x` is a doubling (`y₁ = y₂`, slope `3x²/2y`; `y ≠ 0` because `E(Fp)` has odd order)
 //! or cancels to the identity (`y₁ = −y₂`); identity inputs and zero digits are skipped.
 
-use crate::batch_mul::raw;
-use blst::*;
+use super::field::finish;
+use crate::ffi::{
+    self, fp_add, fp_cneg, fp_eucl_inverse, fp_mul, fp_mul_assign, fp_mul_by_3_assign, fp_sqr,
+    fp_sub,
+};
+use blst::{blst_fp, blst_p1, blst_p1_affine};
 use rayon::prelude::*;
 
 /// Entries per group of windows handled together (one counting sort, shared inversions):
@@ -32,15 +37,34 @@ const ENTRIES_PER_PASS: usize = 1 << 13;
 /// Below this many entries the windows are not split across threads.
 const PARALLEL_ENTRIES: usize = 1 << 12;
 
+/// blst's Pippenger on the calling thread.
+pub(crate) fn pippenger(points: &[blst_p1_affine], scalars: &[u8], nbits: usize) -> blst_p1 {
+    ffi::p1s_mult_pippenger(points, scalars, nbits)
+}
+
+/// Variable-time multi-scalar multiplication. `scalars` holds `points.len()` little-endian
+/// scalars of `(nbits + 7) / 8` bytes each. From 64 points on, curtain's batch-affine bucket
+/// method ([`msm_batch_affine`], windows split across rayon threads); below, where it is no faster, blst's
+/// Pippenger on the calling thread (`benches/msm`).
+pub(crate) fn msm_vartime(points: &[blst_p1_affine], scalars: &[u8], nbits: usize) -> blst_p1 {
+    let nbytes = nbits.div_ceil(8);
+    assert_eq!(scalars.len(), points.len() * nbytes, "scalar buffer size");
+    match points.len() {
+        0 => blst_p1::default(),
+        1..64 => pippenger(points, scalars, nbits),
+        _ => msm_batch_affine(points, scalars, nbits),
+    }
+}
+
 /// `Σ k_i·P_i`; `scalars` holds `points.len()` little-endian integers of `nbits.div_ceil(8)`
 /// bytes (bits at and above `nbits` must be zero). Points must be on the curve (the identity is
 /// allowed); variable time in everything.
-pub(crate) fn msm(points: &[blst_p1_affine], scalars: &[u8], nbits: usize) -> blst_p1 {
+pub(crate) fn msm_batch_affine(points: &[blst_p1_affine], scalars: &[u8], nbits: usize) -> blst_p1 {
     let nbytes = nbits.div_ceil(8);
     assert_eq!(scalars.len(), points.len() * nbytes, "scalar buffer size");
     assert!((1..=256).contains(&nbits), "scalar width");
     let live: Vec<usize> = (0..points.len())
-        .filter(|&i| !unsafe { blst_p1_affine_is_inf(&points[i]) })
+        .filter(|&i| !ffi::p1_affine_is_inf(&points[i]))
         .collect();
     if live.is_empty() {
         return blst_p1::default();
@@ -78,9 +102,9 @@ pub(crate) fn msm(points: &[blst_p1_affine], scalars: &[u8], nbits: usize) -> bl
     let mut acc = blst_p1::default();
     for s in sums.iter().flatten().rev() {
         for _ in 0..c {
-            unsafe { blst_p1_double(&mut acc, &acc) };
+            ffi::p1_double_assign(&mut acc);
         }
-        unsafe { blst_p1_add_or_double(&mut acc, &acc, s) };
+        ffi::p1_add_or_double_assign(&mut acc, s);
     }
     acc
 }
@@ -178,7 +202,7 @@ fn window_sums(
             fill[k] += 1;
             xs[at] = p.x;
             if d < 0 {
-                unsafe { blst_fp_cneg(&mut ys[at], &p.y, true) };
+                fp_cneg(&mut ys[at], &p.y, true);
             } else {
                 ys[at] = p.y;
             }
@@ -199,11 +223,11 @@ fn window_sums(
                         x: xs[s as usize],
                         y: ys[s as usize],
                     };
-                    unsafe { blst_p1_add_or_double_affine(&mut running, &running, &p) };
+                    ffi::p1_add_or_double_affine_assign(&mut running, &p);
                     started = true;
                 }
                 if started {
-                    unsafe { blst_p1_add_or_double(&mut sum, &sum, &running) };
+                    ffi::p1_add_or_double_assign(&mut sum, &running);
                 }
             }
             sum
@@ -239,20 +263,16 @@ fn reduce(xs: &mut [blst_fp], ys: &mut [blst_fp], groups: &mut [(u32, u32)]) {
                 let (x1, y1, x2, y2) = (&xs[a], &ys[a], &xs[a + 1], &ys[a + 1]);
                 if x1.l != x2.l {
                     let (mut d, mut u) = (blst_fp::default(), blst_fp::default());
-                    unsafe {
-                        raw::sub(&mut d, x2, x1);
-                        raw::sub(&mut u, y2, y1);
-                    }
+                    fp_sub(&mut d, x2, x1);
+                    fp_sub(&mut u, y2, y1);
                     den.push(d);
                     num.push(u);
                     kinds.push(Pair::Add);
                 } else if y1.l == y2.l {
                     let (mut d, mut u) = (blst_fp::default(), blst_fp::default());
-                    unsafe {
-                        raw::add(&mut d, y1, y1);
-                        raw::sqr(&mut u, x1);
-                        raw::triple(&mut u, &u);
-                    }
+                    fp_add(&mut d, y1, y1);
+                    fp_sqr(&mut u, x1);
+                    fp_mul_by_3_assign(&mut u);
                     den.push(d);
                     num.push(u);
                     kinds.push(Pair::Double);
@@ -277,17 +297,15 @@ fn reduce(xs: &mut [blst_fp], ys: &mut [blst_fp], groups: &mut [(u32, u32)]) {
                     Pair::Add | Pair::Double => {
                         let x2 = xs[a + 1];
                         let (x1, y1) = (xs[a], ys[a]);
-                        unsafe {
-                            raw::finish(
-                                &mut xs[out],
-                                &mut ys[out],
-                                &x1,
-                                &y1,
-                                &x2,
-                                &num[inv],
-                                &den[inv],
-                            )
-                        };
+                        finish(
+                            &mut xs[out],
+                            &mut ys[out],
+                            &x1,
+                            &y1,
+                            &x2,
+                            &num[inv],
+                            &den[inv],
+                        );
                         inv += 1;
                         out += 1;
                     }
@@ -315,17 +333,15 @@ fn invert_all(v: &mut [blst_fp], pre: &mut Vec<blst_fp>) {
     pre.push(v[0]);
     for i in 1..v.len() {
         let mut p = blst_fp::default();
-        unsafe { raw::mul(&mut p, &pre[i - 1], &v[i]) };
+        fp_mul(&mut p, &pre[i - 1], &v[i]);
         pre.push(p);
     }
     let mut inv = blst_fp::default();
-    unsafe { blst_fp_eucl_inverse(&mut inv, &pre[last]) };
+    fp_eucl_inverse(&mut inv, &pre[last]);
     for i in (1..v.len()).rev() {
         let mut this = blst_fp::default();
-        unsafe {
-            raw::mul(&mut this, &inv, &pre[i - 1]);
-            raw::mul(&mut inv, &inv, &v[i]);
-        }
+        fp_mul(&mut this, &inv, &pre[i - 1]);
+        fp_mul_assign(&mut inv, &v[i]);
         v[i] = this;
     }
     v[0] = inv;
@@ -334,7 +350,12 @@ fn invert_all(v: &mut [blst_fp], pre: &mut Vec<blst_fp>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::group;
+    use crate::group::cofactor::torsion_point;
+    use crate::group::fixed_base::generator_table;
+    use crate::group::point::{
+        g1_generator, g1_mul_ct, p1_add, p1_add_affine, p1_eq, p1_to_affine,
+    };
+    use crate::scalar::Scalar;
     use rand_chacha::ChaCha20Rng;
     use rand_core::Rng as _;
     use rand_core::SeedableRng;
@@ -344,13 +365,8 @@ mod tests {
         let mut acc = blst_p1::default();
         let nbytes = nbits.div_ceil(8);
         for (p, s) in points.iter().zip(scalars.chunks(nbytes)) {
-            let mut proj = blst_p1::default();
-            let mut t = blst_p1::default();
-            unsafe {
-                blst_p1_from_affine(&mut proj, p);
-                blst_p1_mult(&mut t, &proj, s.as_ptr(), nbits);
-                blst_p1_add_or_double(&mut acc, &acc, &t);
-            }
+            let t = ffi::p1_mult(&ffi::p1_from_affine(p), s, nbits);
+            ffi::p1_add_or_double_assign(&mut acc, &t);
         }
         acc
     }
@@ -358,8 +374,8 @@ mod tests {
     fn random_points(rng: &mut ChaCha20Rng, n: usize) -> Vec<blst_p1_affine> {
         (0..n)
             .map(|_| {
-                let s = crate::scalar::Scalar::random(rng);
-                group::p1_to_affine(&group::generator_table().mul(&s))
+                let s = Scalar::random(rng);
+                p1_to_affine(&generator_table().mul(&s))
             })
             .collect()
     }
@@ -385,7 +401,10 @@ mod tests {
             for &nbits in &[1usize, 8, 64, 128, 129, 255] {
                 let sc = random_scalars(&mut rng, n, nbits);
                 assert!(
-                    group::p1_eq(&msm(&pts, &sc, nbits), &reference(&pts, &sc, nbits)),
+                    p1_eq(
+                        &msm_batch_affine(&pts, &sc, nbits),
+                        &reference(&pts, &sc, nbits)
+                    ),
                     "n={n} nbits={nbits}"
                 );
             }
@@ -398,7 +417,7 @@ mod tests {
         let p = random_points(&mut rng, 3);
         let neg = |q: &blst_p1_affine| {
             let mut o = *q;
-            unsafe { blst_fp_cneg(&mut o.y, &q.y, true) };
+            fp_cneg(&mut o.y, &q.y, true);
             o
         };
         let inf = blst_p1_affine::default();
@@ -422,7 +441,7 @@ mod tests {
         ];
         for (i, (pts, sc)) in cases.iter().enumerate() {
             assert!(
-                group::p1_eq(&msm(pts, sc, 8), &reference(pts, sc, 8)),
+                p1_eq(&msm_batch_affine(pts, sc, 8), &reference(pts, sc, 8)),
                 "case {i}"
             );
         }
@@ -431,26 +450,35 @@ mod tests {
     #[test]
     fn points_outside_g1() {
         let mut rng = ChaCha20Rng::seed_from_u64(3);
-        let t = group::torsion_point();
+        let t = torsion_point();
         let mut pts = random_points(&mut rng, 50);
         for (i, p) in pts.iter_mut().enumerate() {
             if i % 2 == 0 {
-                *p = group::p1_to_affine(&group::p1_add_affine(
-                    &{
-                        let mut q = blst_p1::default();
-                        unsafe { blst_p1_from_affine(&mut q, p) };
-                        q
-                    },
-                    &t,
-                ));
+                *p = p1_to_affine(&p1_add_affine(&ffi::p1_from_affine(p), &t));
             }
         }
         pts.push(t);
         pts.push(t);
         let sc = random_scalars(&mut rng, pts.len(), 128);
-        assert!(group::p1_eq(
-            &msm(&pts, &sc, 128),
+        assert!(p1_eq(
+            &msm_batch_affine(&pts, &sc, 128),
             &reference(&pts, &sc, 128)
         ));
+    }
+
+    #[test]
+    fn msm_matches_naive() {
+        let mut r = ChaCha20Rng::seed_from_u64(7);
+        let n = 200;
+        let points: Vec<_> = (0..n)
+            .map(|_| p1_to_affine(&g1_mul_ct(&g1_generator(), &Scalar::random(&mut r))))
+            .collect();
+        let scalars: Vec<Scalar> = (0..n).map(|_| Scalar::random(&mut r)).collect();
+        let bytes: Vec<u8> = scalars.iter().flat_map(|s| s.to_le_bytes()).collect();
+        let mut expect = blst_p1::default();
+        for (p, s) in points.iter().zip(&scalars) {
+            expect = p1_add(&expect, &g1_mul_ct(p, s));
+        }
+        assert!(p1_eq(&msm_vartime(&points, &bytes, 255), &expect));
     }
 }

@@ -11,21 +11,25 @@
 //! caps on the body length before anything is allocated, exact length, compressed points with
 //! subgroup checks, re-encoding must reproduce the bytes, the key's sizes must be those of the
 //! circuit the header names, and the header digest must be the recomputed one.
+//!
+//! Each key carries its prepared form (`prepared`), built once when it is made or loaded.
 
 use crate::{
-    circuit::{CircuitParams, RlnCircuit},
-    encoding::{decode_canonical, encode, fr_to_be_bytes},
-    poseidon,
-    proof::PreparedVk,
-    prover::PreparedPk,
-    KeyError,
+    circuit::RlnCircuit,
+    encoding::{decode_canonical, encode},
+    params::CircuitParams,
+    poseidon, KeyError,
 };
 use ark_bls12_381::Bls12_381;
 use ark_ec::AffineRepr;
 use ark_groth16::Groth16;
 use rand_chacha_03::{rand_core::SeedableRng, ChaCha20Rng};
 use sha2::{Digest, Sha256};
-use std::{io::Read, path::Path, sync::OnceLock};
+use std::{io::Read, path::Path};
+
+pub(crate) mod prepared;
+
+use prepared::{PreparedPk, PreparedVk};
 
 /// Current key file format version.
 pub const KEY_FORMAT_VERSION: u16 = 1;
@@ -44,7 +48,7 @@ const HEADER_BYTES: usize = 8 + 2 + 1 + 1 + 1 + 32 + 8;
 /// Public inputs plus the constant one.
 const IC_LEN: usize = 6;
 
-pub(crate) type ArkVerifyingKey = ark_groth16::VerifyingKey<Bls12_381>;
+type ArkVerifyingKey = ark_groth16::VerifyingKey<Bls12_381>;
 type ArkProvingKey = ark_groth16::ProvingKey<Bls12_381>;
 
 /// A circuit digest: SHA-256 over the circuit's canonical description (see [`circuit_digest`]).
@@ -93,35 +97,17 @@ pub fn setup_dev(params: CircuitParams, seed: [u8; 32]) -> (ProvingKey, Verifyin
 
 /// `SHA-256(len(dst) ‖ dst ‖ version u16 ‖ depth ‖ range_bits ‖ poseidon ‖ len(vk) ‖ vk)`
 /// where `dst` = [`DIGEST_DST`], lengths are u64 big-endian, `poseidon` is
-/// [`poseidon_digest`] and `vk` the compressed verifying key.
+/// [`poseidon::digest`] and `vk` the compressed verifying key.
 pub fn circuit_digest(params: CircuitParams, vk_bytes: &[u8]) -> CircuitDigest {
     let mut h = Sha256::new();
     h.update((DIGEST_DST.len() as u64).to_be_bytes());
     h.update(DIGEST_DST);
     h.update(KEY_FORMAT_VERSION.to_be_bytes());
     h.update([params.depth(), params.range_bits()]);
-    h.update(poseidon_digest());
+    h.update(poseidon::digest());
     h.update((vk_bytes.len() as u64).to_be_bytes());
     h.update(vk_bytes);
     h.finalize().into()
-}
-
-/// SHA-256 over the Poseidon instance: `rate, capacity (u8) ‖ alpha, full, partial rounds (u64)
-/// ‖ round constants ‖ MDS` (field elements 32 bytes big-endian, row by row).
-pub fn poseidon_digest() -> [u8; 32] {
-    static DIGEST: OnceLock<[u8; 32]> = OnceLock::new();
-    *DIGEST.get_or_init(|| {
-        let c = poseidon::config();
-        let mut h = Sha256::new();
-        h.update([c.rate as u8, c.capacity as u8]);
-        for n in [c.alpha, c.full_rounds as u64, c.partial_rounds as u64] {
-            h.update(n.to_be_bytes());
-        }
-        for x in c.ark.iter().chain(&c.mds).flatten() {
-            h.update(fr_to_be_bytes(x));
-        }
-        h.finalize().into()
-    })
 }
 
 impl VerifyingKey {

@@ -39,8 +39,14 @@
 //! denominator (only from a point outside G1) is replaced by 1 before the batch inversion so
 //! it cannot spoil the other points' results.
 
+use super::field::{
+    add, cneg, cneg_into, eq_mask, finish, finish_assign, finish_double_assign, mul, select, sqr,
+    sub, triple, zero_mask,
+};
+use super::glv::{glv_split, BETA};
+use crate::ffi::{self, fp_add, fp_inverse, fp_mul, fp_mul_by_3_assign, fp_sqr, fp_sub};
 use crate::scalar::Scalar;
-use blst::*;
+use blst::{blst_fp, blst_p1_affine};
 use core::hint::black_box;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -52,29 +58,6 @@ const DIGITS: usize = 128usize.div_ceil(W as usize);
 /// Points processed together: large enough to amortise the inversions, small enough for the
 /// tables (1.5 KiB per point) to stay in L2.
 const CHUNK: usize = 256;
-
-/// `z²` for BLS12-381's `z = −0xd201000000010000`.
-const ZZ: u128 = 0xac45_a401_0001_a402_0000_0001_0000_0000;
-
-/// `β` (a primitive cube root of unity in Fp) in Montgomery form, as in blst's e1.c:
-/// `(β·x, y) = [λ]·(x, y)` on G1 with `λ = z² − 1`.
-const BETA: blst_fp = blst_fp {
-    l: [
-        0xcd03_c9e4_8671_f071,
-        0x5dab_2246_1fcd_a5d2,
-        0x5870_42af_d385_1b95,
-        0x8eb6_0ebe_01ba_cb9e,
-        0x03f9_7d6e_83d0_50d2,
-        0x18f0_2065_5463_8741,
-    ],
-};
-
-/// `φ(x, y) = (β·x, y)`: `[λ]` on G1 (variable time is fine: one field multiplication).
-pub(crate) fn phi(p: &blst_p1_affine) -> blst_p1_affine {
-    let mut o = *p;
-    unsafe { blst_fp_mul(&mut o.x, &p.x, &BETA) };
-    o
-}
 
 /// `s·P` for every point: the same values as `group::g1_mul_ct`, as affine points (the identity
 /// for an identity input or `s = 0`). Constant time in `s`; the points are public and must be in
@@ -108,7 +91,7 @@ struct Digits {
 
 impl Digits {
     fn new(s: &Scalar) -> Self {
-        let (mut q, mut m) = split(s);
+        let (mut q, mut m) = glv_split(s);
         let mut digits = Digits {
             index: [[0; DIGITS]; 2],
             negative: [[0; DIGITS]; 2],
@@ -124,30 +107,6 @@ impl Digits {
         m.zeroize();
         digits
     }
-}
-
-/// `(q, m)` with `s = q·z² + m`, `m < z²`, by restoring long division with a fixed number of
-/// iterations and masked subtractions. `q ≤ (r − 1) / z² < 2^127.5`.
-pub(crate) fn split(s: &Scalar) -> (u128, u128) {
-    let mut bytes = s.to_le_bytes();
-    let mut q = 0u128;
-    let mut rem = 0u128;
-    for i in (0..256).rev() {
-        let bit = ((bytes[i / 8] >> (i % 8)) & 1) as u128;
-        // `rem < z² < 2^128`, so `2·rem + bit` needs 129 bits: `top` is the 129th.
-        let top = (rem >> 127) as u64;
-        let shifted = (rem << 1) | bit;
-        let (diff, borrow) = shifted.overflowing_sub(ZZ);
-        let ge = top | (borrow as u64 ^ 1);
-        let mask = black_box(0u64.wrapping_sub(ge)) as i64 as i128 as u128;
-        rem = (diff & mask) | (shifted & !mask);
-        // Quotient bits at and above 128 are zero because s < r < 2^128·z².
-        if i < 128 {
-            q |= (ge as u128) << i;
-        }
-    }
-    bytes.zeroize();
-    (q, rem)
 }
 
 /// Regular signed-odd recoding of an odd `k < 2^128 − 32`: `k = Σ d_i·32^i` with every
@@ -167,142 +126,6 @@ fn recode(mut k: u128, index: &mut [u64; DIGITS], negative: &mut [u64; DIGITS]) 
     }
     put(DIGITS - 1, k as i64);
     k.zeroize();
-}
-
-#[inline(always)]
-fn mul(a: &blst_fp, b: &blst_fp) -> blst_fp {
-    let mut o = blst_fp::default();
-    unsafe { blst_fp_mul(&mut o, a, b) };
-    o
-}
-
-#[inline(always)]
-fn sqr(a: &blst_fp) -> blst_fp {
-    let mut o = blst_fp::default();
-    unsafe { blst_fp_sqr(&mut o, a) };
-    o
-}
-
-#[inline(always)]
-fn add(a: &blst_fp, b: &blst_fp) -> blst_fp {
-    let mut o = blst_fp::default();
-    unsafe { blst_fp_add(&mut o, a, b) };
-    o
-}
-
-#[inline(always)]
-fn sub(a: &blst_fp, b: &blst_fp) -> blst_fp {
-    let mut o = blst_fp::default();
-    unsafe { blst_fp_sub(&mut o, a, b) };
-    o
-}
-
-#[inline(always)]
-fn triple(a: &blst_fp) -> blst_fp {
-    let mut o = blst_fp::default();
-    unsafe { blst_fp_mul_by_3(&mut o, a) };
-    o
-}
-
-/// `-a` if `mask` is all ones, `a` if it is zero (blst's negation is masked internally).
-#[inline(always)]
-fn cneg(a: &blst_fp, mask: u64) -> blst_fp {
-    let mut o = blst_fp::default();
-    unsafe { blst_fp_cneg(&mut o, a, mask & 1 == 1) };
-    o
-}
-
-/// `a` where `mask` is all ones, `b` where it is zero.
-#[inline(always)]
-fn select(mask: u64, a: &blst_fp, b: &blst_fp) -> blst_fp {
-    let mut o = blst_fp::default();
-    for i in 0..6 {
-        o.l[i] = (a.l[i] & mask) | (b.l[i] & !mask);
-    }
-    o
-}
-
-/// All ones if `x == 0`, else zero, without branches.
-#[inline(always)]
-pub(crate) fn zero_mask(x: u64) -> u64 {
-    black_box(((x | x.wrapping_neg()) >> 63).wrapping_sub(1))
-}
-
-/// All ones if `a == b` (blst keeps field elements fully reduced, so limbs compare values).
-#[inline(always)]
-fn eq_mask(a: &blst_fp, b: &blst_fp) -> u64 {
-    let mut d = 0;
-    for i in 0..6 {
-        d |= a.l[i] ^ b.l[i];
-    }
-    zero_mask(d)
-}
-
-fn fp_one() -> blst_fp {
-    let mut one = blst_fp::default();
-    unsafe { blst_fp_from_uint64(&mut one, [1u64, 0, 0, 0, 0, 0].as_ptr()) };
-    one
-}
-
-/// In-place field operations through raw pointers (blst allows the output to alias an input).
-/// The hot loops write every result straight to its destination: copying a 48-byte value that
-/// the assembly has just written with 8-byte stores stalls on store forwarding, which cost
-/// ~15 % of the run time when the helpers above returned values.
-pub(crate) mod raw {
-    use blst::*;
-
-    #[inline(always)]
-    pub(crate) unsafe fn mul(o: *mut blst_fp, a: *const blst_fp, b: *const blst_fp) {
-        blst_fp_mul(o, a, b)
-    }
-    #[inline(always)]
-    pub(crate) unsafe fn sqr(o: *mut blst_fp, a: *const blst_fp) {
-        blst_fp_sqr(o, a)
-    }
-    #[inline(always)]
-    pub(crate) unsafe fn add(o: *mut blst_fp, a: *const blst_fp, b: *const blst_fp) {
-        blst_fp_add(o, a, b)
-    }
-    #[inline(always)]
-    pub(crate) unsafe fn sub(o: *mut blst_fp, a: *const blst_fp, b: *const blst_fp) {
-        blst_fp_sub(o, a, b)
-    }
-    #[inline(always)]
-    pub(crate) unsafe fn triple(o: *mut blst_fp, a: *const blst_fp) {
-        blst_fp_mul_by_3(o, a)
-    }
-    /// Negates where `mask` is all ones (blst's negation is masked internally).
-    #[inline(always)]
-    pub(crate) unsafe fn cneg(o: *mut blst_fp, a: *const blst_fp, mask: u64) {
-        blst_fp_cneg(o, a, mask & 1 == 1)
-    }
-
-    /// `(x₃, y₃) = (x₁, y₁) + (x₂, y₂)` from the slope `num · inv` (`inv` the inverted
-    /// denominator): `x₃ = λ² − x₁ − x₂`, `y₃ = λ·(x₁ − x₃) − y₁`; doubling is `x₂ = x₁`.
-    /// The outputs may alias the inputs.
-    #[inline(always)]
-    pub(crate) unsafe fn finish(
-        x3: *mut blst_fp,
-        y3: *mut blst_fp,
-        x1: *const blst_fp,
-        y1: *const blst_fp,
-        x2: *const blst_fp,
-        num: *const blst_fp,
-        inv: *const blst_fp,
-    ) {
-        let mut l = blst_fp::default();
-        let mut x = blst_fp::default();
-        let mut t = blst_fp::default();
-        let (lp, xp, tp) = (&mut l as *mut _, &mut x as *mut _, &mut t as *mut _);
-        mul(lp, num, inv);
-        sqr(xp, lp);
-        sub(xp, xp, x1);
-        sub(xp, xp, x2);
-        sub(tp, x1, xp);
-        mul(tp, lp, tp);
-        sub(y3, tp, y1);
-        *x3 = x;
-    }
 }
 
 /// Structure-of-arrays state of one chunk of points.
@@ -340,7 +163,7 @@ impl Work {
         let z = || vec![blst_fp::default(); cap];
         Work {
             n: 0,
-            one: fp_one(),
+            one: ffi::fp_from_u64(&[1, 0, 0, 0, 0, 0]),
             px: z(),
             py: z(),
             identity: vec![false; cap],
@@ -363,10 +186,10 @@ impl Work {
     fn run(&mut self, points: &[blst_p1_affine], digits: &Digits, out: &mut Vec<blst_p1_affine>) {
         let n = points.len();
         self.n = n;
-        let gen = unsafe { *blst_p1_affine_generator() };
+        let gen = ffi::p1_affine_generator();
         for (i, p) in points.iter().enumerate() {
             // Whether an input is the identity is public.
-            self.identity[i] = unsafe { blst_p1_affine_is_inf(p) };
+            self.identity[i] = ffi::p1_affine_is_inf(p);
             let p = if self.identity[i] { &gen } else { p };
             self.px[i] = p.x;
             self.py[i] = p.y;
@@ -437,17 +260,15 @@ impl Work {
         self.invert(n);
         for i in 0..n {
             let (x, y) = (&self.tx[i * ENTRIES], &self.ty[i * ENTRIES]);
-            unsafe {
-                raw::finish(
-                    &mut self.fx[i],
-                    &mut self.fy[i],
-                    x,
-                    y,
-                    x,
-                    &self.num[i],
-                    &self.den[i],
-                )
-            };
+            finish(
+                &mut self.fx[i],
+                &mut self.fy[i],
+                x,
+                y,
+                x,
+                &self.num[i],
+                &self.den[i],
+            );
         }
         for j in 1..ENTRIES {
             for i in 0..n {
@@ -456,20 +277,20 @@ impl Work {
                 self.den[i] = sub(&self.fx[i], &self.tx[k]);
             }
             self.invert(n);
-            let (tx, ty) = (self.tx.as_mut_ptr(), self.ty.as_mut_ptr());
             for i in 0..n {
+                // Entry j is written from entry j − 1 of the same point's table.
                 let k = i * ENTRIES + j - 1;
-                unsafe {
-                    raw::finish(
-                        tx.add(k + 1),
-                        ty.add(k + 1),
-                        tx.add(k),
-                        ty.add(k),
-                        &self.fx[i],
-                        &self.num[i],
-                        &self.den[i],
-                    )
-                };
+                let (tx_done, tx_next) = self.tx.split_at_mut(k + 1);
+                let (ty_done, ty_next) = self.ty.split_at_mut(k + 1);
+                finish(
+                    &mut tx_next[0],
+                    &mut ty_next[0],
+                    &tx_done[k],
+                    &ty_done[k],
+                    &self.fx[i],
+                    &self.num[i],
+                    &self.den[i],
+                );
             }
         }
     }
@@ -500,13 +321,11 @@ impl Work {
             }
             let (qy, mx, my) = (blst_fp { l: qy }, blst_fp { l: mx }, blst_fp { l: my });
             self.ex[i] = blst_fp { l: qx };
-            unsafe {
-                // d·(−P) for d = ±(2j+1): negate for negative digits.
-                raw::cneg(&mut self.ey[i], &qy, nq);
-                // d·φ(P) = φ(−d·(−P)) = (β·x, ∓y): negate for positive digits.
-                raw::mul(&mut self.fx[i], &mx, &BETA);
-                raw::cneg(&mut self.fy[i], &my, !nm);
-            }
+            // d·(−P) for d = ±(2j+1): negate for negative digits.
+            cneg_into(&mut self.ey[i], &qy, nq);
+            // d·φ(P) = φ(−d·(−P)) = (β·x, ∓y): negate for positive digits.
+            fp_mul(&mut self.fx[i], &mx, &BETA);
+            cneg_into(&mut self.fy[i], &my, !nm);
         }
     }
 
@@ -514,50 +333,35 @@ impl Work {
     fn prepare_double(&mut self, off: usize) {
         for i in 0..self.n {
             let (num, ay) = (&mut self.num[off + i], &self.ay[i]);
-            unsafe {
-                raw::sqr(num, &self.ax[i]);
-                raw::triple(num, num);
-                raw::add(&mut self.den[off + i], ay, ay);
-            }
+            fp_sqr(num, &self.ax[i]);
+            fp_mul_by_3_assign(num);
+            fp_add(&mut self.den[off + i], ay, ay);
         }
     }
 
     fn finish_double(&mut self) {
-        let (ax, ay) = (self.ax.as_mut_ptr(), self.ay.as_mut_ptr());
-        for i in 0..self.n {
-            unsafe {
-                let (x, y) = (ax.add(i), ay.add(i));
-                raw::finish(x, y, x, y, x, &self.num[i], &self.den[i]);
-            }
+        let n = self.n;
+        let acc = self.ax[..n].iter_mut().zip(&mut self.ay[..n]);
+        for ((x, y), (num, den)) in acc.zip(self.num[..n].iter().zip(&self.den[..n])) {
+            finish_double_assign(x, y, num, den);
         }
     }
 
     /// Slope parts of `e + f` (never exceptional, see the module comment) at `off`.
     fn prepare_add(&mut self, off: usize) {
         for i in 0..self.n {
-            unsafe {
-                raw::sub(&mut self.num[off + i], &self.fy[i], &self.ey[i]);
-                raw::sub(&mut self.den[off + i], &self.fx[i], &self.ex[i]);
-            }
+            fp_sub(&mut self.num[off + i], &self.fy[i], &self.ey[i]);
+            fp_sub(&mut self.den[off + i], &self.fx[i], &self.ex[i]);
         }
     }
 
     /// `e ← e + f` from the inverted step at `off`.
     fn finish_add_e(&mut self, off: usize) {
-        let (ex, ey) = (self.ex.as_mut_ptr(), self.ey.as_mut_ptr());
-        for i in 0..self.n {
-            unsafe {
-                let (x, y) = (ex.add(i), ey.add(i));
-                raw::finish(
-                    x,
-                    y,
-                    x,
-                    y,
-                    &self.fx[i],
-                    &self.num[off + i],
-                    &self.den[off + i],
-                );
-            }
+        let n = self.n;
+        let e = self.ex[..n].iter_mut().zip(&mut self.ey[..n]);
+        let slopes = self.num[off..off + n].iter().zip(&self.den[off..off + n]);
+        for (((x, y), x2), (num, den)) in e.zip(&self.fx[..n]).zip(slopes) {
+            finish_assign(x, y, x2, num, den);
         }
     }
 
@@ -588,7 +392,7 @@ impl Work {
             let (ax, ay, ex, ey) = (self.ax[i], self.ay[i], self.ex[i], self.ey[i]);
             let mut x3 = blst_fp::default();
             let mut y3 = blst_fp::default();
-            unsafe { raw::finish(&mut x3, &mut y3, &ax, &ay, &ex, &self.num[i], &self.den[i]) };
+            finish(&mut x3, &mut y3, &ax, &ay, &ex, &self.num[i], &self.den[i]);
             let inf = self.ainf[i];
             let cancels = !inf & self.eqx[i] & !eq_mask(&ay, &ey);
             let x = select(inf, &ex, &x3);
@@ -609,40 +413,39 @@ impl Work {
     /// Replaces `den[..len]` by the inverses (zero denominators by 1 first, so an invalid
     /// point cannot zero the others): Montgomery's trick with one constant-time inversion.
     fn invert(&mut self, len: usize) {
-        let (den, pre) = (self.den.as_mut_ptr(), self.pre.as_mut_ptr());
+        let (den, pre) = (&mut self.den[..len], &mut self.pre[..len]);
         let one = self.one;
         let mut inv = [blst_fp::default(); 2];
-        unsafe {
-            for i in 0..len {
-                let d = &mut *den.add(i);
-                let mut z = 0;
-                for l in d.l {
-                    z |= l;
-                }
-                *d = select(zero_mask(z), &one, d);
-                if i == 0 {
-                    *pre = *d;
-                } else {
-                    raw::mul(pre.add(i), pre.add(i - 1), d);
-                }
+        // pre[i] = den[0]·…·den[i], each written from the one before it.
+        let mut prev: Option<&blst_fp> = None;
+        for (d, p) in den.iter_mut().zip(pre.iter_mut()) {
+            let mut z = 0;
+            for l in d.l {
+                z |= l;
             }
-            blst_fp_inverse(&mut inv[0], pre.add(len - 1));
-            // inv[k] = 1 / (den[0]·…·den[i]); ping-pong so no result is copied.
-            let mut k = 0;
-            for i in (1..len).rev() {
-                let (cur, next) = if k == 0 {
-                    let (a, b) = inv.split_at_mut(1);
-                    (&a[0], &mut b[0])
-                } else {
-                    let (a, b) = inv.split_at_mut(1);
-                    (&b[0], &mut a[0])
-                };
-                raw::mul(next, cur, den.add(i));
-                raw::mul(den.add(i), cur, pre.add(i - 1));
-                k ^= 1;
+            *d = select(zero_mask(z), &one, d);
+            match prev {
+                None => *p = *d,
+                Some(q) => fp_mul(p, q, d),
             }
-            *den = inv[k];
+            prev = Some(p);
         }
+        fp_inverse(&mut inv[0], &pre[len - 1]);
+        // inv[k] = 1 / (den[0]·…·den[i]); ping-pong so no result is copied.
+        let mut k = 0;
+        for i in (1..len).rev() {
+            let (cur, next) = if k == 0 {
+                let (a, b) = inv.split_at_mut(1);
+                (&a[0], &mut b[0])
+            } else {
+                let (a, b) = inv.split_at_mut(1);
+                (&b[0], &mut a[0])
+            };
+            fp_mul(next, cur, &den[i]);
+            fp_mul(&mut den[i], cur, &pre[i - 1]);
+            k ^= 1;
+        }
+        den[0] = inv[k];
     }
 
     /// Clears everything derived from the scalar.
@@ -679,7 +482,9 @@ thread_local! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::group::{g1_generator, g1_mul_ct, g1_serialize, p1_to_affine};
+    use crate::group::encode::g1_serialize;
+    use crate::group::glv::ZZ;
+    use crate::group::point::{g1_generator, g1_mul_ct, p1_to_affine};
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
 
@@ -728,7 +533,7 @@ mod tests {
         let mut r = rng(2);
         let zz = from_u128(ZZ);
         for s in [Scalar::zero(), Scalar::one().neg(), Scalar::random(&mut r)] {
-            let (q, m) = split(&s);
+            let (q, m) = glv_split(&s);
             assert!(m < ZZ);
             assert_eq!(from_u128(q).mul(&zz).add(&from_u128(m)), s);
             let d = Digits::new(&s);
@@ -846,7 +651,7 @@ mod tests {
         points[1] = blst_p1_affine::default();
         let s = Scalar::random(&mut r);
         let got = g1_mul_many_ct(&points, &s);
-        assert!(unsafe { blst_p1_affine_is_inf(&got[1]) });
+        assert!(ffi::p1_affine_is_inf(&got[1]));
         check(&points, &s);
     }
 }
