@@ -156,21 +156,17 @@ impl Groups {
     /// The largest group if it has [`unpinned_quorum`] of its `n` and the `asked` members,
     /// else [`SdkError::NoQuorum`] (also when no valid committee was served).
     fn decide(self, asked: usize) -> Result<(CommitteeInfo, CheckedCommittee), SdkError> {
-        let (agreeing, n) = self
-            .0
-            .iter()
-            .max_by_key(|g| g.2)
-            .map_or((0, 0), |g| (g.2, g.0.n));
+        let best = self.0.into_iter().max_by_key(|g| g.2);
+        let (agreeing, n) = best.as_ref().map_or((0, 0), |g| (g.2, g.0.n));
         let needed = unpinned_quorum(n, asked);
-        if agreeing == 0 || agreeing < needed {
-            return Err(SdkError::NoQuorum {
+        match best {
+            Some((info, checked, _)) if agreeing >= needed => Ok((info, checked)),
+            _ => Err(SdkError::NoQuorum {
                 agreeing,
                 needed,
                 asked,
-            });
+            }),
         }
-        let best = self.0.into_iter().max_by_key(|g| g.2).expect("a group");
-        Ok((best.0, best.1))
     }
 }
 
