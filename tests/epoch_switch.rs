@@ -173,6 +173,7 @@ fn run(seed: u64, old: &[usize], new: &[usize]) -> Outcome {
                 channel::BLOCKS,
                 channel::SHARES,
                 channel::GOSSIP,
+                channel::LISTS,
             ] {
                 let (tx, rx) = control.register(id, quota).await.unwrap();
                 let (wire, slot) = (wire.clone(), slot.clone());
@@ -199,6 +200,7 @@ fn run(seed: u64, old: &[usize], new: &[usize]) -> Outcome {
                 blocks: ch.next().unwrap(),
                 shares: ch.next().unwrap(),
                 gossip: ch.next().unwrap(),
+                lists: ch.next().unwrap(),
             };
             let mut my_shares: BTreeMap<u64, KeyShare> = BTreeMap::new();
             let mut epochs = Vec::new();

@@ -191,6 +191,12 @@ fn write_all() {
     }
     put("gossip", "three", &gossip);
     put("gossip", "empty", &[1, 0, 0, 0, 0]);
+    put(
+        "inclusion_list",
+        "two",
+        &curtain::node::core::inclusion::encode_list(&[[1; 32], [2; 32]]),
+    );
+    put("inclusion_list", "empty", &[1, 0, 0, 0, 0]);
 
     // QUIC requests, framed
     let reqs = [

@@ -222,6 +222,7 @@ pub(super) fn node(a: NodeArgs) -> anyhow::Result<()> {
                 blocks: reg(channel::BLOCKS),
                 shares: reg(channel::SHARES),
                 gossip: reg(channel::GOSSIP),
+                lists: reg(channel::LISTS),
             };
             network.start();
 
@@ -486,7 +487,7 @@ struct Transport {
     transport: &'static str,
 }
 
-/// The client budget's metrics (SPEC.md §5.7): the descriptor limit, open connections per
+/// The client budget's metrics (SPEC.md §5.8): the descriptor limit, open connections per
 /// transport (sampled when `/metrics` is read) and HTTP connections turned away by reason.
 #[derive(Clone)]
 struct ApiMetrics {

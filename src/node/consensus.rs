@@ -27,6 +27,8 @@ pub mod channel {
     pub const BLOCKS: u64 = 4;
     pub const SHARES: u64 = 5;
     pub const GOSSIP: u64 = 6;
+    /// Inclusion lists (SPEC.md §5.7).
+    pub const LISTS: u64 = 7;
 }
 
 /// One key epoch's committee as consensus sees it.

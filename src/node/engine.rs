@@ -89,6 +89,7 @@ pub struct Channels<S, R> {
     pub blocks: (S, R),
     pub shares: (S, R),
     pub gossip: (S, R),
+    pub lists: (S, R),
 }
 
 /// Starts a member; released batches are sent on `releases` in height order, from height 1
@@ -147,6 +148,8 @@ where
     let ordering = ordering::start(
         &context,
         member.clone(),
+        stats.clone(),
+        peer_set.clone(),
         me,
         epochs,
         table.clone(),
@@ -209,6 +212,7 @@ where
         stats,
         persist,
         channels.gossip,
+        channels.lists,
         peer_set,
         slash_rx,
     );

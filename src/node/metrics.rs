@@ -21,6 +21,18 @@ pub(crate) struct NodeMetrics {
     pub(crate) block_ciphertexts: metrics::Histogram,
     /// Ciphertexts per batched admission check (the validity MSM's size drives its cost).
     pub(crate) admit_batch: metrics::Histogram,
+    /// Ids on this member's inclusion list (held pending for Δ and not ordered).
+    pub(crate) overdue: metrics::Gauge,
+    pub(crate) lists_sent: metrics::Counter,
+    pub(crate) lists_received: metrics::Counter,
+    /// Proposals this member refused because they left out a listed ciphertext, by leader.
+    pub(crate) omissions: metrics::CounterFamily<Leader>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, metrics::EncodeLabelSet)]
+pub(crate) struct Leader {
+    /// The leader's peer number.
+    pub(crate) leader: u32,
 }
 
 /// Buckets for counts of ciphertexts.
@@ -57,6 +69,16 @@ impl NodeMetrics {
                 "admit_batch_ciphertexts",
                 "ciphertexts per batched admission check",
                 COUNT_BUCKETS,
+            ),
+            overdue: context.gauge(
+                "inclusion_overdue",
+                "ids on this member's inclusion list (pending for longer than the list delay)",
+            ),
+            lists_sent: context.counter("inclusion_lists_sent", "inclusion lists sent"),
+            lists_received: context.counter("inclusion_lists_received", "inclusion lists received"),
+            omissions: context.family(
+                "inclusion_omissions",
+                "proposals refused for leaving out a listed ciphertext, by leader",
             ),
         }
     }

@@ -212,6 +212,7 @@ impl Committee {
             channel::BLOCKS,
             channel::SHARES,
             channel::GOSSIP,
+            channel::LISTS,
         ];
         let copies = match behaviour {
             Behaviour::Twins { .. } => 2,
@@ -255,6 +256,7 @@ impl Committee {
                 blocks: ch.next().unwrap(),
                 shares: ch.next().unwrap(),
                 gossip: ch.next().unwrap(),
+                lists: ch.next().unwrap(),
             };
             let cfg = self.config(i, &format!("member{i}-{copy}"));
             let (tx, rx) = mpsc::unbounded_channel();

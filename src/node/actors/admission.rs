@@ -2,7 +2,9 @@
 //! transactions are admitted in batches (screened under the core's lock, checked outside it
 //! with one batched validity check, inserted), made durable by the persist actor, and only
 //! then acknowledged; what clients submitted is then gossiped to the other members
-//! (SPEC.md §5.1).
+//! (SPEC.md §5.1). Inclusion lists travel here too: this member's list goes to every other
+//! member on a fixed cadence with the listed bodies gossiped again, and peers' lists go to
+//! the core (SPEC.md §5.7).
 
 use super::persist;
 use super::{index_of, unix_ms, SharedMember};
@@ -69,14 +71,20 @@ impl Mailbox {
     }
 }
 
+/// How often this member's inclusion list is recomputed (and sent if it changed).
+const LIST_TICK: Duration = Duration::from_millis(250);
+
 /// Starts the admission actor's tasks: the admitter, the acknowledger, the gossip sender and
-/// receiver, and the slasher (fed by the persist actor with durable slashing evidence).
+/// receiver, the slasher (fed by the persist actor with durable slashing evidence), and the
+/// inclusion lists' sender and receiver.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn start<E, S, R>(
     context: &E,
     member: SharedMember,
     stats: NodeMetrics,
     persist: persist::Mailbox,
     (gossip_out, gossip_in): (S, R),
+    (lists_out, lists_in): (S, R),
     peers: Vec<PublicKey>,
     slashes: mpsc::UnboundedReceiver<SlashingEvidence>,
 ) -> (Mailbox, Vec<Handle<()>>)
@@ -93,6 +101,14 @@ where
         context
             .child("gossip_out")
             .spawn(move |_| gossip_sender(gossip_out, gossip_rx)),
+        context.child("lister").spawn({
+            let (member, stats, gossip) = (member.clone(), stats.clone(), gossip_tx.clone());
+            move |ctx| lister(ctx, member, stats, lists_out, gossip)
+        }),
+        context.child("lists_in").spawn({
+            let (member, stats, peers) = (member.clone(), stats.clone(), peers.clone());
+            move |ctx| list_receiver(ctx, member, stats, peers, lists_in)
+        }),
         context
             .child("acknowledger")
             .spawn(move |_| acknowledger(ack_rx, gossip_tx)),
@@ -118,6 +134,54 @@ async fn gossip_sender<S: Sender<PublicKey = PublicKey>>(
 ) {
     while let Some(bytes) = out.recv().await {
         tx.send(Recipients::All, bytes, false);
+    }
+}
+
+/// Every [`LIST_TICK`]: this member's inclusion list to every other member when it is due,
+/// and the listed bodies due to be gossiped again.
+async fn lister<E: Clock, S: Sender<PublicKey = PublicKey>>(
+    context: E,
+    member: SharedMember,
+    stats: NodeMetrics,
+    mut tx: S,
+    gossip: mpsc::UnboundedSender<Vec<u8>>,
+) {
+    loop {
+        context.sleep(LIST_TICK).await;
+        let now_ms = unix_ms(&context);
+        let tick = member.with(|m| m.list_tick(now_ms));
+        stats.overdue.set(tick.overdue as i64);
+        if let Some(list) = tick.list {
+            tx.send(Recipients::All, list, false);
+            stats.lists_sent.inc();
+        }
+        for chunk in tick.regossip.chunks(MAX_GOSSIP_BATCH) {
+            if gossip.send(encode_gossip(chunk)).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Peers' inclusion lists, to the core (decoded there, bounded by its list size).
+async fn list_receiver<E: Clock, R: Receiver<PublicKey = PublicKey>>(
+    context: E,
+    member: SharedMember,
+    stats: NodeMetrics,
+    participants: Vec<PublicKey>,
+    mut rx: R,
+) {
+    while let Ok((from, bytes)) = rx.recv().await {
+        let Some(from) = index_of(&participants, &from) else {
+            continue;
+        };
+        let now_ms = unix_ms(&context);
+        match member.with(|m| m.on_inclusion_list(now_ms, from, bytes.as_ref())) {
+            Ok(()) => {
+                stats.lists_received.inc();
+            }
+            Err(e) => warn!(from, error = %e, "bad inclusion list"),
+        }
     }
 }
 

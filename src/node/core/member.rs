@@ -7,6 +7,7 @@
 
 use super::chain::{verify_chain_block, verify_unheld, ChainBlock};
 use super::epochs::EpochTable;
+use super::inclusion::{decode_list, list_quorum, Inclusion, InclusionConfig};
 use super::mempool::{Admission, Checked, Mempool, Reject, Screened, Source, NOT_ORDERED_STRIKES};
 use super::reveal::{Answer, Collector, Effect, FinalizedBlock, ShareError};
 use super::rln::{RlnState, SlashingEvidence};
@@ -48,6 +49,32 @@ pub struct Member {
     own: Vec<(u64, Digest, Vec<CtId>)>,
     /// Pending ids, with how many of this member's proposals carrying them lost their height.
     strikes: HashMap<CtId, u32>,
+    /// Members' inclusion lists and this member's own (SPEC.md §5.7).
+    inclusion: Inclusion,
+    /// Per key epoch, the peer number of each member: whose lists count at a height.
+    roster: BTreeMap<u64, Vec<u32>>,
+}
+
+/// Why this member does not vote for a proposal.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error(transparent)]
+    Invalid(#[from] BlockError),
+    /// The block leaves out a ciphertext f + 1 members' inclusion lists have named for Δ'
+    /// that it had room for (SPEC.md §5.7).
+    #[error("leaves out {} (named by f + 1 inclusion lists, and the block has room)", hex::encode(.0))]
+    Omits(CtId),
+}
+
+/// What this member's inclusion-list tick asks the actors to send.
+#[derive(Debug, Default)]
+pub struct ListTick {
+    /// This member's list, encoded, for every other member (if due).
+    pub list: Option<Vec<u8>>,
+    /// How many ids the list names (this member's overdue entries).
+    pub overdue: usize,
+    /// Listed bodies to gossip again to every other member.
+    pub regossip: Vec<Arc<Verified>>,
 }
 
 impl Member {
@@ -61,7 +88,15 @@ impl Member {
             dropped: Vec::new(),
             own: Vec::new(),
             strikes: HashMap::new(),
+            inclusion: Inclusion::new(InclusionConfig::default()),
+            roster: BTreeMap::new(),
         }
+    }
+
+    /// Inclusion lists with other timing or sizes than the defaults (committee-wide values).
+    pub fn with_inclusion(mut self, cfg: InclusionConfig) -> Self {
+        self.inclusion = Inclusion::new(cfg);
+        self
     }
 
     pub fn limits(&self) -> &BlockLimits {
@@ -118,7 +153,116 @@ impl Member {
 
     /// The key-epoch table and, per epoch, the peer number of each member index.
     pub fn set_epochs(&mut self, table: EpochTable, roster: BTreeMap<u64, Vec<u32>>) {
+        self.roster = roster.clone();
         self.collector.set_epochs(table, roster);
+    }
+
+    /// The members whose inclusion lists count at `height` and how many must name an id
+    /// (f + 1 of that height's committee); `None` before the roster is known.
+    fn list_authors(&self, height: u64) -> Option<(&[u32], usize)> {
+        let epoch = self.mempool.epochs().epoch_at(height);
+        let r = self.roster.get(&epoch)?;
+        Some((r.as_slice(), list_quorum(r.len())))
+    }
+
+    /// Member `from`'s inclusion list arrived (on the authenticated lists channel).
+    pub fn on_inclusion_list(
+        &mut self,
+        now_ms: u64,
+        from: u32,
+        bytes: &[u8],
+    ) -> Result<(), DecodeError> {
+        let ids = decode_list(bytes, self.inclusion.config().max_list)?;
+        self.inclusion.on_list(now_ms, from, ids);
+        Ok(())
+    }
+
+    /// The clock moved: this member's list (the entries it has held pending for Δ, oldest
+    /// first) if due, and the listed bodies due to be gossiped again.
+    pub fn list_tick(&mut self, now_ms: u64) -> ListTick {
+        let cfg = *self.inclusion.config();
+        self.inclusion.expire(now_ms);
+        let overdue = self
+            .mempool
+            .waiting_since(now_ms.saturating_sub(cfg.list_after_ms), cfg.max_list);
+        let tick = self.inclusion.tick(now_ms, overdue);
+        ListTick {
+            overdue: self.inclusion.own_len(),
+            list: tick.list.map(|l| super::inclusion::encode_list(&l)),
+            regossip: tick
+                .regossip
+                .iter()
+                .filter_map(|id| self.mempool.get(id).cloned())
+                .collect(),
+        }
+    }
+
+    /// Pending ids f + 1 members' lists name for a block at `height`, oldest here first: a
+    /// proposal takes them before anything else, so an honest leader satisfies every voter.
+    fn listed_first(&self, height: u64) -> Vec<CtId> {
+        let Some((authors, quorum)) = self.list_authors(height) else {
+            return Vec::new();
+        };
+        let mut ids: Vec<(u64, CtId)> = self
+            .inclusion
+            .named(authors, quorum)
+            .into_iter()
+            .filter_map(|(id, _)| Some((self.mempool.admitted_at(&id)?, id)))
+            .collect();
+        ids.sort_unstable();
+        ids.into_iter().map(|(_, id)| id).collect()
+    }
+
+    /// The inclusion rule (SPEC.md §5.7): `block` must carry every pending entry held here
+    /// that f + 1 members' current lists have named for Δ' and that a block at its height may
+    /// carry, unless it is not in an ancestor and the block is full for it (no room for one
+    /// more ciphertext, for its bytes, or for its namespace).
+    fn check_inclusion(
+        &self,
+        block: &ChainBlock,
+        exclude: &HashSet<CtId>,
+        used: &HashSet<(u64, [u8; 32])>,
+        now_ms: u64,
+    ) -> Result<(), Refusal> {
+        let b = block.block();
+        let Some((authors, quorum)) = self.list_authors(b.height) else {
+            return Ok(());
+        };
+        let after = self.inclusion.config().enforce_after_ms;
+        let in_block: HashSet<&CtId> = b.ids().collect();
+        let namespaces: HashSet<Namespace> = b.batches.iter().map(|nb| nb.namespace).collect();
+        let bytes: usize = block.bodies().iter().map(|e| e.encoded_len()).sum();
+        // an entry whose nullifier the block itself uses cannot be carried beside it
+        let mut used = used.clone();
+        used.extend(
+            block
+                .bodies()
+                .iter()
+                .filter_map(|e| e.rln().map(|p| (p.statement.epoch, p.nullifier()))),
+        );
+        let limits = &self.limits;
+        for (id, since) in self.inclusion.named(authors, quorum) {
+            if since.saturating_add(after) > now_ms
+                || in_block.contains(&id)
+                || exclude.contains(&id)
+            {
+                continue;
+            }
+            let Some(v) = self.mempool.get(&id) else {
+                continue;
+            };
+            if !self.mempool.eligible(v, b.height, &used) {
+                continue;
+            }
+            let ns = v.label().namespace();
+            let full = b.len() >= limits.max_ciphertexts
+                || bytes + v.envelope_len() > limits.max_bytes
+                || !namespaces.contains(&ns) && namespaces.len() >= limits.max_namespaces;
+            if !full {
+                return Err(Refusal::Omits(id));
+            }
+        }
+        Ok(())
     }
 
     /// After a restart: the durable pending entries and slashing evidence; returns how many
@@ -194,9 +338,10 @@ impl Member {
         let parent = ancestors.first()?;
         let exclude = self.unfinalized_ids(ancestors);
         let used = self.unfinalized_nullifiers(ancestors);
+        let first = self.listed_first(parent.block().height + 1);
         let block = self
             .mempool
-            .build_with(parent.block(), &self.limits, &exclude, &used);
+            .build_with(parent.block(), &self.limits, &exclude, &used, &first);
         let bodies = block
             .ids()
             .map(|id| {
@@ -254,13 +399,15 @@ impl Member {
         self.strikes.retain(|id, _| pool.get(id).is_some());
     }
 
-    /// Checks `block` proposed on `ancestors[0]`; `ancestors` newest first.
+    /// Checks `block` proposed on `ancestors[0]` (`ancestors` newest first) at `now_ms`: its
+    /// validity, then the inclusion rule.
     pub fn verify<R: CryptoRng + ?Sized>(
         &mut self,
         block: &ChainBlock,
         ancestors: &[ChainBlock],
+        now_ms: u64,
         rng: &mut R,
-    ) -> Result<(), BlockError> {
+    ) -> Result<(), Refusal> {
         let parent: &Block = ancestors.first().ok_or(BlockError::WrongParent)?.block();
         let exclude = self.unfinalized_ids(ancestors);
         let used = self.unfinalized_nullifiers(ancestors);
@@ -273,6 +420,7 @@ impl Member {
             &used,
             rng,
         )?;
+        self.check_inclusion(block, &exclude, &used, now_ms)?;
         // Bounded: while finality stalls, views keep proposing at the same heights; past the
         // cap the finalization path simply checks the bodies again.
         if !verified.is_empty() && self.voted.len() < MAX_VOTED_CACHE {

@@ -2,6 +2,7 @@
 //! their own cores, answer requests for share batches, and give up on an entry their peers
 //! keep refusing.
 
+use super::member::Refusal;
 use super::mempool::{Mempool, MempoolConfig, Reject, Source, NOT_ORDERED_STRIKES};
 use super::reveal::{batch_id, Answer, CollectorConfig, Effect, ReshareError, Unanswered};
 use super::testkit::{accepted, committee, ct, rng, Committee, CLIENT};
@@ -53,7 +54,7 @@ fn members_order_finalize_and_release_identically() {
         let proposal = ms[leader].propose(&ancestors).unwrap();
         for m in &mut ms {
             // members 2 and 3 never saw the gossip: they verify the bodies themselves
-            m.verify(&proposal, &ancestors, &mut r).unwrap();
+            m.verify(&proposal, &ancestors, 0, &mut r).unwrap();
         }
         // a replay of the same ids on top of the proposal is refused before finality
         let mut with_proposal = vec![proposal.clone()];
@@ -69,8 +70,8 @@ fn members_order_finalize_and_release_identically() {
             )
             .unwrap();
             assert!(matches!(
-                ms[2].verify(&replay, &with_proposal, &mut r),
-                Err(BlockError::AlreadyOrdered(_))
+                ms[2].verify(&replay, &with_proposal, 0, &mut r),
+                Err(Refusal::Invalid(BlockError::AlreadyOrdered(_)))
             ));
         }
         let mut inbox = Vec::new();
@@ -184,8 +185,8 @@ fn an_entry_peers_refuse_is_dropped_after_losing_three_of_its_proposers_heights(
         ms[0].proposed(&mine); // the same proposal again counts once
         for m in &mut ms[1..] {
             assert!(matches!(
-                m.verify(&mine, &ancestors, &mut r),
-                Err(BlockError::AlreadyOrdered(id)) if id == bad_id
+                m.verify(&mine, &ancestors, 0, &mut r),
+                Err(Refusal::Invalid(BlockError::AlreadyOrdered(id))) if id == bad_id
             ));
         }
         // the next view's leader, member 1, proposes at the same height and is finalized
@@ -193,7 +194,7 @@ fn an_entry_peers_refuse_is_dropped_after_losing_three_of_its_proposers_heights(
         ms[1].proposed(&theirs);
         assert_eq!(theirs.block().height, h);
         for m in &mut ms {
-            m.verify(&theirs, &ancestors, &mut r).unwrap();
+            m.verify(&theirs, &ancestors, 0, &mut r).unwrap();
             m.on_finalized(theirs.clone(), b"cert".to_vec(), 0, &mut r)
                 .unwrap();
         }
@@ -218,6 +219,6 @@ fn an_entry_peers_refuse_is_dropped_after_losing_three_of_its_proposers_heights(
     let next = ms[0].propose(&ancestors).unwrap();
     assert!(next.block().is_empty());
     for m in &mut ms[1..] {
-        m.verify(&next, &ancestors, &mut r).unwrap();
+        m.verify(&next, &ancestors, 0, &mut r).unwrap();
     }
 }

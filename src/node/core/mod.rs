@@ -1,11 +1,13 @@
 //! The member's pure cores: deterministic state machines (inputs in, effects out; time and
 //! randomness passed in), no IO. The mempool admits and holds ciphertexts (`mempool`), blocks
 //! are built and checked against it (`chain`), finalized blocks are revealed and their shares
-//! collected and combined (`reveal`), `member` ties them into one member, `rln` is anonymous
+//! collected and combined (`reveal`), `inclusion` holds the
+//! members' inclusion lists, `member` ties them into one member, `rln` is anonymous
 //! admission and `epochs` the key-epoch table.
 
 pub mod chain;
 pub mod epochs;
+pub mod inclusion;
 pub mod member;
 pub mod mempool;
 pub mod reveal;
@@ -15,6 +17,8 @@ pub mod rln;
 mod chain_tests;
 #[cfg(test)]
 mod epoch_tests;
+#[cfg(test)]
+mod inclusion_tests;
 #[cfg(test)]
 mod member_tests;
 #[cfg(test)]

@@ -4,10 +4,12 @@
 
 mod orchestrator;
 
-use super::SharedMember;
+use super::{index_of, unix_ms, SharedMember};
 use crate::node::consensus::{ConsensusEpoch, ConsensusScheme, EpochSchemes, PublicKey, D};
 use crate::node::core::chain::ChainBlock;
 use crate::node::core::epochs::EpochTable;
+use crate::node::core::member::Refusal;
+use crate::node::metrics::{Leader, NodeMetrics};
 use crate::node::timeouts::{Pacing, Timeouts};
 use commonware_actor::Feedback;
 use commonware_broadcast::buffered;
@@ -77,6 +79,8 @@ pub(crate) struct ConsensusChannels<S, R> {
 pub(crate) async fn start<E, S, R, M, B>(
     context: &E,
     member: SharedMember,
+    stats: NodeMetrics,
+    participants: Vec<PublicKey>,
     me: PublicKey,
     epochs: Vec<ConsensusEpoch>,
     table: EpochTable,
@@ -167,6 +171,8 @@ where
     // Consensus.
     let app = App {
         member,
+        stats,
+        participants,
         pacing: timeouts.pacing,
         last_proposal: Arc::new(Mutex::new(None)),
     };
@@ -238,6 +244,9 @@ where
 #[derive(Clone)]
 pub(crate) struct App {
     member: SharedMember,
+    stats: NodeMetrics,
+    /// The peer set, to number leaders in metrics.
+    participants: Vec<PublicKey>,
     pacing: Pacing,
     /// When this member last saw a proposal (its own or one it verified): the pacing origin.
     last_proposal: Arc<Mutex<Option<SystemTime>>>,
@@ -307,7 +316,7 @@ where
 
     async fn verify(
         &mut self,
-        (mut rng, _context): (E, Self::Context),
+        (mut rng, context): (E, Self::Context),
         mut ancestry: impl Ancestry<ChainBlock>,
     ) -> bool {
         self.saw_proposal(rng.current());
@@ -315,13 +324,20 @@ where
             return false;
         };
         let ancestors = self.ancestors(ancestry).await;
+        let now_ms = unix_ms(&rng);
         let verdict = self
             .member
-            .with(|m| m.verify(block.inner(), &ancestors, &mut rng));
+            .with(|m| m.verify(block.inner(), &ancestors, now_ms, &mut rng));
+        let height = block.inner().block().height;
+        let view = context.round.view().get();
+        let leader = index_of(&self.participants, &context.leader);
         match verdict {
             Ok(()) => true,
             Err(e) => {
-                warn!(height = block.inner().block().height, error = %e, "rejecting proposal");
+                if let (Refusal::Omits(_), Some(leader)) = (&e, leader) {
+                    self.stats.omissions.get_or_create(&Leader { leader }).inc();
+                }
+                warn!(height, view, ?leader, error = %e, "rejecting proposal");
                 false
             }
         }

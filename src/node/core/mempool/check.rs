@@ -15,6 +15,8 @@ pub(super) type Verdicts = Vec<Option<Result<Arc<Verified>, Reject>>>;
 
 /// Submissions past [`Mempool::screen`], to be decoded and checked.
 pub struct Screened {
+    /// When the screen ran: the admission time recorded for what gets inserted.
+    pub(super) now_ms: u64,
     pub(super) ids: Vec<CtId>,
     pub(super) verdicts: Verdicts,
     pub(super) passed: Vec<Candidate>,
@@ -24,6 +26,7 @@ pub struct Screened {
 
 /// Submissions past [`Screened::check`], to be inserted by [`Mempool::insert`].
 pub struct Checked {
+    pub(super) now_ms: u64,
     pub(super) ids: Vec<CtId>,
     pub(super) verdicts: Verdicts,
     /// (position, exempt from caps, ciphertext)
@@ -66,6 +69,7 @@ impl Screened {
     /// epoch. Needs no access to the mempool.
     pub fn check<R: CryptoRng + ?Sized>(self, rng: &mut R) -> Checked {
         let Screened {
+            now_ms,
             ids,
             mut verdicts,
             passed,
@@ -122,6 +126,7 @@ impl Screened {
             });
         }
         Checked {
+            now_ms,
             ids,
             verdicts,
             verified,

@@ -120,6 +120,8 @@ pub struct Admission {
 struct Entry {
     ct: Arc<Verified>,
     seq: u64,
+    /// When this member admitted it (inclusion lists name what waited long enough).
+    at_ms: u64,
 }
 
 pub struct Mempool {
@@ -129,6 +131,8 @@ pub struct Mempool {
     entries: HashMap<CtId, Entry>,
     /// Per namespace, pending ids in arrival order.
     queues: BTreeMap<Namespace, BTreeMap<u64, CtId>>,
+    /// All pending ids in arrival order.
+    arrivals: BTreeMap<u64, CtId>,
     bytes: usize,
     next_seq: u64,
     /// Ids ordered in finalized blocks, with their key epoch (forgotten when the epoch ends:
@@ -154,6 +158,7 @@ impl Mempool {
             keys: BTreeMap::from([(epoch, key)]),
             entries: HashMap::new(),
             queues: BTreeMap::new(),
+            arrivals: BTreeMap::new(),
             bytes: 0,
             next_seq: 0,
             ordered: HashMap::new(),
@@ -262,6 +267,7 @@ impl Mempool {
             }
         }
         Screened {
+            now_ms,
             ids,
             verdicts,
             passed,
@@ -273,6 +279,7 @@ impl Mempool {
     /// arrived (or the mempool filled) in the meantime.
     pub fn insert(&mut self, checked: Checked) -> Vec<Admission> {
         let Checked {
+            now_ms,
             ids,
             mut verdicts,
             verified,
@@ -291,7 +298,7 @@ impl Mempool {
             } else if let Err(r) = self.record_nullifier(&v) {
                 Err(r)
             } else {
-                Ok(self.insert_one(v))
+                Ok(self.insert_one(v, now_ms))
             });
         }
         ids.into_iter()
@@ -427,7 +434,7 @@ impl Mempool {
         }
     }
 
-    fn insert_one(&mut self, ct: Verified) -> Arc<Verified> {
+    fn insert_one(&mut self, ct: Verified, at_ms: u64) -> Arc<Verified> {
         let ct = Arc::new(ct);
         let id = ct.id();
         let seq = self.next_seq;
@@ -437,22 +444,32 @@ impl Mempool {
             .entry(ct.label().namespace())
             .or_default()
             .insert(seq, id);
+        self.arrivals.insert(seq, id);
         self.entries.insert(
             id,
             Entry {
                 ct: Arc::clone(&ct),
                 seq,
+                at_ms,
             },
         );
         ct
     }
 
     fn remove(&mut self, id: &CtId) -> Option<Arc<Verified>> {
-        let e = self.entries.remove(id)?;
-        self.bytes -= e.ct.envelope_len();
-        if let (Some(st), Some(p)) = (self.rln.as_mut(), e.ct.rln()) {
+        let e = self.unqueue(id)?;
+        if let (Some(st), Some(p)) = (self.rln.as_mut(), e.rln()) {
             st.nullifiers.forget_pending(id, p);
         }
+        Some(e)
+    }
+
+    /// Removes a pending entry from the pending set and its queues (its nullifier stays
+    /// recorded: see [`Mempool::remove`]).
+    fn unqueue(&mut self, id: &CtId) -> Option<Arc<Verified>> {
+        let e = self.entries.remove(id)?;
+        self.bytes -= e.ct.envelope_len();
+        self.arrivals.remove(&e.seq);
         let ns = e.ct.label().namespace();
         if let Some(q) = self.queues.get_mut(&ns) {
             q.remove(&e.seq);
@@ -472,35 +489,88 @@ impl Mempool {
         limits: &BlockLimits,
         exclude: &HashSet<CtId>,
     ) -> Block {
-        self.build_with(parent, limits, exclude, &HashSet::new())
+        self.build_with(parent, limits, exclude, &HashSet::new(), &[])
     }
 
-    /// [`Mempool::build`], also leaving out anonymous entries the block at this height must
-    /// not carry: a nullifier used in an unfinalized ancestor (`used`), an epoch or root
-    /// outside the block's windows (they wait or expire).
+    /// Whether a block at `height` may carry pending entry `v`: its key epoch is one the
+    /// height admits and, if anonymous, its RLN epoch and root are in the block's windows and
+    /// its nullifier is used neither in an unfinalized ancestor (`used`) nor by a finalized
+    /// entry. The proposer and the inclusion rule use the same test (SPEC.md §5.7).
+    pub fn eligible(&self, v: &Verified, height: u64, used: &HashSet<(u64, [u8; 32])>) -> bool {
+        if self.epochs.admits(height, v.label().key_epoch()).is_err() {
+            return false;
+        }
+        let (Some(st), Some(p)) = (self.rln.as_ref(), v.rln()) else {
+            return true;
+        };
+        let s = &p.statement;
+        st.rules.block_epochs(height).contains(&s.epoch)
+            && !used.contains(&(s.epoch, p.nullifier()))
+            && !st.nullifiers.is_ordered(s.epoch, &p.nullifier())
+            && st
+                .registry
+                .roots_for_block(&st.rules, height)
+                .is_some_and(|roots| roots.contains(&s.root))
+    }
+
+    /// When this member admitted pending entry `id`.
+    pub fn admitted_at(&self, id: &CtId) -> Option<u64> {
+        self.entries.get(id).map(|e| e.at_ms)
+    }
+
+    /// Pending ids admitted at or before `cutoff_ms` that a block at the next height may
+    /// carry, oldest first: what this member's inclusion list names (SPEC.md §5.7).
+    pub fn waiting_since(&self, cutoff_ms: u64, max: usize) -> Vec<CtId> {
+        let height = self.finalized + 1;
+        let none = HashSet::new();
+        self.arrivals
+            .values()
+            .map(|id| &self.entries[id])
+            .take_while(|e| e.at_ms <= cutoff_ms)
+            .filter(|e| self.eligible(&e.ct, height, &none))
+            .take(max)
+            .map(|e| e.ct.id())
+            .collect()
+    }
+
+    /// [`Mempool::build`], leaving out the entries a block at this height must not carry
+    /// (see [`Mempool::eligible`]; they wait or expire), and taking the pending ids of
+    /// `first` (the ids other members' inclusion lists name) before any other.
     pub fn build_with(
         &mut self,
         parent: &Block,
         limits: &BlockLimits,
         exclude: &HashSet<CtId>,
         used: &HashSet<(u64, [u8; 32])>,
+        first: &[CtId],
     ) -> Block {
         let height = parent.height + 1;
-        let epochs = &self.epochs;
-        let epoch_ok = |v: &Verified| epochs.admits(height, v.label().key_epoch()).is_ok();
-        let rln_ok = |v: &Verified| -> bool {
-            let (Some(st), Some(p)) = (self.rln.as_ref(), v.rln()) else {
-                return true;
-            };
-            let s = &p.statement;
-            st.rules.block_epochs(height).contains(&s.epoch)
-                && !used.contains(&(s.epoch, p.nullifier()))
-                && !st.nullifiers.is_ordered(s.epoch, &p.nullifier())
-                && st
-                    .registry
-                    .roots_for_block(&st.rules, height)
-                    .is_some_and(|roots| roots.contains(&s.root))
+        let ok = |id: &CtId| {
+            !exclude.contains(id)
+                && self
+                    .entries
+                    .get(id)
+                    .is_some_and(|e| self.eligible(&e.ct, height, used))
         };
+        let mut picked: BTreeMap<Namespace, Vec<CtId>> = BTreeMap::new();
+        let (mut count, mut bytes) = (0usize, 0usize);
+        let mut taken = HashSet::new();
+        for id in first {
+            if count >= limits.max_ciphertexts || !ok(id) || !taken.insert(*id) {
+                continue;
+            }
+            let ct = &self.entries[id].ct;
+            let ns = ct.label().namespace();
+            let size = ct.envelope_len();
+            if bytes + size > limits.max_bytes
+                || !picked.contains_key(&ns) && picked.len() >= limits.max_namespaces
+            {
+                continue;
+            }
+            bytes += size;
+            count += 1;
+            picked.entry(ns).or_default().push(*id);
+        }
         let start = match self.rr_after {
             Some(ns) => self
                 .queues
@@ -511,23 +581,22 @@ impl Mempool {
         };
         let mut cursors: Vec<(Namespace, Box<dyn Iterator<Item = &CtId> + '_>)> = start
             .into_iter()
+            .filter(|(ns, _)| picked.contains_key(ns) || picked.len() < limits.max_namespaces)
             .take(limits.max_namespaces)
             .map(|(ns, q)| {
-                let it: Box<dyn Iterator<Item = &CtId>> = Box::new(q.values().filter(|id| {
-                    !exclude.contains(*id)
-                        && epoch_ok(&self.entries[*id].ct)
-                        && rln_ok(&self.entries[*id].ct)
-                }));
+                let it: Box<dyn Iterator<Item = &CtId>> =
+                    Box::new(q.values().filter(|id| !taken.contains(*id) && ok(id)));
                 (*ns, it)
             })
             .collect();
-        let mut picked: BTreeMap<Namespace, Vec<CtId>> = BTreeMap::new();
-        let (mut count, mut bytes) = (0usize, 0usize);
         let mut last = None;
         while count < limits.max_ciphertexts && !cursors.is_empty() {
             cursors.retain_mut(|(ns, it)| {
                 if count >= limits.max_ciphertexts {
                     return true;
+                }
+                if !picked.contains_key(ns) && picked.len() >= limits.max_namespaces {
+                    return false;
                 }
                 let Some(id) = it.next() else { return false };
                 let size = self.entries[id].ct.envelope_len();
@@ -542,6 +611,8 @@ impl Mempool {
                 true
             });
         }
+        // the cursors borrow the whole mempool (through `eligible`)
+        drop(cursors);
         if last.is_some() {
             self.rr_after = last;
         }
@@ -586,16 +657,7 @@ impl Mempool {
         }
         for (other, _) in &dropped {
             // its nullifier is now the ordered entry's: remove without forgetting it
-            if let Some(e) = self.entries.remove(other) {
-                self.bytes -= e.ct.envelope_len();
-                let ns = e.ct.label().namespace();
-                if let Some(q) = self.queues.get_mut(&ns) {
-                    q.remove(&e.seq);
-                    if q.is_empty() {
-                        self.queues.remove(&ns);
-                    }
-                }
-            }
+            self.unqueue(other);
         }
         if let Some(st) = self.rln.as_mut() {
             // no block after this one accepts older epochs: forget them and drop their entries
