@@ -4,17 +4,20 @@
 //! release finalized under that key. A client pinned to the honest identity never takes the
 //! forgery, whichever members it is given; an unpinned client needs a quorum of agreeing
 //! members; a pinned client needs one honest member; the CLI pins with `--committee` and
-//! `--committee-id`.
+//! `--committee-id`. The same member drops what it accepts: the wallet resubmits elsewhere.
 
 mod common;
 
 use common::Nodes;
 use curtain::ledger::committee::{committee_id, CheckedCommittee, CommitteeParts};
 use curtain::ledger::release::ReleasedBatch;
-use curtain::protocol::json::{CommitteeInfo, TxStatus};
-use curtain::sdk::{Client, CommitteeId, SdkError};
+use curtain::protocol::json::{CommitteeInfo, Receipt, TxStatus};
+use curtain::sdk::{Client, CommitteeId, ResubmitPolicy, SdkError};
+use curtain_crypto::Ciphertext;
 use std::net::SocketAddr;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const NS: u64 = 9;
@@ -78,9 +81,14 @@ fn forge_committee(honest: &CommitteeInfo, key: &ForgedKey) -> CommitteeInfo {
 }
 
 /// Serves `committee` at `/v1/committee` and `release` at every `/v1/releases/{h}`, on a
-/// loopback socket; returns its base URL.
-async fn byzantine_member(committee: CommitteeInfo, release: Vec<u8>) -> String {
-    use axum::routing::get;
+/// loopback socket; accepts every transaction (202) and drops it, and claims any transaction
+/// ordered at height 999 999 (counting these claims in `lies`). Returns its base URL.
+async fn byzantine_member(
+    committee: CommitteeInfo,
+    release: Vec<u8>,
+    lies: Arc<AtomicUsize>,
+) -> String {
+    use axum::routing::{get, post};
     let app = axum::Router::new()
         .route(
             "/v1/committee",
@@ -94,6 +102,29 @@ async fn byzantine_member(committee: CommitteeInfo, release: Vec<u8>) -> String 
             get(move || {
                 let r = release.clone();
                 async move { r }
+            }),
+        )
+        .route(
+            "/v1/transactions",
+            post(|body: axum::body::Bytes| async move {
+                let id = Ciphertext::from_bytes(&body).map_or([0; 32], |c| c.id());
+                let receipt = Receipt {
+                    id: hex::encode(id),
+                };
+                (axum::http::StatusCode::ACCEPTED, axum::Json(receipt))
+            }),
+        )
+        .route(
+            "/v1/transactions/{id}",
+            get(move || {
+                lies.fetch_add(1, Ordering::Relaxed);
+                async move {
+                    axum::Json(TxStatus::Ordered {
+                        height: 999_999,
+                        namespace: NS,
+                        position: 0,
+                    })
+                }
             }),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -157,7 +188,8 @@ fn a_pinned_client_refuses_a_byzantine_members_committee_and_release() {
         forged.certificate = forged_key.finalize(&forged.block.0);
         assert_ne!(forged.block, honest_batch.block);
         let forged_info = forge_committee(client.committee(), &forged_key);
-        let byz = byzantine_member(forged_info.clone(), forged.to_bytes()).await;
+        let lies = Arc::new(AtomicUsize::new(0));
+        let byz = byzantine_member(forged_info.clone(), forged.to_bytes(), lies.clone()).await;
         // another consensus key: not a successor a pinned verifier could follow (§7.4)
         let honest = CheckedCommittee::check(client.committee()).unwrap();
         let fake = CheckedCommittee::check(&forged_info).unwrap();
@@ -213,6 +245,62 @@ fn a_pinned_client_refuses_a_byzantine_members_committee_and_release() {
         // the honest release still does, and holds the transaction
         pinned.verify_release(1, &honest_batch).await.unwrap();
         assert!(honest_batch.entry(&tx).is_some());
+
+        // the Byzantine member takes a transaction (202) and drops it: the wallet hears no
+        // member report it ordered within the deadline, resubmits to the next member, and gets
+        // the position the release then confirms; the dropper, which would claim it ordered,
+        // is never asked
+        let wallet = Client::connect(
+            vec![byz.clone(), urls[2].clone(), urls[3].clone()],
+            Some(honest_id),
+        )
+        .await
+        .expect("pinned connect");
+        let ct = wallet
+            .encrypt(NS, b"pin-test", b"dropped once", &mut rand::rng())
+            .unwrap();
+        let policy = ResubmitPolicy {
+            deadline: Duration::from_secs(5),
+            poll: Duration::from_millis(200),
+        };
+        let started = Instant::now();
+        let included = wallet
+            .submit_ciphertext_included(&ct, 0, policy)
+            .await
+            .expect("ordered after a resubmission");
+        assert!(started.elapsed() >= policy.deadline);
+        assert_eq!(included.accepted_by, vec![0, 1]);
+        assert_eq!(included.reported_by, 2);
+        assert_eq!(lies.load(Ordering::Relaxed), 0, "the acceptor was asked");
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let released = loop {
+            if let Some(TxStatus::Released {
+                height,
+                namespace,
+                position,
+                ..
+            }) = wallet.status(1, &ct.id()).await.unwrap()
+            {
+                break (height, namespace, position);
+            }
+            assert!(Instant::now() < deadline, "not released in time");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(
+            released,
+            (included.height, included.namespace, included.position)
+        );
+        let batch = wallet.release(1, included.height).await.unwrap();
+        wallet.verify_release(1, &batch).await.unwrap();
+        let at = batch
+            .namespaces
+            .iter()
+            .find(|n| n.namespace == included.namespace)
+            .expect("its namespace");
+        assert_eq!(
+            at.entries[included.position as usize].ciphertext.id(),
+            ct.id()
+        );
 
         // unpinned: fewer than n − f agreeing members is a typed error
         for given in [

@@ -19,10 +19,12 @@ use std::time::Duration;
 
 mod committee;
 pub mod quic;
+pub mod resubmit;
 pub mod rln;
 
 use committee::{choose_committee, choose_successor};
 pub use committee::{unpinned_quorum, CommitteeId};
+pub use resubmit::{Action, Included, Resubmission, ResubmitPolicy};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SdkError {
@@ -52,6 +54,17 @@ pub enum SdkError {
     Seal(#[from] crate::ledger::rln::SealError),
     #[error("gave up after {0} attempts")]
     Exhausted(usize),
+    /// [`Client::submit_included`] tried every member and none reported it ordered within
+    /// the deadline of the last acceptance.
+    #[error(
+        "not ordered: every one of the {members} members was tried (accepted by {accepted:?}), \
+         none reported it ordered in time"
+    )]
+    NotIncluded {
+        members: usize,
+        /// The members that accepted it, in order.
+        accepted: Vec<usize>,
+    },
     #[error("released batch at height {height} does not verify: {reason}")]
     Unverified { height: u64, reason: String },
     /// Connecting with a pin: members answered, none with the pinned committee.
@@ -294,44 +307,128 @@ impl Client {
         id: [u8; 32],
         first: usize,
     ) -> Result<[u8; 32], SdkError> {
+        self.submit_from(&body, id, first).await.map(|_| id)
+    }
+
+    /// [`Self::submit_envelope`], returning the member that accepted it.
+    async fn submit_from(
+        &self,
+        body: &[u8],
+        id: [u8; 32],
+        first: usize,
+    ) -> Result<usize, SdkError> {
         let mut backoff = Duration::from_millis(20);
         for attempt in 0..self.attempts {
-            let node = self.node(first + attempt)?;
-            let res = self
-                .http
-                .post(format!("{node}/v1/transactions"))
-                .header("content-type", "application/octet-stream")
-                .body(body.clone())
-                .send()
-                .await;
-            let err = match res {
-                Ok(r) if r.status().as_u16() == 202 => {
-                    let receipt: Receipt =
-                        serde_json::from_slice(&read_capped(r, MAX_SMALL_ANSWER).await?)
-                            .map_err(|e| SdkError::Protocol(e.to_string()))?;
-                    if receipt.id != hex::encode(id) {
-                        return Err(SdkError::Protocol("receipt for another id".into()));
-                    }
-                    return Ok(id);
-                }
-                Ok(r) => {
-                    let e = refused(r).await;
-                    if let SdkError::Refused { code, .. } = &e {
-                        if code == "duplicate" || code == "already_ordered" {
-                            return Ok(id);
-                        }
-                    }
-                    e
-                }
-                Err(e) => SdkError::Transport(e),
-            };
-            if !err.transient() {
-                return Err(err);
+            let member = (first + attempt) % self.nodes.len().max(1);
+            match self.post_envelope(member, body, id).await {
+                Ok(()) => return Ok(member),
+                Err(e) if !e.transient() => return Err(e),
+                Err(_) => {}
             }
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(1));
         }
         Err(SdkError::Exhausted(self.attempts))
+    }
+
+    /// Submits to `member` only (the resubmission policy chose it): transient failures are
+    /// tried again there a few times, never at another member.
+    async fn submit_to(&self, member: usize, body: &[u8], id: [u8; 32]) -> Result<(), SdkError> {
+        const TRIES: usize = 3;
+        let mut backoff = Duration::from_millis(20);
+        for _ in 1..TRIES {
+            match self.post_envelope(member, body, id).await {
+                Err(e) if e.transient() => tokio::time::sleep(backoff).await,
+                done => return done,
+            }
+            backoff *= 2;
+        }
+        self.post_envelope(member, body, id).await
+    }
+
+    /// One `POST /v1/transactions` to `member`: `Ok` once it made the envelope durable (202)
+    /// or already has it (`duplicate`, `already_ordered`).
+    async fn post_envelope(
+        &self,
+        member: usize,
+        body: &[u8],
+        id: [u8; 32],
+    ) -> Result<(), SdkError> {
+        let res = self
+            .http
+            .post(format!("{}/v1/transactions", self.node(member)?))
+            .header("content-type", "application/octet-stream")
+            .body(body.to_vec())
+            .send()
+            .await?;
+        if res.status().as_u16() == 202 {
+            let receipt: Receipt =
+                serde_json::from_slice(&read_capped(res, MAX_SMALL_ANSWER).await?)
+                    .map_err(|e| SdkError::Protocol(e.to_string()))?;
+            if receipt.id != hex::encode(id) {
+                return Err(SdkError::Protocol("receipt for another id".into()));
+            }
+            return Ok(());
+        }
+        match refused(res).await {
+            SdkError::Refused { code, .. } if code == "duplicate" || code == "already_ordered" => {
+                Ok(())
+            }
+            e => Err(e),
+        }
+    }
+
+    /// Submits `body` (whose id is `id`) like [`Self::submit_envelope`], then follows it until
+    /// a member reports it ordered, resubmitting to another member whenever none did within
+    /// `policy.deadline` of the latest acceptance (the rule: [`resubmit`]). Members are this
+    /// client's nodes; a member that drops what it accepted costs one deadline.
+    /// [`SdkError::NotIncluded`] once every member was tried. The position returned is one
+    /// member's report: [`Self::verify_release`] of that height proves it.
+    pub async fn submit_included(
+        &self,
+        body: Vec<u8>,
+        id: [u8; 32],
+        first: usize,
+        policy: ResubmitPolicy,
+    ) -> Result<Included, SdkError> {
+        let origin = tokio::time::Instant::now();
+        let accepted_by = self.submit_from(&body, id, first).await?;
+        let members = self.nodes.len();
+        let mut wallet = Resubmission::new(members, accepted_by, origin.elapsed(), policy);
+        loop {
+            match wallet.next(origin.elapsed()) {
+                Action::AskStatus { member } => {
+                    // a failed question is "not ordered yet" too: the deadline moves on
+                    let status = self.status(member, &id).await.ok().flatten();
+                    wallet.on_status(origin.elapsed(), member, status.as_ref());
+                }
+                // any refusal, even a permanent one, only rules that member out: a Byzantine
+                // member must not end the wallet's attempts by refusing
+                Action::Resubmit { member } => match self.submit_to(member, &body, id).await {
+                    Ok(()) => wallet.on_accepted(origin.elapsed(), member),
+                    Err(_) => wallet.on_refused(member),
+                },
+                Action::Wait(pause) => tokio::time::sleep(pause).await,
+                Action::Done(included) => return Ok(included),
+                Action::GiveUp => {
+                    return Err(SdkError::NotIncluded {
+                        members,
+                        accepted: wallet.accepted().to_vec(),
+                    })
+                }
+            }
+        }
+    }
+
+    /// [`Self::submit_included`] for a ciphertext.
+    pub async fn submit_ciphertext_included(
+        &self,
+        ct: &Ciphertext,
+        first: usize,
+        policy: ResubmitPolicy,
+    ) -> Result<Included, SdkError> {
+        self.submit_included(ct.to_bytes(), ct.id(), first, policy)
+            .await
     }
 
     /// Where transaction `id` stands at member `node`; `None` if it does not know it.
