@@ -1,7 +1,9 @@
 //! The byzantine members: what each behaviour does on the wire. Every message a member sends
 //! passes its forwarder, which withholds share batches, splits twins' traffic between their
-//! two sides, and records what the invariant checker needs; a flooder sends share requests
-//! at its quota besides.
+//! two sides, sends a list splitter's inclusion lists to one member only, and records what
+//! the invariant checker needs; a flooder sends share requests at its quota besides. Every
+//! message a member receives passes its [`Tap`], which keeps a censor's gossip from carrying
+//! what it censors.
 
 use crate::committee::Committee;
 use commonware_codec::Decode as _;
@@ -10,7 +12,11 @@ use commonware_cryptography::{ed25519, sha256};
 use commonware_p2p::simulated::SplitOrigin;
 use commonware_p2p::Recipients;
 use commonware_runtime::{Clock as _, IoBuf, Spawner as _, Supervisor as _};
+use curtain::ledger::envelope::Envelope;
+use curtain::node::core::inclusion::encode_list;
+use curtain::node::core::member::decode_gossip;
 use curtain::node::{channel, core::member::ShareMessage, ConsensusScheme};
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 pub(crate) type Pk = ed25519::PublicKey;
@@ -27,6 +33,88 @@ pub(crate) enum Behaviour {
     Twins {
         primary: Vec<Pk>,
     },
+    /// Tries to keep accepted ciphertexts out of the chain (`Scenario::censors`).
+    Censor(Censor),
+}
+
+/// The namespace a namespace censor leaves out.
+pub(crate) const CENSORED_NAMESPACE: u64 = 1;
+/// The sender a sender censor leaves out.
+pub(crate) const CENSORED_SENDER: &[u8] = b"wallet1";
+
+/// How a censoring member tries to keep accepted ciphertexts out of the chain. Each follows
+/// the protocol otherwise (votes, shares, its own lists of what it holds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Censor {
+    /// As leader, leaves out one namespace: it never takes that namespace's ciphertexts from
+    /// peers' gossip, so it neither proposes nor lists them.
+    Namespace,
+    /// The same for one sender (label sender [`CENSORED_SENDER`]).
+    Sender,
+    /// Proposes only what its own clients submit: it drops every peer's gossip.
+    OwnOnly,
+    /// Answers `202` and drops the ciphertext: the simulation's clients see it accept what
+    /// they submit to it, and it never sees it (the wallet's resubmission rule must act).
+    AcceptsAndDrops,
+    /// Leaves out one namespace (as `Namespace`), sends its inclusion lists to one member only,
+    /// and floods every member with lists of random ids.
+    SplitsLists,
+}
+
+impl Censor {
+    /// Whether this censor lets gossiped `e` into its mempool.
+    fn admits(self, e: &Envelope) -> bool {
+        let label = e.ciphertext().label();
+        match self {
+            Censor::Namespace | Censor::SplitsLists => label.namespace() != CENSORED_NAMESPACE,
+            Censor::Sender => label.sender() != CENSORED_SENDER,
+            Censor::OwnOnly => false,
+            Censor::AcceptsAndDrops => true,
+        }
+    }
+}
+
+/// A member's receiver: passes everything, except that a censor's gossip is rewritten
+/// without what it censors.
+#[derive(Debug)]
+pub(crate) struct Tap<R> {
+    pub(crate) inner: R,
+    /// Set on a censor's gossip channel.
+    pub(crate) censor: Option<Censor>,
+}
+
+impl<R: commonware_p2p::Receiver<PublicKey = Pk>> commonware_p2p::Receiver for Tap<R> {
+    type Error = R::Error;
+    type PublicKey = Pk;
+
+    async fn recv(&mut self) -> Result<commonware_p2p::Message<Pk>, Self::Error> {
+        loop {
+            let (from, msg) = self.inner.recv().await?;
+            let Some(censor) = self.censor else {
+                return Ok((from, msg));
+            };
+            let Ok(envs) = decode_gossip(msg.as_ref()) else {
+                return Ok((from, msg));
+            };
+            let kept: Vec<Envelope> = envs.into_iter().filter(|e| censor.admits(e)).collect();
+            if kept.is_empty() {
+                continue;
+            }
+            // the gossip layout: version ‖ count(4) ‖ count × (len(4) ‖ envelope)
+            let mut out = vec![msg.as_ref()[0]];
+            out.extend_from_slice(&(kept.len() as u32).to_be_bytes());
+            for e in &kept {
+                let b = e.to_bytes();
+                out.extend_from_slice(&(b.len() as u32).to_be_bytes());
+                out.extend_from_slice(&b);
+            }
+            return Ok((from, IoBuf::from(out)));
+        }
+    }
+
+    fn capacity(&self) -> NonZeroUsize {
+        self.inner.capacity()
+    }
 }
 
 impl Committee {
@@ -60,6 +148,26 @@ impl Committee {
             });
     }
 
+    /// Sends lists of 256 random ids to every member every 50 ms until the run ends (ids no
+    /// member holds: they must cost nothing).
+    pub(crate) fn flood_lists<S: commonware_p2p::Sender<PublicKey = Pk>>(&self, mut tx: S) {
+        self.context
+            .child("list_flooder")
+            .spawn(move |mut ctx| async move {
+                loop {
+                    ctx.sleep(Duration::from_millis(50)).await;
+                    let ids: Vec<[u8; 32]> = (0..256)
+                        .map(|_| {
+                            let mut id = [0u8; 32];
+                            rand_core::Rng::fill_bytes(&mut ctx, &mut id);
+                            id
+                        })
+                        .collect();
+                    tx.send(Recipients::All, encode_list(&ids), false);
+                }
+            });
+    }
+
     /// Who gets each message member `i` sends on channel `id`; also records what the
     /// invariant checker needs.
     pub(crate) fn forwarder(
@@ -78,7 +186,15 @@ impl Committee {
         let pks = self.keys.pks.clone();
         move |origin, to: &Recipients<Pk>, msg: &IoBuf| {
             let primary = match &behaviour {
-                Behaviour::Honest | Behaviour::Withholds | Behaviour::FloodsShareRequests
+                Behaviour::Censor(Censor::SplitsLists) if id == channel::LISTS => {
+                    // its real lists reach the next member only
+                    let next = pks[(i + 1) % pks.len()].clone();
+                    return Some(Recipients::One(next));
+                }
+                Behaviour::Honest
+                | Behaviour::Withholds
+                | Behaviour::FloodsShareRequests
+                | Behaviour::Censor(_)
                     if id == channel::SHARES =>
                 {
                     if let Ok(ShareMessage::Batch(b)) = ShareMessage::decode(msg.as_ref(), 1 << 16)
@@ -91,9 +207,10 @@ impl Committee {
                     }
                     return Some(to.clone());
                 }
-                Behaviour::Honest | Behaviour::Withholds | Behaviour::FloodsShareRequests => {
-                    return Some(to.clone())
-                }
+                Behaviour::Honest
+                | Behaviour::Withholds
+                | Behaviour::FloodsShareRequests
+                | Behaviour::Censor(_) => return Some(to.clone()),
                 Behaviour::Twins { primary } => primary,
             };
             let is_primary = origin == SplitOrigin::Primary;

@@ -4,7 +4,7 @@
 //! batch left a member early or for a block outside the final chain, and only faulty members
 //! are named.
 
-use crate::scenario::{Run, NAMESPACE};
+use crate::scenario::{Run, INCLUSION, NAMESPACE};
 use commonware_codec::Decode as _;
 use commonware_consensus::simplex::types::Finalization;
 use commonware_cryptography::certificate::Verifier as _;
@@ -13,9 +13,11 @@ use commonware_parallel::Sequential;
 use curtain::ledger::finality::FinalityVerifier;
 use curtain::ledger::release::ReleasedBatch;
 use curtain::ledger::Digest;
+use curtain::node::Timeouts;
 use curtain::node::{core::reveal::batch_id, ConsensusScheme};
 use curtain_crypto::Decryption;
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 /// commonware's own check of a finality proof: the reference the node-free verifier
 /// (`curtain::ledger::finality`) must agree with. Returns the finalized block's digest.
@@ -166,4 +168,52 @@ fn honest_members_release_all_and_name_only_the_faulty(run: &Run) {
             );
         }
     }
+}
+
+/// The ordering bound SPEC §5.7 states, with the simulation's parameters: links of δ = 25 ms
+/// (20 ms ± 5), admission a = δ + 10 ms, the simulation's lists (`INCLUSION`), at most 2f
+/// failed views of at most the certification timeout plus 2δ each, and one honest leader's
+/// view (its idle pacing plus 4δ to notarize and finalize); plus the 10 ms sampling of the
+/// height watcher.
+pub(crate) fn inclusion_bound(n: usize) -> Duration {
+    let f = (n as u32 - 1) / 3;
+    let t = Timeouts::default();
+    let ms = Duration::from_millis;
+    let delta = ms(25);
+    let a = delta + ms(10);
+    let t_x = a
+        + ms(INCLUSION.list_after_ms)
+        + ms(INCLUSION.tick_ms)
+        + delta
+        + ms(INCLUSION.enforce_after_ms);
+    let failed_view = t.certification + 2 * delta;
+    let honest_view = t.pacing.idle_interval + 4 * delta;
+    t_x + delta + 2 * f * failed_view + honest_view + ms(10)
+}
+
+/// Every submission was ordered within [`inclusion_bound`] of its first acceptance by an
+/// honest member (the first height final at an honest member that carries it). Returns each
+/// submission's delays from that acceptance and from the wallet's first submission (which
+/// adds the resubmission deadlines when a member dropped it).
+pub(crate) fn ordered_within_bound(run: &Run) -> Vec<(Duration, Duration)> {
+    let longest = run.releases.iter().max_by_key(|r| r.len()).unwrap();
+    let height: BTreeMap<[u8; 32], u64> = longest
+        .iter()
+        .flat_map(|b| b.entries().map(move |e| (e.ciphertext.id(), b.height)))
+        .collect();
+    let bound = inclusion_bound(run.scenario.n);
+    let mut delays = Vec::new();
+    for id in &run.submitted {
+        let accepted = run.accepted_at[id];
+        let h = height[id];
+        let ordered = run.wire.finalized_at[&h];
+        let delay = ordered.saturating_sub(accepted);
+        assert!(
+            delay <= bound,
+            "{} ordered at height {h} {delay:?} after its acceptance: above the bound {bound:?}",
+            hex::encode(id)
+        );
+        delays.push((delay, ordered.saturating_sub(run.submitted_at[id])));
+    }
+    delays
 }

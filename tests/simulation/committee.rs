@@ -1,8 +1,8 @@
 //! The committee of a run: its keys, dealt by trusted dealers, and whole members started
 //! (each with its behaviour), killed and restarted on the deterministic runtime.
 
-use crate::adversary::{Behaviour, Pk};
-use crate::scenario::{Scenario, Wire, NAMESPACE};
+use crate::adversary::{Behaviour, Censor, Pk, Tap};
+use crate::scenario::{Scenario, Wire, INCLUSION, NAMESPACE};
 use commonware_cryptography::bls12381::{dkg::feldman_desmedt::Output, primitives::group::Share};
 use commonware_cryptography::{
     bls12381::{
@@ -225,6 +225,14 @@ impl Committee {
             if id == channel::SHARES && matches!(behaviour, Behaviour::FloodsShareRequests) {
                 self.flood(tx.clone());
             }
+            if id == channel::LISTS && matches!(behaviour, Behaviour::Censor(Censor::SplitsLists)) {
+                self.flood_lists(tx.clone());
+            }
+            let censor = match &behaviour {
+                Behaviour::Censor(c) if id == channel::GOSSIP => Some(*c),
+                _ => None,
+            };
+            let tap = move |inner| Tap { inner, censor };
             let (primary_tx, secondary_tx) = tx.split_with(self.forwarder(i, id, &behaviour));
             match &behaviour {
                 Behaviour::Twins { primary } => {
@@ -239,10 +247,10 @@ impl Committee {
                             }
                         },
                     );
-                    sides[0].push((primary_tx, primary_rx));
-                    sides[1].push((secondary_tx, secondary_rx));
+                    sides[0].push((primary_tx, tap(primary_rx)));
+                    sides[1].push((secondary_tx, tap(secondary_rx)));
                 }
-                _ => sides[0].push((primary_tx, rx)),
+                _ => sides[0].push((primary_tx, tap(rx))),
             }
         }
         let mut started = Vec::new();
@@ -302,7 +310,8 @@ impl Committee {
                 1,
             ),
             BlockLimits::default(),
-        );
+        )
+        .with_inclusion(INCLUSION);
         EngineConfig::single(
             keys.pks[i].clone(),
             0,

@@ -12,7 +12,10 @@ mod committee;
 mod common;
 mod scenario;
 
-use checker::{check, commonware_certified, node_free_verifier};
+use adversary::Censor;
+use checker::{
+    check, commonware_certified, inclusion_bound, node_free_verifier, ordered_within_bound,
+};
 use commonware_codec::Encode as _;
 use commonware_cryptography::{
     bls12381::{
@@ -254,4 +257,141 @@ fn a_member_killed_and_restarted_mid_run_catches_up_from_its_storage() {
         crash: Some((2, Duration::from_millis(300), Duration::from_secs(8))),
         ..Scenario::new(500, 4, 40)
     }));
+}
+
+/// f members of `n` censor as `kind`; the run is checked (every invariant, and every
+/// submission ordered within the bound of SPEC §5.7 after an honest member accepted it).
+/// Returns the run and each submission's delays to ordering (from its acceptance by an honest
+/// member, and from the wallet's first submission).
+fn censored(
+    kind: Censor,
+    n: usize,
+    seed: u64,
+    txs: usize,
+) -> (scenario::Run, Vec<(Duration, Duration)>) {
+    let run = run(Scenario {
+        censors: Some((kind, (n - 1) / 3)),
+        ..Scenario::new(seed, n, txs)
+    });
+    check(&run);
+    let delays = ordered_within_bound(&run);
+    (run, delays)
+}
+
+#[test]
+fn censor_a_leader_leaving_out_one_namespace_cannot_delay_it_past_the_bound() {
+    censored(Censor::Namespace, 4, 800, 30);
+    censored(Censor::Namespace, 7, 801, 30);
+}
+
+#[test]
+fn censor_a_leader_leaving_out_one_sender_cannot_delay_it_past_the_bound() {
+    censored(Censor::Sender, 4, 810, 30);
+    censored(Censor::Sender, 7, 811, 30);
+}
+
+#[test]
+fn censor_leaders_proposing_only_their_own_entries_cannot_delay_others_past_the_bound() {
+    censored(Censor::OwnOnly, 4, 820, 30);
+    censored(Censor::OwnOnly, 7, 821, 30);
+}
+
+#[test]
+fn censor_members_accepting_and_dropping_are_bypassed_by_the_wallets() {
+    for (n, seed) in [(4, 830), (7, 831)] {
+        let (run, _) = censored(Censor::AcceptsAndDrops, n, seed, 30);
+        assert!(
+            run.resubmitted > 0,
+            "the wallets resubmitted what was dropped"
+        );
+    }
+}
+
+#[test]
+fn censor_lists_sent_to_some_members_only_and_bogus_lists_stall_no_honest_leader() {
+    censored(Censor::SplitsLists, 4, 840, 30);
+    censored(Censor::SplitsLists, 7, 841, 30);
+}
+
+/// Seeds with f censors of a random kind (`CURTAIN_SIM_SEEDS`, default 240, split over two
+/// tests so both cores run them).
+fn censor_seeds(half: u64) {
+    let seeds: u64 = std::env::var("CURTAIN_SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(240);
+    let kinds = [
+        Censor::Namespace,
+        Censor::Sender,
+        Censor::OwnOnly,
+        Censor::AcceptsAndDrops,
+        Censor::SplitsLists,
+    ];
+    for seed in (5000..5000 + seeds).filter(|s| s % 2 == half) {
+        let n = if seed % 3 == 0 { 7 } else { 4 };
+        censored(kinds[(seed / 2) as usize % kinds.len()], n, seed, 8);
+    }
+}
+
+#[test]
+fn censor_random_seeds_even() {
+    censor_seeds(0);
+}
+
+#[test]
+fn censor_random_seeds_odd() {
+    censor_seeds(1);
+}
+
+/// Acceptance-to-ordering delays per adversary beside honest-only runs of the same seeds
+/// (printed; `cargo test --test simulation censor_delay -- --nocapture`). Every run is
+/// checked against the bound.
+#[test]
+fn censor_delay_table() {
+    let seeds = 900..904u64;
+    let stats = |d: Vec<(Duration, Duration)>| {
+        let p99_max = |mut d: Vec<Duration>| {
+            d.sort();
+            (d[(d.len() * 99).div_ceil(100) - 1], *d.last().unwrap())
+        };
+        let (accepted, submitted): (Vec<_>, Vec<_>) = d.into_iter().unzip();
+        (p99_max(accepted), p99_max(submitted))
+    };
+    let mut rows = Vec::new();
+    for n in [4usize, 7] {
+        let mut honest = Vec::new();
+        for seed in seeds.clone() {
+            let run = run(Scenario {
+                // the censors' workload (two senders), with nobody censoring
+                censors: Some((Censor::Namespace, 0)),
+                ..Scenario::new(seed, n, 30)
+            });
+            check(&run);
+            honest.extend(ordered_within_bound(&run));
+        }
+        rows.push((n, "honest only".to_string(), stats(honest)));
+        for kind in [
+            Censor::Namespace,
+            Censor::Sender,
+            Censor::OwnOnly,
+            Censor::AcceptsAndDrops,
+            Censor::SplitsLists,
+        ] {
+            let mut all = Vec::new();
+            for seed in seeds.clone() {
+                all.extend(censored(kind, n, seed, 30).1);
+            }
+            rows.push((n, format!("{kind:?} × f"), stats(all)));
+        }
+    }
+    eprintln!(
+        "| n | adversary | from acceptance: p99 | max | from submission: p99 | max | bound |"
+    );
+    eprintln!("|---|---|---|---|---|---|---|");
+    for (n, who, ((p99, max), (sp99, smax))) in rows {
+        eprintln!(
+            "| {n} | {who} | {p99:?} | {max:?} | {sp99:?} | {smax:?} | {:?} |",
+            inclusion_bound(n)
+        );
+    }
 }

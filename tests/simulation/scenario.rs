@@ -3,7 +3,7 @@
 //! clients submitting, and every member's release stream read until each honest member
 //! released everything.
 
-use crate::adversary::{Behaviour, Pk};
+use crate::adversary::{Behaviour, Censor, Pk};
 use crate::committee::{member_shares, Committee, Keys, Members};
 use crate::common;
 use commonware_codec::Encode as _;
@@ -12,17 +12,39 @@ use commonware_p2p::simulated::{self, Link};
 use commonware_runtime::{deterministic, Clock as _, Runner as _, Spawner as _, Supervisor as _};
 use commonware_utils::NZUsize;
 use curtain::ledger::release::ReleasedBatch;
-use curtain::node::core::mempool::Source;
+use curtain::node::core::inclusion::InclusionConfig;
+use curtain::node::core::mempool::{Reject, Source};
 use curtain::node::core::reveal::batch_id;
 use curtain::node::ConsensusScheme;
-use curtain_crypto::CommitteeKey;
-use std::collections::BTreeSet;
+use curtain::protocol::json::TxStatus;
+use curtain::sdk::{Action, Resubmission, ResubmitPolicy};
+use curtain_crypto::{CommitteeKey, EncodedCiphertext};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The namespace the simulated committee signs under.
 pub(crate) const NAMESPACE: &[u8] = b"curtain-sim";
+
+/// Inclusion lists in the simulation: the defaults' rule with shorter delays (Δ = 200 ms,
+/// Δ' = 300 ms, a 50 ms tick), so that a censor leading soon after an acceptance meets the
+/// rule. Δ' still exceeds twice the links' delay (25 ms) plus admission, as SPEC §5.7 needs.
+pub(crate) const INCLUSION: InclusionConfig = InclusionConfig {
+    tick_ms: 50,
+    list_after_ms: 200,
+    enforce_after_ms: 300,
+    max_list: 256,
+    resend_every_ms: 1_000,
+    regossip_every_ms: 1_000,
+    list_ttl_ms: 3_000,
+};
+
+/// The simulated wallets' resubmission rule (`sdk::resubmit`): resubmit after 1 s.
+const RESUBMIT: ResubmitPolicy = ResubmitPolicy {
+    deadline: Duration::from_secs(1),
+    poll: Duration::from_millis(100),
+};
 
 /// One run: its seed, committee size, number of transactions, and the faults it injects.
 #[derive(Clone, Copy)]
@@ -50,6 +72,8 @@ pub(crate) struct Scenario {
     /// at its p2p quota: for released heights with their real batch ids (each a
     /// recomputation if answered) and with random ones.
     pub(crate) floods: Option<usize>,
+    /// Members `0..count` censor this way.
+    pub(crate) censors: Option<(Censor, usize)>,
 }
 
 impl Scenario {
@@ -66,13 +90,24 @@ impl Scenario {
             withholds: None,
             twins: None,
             floods: None,
+            censors: None,
         }
     }
     pub(crate) fn honest(&self, i: usize) -> bool {
         ![self.absent, self.wrong_shares, self.withholds, self.twins].contains(&Some(i))
+            && self.censor(i).is_none()
+    }
+    pub(crate) fn censor(&self, i: usize) -> Option<Censor> {
+        self.censors.and_then(|(c, count)| (i < count).then_some(c))
+    }
+    /// Member `i` answers `202` and drops what it was given.
+    fn drops(&self, i: usize) -> bool {
+        self.censor(i) == Some(Censor::AcceptsAndDrops)
     }
     pub(crate) fn behaviour(&self, i: usize, pks: &[Pk]) -> Behaviour {
-        if Some(i) == self.withholds {
+        if let Some(c) = self.censor(i) {
+            Behaviour::Censor(c)
+        } else if Some(i) == self.withholds {
             Behaviour::Withholds
         } else if Some(i) == self.floods {
             Behaviour::FloodsShareRequests
@@ -101,6 +136,12 @@ pub(crate) struct Run {
     pub(crate) consensus_public: Vec<u8>,
     /// Virtual time from the first submission until every honest member released them all.
     pub(crate) took: Duration,
+    /// Per submission, when an honest member first accepted it (simulated clock).
+    pub(crate) accepted_at: BTreeMap<[u8; 32], Duration>,
+    /// Per submission, when the wallet first submitted it (to any member).
+    pub(crate) submitted_at: BTreeMap<[u8; 32], Duration>,
+    /// Submissions the wallets sent again (after a dropping member's `202`).
+    pub(crate) resubmitted: usize,
 }
 
 /// What the test saw members send.
@@ -116,6 +157,9 @@ pub(crate) struct Wire {
     pub(crate) flood_requests: usize,
     /// Notarize votes of twins: (view, primary?, payload).
     pub(crate) twin_votes: Vec<(u64, bool, [u8; 32])>,
+    /// When each height was first final at an honest member (simulated clock, sampled every
+    /// 10 ms).
+    pub(crate) finalized_at: BTreeMap<u64, Duration>,
 }
 
 /// Runs one scenario on the deterministic runtime seeded with its seed. The steps draw from
@@ -142,9 +186,27 @@ pub(crate) fn run(sc: Scenario) -> Run {
             slots: (0..sc.n).map(|_| Arc::new(Mutex::new(None))).collect(),
         };
         let mut members = Members::start(&committee, &sc).await;
+        watch_heights(&context, &sc, &committee);
         let started_at = context.current();
-        let submitted = submit(&context, &sc, &members, &committee.keys.key, &mut rng).await;
-        let releases = release_all(&context, &sc, &committee, &mut members, &submitted).await;
+        let mut wallet = Wallet::default();
+        let submitted = submit(
+            &context,
+            &sc,
+            &members,
+            &committee.keys.key,
+            &mut rng,
+            &mut wallet,
+        )
+        .await;
+        let releases = release_all(
+            &context,
+            &sc,
+            &committee,
+            &mut members,
+            &submitted,
+            &mut wallet,
+        )
+        .await;
         let took = context.current().duration_since(started_at).unwrap();
         let wire = std::mem::take(&mut *committee.wire.lock().unwrap());
         let Keys {
@@ -163,8 +225,119 @@ pub(crate) fn run(sc: Scenario) -> Run {
             consensus_public: output.public().encode().to_vec(),
             key,
             took,
+            accepted_at: wallet.accepted_at,
+            submitted_at: wallet.submitted_at,
+            resubmitted: wallet.resubmitted,
         }
     })
+}
+
+/// Records when each height is first final at an honest member.
+fn watch_heights(context: &deterministic::Context, sc: &Scenario, committee: &Committee) {
+    let slots: Vec<_> = (0..sc.n)
+        .filter(|&i| sc.honest(i))
+        .map(|i| committee.slots[i].clone())
+        .collect();
+    let wire = committee.wire.clone();
+    context
+        .child("height_watcher")
+        .spawn(move |ctx| async move {
+            let mut top = 0;
+            loop {
+                let now = since_epoch(&ctx);
+                let h = slots
+                    .iter()
+                    .filter_map(|s| s.lock().unwrap().as_ref().map(|h| h.finalized_height()))
+                    .max()
+                    .unwrap_or(0);
+                if h > top {
+                    let mut wire = wire.lock().unwrap();
+                    for height in top + 1..=h {
+                        wire.finalized_at.insert(height, now);
+                    }
+                    top = h;
+                }
+                ctx.sleep(Duration::from_millis(10)).await;
+            }
+        });
+}
+
+/// The simulated wallets: when each submission was first accepted by an honest member, and
+/// the resubmission state of those a dropping member accepted.
+#[derive(Default)]
+struct Wallet {
+    submitted_at: BTreeMap<[u8; 32], Duration>,
+    accepted_at: BTreeMap<[u8; 32], Duration>,
+    watching: Vec<(EncodedCiphertext, Resubmission)>,
+    resubmitted: usize,
+}
+
+impl Wallet {
+    /// Drives every watched submission's resubmission rule at `now`: status questions are
+    /// answered from the members' releases and cores, a dropping member accepts and drops.
+    async fn step(
+        &mut self,
+        now: Duration,
+        sc: &Scenario,
+        members: &Members,
+        released: &BTreeMap<[u8; 32], (u64, u64, u32)>,
+    ) {
+        let mut still = Vec::new();
+        for (ct, mut r) in std::mem::take(&mut self.watching) {
+            let id = ct.id();
+            loop {
+                match r.next(now) {
+                    Action::AskStatus { member } => {
+                        let status = if sc.drops(member) {
+                            None
+                        } else if let Some(&(height, namespace, position)) = released.get(&id) {
+                            Some(TxStatus::Ordered {
+                                height,
+                                namespace,
+                                position,
+                            })
+                        } else {
+                            members.handles[member]
+                                .as_ref()
+                                .and_then(|h| h.tx_status(&id))
+                        };
+                        r.on_status(now, member, status.as_ref());
+                    }
+                    Action::Resubmit { member } => {
+                        self.resubmitted += 1;
+                        if sc.drops(member) {
+                            r.on_accepted(now, member);
+                            continue;
+                        }
+                        let Some(h) = members.handles[member].as_ref() else {
+                            r.on_refused(member);
+                            continue;
+                        };
+                        let out = h.submit(client(0), vec![ct.clone().into()]).await;
+                        match out[0].result {
+                            Ok(_) | Err(Reject::Duplicate) | Err(Reject::AlreadyOrdered) => {
+                                self.accepted_at.entry(id).or_insert(now);
+                                r.on_accepted(now, member);
+                            }
+                            Err(_) => r.on_refused(member),
+                        }
+                    }
+                    Action::Wait(_) => {
+                        still.push((ct, r));
+                        break;
+                    }
+                    Action::Done(_) => break,
+                    Action::GiveUp => panic!("the wallet gave up on {}", hex::encode(id)),
+                }
+            }
+        }
+        self.watching = still;
+    }
+}
+
+/// The `k`-th client's address.
+fn client(k: usize) -> Source {
+    Source::Client(IpAddr::V4(Ipv4Addr::new(10, 0, 0, k as u8)))
 }
 
 /// The link from `from` to anyone. The member with wrong shares is the fastest, so its
@@ -243,34 +416,50 @@ async fn isolate(
     });
 }
 
-/// Clients submit the scenario's transactions, 7 ms apart, each to the next honest member in
-/// turn; returns their ids.
+/// Clients submit the scenario's transactions, 7 ms apart, each to the next member in turn:
+/// skipping members that are not honest, except a dropping censor, whose `202` the wallet
+/// takes and then watches (`Wallet`). Returns their ids. With censors, transactions come from
+/// two senders (`wallet0`, `wallet1`).
 async fn submit(
     context: &deterministic::Context,
     sc: &Scenario,
     members: &Members,
     key: &CommitteeKey,
     rng: &mut deterministic::Context,
+    wallet: &mut Wallet,
 ) -> BTreeSet<[u8; 32]> {
     let n = sc.n;
     let mut submitted = BTreeSet::new();
     for k in 0..sc.txs {
-        let ct = common::tx(key, k as u64, rng);
+        let ct = if sc.censors.is_some() {
+            let sender = format!("wallet{}", k % 2);
+            let label =
+                curtain_crypto::Label::new(key.id(), 0, k as u64 % 3, sender.as_bytes()).unwrap();
+            common::seal(key, &label, format!("tx {k}").as_bytes(), rng)
+        } else {
+            common::tx(key, k as u64, rng)
+        };
         submitted.insert(ct.id());
         let to = (0..n)
             .cycle()
             .skip(k)
-            .find(|&i| sc.honest(i))
+            .find(|&i| sc.honest(i) || sc.drops(i))
             .expect("an honest member");
-        let out = members.handles[to]
-            .as_ref()
-            .expect("started")
-            .submit(
-                Source::Client(IpAddr::V4(Ipv4Addr::new(10, 0, 0, k as u8))),
-                vec![ct.into()],
-            )
-            .await;
-        assert!(out[0].result.is_ok());
+        let now = since_epoch(context);
+        wallet.submitted_at.insert(ct.id(), now);
+        if sc.drops(to) {
+            wallet
+                .watching
+                .push((ct, Resubmission::new(n, to, now, RESUBMIT)));
+        } else {
+            let out = members.handles[to]
+                .as_ref()
+                .expect("started")
+                .submit(client(k), vec![ct.clone().into()])
+                .await;
+            assert!(out[0].result.is_ok());
+            wallet.accepted_at.insert(ct.id(), since_epoch(context));
+        }
         context.sleep(Duration::from_millis(7)).await;
     }
     submitted
@@ -285,6 +474,7 @@ async fn release_all(
     committee: &Committee,
     members: &mut Members,
     submitted: &BTreeSet<[u8; 32]>,
+    wallet: &mut Wallet,
 ) -> Vec<Vec<ReleasedBatch>> {
     let mut observed = Observed::new(sc.n);
     let mut crash = sc.crash.map(Crash::new);
@@ -295,6 +485,9 @@ async fn release_all(
                 .await;
         }
         observed.read(members, &committee.wire);
+        wallet
+            .step(since_epoch(context), sc, members, &observed.positions)
+            .await;
         context.sleep(Duration::from_millis(100)).await;
         if std::env::var_os("CURTAIN_SIM_DEBUG").is_some() {
             observed.report(since_epoch(context), members);
@@ -320,6 +513,8 @@ struct Observed {
     releases: Vec<Vec<ReleasedBatch>>,
     /// The ids of the ciphertexts released.
     seen: Vec<BTreeSet<[u8; 32]>>,
+    /// Where each released ciphertext was ordered: (height, namespace, position).
+    positions: BTreeMap<[u8; 32], (u64, u64, u32)>,
 }
 
 impl Observed {
@@ -327,6 +522,7 @@ impl Observed {
         Self {
             releases: vec![Vec::new(); n],
             seen: vec![BTreeSet::new(); n],
+            positions: BTreeMap::new(),
         }
     }
 
@@ -345,8 +541,10 @@ impl Observed {
                     }
                 }
                 for ns in &b.namespaces {
-                    for e in &ns.entries {
+                    for (pos, e) in ns.entries.iter().enumerate() {
                         self.seen[i].insert(e.ciphertext.id());
+                        self.positions
+                            .insert(e.ciphertext.id(), (b.height, ns.namespace, pos as u32));
                     }
                 }
                 self.releases[i].push(b);

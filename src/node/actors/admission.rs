@@ -71,9 +71,6 @@ impl Mailbox {
     }
 }
 
-/// How often this member's inclusion list is recomputed (and sent if it changed).
-const LIST_TICK: Duration = Duration::from_millis(250);
-
 /// Starts the admission actor's tasks: the admitter, the acknowledger, the gossip sender and
 /// receiver, the slasher (fed by the persist actor with durable slashing evidence), and the
 /// inclusion lists' sender and receiver.
@@ -137,7 +134,7 @@ async fn gossip_sender<S: Sender<PublicKey = PublicKey>>(
     }
 }
 
-/// Every [`LIST_TICK`]: this member's inclusion list to every other member when it is due,
+/// Every list tick (`InclusionConfig::tick_ms`): this member's inclusion list to every other member when it is due,
 /// and the listed bodies due to be gossiped again.
 async fn lister<E: Clock, S: Sender<PublicKey = PublicKey>>(
     context: E,
@@ -146,8 +143,9 @@ async fn lister<E: Clock, S: Sender<PublicKey = PublicKey>>(
     mut tx: S,
     gossip: mpsc::UnboundedSender<Vec<u8>>,
 ) {
+    let every = Duration::from_millis(member.with(|m| m.list_every_ms()).max(1));
     loop {
-        context.sleep(LIST_TICK).await;
+        context.sleep(every).await;
         let now_ms = unix_ms(&context);
         let tick = member.with(|m| m.list_tick(now_ms));
         stats.overdue.set(tick.overdue as i64);

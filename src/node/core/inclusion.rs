@@ -23,6 +23,8 @@ const LIST_VERSION: u8 = 1;
 /// must agree on them for the bound of SPEC.md §5.7 to hold).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InclusionConfig {
+    /// How often a member recomputes its list (and sends it when due).
+    pub tick_ms: u64,
     /// Δ: an id this member has held pending this long goes on its list.
     pub list_after_ms: u64,
     /// Δ': a voter enforces an id once f + 1 members' lists have named it this long.
@@ -40,6 +42,7 @@ pub struct InclusionConfig {
 impl Default for InclusionConfig {
     fn default() -> Self {
         Self {
+            tick_ms: 250,
             list_after_ms: 1_000,
             enforce_after_ms: 1_500,
             max_list: 256,

@@ -13,6 +13,7 @@ use crate::ledger::CtId;
 use std::collections::BTreeMap;
 
 const CFG: InclusionConfig = InclusionConfig {
+    tick_ms: 250,
     list_after_ms: 1_000,
     enforce_after_ms: 1_500,
     max_list: 4,

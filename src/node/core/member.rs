@@ -165,6 +165,11 @@ impl Member {
         Some((r.as_slice(), list_quorum(r.len())))
     }
 
+    /// How often the actors call [`Member::list_tick`].
+    pub fn list_every_ms(&self) -> u64 {
+        self.inclusion.config().tick_ms
+    }
+
     /// Member `from`'s inclusion list arrived (on the authenticated lists channel).
     pub fn on_inclusion_list(
         &mut self,
