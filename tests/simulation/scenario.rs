@@ -9,7 +9,9 @@ use crate::common;
 use commonware_codec::Encode as _;
 use commonware_cryptography::ed25519;
 use commonware_p2p::simulated::{self, Link};
-use commonware_runtime::{deterministic, Clock as _, Runner as _, Spawner as _, Supervisor as _};
+use commonware_runtime::{
+    deterministic, Clock as _, Metrics as _, Runner as _, Spawner as _, Supervisor as _,
+};
 use commonware_utils::NZUsize;
 use curtain::ledger::release::ReleasedBatch;
 use curtain::node::core::inclusion::InclusionConfig;
@@ -142,6 +144,9 @@ pub(crate) struct Run {
     pub(crate) submitted_at: BTreeMap<[u8; 32], Duration>,
     /// Submissions the wallets sent again (after a dropping member's `202`).
     pub(crate) resubmitted: usize,
+    /// Proposals honest members refused for leaving out a listed ciphertext (their
+    /// `inclusion_omissions` metric, summed).
+    pub(crate) omissions_refused: u64,
 }
 
 /// What the test saw members send.
@@ -209,6 +214,7 @@ pub(crate) fn run(sc: Scenario) -> Run {
         .await;
         let took = context.current().duration_since(started_at).unwrap();
         let wire = std::mem::take(&mut *committee.wire.lock().unwrap());
+        let omissions_refused = metric_sum(&context.encode(), "inclusion_omissions_total");
         let Keys {
             participants,
             output,
@@ -228,8 +234,20 @@ pub(crate) fn run(sc: Scenario) -> Run {
             accepted_at: wallet.accepted_at,
             submitted_at: wallet.submitted_at,
             resubmitted: wallet.resubmitted,
+            omissions_refused,
         }
     })
+}
+
+/// The sum of every sample of metric `name` in a Prometheus text encoding.
+fn metric_sum(text: &str, name: &str) -> u64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            series.contains(name).then(|| value.parse::<f64>().ok())?
+        })
+        .sum::<f64>() as u64
 }
 
 /// Records when each height is first final at an honest member.
