@@ -175,9 +175,10 @@ async fn list_receiver<E: Clock, R: Receiver<PublicKey = PublicKey>>(
         };
         let now_ms = unix_ms(&context);
         match member.with(|m| m.on_inclusion_list(now_ms, from, bytes.as_ref())) {
-            Ok(()) => {
+            Ok(true) => {
                 stats.lists_received.inc();
             }
+            Ok(false) => debug!(from, "inclusion list too soon after the last: ignored"),
             Err(e) => warn!(from, error = %e, "bad inclusion list"),
         }
     }

@@ -130,6 +130,15 @@ impl Inclusion {
         &self.cfg
     }
 
+    /// Whether a list from `from` at `now_ms` would be taken: an author gets one list per half
+    /// tick (an honest member sends at most one per tick), so a peer flooding lists at its
+    /// channel quota costs a lookup per message, not a decode and a re-index of 256 ids.
+    pub fn takes_list(&self, now_ms: u64, from: u32) -> bool {
+        self.lists
+            .get(&from)
+            .is_none_or(|l| now_ms >= l.at_ms + self.cfg.tick_ms / 2)
+    }
+
     /// Author `from`'s new list replaces its previous one; an id it named before keeps its
     /// `since`.
     pub fn on_list(&mut self, now_ms: u64, from: u32, ids: Vec<CtId>) {

@@ -77,6 +77,10 @@ fn an_id_is_named_by_a_quorum_from_the_quorums_last_arrival() {
     // only the height's committee counts
     assert_eq!(inc.named_since(&id(1), &[0, 2, 3], 2), None);
     assert_eq!(inc.named(&roster, 2), vec![(id(1), 500)]);
+    // one list per author per half tick: a flood costs a lookup
+    assert!(!inc.takes_list(500 + CFG.tick_ms / 2 - 1, 1));
+    assert!(inc.takes_list(500 + CFG.tick_ms / 2, 1));
+    assert!(inc.takes_list(0, 7), "a new author");
     // a list not refreshed within the ttl no longer counts
     inc.expire(300 + CFG.list_ttl_ms + 1);
     assert_eq!(inc.named_since(&id(1), &roster, 1), Some(500));

@@ -170,16 +170,20 @@ impl Member {
         self.inclusion.config().tick_ms
     }
 
-    /// Member `from`'s inclusion list arrived (on the authenticated lists channel).
+    /// Member `from`'s inclusion list arrived (on the authenticated lists channel); `Ok(false)`
+    /// if it came too soon after the author's previous one and was ignored.
     pub fn on_inclusion_list(
         &mut self,
         now_ms: u64,
         from: u32,
         bytes: &[u8],
-    ) -> Result<(), DecodeError> {
+    ) -> Result<bool, DecodeError> {
+        if !self.inclusion.takes_list(now_ms, from) {
+            return Ok(false);
+        }
         let ids = decode_list(bytes, self.inclusion.config().max_list)?;
         self.inclusion.on_list(now_ms, from, ids);
-        Ok(())
+        Ok(true)
     }
 
     /// The clock moved: this member's list (the entries it has held pending for Δ, oldest
