@@ -134,8 +134,8 @@ async fn gossip_sender<S: Sender<PublicKey = PublicKey>>(
     }
 }
 
-/// Every list tick (`InclusionConfig::tick_ms`): this member's inclusion list to every other member when it is due,
-/// and the listed bodies due to be gossiped again.
+/// Every list tick (`InclusionConfig::tick_ms`): this member's inclusion list to every other
+/// member when it is due, and the listed bodies due to be gossiped again.
 async fn lister<E: Clock, S: Sender<PublicKey = PublicKey>>(
     context: E,
     member: SharedMember,
