@@ -41,7 +41,11 @@
 //! - Each table states the pool size each implementation saw (`rayon::current_num_threads()`
 //!   read inside `install`, per implementation) and how many cores were really busy: the
 //!   process's CPU time (all threads, from `/proc/self/task/*/schedstat`, Linux only) over
-//!   the wall time of the measured iterations, per row in the JSON (`cores_busy`).
+//!   the wall time of the measured iterations, per row in the JSON (`cores_busy`; none for
+//!   cells under 100 ms, where the kernel's accounting is too coarse). On a shared machine
+//!   that is below the pool size when other processes hold cores; the 1-minute load average
+//!   before and after the run is recorded too. The cells of one row are measured seconds
+//!   apart, so load that varies during a run moves ratios as well as times.
 //!
 //! Extrapolation. Peers are measured with few samples; when one iteration of the full batch
 //! would exceed 2 s, a prefix of k ciphertexts is measured instead and scaled. With p threads
@@ -125,7 +129,8 @@ struct Row {
     median_ms: f64,
     samples: usize,
     extrapolated: bool,
-    /// Process CPU time / wall time over the measured iterations (None off Linux).
+    /// Process CPU time / wall time over the measured iterations (None off Linux, or when
+    /// they took less than 100 ms in all).
     cores_busy: Option<f64>,
 }
 
@@ -170,6 +175,7 @@ fn main() {
         })
         .collect();
     let started = Instant::now();
+    let load_before = load_average();
     let mut rows = Vec::new();
     for &(n, t) in cfg.committees {
         for (pool, &k) in pools.iter().zip(&counts) {
@@ -196,8 +202,10 @@ fn main() {
             })
         })
         .collect();
+    let load = [load_before, load_average()];
     let json = serde_json::json!({
         "available_parallelism": available,
+        "load_average_1min_before_after": load,
         "quick": quick,
         "payload_bytes": PAYLOAD,
         "tables": tables,
@@ -207,7 +215,7 @@ fn main() {
         serde_json::to_string_pretty(&json).expect("json"),
     )
     .expect("write peers.json");
-    let md = markdown(&rows, &counts);
+    let md = markdown(&rows, &counts, available, load);
     std::fs::write(out.join("peers.md"), &md).expect("write peers.md");
     std::fs::write(out.join("peers.svg"), svg(&rows, &cfg, &counts)).expect("write peers.svg");
     println!("{md}");
@@ -216,6 +224,16 @@ fn main() {
         out.display(),
         started.elapsed().as_secs_f64()
     );
+}
+
+/// The 1-minute load average (`/proc/loadavg`; None off Linux).
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// CPU time (ns) consumed so far by the process's live threads: the first field of each
@@ -244,8 +262,10 @@ fn sample(cfg: &Config, mut f: impl FnMut()) -> Measured {
         v.push(t0.elapsed().as_secs_f64() * 1e3);
     }
     let wall_ns = start.elapsed().as_nanos() as f64;
+    // A running thread's schedstat lags by up to a scheduler tick: too coarse below 100 ms.
     let cores_busy = cpu0
         .zip(process_cpu_ns())
+        .filter(|_| wall_ns >= 1e8)
         .map(|(a, b)| b.saturating_sub(a) as f64 / wall_ns);
     v.sort_by(f64::total_cmp);
     Measured {
@@ -552,15 +572,18 @@ fn busy(rows: &[Row], imp: &str, pool: usize) -> Option<f64> {
     v.get(v.len() / 2).copied()
 }
 
-fn markdown(rows: &[Row], counts: &[usize]) -> String {
+fn markdown(rows: &[Row], counts: &[usize], available: usize, load: [Option<f64>; 2]) -> String {
     let mut s = String::new();
+    let load = load.map(|l| l.map_or("?".into(), |l| format!("{l:.2}")));
     let _ = writeln!(
         s,
         "Medians in ms ({PAYLOAD}-byte payloads), one table per rayon pool size; `×` = peer \
          time / curtain time at the same thread count (higher is better for curtain); `*` = \
          extrapolated from a prefix of whole rounds; `—` = the peer has no such operation. \
          Peers' batch operations run one ciphertext per rayon task; `encrypt` and `validate` \
-         are single-threaded everywhere."
+         are single-threaded everywhere. available_parallelism {available}; 1-minute load \
+         average {} before the run, {} after.",
+        load[0], load[1]
     );
     for &k in counts {
         let _ = writeln!(s, "\n### {k} thread{}\n", if k == 1 { "" } else { "s" });
