@@ -106,12 +106,13 @@ const FULL: Config = Config {
     max_samples: 15,
 };
 
+/// Three samples at least, so one burst of load from other processes does not make a median.
 const QUICK: Config = Config {
     committees: &[(4, 3), (16, 11)],
     batches: &[1, 32, 512],
-    budget_s: 0.6,
-    min_samples: 1,
-    max_samples: 5,
+    budget_s: 1.0,
+    min_samples: 3,
+    max_samples: 7,
 };
 
 #[derive(Serialize, Clone)]
@@ -590,7 +591,8 @@ fn markdown(rows: &[Row], counts: &[usize], available: usize, load: [Option<f64>
         let _ = writeln!(
             s,
             "Threads seen inside `install` (`rayon::current_num_threads()`): {}. Cores busy \
-             (process CPU / wall time, median over batch rows with B ≥ 32): {}.\n",
+             (process CPU / wall time, median over batch rows with B ≥ 32; below the pool size when other processes held \
+             cores): {}.\n",
             IMPLS
                 .iter()
                 .map(|imp| format!("{imp} {}", threads_seen(rows, imp, k)))
