@@ -22,6 +22,7 @@ use http::ROUTES;
 
 use crate::ledger::envelope::Envelope;
 use crate::ledger::release::ReleasedBatch;
+use crate::ledger::{Height, Namespace};
 use crate::node::core::mempool::Source;
 use crate::node::NodeHandle;
 use crate::protocol::json::{self, CommitteeInfos};

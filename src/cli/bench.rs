@@ -36,7 +36,8 @@ pub(super) fn crypto(a: CryptoArgs) -> anyhow::Result<()> {
     );
     let mut rng = rand::rng();
     let (key, shares) = deal(a.nodes, t, &mut rng).context("committee parameters")?;
-    let label = Label::new(key.id(), 0, 1, b"bench-wallet").context("label")?;
+    let label =
+        Label::new(key.id(), KeyEpoch(0), Namespace(1), b"bench-wallet").context("label")?;
     let msg = vec![0x5a; a.payload_bytes];
     let batch_id = [7u8; 32];
 

@@ -452,7 +452,7 @@ fn reshare(old_n: usize, new_n: usize, overlap: usize) {
         &all(old_n),
     );
     let mut rng = ChaCha20Rng::seed_from_u64(9);
-    let label = Label::new(o.key.id(), 0, 1, b"bob").unwrap();
+    let label = Label::new(o.key.id(), KeyEpoch(0), Namespace(1), b"bob").unwrap();
     let before = curtain_crypto::encrypt(
         o.key.encryption_key(),
         &label,

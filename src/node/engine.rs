@@ -172,7 +172,7 @@ where
     // that were not released yet are finalized again here, which recomputes its shares.
     let first = member.with(|m| m.next_release());
     let mut resumed = Vec::new();
-    for h in first..=ordering.processed {
+    for h in first.get()..=ordering.processed {
         if let Some(block) = ordering.marshal.get_block(Height::new(h)).await {
             let proof = super::actors::reveal::finality_proof(&ordering.marshal, h).await;
             let now_ms = unix_ms(&context);

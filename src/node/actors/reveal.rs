@@ -175,7 +175,7 @@ async fn finalizer<E, S>(
             continue;
         };
         let block: ChainBlock = block.inner().clone();
-        let height = block.block().height;
+        let height = block.block().height.get();
         let digest = block.digest();
         if height == 0 {
             ack.acknowledge();
@@ -189,7 +189,9 @@ async fn finalizer<E, S>(
         let now_ms = unix_ms(&context);
         let (effects, evidence) = io.member.with(|m| {
             let fx = m.on_finalized(block, certificate, now_ms, &mut context);
-            io.stats.finalized_height.set(m.finalized_height() as i64);
+            io.stats
+                .finalized_height
+                .set(m.finalized_height().get() as i64);
             io.stats.mempool_size.set(m.pending_len() as i64);
             for (id, reason) in m.take_dropped() {
                 debug!(id = hex::encode(id), %reason, "pending entry dropped at finalization");

@@ -330,7 +330,7 @@ fn proposals_with_bodies_verify_unknown_bodies_once() {
         );
     }
     // a body for a key epoch that is not open here
-    let other_epoch = Label::new(c.key.id(), 9, 0, b"w").unwrap();
+    let other_epoch = Label::new(c.key.id(), KeyEpoch(9), Namespace(0), b"w").unwrap();
     let e9 = encrypt(
         c.key.encryption_key(),
         &other_epoch,

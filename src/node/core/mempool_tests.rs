@@ -38,7 +38,7 @@ fn admission_verdicts() {
     };
     let foreign = ct(&other.key, 1, b"b", &mut r);
     let wrong_ns = ct(&c.key, 3, b"c", &mut r);
-    let epoch_label = Label::new(c.key.id(), 5, 1, b"w").unwrap();
+    let epoch_label = Label::new(c.key.id(), KeyEpoch(5), Namespace(1), b"w").unwrap();
     let wrong_epoch = encrypt(
         c.key.encryption_key(),
         &epoch_label,

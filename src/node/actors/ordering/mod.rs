@@ -307,7 +307,7 @@ where
         self.saw_proposal(clock.current());
         let digest = block.digest();
         debug!(
-            height = block.block().height,
+            height = block.block().height.get(),
             txs = block.block().len(),
             "proposing"
         );
@@ -328,7 +328,7 @@ where
         let verdict = self
             .member
             .with(|m| m.verify(block.inner(), &ancestors, now_ms, &mut rng));
-        let height = block.inner().block().height;
+        let height = block.inner().block().height.get();
         let view = context.round.view().get();
         let leader = index_of(&self.participants, &context.leader);
         match verdict {

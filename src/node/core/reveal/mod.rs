@@ -55,7 +55,7 @@ impl FinalizedBlock {
         &self.block
     }
     pub fn height(&self) -> u64 {
-        self.block.height
+        self.block.height.get()
     }
     pub fn certificate(&self) -> &[u8] {
         &self.certificate
@@ -208,7 +208,7 @@ impl Resharer {
         rng: &mut R,
     ) -> Result<ShareBatch, ReshareError> {
         let b = block.block();
-        if b.height != self.height || batch_id(&b.digest(), self.epoch) != self.batch_id {
+        if b.height.get() != self.height || batch_id(&b.digest(), self.epoch) != self.batch_id {
             return Err(ReshareError::WrongBlock(self.height));
         }
         let cts = verify_ciphertexts(block.bodies(), &self.keys, rng)?;
