@@ -43,6 +43,7 @@ use commonware_cryptography::bls12381::{
 };
 use commonware_parallel::Sequential;
 use commonware_utils::N3f1;
+use curtain::ledger::{KeyEpoch, Namespace};
 use curtain_crypto::{
     combine, deal, encrypt, verify, verify_batch, Ciphertext, Decryption, Label, Padding,
     ShareBatch, VerifiedCiphertext,

@@ -11,6 +11,7 @@ mod common;
 use common::Nodes;
 use curtain::ledger::committee::{committee_id, CheckedCommittee, CommitteeParts};
 use curtain::ledger::release::ReleasedBatch;
+use curtain::ledger::{Height, Namespace};
 use curtain::protocol::json::{CommitteeInfo, Receipt, TxStatus};
 use curtain::sdk::{Client, CommitteeId, ResubmitPolicy, SdkError};
 use curtain_crypto::Ciphertext;
@@ -120,8 +121,8 @@ async fn byzantine_member(
                 lies.fetch_add(1, Ordering::Relaxed);
                 async move {
                     axum::Json(TxStatus::Ordered {
-                        height: 999_999,
-                        namespace: NS,
+                        height: Height(999_999),
+                        namespace: Namespace(NS),
                         position: 0,
                     })
                 }
@@ -136,7 +137,12 @@ async fn byzantine_member(
 /// Submits `text` through `client` and returns the verified-later released batch holding it.
 async fn released(client: &Client, text: &str) -> (ReleasedBatch, [u8; 32]) {
     let ct = client
-        .encrypt(NS, b"pin-test", text.as_bytes(), &mut rand::rng())
+        .encrypt(
+            Namespace(NS),
+            b"pin-test",
+            text.as_bytes(),
+            &mut rand::rng(),
+        )
         .unwrap();
     let id = client.submit(&ct, 0).await.expect("accepted");
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -257,7 +263,12 @@ fn a_pinned_client_refuses_a_byzantine_members_committee_and_release() {
         .await
         .expect("pinned connect");
         let ct = wallet
-            .encrypt(NS, b"pin-test", b"dropped once", &mut rand::rng())
+            .encrypt(
+                Namespace(NS),
+                b"pin-test",
+                b"dropped once",
+                &mut rand::rng(),
+            )
             .unwrap();
         let policy = ResubmitPolicy {
             deadline: Duration::from_secs(5),

@@ -2,6 +2,7 @@
 //! stage on this machine (trusted-dealer keys; no network, no consensus).
 
 use anyhow::{bail, ensure, Context};
+use curtain::ledger::{KeyEpoch, Namespace};
 use curtain_crypto::{
     combine, deal, decode_all, encrypt, verify_batch, verify_openings, Ciphertext, Decryption,
     EncodedCiphertext, Label, Padding, ShareBatch,

@@ -2,6 +2,8 @@
 
 use anyhow::{bail, Context as _};
 use curtain::ledger::release::ReleasedBatch;
+use curtain::ledger::Height;
+use curtain::ledger::Namespace;
 use curtain::protocol::json::TxStatus;
 use curtain::sdk::{Client, CommitteeId};
 use curtain_crypto::Decryption;
@@ -117,7 +119,12 @@ pub(super) fn submit(a: SubmitArgs) -> anyhow::Result<()> {
     };
     runtime()?.block_on(async {
         let client = a.nodes.connect().await?;
-        let ct = client.encrypt(a.namespace, a.sender.as_bytes(), &payload, &mut rand::rng())?;
+        let ct = client.encrypt(
+            Namespace(a.namespace),
+            a.sender.as_bytes(),
+            &payload,
+            &mut rand::rng(),
+        )?;
         let id = client.submit(&ct, 0).await?;
         println!("accepted {}", hex::encode(id));
         if !a.wait {
@@ -154,7 +161,9 @@ pub(super) fn watch(a: WatchArgs) -> anyhow::Result<()> {
         let client = a.nodes.connect().await?;
         let (mut from, mut seen) = (a.from, 0usize);
         loop {
-            let page = client.batches(0, a.namespace, from, 64).await?;
+            let page = client
+                .batches(0, Namespace(a.namespace), Height(from), 64)
+                .await?;
             for b in &page.batches {
                 let bytes = curtain::protocol::json::base64_decode(&b.encoded)
                     .context("batch encoding is not base64")?;
@@ -172,10 +181,10 @@ pub(super) fn watch(a: WatchArgs) -> anyhow::Result<()> {
                     return Ok(());
                 }
             }
-            if page.next == from {
+            if page.next == Height(from) {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            from = page.next;
+            from = page.next.get();
         }
     })
 }
@@ -185,7 +194,11 @@ pub(super) fn watch(a: WatchArgs) -> anyhow::Result<()> {
 fn print_batch(batch: &ReleasedBatch, namespace: u64) -> std::io::Result<()> {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
-    for ns in batch.namespaces.iter().filter(|n| n.namespace == namespace) {
+    for ns in batch
+        .namespaces
+        .iter()
+        .filter(|n| n.namespace == Namespace(namespace))
+    {
         writeln!(
             out,
             "height {} block {} ({} entries, verified)",

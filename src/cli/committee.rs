@@ -13,6 +13,7 @@ use curtain::dkg::{
     keystore::{self, EpochShares, KdfParams, MemberSecrets, Passphrase},
     MemberShares, Outcome,
 };
+use curtain::ledger::Namespace;
 use curtain::node::settings::{
     new_identity, public_hex, AdmissionPolicy, ClientLimits, NamespacePolicy, NodeFile,
     Participant, RlnFile,
@@ -90,11 +91,11 @@ fn policies(a: &NewArgs) -> anyhow::Result<(Option<Vec<NamespacePolicy>>, Option
         .namespaces
         .iter()
         .map(|&id| NamespacePolicy {
-            id,
+            id: Namespace(id),
             admission: AdmissionPolicy::Open,
         })
         .chain(a.anonymous.iter().map(|&id| NamespacePolicy {
-            id,
+            id: Namespace(id),
             admission: AdmissionPolicy::Anonymous,
         }))
         .collect();
@@ -110,15 +111,15 @@ fn policies(a: &NewArgs) -> anyhow::Result<(Option<Vec<NamespacePolicy>>, Option
             );
             let vk = curtain_circuits::VerifyingKey::load(path)
                 .with_context(|| format!("RLN verifying key {}", path.display()))?;
-            if !list.iter().any(|p| p.id == a.registry_namespace) {
+            if !list.iter().any(|p| p.id == Namespace(a.registry_namespace)) {
                 list.push(NamespacePolicy {
-                    id: a.registry_namespace,
+                    id: Namespace(a.registry_namespace),
                     admission: AdmissionPolicy::Open,
                 });
             }
             Some(RlnFile {
                 circuit_digest: hex::encode(vk.digest()),
-                registry_namespace: a.registry_namespace,
+                registry_namespace: Namespace(a.registry_namespace),
                 epoch_blocks: a.rln_epoch_blocks,
                 root_window: a.rln_root_window,
                 root_lag: a.rln_root_lag,

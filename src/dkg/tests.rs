@@ -9,6 +9,7 @@ use super::ceremony::{
 };
 use super::msg::{Entry, Msg};
 use super::{Pk, Sk};
+use crate::ledger::{KeyEpoch, Namespace};
 use commonware_codec::{Decode as _, Encode as _};
 use commonware_cryptography::bls12381::dkg::feldman_desmedt::DealerPrivMsg;
 use commonware_cryptography::bls12381::primitives::group::{Scalar, Share};
@@ -253,7 +254,7 @@ fn decrypts(o: &Outcome, shares: &[KeyShare], epoch: u64, ct: Option<&curtain_cr
     let ct = match ct {
         Some(c) => c,
         None => {
-            let label = Label::new(key.id(), epoch, 1, b"alice").unwrap();
+            let label = Label::new(key.id(), KeyEpoch(epoch), Namespace(1), b"alice").unwrap();
             fresh = curtain_crypto::encrypt(
                 key.encryption_key(),
                 &label,

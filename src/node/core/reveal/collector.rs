@@ -108,15 +108,18 @@ impl Collector {
     /// `next_release`: the first height not yet in the release log.
     pub fn new(
         cfg: CollectorConfig,
-        keys: BTreeMap<u64, Arc<CommitteeKey>>,
-        my_shares: BTreeMap<u64, KeyShare>,
-        next_release: u64,
+        keys: BTreeMap<KeyEpoch, Arc<CommitteeKey>>,
+        my_shares: BTreeMap<KeyEpoch, KeyShare>,
+        next_release: Height,
     ) -> Self {
+        let keys: BTreeMap<u64, Arc<CommitteeKey>> =
+            keys.into_iter().map(|(e, k)| (e.get(), k)).collect();
         let epochs = EpochTable::single(keys.keys().next().copied().unwrap_or(0));
         let my_shares = my_shares
             .into_iter()
-            .map(|(e, s)| (e, Arc::new(s)))
+            .map(|(e, s)| (e.get(), Arc::new(s)))
             .collect();
+        let next_release = next_release.get();
         Self {
             cfg,
             keys,

@@ -8,7 +8,7 @@ use super::epochs::EpochTable;
 use crate::ledger::block::{Block, BlockError};
 use crate::ledger::envelope::Verified;
 use crate::ledger::release::{ReleasedBatch, ReleasedEntry, ReleasedNamespace};
-use crate::ledger::{CtId, Digest};
+use crate::ledger::{CtId, Digest, Height, KeyEpoch};
 use curtain_crypto::{
     combine, CombineError, CommitteeKey, FaultEvidence, KeyShare, Namespace, ShareBatch,
     VerifiedCiphertext,
