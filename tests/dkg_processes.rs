@@ -7,8 +7,7 @@ mod common;
 
 use curtain::dkg::keystore::{self, Passphrase};
 use curtain::dkg::MemberShares;
-use curtain::ledger::Height;
-use curtain::ledger::KeyEpoch;
+use curtain::ledger::{Height, KeyEpoch};
 use curtain::node::settings::{Committee, NodeFile, Participant};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

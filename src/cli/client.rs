@@ -2,8 +2,7 @@
 
 use anyhow::{bail, Context as _};
 use curtain::ledger::release::ReleasedBatch;
-use curtain::ledger::Height;
-use curtain::ledger::Namespace;
+use curtain::ledger::{Height, Namespace};
 use curtain::protocol::json::TxStatus;
 use curtain::sdk::{Client, CommitteeId};
 use curtain_crypto::Decryption;
@@ -40,8 +39,8 @@ pub(super) struct SubmitArgs {
     #[command(flatten)]
     nodes: Nodes,
     /// Rollup namespace.
-    #[arg(long, default_value_t = 0)]
-    namespace: u64,
+    #[arg(long, default_value_t = Namespace(0))]
+    namespace: Namespace,
     /// Sender / admission tag bound into the label.
     #[arg(long, default_value = "cli")]
     sender: String,
@@ -68,10 +67,10 @@ pub(super) struct WatchArgs {
     nodes: Nodes,
     /// Rollup namespace to follow.
     #[arg(long)]
-    namespace: u64,
+    namespace: Namespace,
     /// First height (default: 1).
-    #[arg(long, default_value_t = 1)]
-    from: u64,
+    #[arg(long, default_value_t = Height(1))]
+    from: Height,
     /// Stop after this many released batches of the namespace (default: follow forever).
     #[arg(long)]
     count: Option<usize>,
@@ -119,12 +118,7 @@ pub(super) fn submit(a: SubmitArgs) -> anyhow::Result<()> {
     };
     runtime()?.block_on(async {
         let client = a.nodes.connect().await?;
-        let ct = client.encrypt(
-            Namespace(a.namespace),
-            a.sender.as_bytes(),
-            &payload,
-            &mut rand::rng(),
-        )?;
+        let ct = client.encrypt(a.namespace, a.sender.as_bytes(), &payload, &mut rand::rng())?;
         let id = client.submit(&ct, 0).await?;
         println!("accepted {}", hex::encode(id));
         if !a.wait {
@@ -161,9 +155,7 @@ pub(super) fn watch(a: WatchArgs) -> anyhow::Result<()> {
         let client = a.nodes.connect().await?;
         let (mut from, mut seen) = (a.from, 0usize);
         loop {
-            let page = client
-                .batches(0, Namespace(a.namespace), Height(from), 64)
-                .await?;
+            let page = client.batches(0, a.namespace, from, 64).await?;
             for b in &page.batches {
                 let bytes = curtain::protocol::json::base64_decode(&b.encoded)
                     .context("batch encoding is not base64")?;
@@ -181,24 +173,20 @@ pub(super) fn watch(a: WatchArgs) -> anyhow::Result<()> {
                     return Ok(());
                 }
             }
-            if page.next == Height(from) {
+            if page.next == from {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            from = page.next.get();
+            from = page.next;
         }
     })
 }
 
 /// Prints one verified batch's entries of `namespace` (from the verified batch itself, not
 /// from the node's JSON).
-fn print_batch(batch: &ReleasedBatch, namespace: u64) -> std::io::Result<()> {
+fn print_batch(batch: &ReleasedBatch, namespace: Namespace) -> std::io::Result<()> {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
-    for ns in batch
-        .namespaces
-        .iter()
-        .filter(|n| n.namespace == Namespace(namespace))
-    {
+    for ns in batch.namespaces.iter().filter(|n| n.namespace == namespace) {
         writeln!(
             out,
             "height {} block {} ({} entries, verified)",

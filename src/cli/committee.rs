@@ -55,18 +55,18 @@ pub(super) struct NewArgs {
     /// Namespaces served with open admission, comma-separated (default: when no namespace
     /// option is given, every namespace is served, open).
     #[arg(long, value_delimiter = ',')]
-    pub namespaces: Vec<u64>,
+    pub namespaces: Vec<Namespace>,
     /// Namespaces that require an RLN membership proof, comma-separated (needs --rln-key).
     #[arg(long, value_delimiter = ',')]
-    pub anonymous: Vec<u64>,
+    pub anonymous: Vec<Namespace>,
     /// The RLN verifying key file (`curtain circuits setup`): its circuit digest goes into
     /// committee.json and every node.toml points at it.
     #[arg(long)]
     pub rln_key: Option<PathBuf>,
     /// The open namespace whose transactions are RLN registrations (added to the served
     /// namespaces).
-    #[arg(long, default_value_t = 0)]
-    pub registry_namespace: u64,
+    #[arg(long, default_value_t = Namespace(0))]
+    pub registry_namespace: Namespace,
     /// Blocks per RLN epoch.
     #[arg(long, default_value_t = 64)]
     pub rln_epoch_blocks: u64,
@@ -91,11 +91,11 @@ fn policies(a: &NewArgs) -> anyhow::Result<(Option<Vec<NamespacePolicy>>, Option
         .namespaces
         .iter()
         .map(|&id| NamespacePolicy {
-            id: Namespace(id),
+            id,
             admission: AdmissionPolicy::Open,
         })
         .chain(a.anonymous.iter().map(|&id| NamespacePolicy {
-            id: Namespace(id),
+            id,
             admission: AdmissionPolicy::Anonymous,
         }))
         .collect();
@@ -111,15 +111,15 @@ fn policies(a: &NewArgs) -> anyhow::Result<(Option<Vec<NamespacePolicy>>, Option
             );
             let vk = curtain_circuits::VerifyingKey::load(path)
                 .with_context(|| format!("RLN verifying key {}", path.display()))?;
-            if !list.iter().any(|p| p.id == Namespace(a.registry_namespace)) {
+            if !list.iter().any(|p| p.id == a.registry_namespace) {
                 list.push(NamespacePolicy {
-                    id: Namespace(a.registry_namespace),
+                    id: a.registry_namespace,
                     admission: AdmissionPolicy::Open,
                 });
             }
             Some(RlnFile {
                 circuit_digest: hex::encode(vk.digest()),
-                registry_namespace: Namespace(a.registry_namespace),
+                registry_namespace: a.registry_namespace,
                 epoch_blocks: a.rln_epoch_blocks,
                 root_window: a.rln_root_window,
                 root_lag: a.rln_root_lag,

@@ -14,7 +14,7 @@ use super::handle::NodeHandle;
 use super::metrics::NodeMetrics;
 use super::timeouts::Timeouts;
 use crate::ledger::release::ReleasedBatch;
-use commonware_consensus::types::Height;
+use commonware_consensus::types::Height as CwHeight;
 use commonware_p2p::{Blocker, Provider as PeerProvider, Receiver, Sender};
 use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage, Supervisor};
 use commonware_utils::channel::mpsc;
@@ -173,7 +173,7 @@ where
     let first = member.with(|m| m.next_release());
     let mut resumed = Vec::new();
     for h in first.get()..=ordering.processed {
-        if let Some(block) = ordering.marshal.get_block(Height::new(h)).await {
+        if let Some(block) = ordering.marshal.get_block(CwHeight::new(h)).await {
             let proof = super::actors::reveal::finality_proof(&ordering.marshal, h).await;
             let now_ms = unix_ms(&context);
             let fx = member

@@ -17,8 +17,7 @@ use commonware_utils::channel::oneshot;
 use commonware_utils::{channel::mpsc, ordered::Set, N3f1, NZU32};
 use curtain::ledger::block::BlockLimits;
 use curtain::ledger::release::ReleasedBatch;
-use curtain::ledger::Height;
-use curtain::ledger::KeyEpoch;
+use curtain::ledger::{Height, KeyEpoch};
 use curtain::node::{
     self as node, channel,
     core::member::Member,

@@ -130,10 +130,10 @@ pub(super) fn devnet(a: DevnetArgs) -> anyhow::Result<()> {
             passphrase_file: Some(pass_file.clone()),
             insecure_fast_kdf: true,
             // the committee serves exactly the load's namespaces, open
-            namespaces: (0..a.namespaces).collect(),
+            namespaces: (0..a.namespaces).map(Namespace).collect(),
             anonymous: Vec::new(),
             rln_key: None,
-            registry_namespace: 0,
+            registry_namespace: Namespace(0),
             rln_epoch_blocks: 64,
             rln_root_window: 16,
             rln_root_lag: 8,

@@ -16,7 +16,7 @@ use crate::node::core::reveal::{Answer, Effect};
 use crate::node::metrics::{FaultyMember, NodeMetrics};
 use crate::node::timeouts::Timeouts;
 use commonware_codec::Encode as _;
-use commonware_consensus::{marshal::Update, types::Height};
+use commonware_consensus::{marshal::Update, types::Height as CwHeight};
 use commonware_cryptography::Digestible as _;
 use commonware_p2p::{Receiver, Recipients, Sender};
 use commonware_runtime::{Clock, Handle, Spawner, Supervisor};
@@ -152,7 +152,7 @@ impl<S: Sender<PublicKey = PublicKey>> Reveal<S> {
 pub(crate) async fn finality_proof(mailbox: &Marshal, height: u64) -> Vec<u8> {
     // as far as a verifier follows a proof (`ledger::finality`)
     for h in height..=height.saturating_add(crate::ledger::finality::MAX_PROOF_DISTANCE) {
-        if let Some(f) = mailbox.get_finalization(Height::new(h)).await {
+        if let Some(f) = mailbox.get_finalization(CwHeight::new(h)).await {
             return f.encode().to_vec();
         }
     }
@@ -270,7 +270,7 @@ async fn share_receiver<E, S, R>(
                         let (io, resharing) = (io.clone(), resharing.clone());
                         context.child("reshare").spawn(move |mut ctx| async move {
                             let height = resharer.height();
-                            if let Some(block) = io.mailbox.get_block(Height::new(height)).await {
+                            if let Some(block) = io.mailbox.get_block(CwHeight::new(height)).await {
                                 match resharer.reshare(block.inner(), &mut ctx) {
                                     Ok(b) => {
                                         io.member.with(|m| m.recomputed(height, b.clone()));

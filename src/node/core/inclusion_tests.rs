@@ -9,8 +9,7 @@ use super::mempool::{Mempool, MempoolConfig, Source};
 use super::reveal::CollectorConfig;
 use super::testkit::{accepted, committee, ct, rng, Committee, CLIENT};
 use crate::ledger::block::{Block, BlockLimits, NamespaceBatch};
-use crate::ledger::CtId;
-use crate::ledger::{Height, KeyEpoch, Namespace};
+use crate::ledger::{CtId, Height, KeyEpoch, Namespace};
 use std::collections::BTreeMap;
 
 const CFG: InclusionConfig = InclusionConfig {
@@ -137,22 +136,16 @@ fn members(c: &Committee, limits: BlockLimits) -> Vec<Member> {
 
 /// A proposal at height 1 carrying `ids` (held by `m`) in namespace order.
 fn block_with(m: &Member, ids: &[CtId]) -> ChainBlock {
-    let mut by_ns: BTreeMap<u64, Vec<CtId>> = BTreeMap::new();
+    let mut by_ns: BTreeMap<Namespace, Vec<CtId>> = BTreeMap::new();
     let mut bodies = BTreeMap::new();
     for id in ids {
         let v = m.mempool.get(id).unwrap();
-        by_ns
-            .entry((v.label().namespace()).get())
-            .or_default()
-            .push(*id);
+        by_ns.entry(v.label().namespace()).or_default().push(*id);
         bodies.insert(*id, v.envelope());
     }
     let batches: Vec<NamespaceBatch> = by_ns
         .into_iter()
-        .map(|(namespace, ids)| NamespaceBatch {
-            namespace: Namespace(namespace),
-            ids,
-        })
+        .map(|(namespace, ids)| NamespaceBatch { namespace, ids })
         .collect();
     let order: Vec<_> = batches
         .iter()

@@ -4,9 +4,7 @@
 use super::mempool::*;
 use super::testkit::{accepted, committee, ct, rng, CLIENT};
 use crate::ledger::block::{Block, BlockLimits};
-use crate::ledger::CtId;
-use crate::ledger::Height;
-use crate::ledger::{KeyEpoch, Namespace};
+use crate::ledger::{CtId, Height, KeyEpoch, Namespace};
 use curtain_crypto::{encrypt, EncodedCiphertext, Label, Padding};
 use std::collections::{BTreeSet, HashSet};
 use std::net::{IpAddr, Ipv4Addr};

@@ -10,8 +10,7 @@ use super::testkit::{committee, ct, rng, CLIENT};
 use crate::ledger::block::{Block, BlockError, BlockLimits};
 use crate::ledger::envelope::{Envelope, RlnProof};
 use crate::ledger::release::{ReleasedBatch, ReleasedEntry, ReleasedNamespace};
-use crate::ledger::Digest;
-use crate::ledger::{Height, KeyEpoch, Namespace};
+use crate::ledger::{Digest, Height, KeyEpoch, Namespace};
 use curtain_circuits::{
     fr_to_be_bytes, setup_dev, CircuitParams, Identity, MerkleTree, ProvingKey, VerifyingKey,
 };

@@ -3,8 +3,7 @@
 
 use super::mempool::{Admission, Source};
 use super::reveal::{Collector, CollectorConfig};
-use crate::ledger::Height;
-use crate::ledger::{KeyEpoch, Namespace};
+use crate::ledger::{Height, KeyEpoch, Namespace};
 use curtain_crypto::{deal, encrypt, Ciphertext, CommitteeKey, KeyShare, Label, Padding};
 use rand::SeedableRng as _;
 use rand_chacha::ChaCha20Rng;

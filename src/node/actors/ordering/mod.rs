@@ -23,7 +23,7 @@ use commonware_consensus::{
         Start, Update,
     },
     simplex::types::Context as SimplexContext,
-    types::{Height, ViewDelta},
+    types::{Height as CwHeight, ViewDelta},
     Application, Reporter,
 };
 use commonware_cryptography::{Digested, Digestible as _};
@@ -205,7 +205,7 @@ where
     let current = table.epoch_at(processed + 1);
     let floor_digest = match table.activation(current) {
         Some(a) if a > 0 => marshal_mailbox
-            .get_block(Height::new(a - 1))
+            .get_block(CwHeight::new(a - 1))
             .await
             .map(|b| b.digest()),
         _ => Some(genesis_digest),

@@ -12,7 +12,7 @@ use commonware_consensus::{
         config::{Floor, ForwardPolicy, SkipPolicy},
         elector::RoundRobin,
     },
-    types::{Epoch, Height, ViewDelta},
+    types::{Epoch, Height as CwHeight, ViewDelta},
 };
 use commonware_cryptography::sha256::Sha256;
 use commonware_p2p::{Blocker, Sender};
@@ -92,7 +92,7 @@ where
                     let ours = current.as_ref().map_or(self.table.first_epoch(), |(e, _)| *e);
                     if theirs > ours {
                         if let Some(h) = self.table.last_height(ours) {
-                            self.marshal.hint_finalized(Height::new(h), NonEmptyVec::new(from));
+                            self.marshal.hint_finalized(CwHeight::new(h), NonEmptyVec::new(from));
                         }
                     }
                 }
@@ -108,7 +108,7 @@ where
                         continue;
                     };
                     if let Ok(targets) = NonEmptyVec::try_from(spec.members.clone()) {
-                        self.marshal.hint_finalized(Height::new(h), targets);
+                        self.marshal.hint_finalized(CwHeight::new(h), targets);
                     }
                 }
             }
