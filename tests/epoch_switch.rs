@@ -103,7 +103,11 @@ fn run(seed: u64, old: &[usize], new: &[usize]) -> Outcome {
         let mut union: Vec<Pk> = old_pk.iter().chain(&new_pk).cloned().collect();
         union.sort();
         union.dedup();
-        let table = EpochTable::new(vec![(0, 0), (1, SWITCH)], DRAIN).unwrap();
+        let table = EpochTable::new(
+            vec![(KeyEpoch(0), Height(0)), (KeyEpoch(1), Height(SWITCH))],
+            DRAIN,
+        )
+        .unwrap();
         let keys = BTreeMap::from([
             (KeyEpoch(0), Arc::new(k0.outcome.key.clone())),
             (KeyEpoch(1), Arc::new(k1.outcome.key.clone())),
@@ -420,11 +424,11 @@ fn check_pinned_to_the_first_epoch(o: &Outcome, log: &[ReleasedBatch]) {
     for b in log {
         futures::executor::block_on(client.verify_release_via(b, fetch))
             .unwrap_or_else(|e| panic!("height {}: {e}", b.height));
-        epochs.insert(o.table.epoch_at(b.height.get()));
+        epochs.insert(o.table.epoch_at(b.height));
     }
     assert_eq!(
         epochs,
-        BTreeSet::from([0, 1]),
+        BTreeSet::from([KeyEpoch(0), KeyEpoch(1)]),
         "both epochs' batches checked"
     );
 
@@ -503,7 +507,7 @@ fn check(o: &Outcome) {
                 let epoch = f.proposal.round.epoch().get();
                 // heights below the switch are certified by the old committee, the rest by
                 // the new one (the boundary block is finalized in the old epoch)
-                assert_eq!(epoch, o.table.epoch_at(height.get()), "height {height}");
+                assert_eq!(KeyEpoch(epoch), o.table.epoch_at(height), "height {height}");
                 let Some(v) = o.verifiers.get(&epoch) else {
                     return false;
                 };
@@ -528,7 +532,7 @@ fn check(o: &Outcome) {
             let epoch = e.ciphertext.label().key_epoch();
             assert!(p.ends_with(format!(" e{epoch}").as_bytes()));
             // labels within their windows
-            assert!(o.table.admits(b.height.get(), epoch.get()).is_ok());
+            assert!(o.table.admits(b.height, epoch).is_ok());
         }
     }
     assert_eq!(
@@ -567,7 +571,7 @@ fn check(o: &Outcome) {
         .iter()
         .map(|b| {
             (
-                batch_id(&b.block, o.table.epoch_at(b.height.get())),
+                batch_id(&b.block, o.table.epoch_at(b.height)),
                 b.height.get(),
             )
         })

@@ -137,6 +137,6 @@ impl NodeHandle {
 
     /// `(key epoch, member)` of every member caught sending wrong shares.
     pub fn faulty_members(&self) -> Vec<(KeyEpoch, u32)> {
-        self.member.with(|m| m.faulty_members().collect())
+        self.member.with(|m| m.faulty_members().copied().collect())
     }
 }

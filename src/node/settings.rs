@@ -523,7 +523,7 @@ pub fn epoch_table(
             (_, None) => return Err(mismatch("a later key epoch needs activation_height")),
             (_, Some(h)) => h,
         };
-        list.push((c.key_epoch.get(), activation.get()));
+        list.push((c.key_epoch, activation));
     }
     Ok(super::core::epochs::EpochTable::new(list, drain)?)
 }

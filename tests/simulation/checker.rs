@@ -133,7 +133,7 @@ fn certifies(
 fn shares_only_for_final_blocks(run: &Run, longest: &[ReleasedBatch]) {
     let final_batches: BTreeMap<[u8; 32], u64> = longest
         .iter()
-        .map(|b| (batch_id(&b.block, 0), b.height.get()))
+        .map(|b| (batch_id(&b.block, KeyEpoch(0)), b.height.get()))
         .collect();
     assert!(!run.wire.shares.is_empty(), "shares were observed");
     for (member, id, finalized) in &run.wire.shares {

@@ -543,7 +543,8 @@ impl Observed {
                 if !b.namespaces.is_empty() {
                     let mut wire = wire.lock().unwrap();
                     if !wire.released.iter().any(|(h, _)| *h == b.height.get()) {
-                        wire.released.push((b.height.get(), batch_id(&b.block, 0)));
+                        wire.released
+                            .push((b.height.get(), batch_id(&b.block, KeyEpoch(0))));
                     }
                 }
                 for ns in &b.namespaces {

@@ -8,6 +8,7 @@ use super::ordering::Marshal;
 use super::persist::{self, ReleaseLatency};
 use super::{index_of, unix_ms, SharedMember};
 use crate::ledger::release::ReleasedBatch;
+use crate::ledger::Height;
 use crate::node::consensus::{PublicKey, D};
 use crate::node::core::chain::ChainBlock;
 use crate::node::core::epochs::EpochTable;
@@ -204,9 +205,9 @@ async fn finalizer<E, S>(
             Err(e) => warn!(height, error = %e, "finalized block refused"),
         }
         // the last height of a key epoch is final: the next committee orders from here on
-        let epoch = table.epoch_at(height);
-        if table.last_height(epoch) == Some(height) {
-            let _ = enter.send((epoch + 1, digest));
+        let epoch = table.epoch_at(Height(height));
+        if table.last_height(epoch) == Some(Height(height)) {
+            let _ = enter.send((epoch.get() + 1, digest));
         }
         ack.acknowledge();
     }

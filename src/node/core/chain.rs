@@ -183,7 +183,7 @@ pub fn verify_chain_block<R: CryptoRng + ?Sized>(
     let height = cb.block.height;
     for body in &cb.bodies {
         let epoch = body.ciphertext().label().key_epoch();
-        match pool.epochs().admits(height.get(), epoch.get()) {
+        match pool.epochs().admits(height, epoch) {
             Ok(()) => {}
             Err(LabelWindow::Unknown) => return Err(BlockError::UnknownEpoch(epoch)),
             Err(_) => return Err(BlockError::LabelEpoch { epoch, height }),
@@ -256,22 +256,20 @@ pub fn check_rln_entries(
 /// for a block already final, only its ciphertexts matter).
 pub(crate) fn verify_ciphertexts<R: CryptoRng + ?Sized>(
     bodies: &[Envelope],
-    keys: &BTreeMap<u64, Arc<CommitteeKey>>,
+    keys: &BTreeMap<KeyEpoch, Arc<CommitteeKey>>,
     rng: &mut R,
 ) -> Result<Vec<VerifiedCiphertext>, BlockError> {
     let encoded: Vec<EncodedCiphertext> = bodies.iter().map(|e| e.ciphertext().clone()).collect();
-    let mut by_epoch: BTreeMap<u64, (Vec<usize>, Vec<Ciphertext>)> = BTreeMap::new();
+    let mut by_epoch: BTreeMap<KeyEpoch, (Vec<usize>, Vec<Ciphertext>)> = BTreeMap::new();
     for (i, (enc, ct)) in encoded.iter().zip(decode_all(&encoded)).enumerate() {
         let ct = ct.map_err(|_| BlockError::InvalidCiphertext(enc.id()))?;
-        let group = by_epoch.entry(ct.label().key_epoch().get()).or_default();
+        let group = by_epoch.entry(ct.label().key_epoch()).or_default();
         group.0.push(i);
         group.1.push(ct);
     }
     let mut out: Vec<Option<VerifiedCiphertext>> = (0..bodies.len()).map(|_| None).collect();
     for (epoch, (positions, cts)) in by_epoch {
-        let key = keys
-            .get(&epoch)
-            .ok_or(BlockError::UnknownEpoch(KeyEpoch(epoch)))?;
+        let key = keys.get(&epoch).ok_or(BlockError::UnknownEpoch(epoch))?;
         for (i, res) in positions.into_iter().zip(verify_batch(key, cts, rng)) {
             out[i] = Some(res.map_err(|rej| BlockError::InvalidCiphertext(rej.ciphertext.id()))?);
         }

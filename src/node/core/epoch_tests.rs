@@ -31,7 +31,8 @@ fn labelled(key: &CommitteeKey, epoch: u64, msg: &[u8], r: &mut ChaCha20Rng) -> 
 fn labels_are_admitted_and_ordered_within_their_windows() {
     let mut r = rng(1);
     let key = committee(4, 3, &mut r).key; // a resharing keeps the key: both epochs encrypt to it
-    let table = EpochTable::new(vec![(0, 0), (1, 3)], 2).unwrap();
+    let table =
+        EpochTable::new(vec![(KeyEpoch(0), Height(0)), (KeyEpoch(1), Height(3))], 2).unwrap();
     let keys = BTreeMap::from([(KeyEpoch(0), key.clone()), (KeyEpoch(1), key.clone())]);
     let mut pool = Mempool::with_epochs(MempoolConfig::default(), table, keys);
     let src = Source::Internal;
@@ -76,7 +77,7 @@ fn labels_are_admitted_and_ordered_within_their_windows() {
     let cb = ChainBlock::new(bad, vec![enc(&e1[1])]).unwrap();
     let checker = Mempool::with_epochs(
         MempoolConfig::default(),
-        EpochTable::new(vec![(0, 0), (1, 3)], 2).unwrap(),
+        EpochTable::new(vec![(KeyEpoch(0), Height(0)), (KeyEpoch(1), Height(3))], 2).unwrap(),
         BTreeMap::from([(KeyEpoch(0), key.clone()), (KeyEpoch(1), key.clone())]),
     );
     let no = HashSet::new();
@@ -158,16 +159,23 @@ fn each_height_is_decrypted_by_the_committee_active_there() {
     union.sort();
     let peer = |pk: &Pk| union.iter().position(|p| p == pk).unwrap() as u32;
     let roster = BTreeMap::from([
-        (0, old.iter().map(|k| peer(&k.public_key())).collect()),
         (
-            1,
+            KeyEpoch(0),
+            old.iter().map(|k| peer(&k.public_key())).collect(),
+        ),
+        (
+            KeyEpoch(1),
             new.iter()
                 .map(|k| peer(&k.public_key()))
                 .collect::<Vec<_>>(),
         ),
     ]);
     let (h_switch, drain) = (3, 1);
-    let table = EpochTable::new(vec![(0, 0), (1, h_switch)], drain).unwrap();
+    let table = EpochTable::new(
+        vec![(KeyEpoch(0), Height(0)), (KeyEpoch(1), Height(h_switch))],
+        drain,
+    )
+    .unwrap();
     let keys = BTreeMap::from([
         (KeyEpoch(0), Arc::new(k0.outcome.key.clone())),
         (KeyEpoch(1), Arc::new(k1.outcome.key.clone())),
@@ -224,9 +232,9 @@ fn each_height_is_decrypted_by_the_committee_active_there() {
     }
     // a peer cannot pass off another member's batch as its own
     let s = k0.shares.values().next().unwrap().key_share();
-    let forged = s.decryption_shares(batch_id(&blocks[0].block().digest(), 0), &[]);
+    let forged = s.decryption_shares(batch_id(&blocks[0].block().digest(), KeyEpoch(0)), &[]);
     let wrong_peer = (0..5)
-        .find(|p| roster[&0][s.index() as usize] != *p)
+        .find(|p| roster[&KeyEpoch(0)][s.index() as usize] != *p)
         .unwrap();
     assert!(peers[0]
         .collector
@@ -289,7 +297,7 @@ fn each_height_is_decrypted_by_the_committee_active_there() {
         }
         // batches named the committee active at their height
         for (h, id) in &peer.sent {
-            let epoch = table.epoch_at(*h);
+            let epoch = table.epoch_at(Height(*h));
             assert_eq!(
                 *id,
                 batch_id(&blocks[*h as usize - 1].block().digest(), epoch)
@@ -303,8 +311,12 @@ fn each_height_is_decrypted_by_the_committee_active_there() {
     assert!(!peers[p_joiner].sent.is_empty() && !peers[p_leaver].sent.is_empty());
     // everything below H + drain is released: old shares are gone
     for (p, peer) in peers.iter().enumerate() {
-        let held: Vec<u64> = peer.collector.share_epochs().collect();
-        let want: Vec<u64> = if p == p_leaver { vec![] } else { vec![1] };
+        let held: Vec<KeyEpoch> = peer.collector.share_epochs().collect();
+        let want: Vec<KeyEpoch> = if p == p_leaver {
+            vec![]
+        } else {
+            vec![KeyEpoch(1)]
+        };
         assert_eq!(held, want, "peer {p}");
     }
 }
@@ -332,7 +344,13 @@ fn committee_files_must_chain_into_one_epoch_table() {
     };
     let (c0, c1) = (file(&k0, 0, None), file(&k1, 1, Some(40)));
     let t = epoch_table(&[&c0, &c1], 7).unwrap();
-    assert_eq!((t.epochs(), t.drain()), (&[(0, 0), (1, 40)][..], 7));
+    assert_eq!(
+        (t.epochs(), t.drain()),
+        (
+            &[(KeyEpoch(0), Height(0)), (KeyEpoch(1), Height(40))][..],
+            7
+        )
+    );
     assert!(matches!(
         epoch_table(&[&c0, &file(&k1, 1, None)], 7),
         Err(EpochChainError::Mismatch {

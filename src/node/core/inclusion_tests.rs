@@ -126,8 +126,8 @@ fn members(c: &Committee, limits: BlockLimits) -> Vec<Member> {
             )
             .with_inclusion(CFG);
             m.set_epochs(
-                EpochTable::single(0),
-                BTreeMap::from([(0, vec![0, 1, 2, 3])]),
+                EpochTable::single(KeyEpoch(0)),
+                BTreeMap::from([(KeyEpoch(0), vec![0, 1, 2, 3])]),
             );
             m
         })

@@ -52,7 +52,7 @@ pub struct Member {
     /// Members' inclusion lists and this member's own (SPEC.md §5.7).
     inclusion: Inclusion,
     /// Per key epoch, the peer number of each member: whose lists count at a height.
-    roster: BTreeMap<u64, Vec<u32>>,
+    roster: BTreeMap<KeyEpoch, Vec<u32>>,
 }
 
 /// Why this member does not vote for a proposal.
@@ -148,14 +148,12 @@ impl Member {
     }
 
     /// `(key epoch, member)` of every member caught sending wrong shares.
-    pub fn faulty_members(&self) -> impl Iterator<Item = (KeyEpoch, u32)> + '_ {
-        self.collector
-            .faulty_members()
-            .map(|&(epoch, member)| (KeyEpoch(epoch), member))
+    pub fn faulty_members(&self) -> impl Iterator<Item = &(KeyEpoch, u32)> {
+        self.collector.faulty_members()
     }
 
     /// The key-epoch table and, per epoch, the peer number of each member index.
-    pub fn set_epochs(&mut self, table: EpochTable, roster: BTreeMap<u64, Vec<u32>>) {
+    pub fn set_epochs(&mut self, table: EpochTable, roster: BTreeMap<KeyEpoch, Vec<u32>>) {
         self.roster = roster.clone();
         self.collector.set_epochs(table, roster);
     }
@@ -163,7 +161,7 @@ impl Member {
     /// The members whose inclusion lists count at `height` and how many must name an id
     /// (f + 1 of that height's committee); `None` before the roster is known.
     fn list_authors(&self, height: Height) -> Option<(&[u32], usize)> {
-        let epoch = self.mempool.epochs().epoch_at(height.get());
+        let epoch = self.mempool.epochs().epoch_at(height);
         let r = self.roster.get(&epoch)?;
         Some((r.as_slice(), list_quorum(r.len())))
     }

@@ -125,7 +125,7 @@ fn members_order_finalize_and_release_identically() {
     // a member that lost batches asks again; a peer that never made its batch (member 0 is
     // not designated at height 1) recomputes it from the final block, outside its collector,
     // and keeps the result for the next asker
-    let id = batch_id(&chain[1].block().digest(), 0);
+    let id = batch_id(&chain[1].block().digest(), KeyEpoch(0));
     let Answer::Recompute(resharer) = ms[0].on_share_request(1, 1, &id, 0, &mut r) else {
         panic!("a released height is recomputed");
     };

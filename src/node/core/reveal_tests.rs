@@ -202,12 +202,12 @@ fn honest_members_release_identical_verifiable_logs() {
         let expected: Vec<[u8; 32]> = fins
             .iter()
             .filter(|f| designated(f.height(), i as u32, 4, 3))
-            .map(|f| batch_id(&f.block().digest(), 0))
+            .map(|f| batch_id(&f.block().digest(), KeyEpoch(0)))
             .collect();
         assert_eq!(m.shared, expected, "member {i}");
         // it can answer a peer's retry with exactly the batches it made
         for f in &fins {
-            let id = batch_id(&f.block().digest(), 0);
+            let id = batch_id(&f.block().digest(), KeyEpoch(0));
             assert_eq!(m.collector.my_batch(&id).is_some(), expected.contains(&id));
         }
     }
@@ -341,7 +341,7 @@ fn a_request_for_a_batch_never_made_makes_it_from_the_pending_height() {
     let inbox = finalize_everywhere(&mut ms, &fins[0], final_at(1), &mut r);
     deliver(&mut ms, final_at(1), inbox, silent, None, &mut r);
     assert!(ms[0].shared.is_empty() && ms[0].released.is_empty());
-    let id = batch_id(&fins[0].block().digest(), 0);
+    let id = batch_id(&fins[0].block().digest(), KeyEpoch(0));
     // a stalled peer asks member 0, which never made its batch: made from the pending group,
     // broadcast, and with it member 0 itself reaches t and releases
     let Answer::Made(fx) = ms[0].collector.on_request(1, 1, &id, final_at(1), &mut r) else {
@@ -476,8 +476,8 @@ fn early_shares_are_kept_and_heights_release_in_order() {
     assert_eq!(ms[0].released.len(), 3);
     // impersonation is refused
     let b = reveal(
-        &BTreeMap::from([(0, Arc::new(dup(&c.shares[2])))]),
-        0,
+        &BTreeMap::from([(KeyEpoch(0), Arc::new(dup(&c.shares[2])))]),
+        KeyEpoch(0),
         &fins[0],
     )
     .remove(0);
@@ -551,7 +551,7 @@ fn share_requests_for_released_heights_are_rate_limited_per_peer() {
     let inbox = finalize_everywhere(&mut ms, &fins[0], final_at(1), &mut r);
     deliver(&mut ms, final_at(1), inbox, None, None, &mut r);
     assert!(ms.iter().all(|m| m.released.len() == 1));
-    let id = batch_id(&fins[0].block().digest(), 0);
+    let id = batch_id(&fins[0].block().digest(), KeyEpoch(0));
     // member 0 made no batch for height 1 (not designated), so each request is a
     // recomputation, within the asker's budget
     let ask = |ms: &mut [Member], peer, now_ms, r: &mut ChaCha20Rng| {

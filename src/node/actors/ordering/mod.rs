@@ -5,6 +5,7 @@
 mod orchestrator;
 
 use super::{index_of, unix_ms, SharedMember};
+use crate::ledger::{Height, KeyEpoch};
 use crate::node::consensus::{ConsensusEpoch, ConsensusScheme, EpochSchemes, PublicKey, D};
 use crate::node::core::chain::ChainBlock;
 use crate::node::core::epochs::EpochTable;
@@ -202,10 +203,10 @@ where
     cert_mux.start();
     res_mux.start();
     let processed = floor.processed().map_or(0, |p| p.height().get());
-    let current = table.epoch_at(processed + 1);
-    let floor_digest = match table.activation(current) {
-        Some(a) if a > 0 => marshal_mailbox
-            .get_block(CwHeight::new(a - 1))
+    let current = table.epoch_at(Height(processed + 1)).get();
+    let floor_digest = match table.activation(KeyEpoch(current)) {
+        Some(a) if a > Height(0) => marshal_mailbox
+            .get_block(CwHeight::new(a.get() - 1))
             .await
             .map(|b| b.digest()),
         _ => Some(genesis_digest),

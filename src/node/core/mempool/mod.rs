@@ -167,7 +167,7 @@ impl Mempool {
             rr_after: None,
             rln: None,
             finalized: Height(0),
-            epochs: EpochTable::single(epoch.get()),
+            epochs: EpochTable::single(epoch),
             closed: BTreeSet::new(),
         }
     }
@@ -180,7 +180,7 @@ impl Mempool {
         epochs: EpochTable,
         keys: BTreeMap<KeyEpoch, Arc<CommitteeKey>>,
     ) -> Self {
-        let first = KeyEpoch(epochs.first_epoch());
+        let first = epochs.first_epoch();
         let mut pool = Self::new(cfg, first, Arc::clone(&keys[&first]));
         pool.keys = keys;
         pool.epochs = epochs;
@@ -227,7 +227,7 @@ impl Mempool {
     /// The key epoch active at the next height and its key (what new submissions are
     /// labelled with).
     pub fn current_key(&self) -> Option<(KeyEpoch, &Arc<CommitteeKey>)> {
-        let e = KeyEpoch(self.epochs.epoch_at((self.finalized + 1).get()));
+        let e = self.epochs.epoch_at(self.finalized + 1);
         self.keys.get(&e).map(|k| (e, k))
     }
 
@@ -327,7 +327,7 @@ impl Mempool {
         let label = ct.ciphertext().label();
         let epoch = label.key_epoch();
         let key = self.keys.get(&epoch).ok_or(Reject::UnknownEpoch(epoch))?;
-        match self.epochs.admits((self.finalized + 1).get(), epoch.get()) {
+        match self.epochs.admits(self.finalized + 1, epoch) {
             Ok(()) => {}
             Err(LabelWindow::Ended) => return Err(Reject::EpochEnded(epoch)),
             Err(_) => return Err(Reject::UnknownEpoch(epoch)),
@@ -498,11 +498,7 @@ impl Mempool {
     /// its nullifier is used neither in an unfinalized ancestor (`used`) nor by a finalized
     /// entry. The proposer and the inclusion rule use the same test (SPEC.md §5.7).
     pub fn eligible(&self, v: &Verified, height: Height, used: &HashSet<(u64, [u8; 32])>) -> bool {
-        if self
-            .epochs
-            .admits(height.get(), v.label().key_epoch().get())
-            .is_err()
-        {
+        if self.epochs.admits(height, v.label().key_epoch()).is_err() {
             return false;
         }
         let (Some(st), Some(p)) = (self.rln.as_ref(), v.rln()) else {
@@ -692,8 +688,7 @@ impl Mempool {
             .keys()
             .copied()
             .filter(|e| {
-                !self.closed.contains(e)
-                    && self.epochs.admits(next.get(), e.get()) == Err(LabelWindow::Ended)
+                !self.closed.contains(e) && self.epochs.admits(next, *e) == Err(LabelWindow::Ended)
             })
             .collect();
         let mut dropped = Vec::new();
