@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const NS: u64 = 9;
+const NS: Namespace = Namespace(9);
 const DST: &[u8] = b"BLS_SIG_BLS12381G1_XMD:SHA-256_SSWU_RO_POP_";
 
 /// A consensus key of the Byzantine member's own: its public polynomial (one coefficient,
@@ -122,7 +122,7 @@ async fn byzantine_member(
                 async move {
                     axum::Json(TxStatus::Ordered {
                         height: Height(999_999),
-                        namespace: Namespace(NS),
+                        namespace: NS,
                         position: 0,
                     })
                 }
@@ -137,12 +137,7 @@ async fn byzantine_member(
 /// Submits `text` through `client` and returns the verified-later released batch holding it.
 async fn released(client: &Client, text: &str) -> (ReleasedBatch, [u8; 32]) {
     let ct = client
-        .encrypt(
-            Namespace(NS),
-            b"pin-test",
-            text.as_bytes(),
-            &mut rand::rng(),
-        )
+        .encrypt(NS, b"pin-test", text.as_bytes(), &mut rand::rng())
         .unwrap();
     let id = client.submit(&ct, 0).await.expect("accepted");
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -263,12 +258,7 @@ fn a_pinned_client_refuses_a_byzantine_members_committee_and_release() {
         .await
         .expect("pinned connect");
         let ct = wallet
-            .encrypt(
-                Namespace(NS),
-                b"pin-test",
-                b"dropped once",
-                &mut rand::rng(),
-            )
+            .encrypt(NS, b"pin-test", b"dropped once", &mut rand::rng())
             .unwrap();
         let policy = ResubmitPolicy {
             deadline: Duration::from_secs(5),
