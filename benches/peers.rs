@@ -69,6 +69,7 @@ use commonware_cryptography::bls12381::{
 };
 use commonware_parallel::Sequential;
 use commonware_utils::N3f1;
+use curtain::ledger::{KeyEpoch, Namespace};
 use curtain_crypto::{
     combine, deal, encrypt, verify, verify_batch, Ciphertext, Decryption, Label, Padding,
     ShareBatch, VerifiedCiphertext,
@@ -343,7 +344,7 @@ fn row(
 fn curtain_rows(cfg: &Config, n: usize, t: usize, pool: usize) -> Vec<Row> {
     let mut rng = ChaCha20Rng::seed_from_u64(1);
     let (key, shares) = deal(n, t, &mut rng).expect("deal");
-    let label = Label::new(key.id(), 0, 1, b"bench-wallet").expect("label");
+    let label = Label::new(key.id(), KeyEpoch(0), Namespace(1), b"bench-wallet").expect("label");
     let msg = vec![0x5a; PAYLOAD];
     let max_b = *cfg.batches.iter().max().expect("batches");
     let cts: Vec<Ciphertext> = (0..max_b)

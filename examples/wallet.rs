@@ -11,6 +11,7 @@
 //!
 //! or unpinned, with at least `n − f` of the members (3 of devnet's 4).
 
+use curtain::ledger::Namespace;
 use curtain::protocol::json::TxStatus;
 use curtain::sdk::{Client, CommitteeId};
 use std::time::{Duration, Instant};
@@ -30,7 +31,7 @@ async fn main() -> anyhow::Result<()> {
     let client = Client::connect(nodes, pin).await?;
     println!("committee {}", client.committee_id());
 
-    let namespace = 7;
+    let namespace = Namespace(7);
     let ct = client.encrypt(
         namespace,
         b"example-wallet",

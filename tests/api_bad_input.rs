@@ -6,6 +6,7 @@
 mod common;
 
 use common::{files_under, http, poll, seal, Nodes, Request};
+use curtain::ledger::{Height, KeyEpoch, Namespace};
 use curtain::protocol::json::{self, ErrorBody, Outcome, PageJson, Receipt, TxStatus};
 use curtain_crypto::{CommitteeKey, EncodedCiphertext, Label};
 use rand::RngExt as _;
@@ -110,7 +111,7 @@ struct Wallet {
 impl Wallet {
     fn new(nodes: &Nodes, sender: &[u8]) -> Self {
         let key = nodes.committee.encryption_key.clone();
-        let label = Label::new(key.id(), nodes.committee.key_epoch, NS, sender).unwrap();
+        let label = Label::new(key.id(), nodes.committee.key_epoch, Namespace(NS), sender).unwrap();
         Self {
             key,
             label,
@@ -174,10 +175,10 @@ fn released(addr: SocketAddr, ns: u64) -> Option<BTreeMap<String, Outcome>> {
                 e.id
             );
         }
-        if page.next <= from {
+        if page.next <= Height(from) {
             return Some(out);
         }
-        from = page.next;
+        from = page.next.get();
     }
 }
 
@@ -232,7 +233,11 @@ fn bad_input_gets_its_documented_error_and_loses_nothing() {
         let (status, body) = get(*addr, "/v1/committee");
         assert_eq!(status, 200);
         let info: curtain::protocol::json::CommitteeInfo = serde_json::from_slice(&body).unwrap();
-        assert_eq!(info.namespaces, Some(vec![NS]), "served namespaces");
+        assert_eq!(
+            info.namespaces,
+            Some(vec![Namespace(NS)]),
+            "served namespaces"
+        );
     }
 
     // 1. bodies that are not an envelope, at member 0
@@ -365,10 +370,22 @@ fn bad_input_gets_its_documented_error_and_loses_nothing() {
     // 3. labels this committee does not serve, at member 2
     let to = api[2];
     let key = wallet.key.clone();
-    let epoch7 = Label::new(key.id(), 7, NS, b"bad-input").unwrap();
+    let epoch7 = Label::new(key.id(), KeyEpoch(7), Namespace(NS), b"bad-input").unwrap();
     let (other, _) = curtain_crypto::deal(4, 3, &mut wallet.rng).unwrap();
-    let foreign = Label::new(other.id(), nodes.committee.key_epoch, NS, b"bad-input").unwrap();
-    let unserved = Label::new(key.id(), nodes.committee.key_epoch, NS + 1, b"bad-input").unwrap();
+    let foreign = Label::new(
+        other.id(),
+        nodes.committee.key_epoch,
+        Namespace(NS),
+        b"bad-input",
+    )
+    .unwrap();
+    let unserved = Label::new(
+        key.id(),
+        nodes.committee.key_epoch,
+        Namespace(NS + 1),
+        b"bad-input",
+    )
+    .unwrap();
     let labelled = [
         (
             "a namespace the committee does not serve",

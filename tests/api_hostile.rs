@@ -9,6 +9,7 @@
 mod common;
 
 use common::{http, poll, Nodes, Request};
+use curtain::ledger::Namespace;
 use curtain::protocol::json::{ErrorBody, NodeStatus};
 use curtain::protocol::quic::{self as framing, PinnedCert};
 use curtain::sdk::quic::QuicMember;
@@ -186,7 +187,12 @@ impl Attack<'_> {
         self.rt.block_on(async {
             let ct = self
                 .client
-                .encrypt(1, b"honest", self.name.as_bytes(), &mut rand::rng())
+                .encrypt(
+                    Namespace(1),
+                    b"honest",
+                    self.name.as_bytes(),
+                    &mut rand::rng(),
+                )
                 .unwrap();
             let id = self.client.submit(&ct, TARGET).await.expect("accepted");
             let deadline = Instant::now() + Duration::from_secs(60);

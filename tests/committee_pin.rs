@@ -11,6 +11,7 @@ mod common;
 use common::Nodes;
 use curtain::ledger::committee::{committee_id, CheckedCommittee, CommitteeParts};
 use curtain::ledger::release::ReleasedBatch;
+use curtain::ledger::{Height, Namespace};
 use curtain::protocol::json::{CommitteeInfo, Receipt, TxStatus};
 use curtain::sdk::{Client, CommitteeId, ResubmitPolicy, SdkError};
 use curtain_crypto::Ciphertext;
@@ -20,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const NS: u64 = 9;
+const NS: Namespace = Namespace(9);
 const DST: &[u8] = b"BLS_SIG_BLS12381G1_XMD:SHA-256_SSWU_RO_POP_";
 
 /// A consensus key of the Byzantine member's own: its public polynomial (one coefficient,
@@ -120,7 +121,7 @@ async fn byzantine_member(
                 lies.fetch_add(1, Ordering::Relaxed);
                 async move {
                     axum::Json(TxStatus::Ordered {
-                        height: 999_999,
+                        height: Height(999_999),
                         namespace: NS,
                         position: 0,
                     })

@@ -7,6 +7,7 @@ mod common;
 
 use curtain::dkg::keystore::{self, Passphrase};
 use curtain::dkg::MemberShares;
+use curtain::ledger::{Height, KeyEpoch};
 use curtain::node::settings::{Committee, NodeFile, Participant};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -40,7 +41,7 @@ fn wait_all(children: Vec<Child>, logs: &[PathBuf]) {
 fn check(dirs: &[PathBuf], epoch: u64) -> Committee {
     let first = Committee::load(&dirs[0].join("committee.json")).unwrap();
     let record = first.dkg.clone().unwrap();
-    assert_eq!(first.key_epoch, epoch);
+    assert_eq!(first.key_epoch, KeyEpoch(epoch));
     for (i, d) in dirs.iter().enumerate() {
         let c = Committee::load(&d.join("committee.json")).unwrap();
         assert_eq!(c.encryption_key, first.encryption_key);
@@ -165,6 +166,6 @@ fn four_processes_run_a_dkg_then_a_refresh() {
     let refreshed = check(&epoch1, 1);
     assert_eq!(refreshed.encryption_key.id(), dkg.encryption_key.id());
     assert_eq!(refreshed.dkg.unwrap().kind, "refresh");
-    assert_eq!(refreshed.activation_height, Some(50));
+    assert_eq!(refreshed.activation_height, Some(Height(50)));
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -15,6 +15,7 @@ use commonware_utils::{ordered::Set, NZUsize, NZU32};
 use curtain::dkg::driver::{Driver, DriverError, Member};
 use curtain::dkg::journal::BlobStore;
 use curtain::dkg::{Outcome, Pk, Previous, RoundConfig, Secrets, Timeouts, V};
+use curtain::ledger::{KeyEpoch, Namespace};
 use curtain_crypto::{Decryption, Label, Padding};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng as _;
@@ -209,7 +210,13 @@ fn agree(results: Vec<(Box<Outcome>, usize)>) -> (Outcome, BTreeMap<Pk, (Share, 
     assert_eq!(key_shares.len(), key.n());
     // t members decrypt what a wallet encrypted to the key (the last t: any t will do)
     let mut rng = ChaCha20Rng::seed_from_u64(7);
-    let label = Label::new(key.id(), outcome.key_epoch, 1, b"alice").unwrap();
+    let label = Label::new(
+        key.id(),
+        KeyEpoch(outcome.key_epoch),
+        Namespace(1),
+        b"alice",
+    )
+    .unwrap();
     let ct = curtain_crypto::encrypt(
         key.encryption_key(),
         &label,

@@ -23,6 +23,7 @@ use curtain::dkg::{local, Timeouts as DkgTimeouts};
 use curtain::ledger::block::BlockLimits;
 use curtain::ledger::committee::{committee_id, CheckedCommittee, CommitteeParts};
 use curtain::ledger::release::ReleasedBatch;
+use curtain::ledger::{Height, KeyEpoch, Namespace};
 use curtain::node::{
     self as node, channel,
     core::epochs::EpochTable,
@@ -62,7 +63,7 @@ struct Outcome {
     releases: Vec<Vec<ReleasedBatch>>,
     submitted: BTreeSet<[u8; 32]>,
     shares: Vec<SentBatch>,
-    keys: BTreeMap<u64, Arc<CommitteeKey>>,
+    keys: BTreeMap<KeyEpoch, Arc<CommitteeKey>>,
     verifiers: BTreeMap<u64, ConsensusScheme>,
     /// What `GET /v1/committee` serves in each epoch (its public part).
     infos: BTreeMap<u64, CommitteeInfo>,
@@ -102,10 +103,14 @@ fn run(seed: u64, old: &[usize], new: &[usize]) -> Outcome {
         let mut union: Vec<Pk> = old_pk.iter().chain(&new_pk).cloned().collect();
         union.sort();
         union.dedup();
-        let table = EpochTable::new(vec![(0, 0), (1, SWITCH)], DRAIN).unwrap();
+        let table = EpochTable::new(
+            vec![(KeyEpoch(0), Height(0)), (KeyEpoch(1), Height(SWITCH))],
+            DRAIN,
+        )
+        .unwrap();
         let keys = BTreeMap::from([
-            (0, Arc::new(k0.outcome.key.clone())),
-            (1, Arc::new(k1.outcome.key.clone())),
+            (KeyEpoch(0), Arc::new(k0.outcome.key.clone())),
+            (KeyEpoch(1), Arc::new(k1.outcome.key.clone())),
         ]);
         let publics = [
             (old_pk.clone(), k0.outcome.consensus.public().clone()),
@@ -183,7 +188,11 @@ fn run(seed: u64, old: &[usize], new: &[usize]) -> Outcome {
                         if let Ok(ShareMessage::Batch(b)) =
                             ShareMessage::decode(msg.as_ref(), 1 << 16)
                         {
-                            let h = slot.lock().unwrap().as_ref().map(|h| h.finalized_height());
+                            let h = slot
+                                .lock()
+                                .unwrap()
+                                .as_ref()
+                                .map(|h| h.finalized_height().get());
                             wire.lock().unwrap().push((p, b.batch_id(), h));
                         }
                     }
@@ -202,13 +211,13 @@ fn run(seed: u64, old: &[usize], new: &[usize]) -> Outcome {
                 gossip: ch.next().unwrap(),
                 lists: ch.next().unwrap(),
             };
-            let mut my_shares: BTreeMap<u64, KeyShare> = BTreeMap::new();
+            let mut my_shares: BTreeMap<KeyEpoch, KeyShare> = BTreeMap::new();
             let mut epochs = Vec::new();
             for (e, (k, (members, public))) in [&k0, &k1].iter().zip(&publics).enumerate() {
                 let set = Set::try_from(members.clone()).unwrap();
                 let scheme = match k.shares.get(pk) {
                     Some(s) => {
-                        my_shares.insert(e as u64, s.key_share());
+                        my_shares.insert(KeyEpoch(e as u64), s.key_share());
                         ConsensusScheme::signer(NAMESPACE, set, public.clone(), s.consensus.clone())
                             .expect("signer")
                     }
@@ -222,7 +231,12 @@ fn run(seed: u64, old: &[usize], new: &[usize]) -> Outcome {
             }
             let member = Member::new(
                 Mempool::with_epochs(MempoolConfig::default(), table.clone(), keys.clone()),
-                Collector::new(CollectorConfig::default(), keys.clone(), my_shares, 1),
+                Collector::new(
+                    CollectorConfig::default(),
+                    keys.clone(),
+                    my_shares,
+                    Height(1),
+                ),
                 BlockLimits::default(),
             );
             let cfg = EngineConfig {
@@ -260,7 +274,7 @@ fn run(seed: u64, old: &[usize], new: &[usize]) -> Outcome {
         let mut submitted = BTreeSet::new();
         let mut k = 0u64;
         let mut submit = |epoch: u64, to: usize, rng: &mut deterministic::Context| {
-            let label = Label::new(key.id(), epoch, k % 3, b"wallet").unwrap();
+            let label = Label::new(key.id(), KeyEpoch(epoch), Namespace(k % 3), b"wallet").unwrap();
             let ct = common::seal(&key, &label, format!("tx {k} e{epoch}").as_bytes(), rng);
             k += 1;
             (ct, to)
@@ -290,7 +304,7 @@ fn run(seed: u64, old: &[usize], new: &[usize]) -> Outcome {
         // wait until the new committee orders
         while new_peers
             .iter()
-            .all(|&p| handles[p].finalized_height() < SWITCH + 1)
+            .all(|&p| handles[p].finalized_height() < Height(SWITCH + 1))
         {
             context.sleep(Duration::from_millis(100)).await;
         }
@@ -357,7 +371,7 @@ fn info(
         .collect();
     let consensus = public.encode().to_vec();
     let id = committee_id(&CommitteeParts {
-        key_epoch,
+        key_epoch: KeyEpoch(key_epoch),
         n: key.n() as u32,
         t: key.t() as u32,
         encryption_key: &key.to_bytes(),
@@ -368,7 +382,7 @@ fn info(
         key: hex::encode(key.to_bytes()),
         key_id: hex::encode(key.id()),
         committee_id: hex::encode(id),
-        key_epoch,
+        key_epoch: KeyEpoch(key_epoch),
         n: key.n(),
         t: key.t(),
         consensus_public: hex::encode(consensus),
@@ -402,8 +416,8 @@ fn check_pinned_to_the_first_epoch(o: &Outcome, log: &[ReleasedBatch]) {
     let pin = CommitteeId(c0.id);
     let client = Client::from_committee(Vec::new(), first.clone(), pin).unwrap();
     assert!(Client::from_committee(Vec::new(), second.clone(), pin).is_err());
-    let fetch = |h: u64| {
-        let b = log.get(h as usize - 1).cloned();
+    let fetch = |h: Height| {
+        let b = log.get(h.get() as usize - 1).cloned();
         async move { b.ok_or(SdkError::Protocol("beyond the log".into())) }
     };
     let mut epochs = BTreeSet::new();
@@ -414,7 +428,7 @@ fn check_pinned_to_the_first_epoch(o: &Outcome, log: &[ReleasedBatch]) {
     }
     assert_eq!(
         epochs,
-        BTreeSet::from([0, 1]),
+        BTreeSet::from([KeyEpoch(0), KeyEpoch(1)]),
         "both epochs' batches checked"
     );
 
@@ -453,7 +467,10 @@ fn check_pinned_to_the_first_epoch(o: &Outcome, log: &[ReleasedBatch]) {
     );
     assert!(wallet.follow_epoch_from(answers(quorum, n), n).unwrap());
     assert_eq!(wallet.committee_id(), CommitteeId(c1.id));
-    assert_eq!(wallet.label(0, b"wallet").unwrap().key_epoch(), 1);
+    assert_eq!(
+        wallet.label(Namespace(0), b"wallet").unwrap().key_epoch(),
+        KeyEpoch(1)
+    );
     for b in log {
         futures::executor::block_on(wallet.verify_release_via(b, fetch))
             .unwrap_or_else(|e| panic!("height {} after following: {e}", b.height));
@@ -466,7 +483,7 @@ fn check(o: &Outcome) {
 
     for log in &o.releases {
         for (i, (a, b)) in log.iter().zip(longest).enumerate() {
-            assert_eq!(a.height, i as u64 + 1, "consecutive heights");
+            assert_eq!(a.height, Height(i as u64 + 1), "consecutive heights");
             assert_eq!(a.content_bytes(), b.content_bytes(), "release logs diverge");
         }
     }
@@ -490,7 +507,7 @@ fn check(o: &Outcome) {
                 let epoch = f.proposal.round.epoch().get();
                 // heights below the switch are certified by the old committee, the rest by
                 // the new one (the boundary block is finalized in the old epoch)
-                assert_eq!(epoch, o.table.epoch_at(height), "height {height}");
+                assert_eq!(KeyEpoch(epoch), o.table.epoch_at(height), "height {height}");
                 let Some(v) = o.verifiers.get(&epoch) else {
                     return false;
                 };
@@ -501,7 +518,8 @@ fn check(o: &Outcome) {
                 let Some(pos) = longest.iter().position(|x| x.block.0 == certified) else {
                     return false;
                 };
-                pos + 1 >= height as usize && longest[height as usize - 1].block == *digest
+                pos + 1 >= height.get() as usize
+                    && longest[height.get() as usize - 1].block == *digest
             },
             &mut rng,
         )
@@ -523,12 +541,12 @@ fn check(o: &Outcome) {
     );
     check_pinned_to_the_first_epoch(o, longest);
     // both labels were ordered after the switch
-    let after: BTreeSet<u64> = longest
+    let after: BTreeSet<KeyEpoch> = longest
         .iter()
-        .filter(|b| b.height >= SWITCH)
+        .filter(|b| b.height >= Height(SWITCH))
         .flat_map(|b| b.entries().map(|e| e.ciphertext.label().key_epoch()))
         .collect();
-    assert_eq!(after, BTreeSet::from([0, 1]));
+    assert_eq!(after, BTreeSet::from([KeyEpoch(0), KeyEpoch(1)]));
     // every member of the new committee released everything; members that left released
     // a prefix that ends below the switch
     for (p, pk) in o.union.iter().enumerate() {
@@ -551,7 +569,12 @@ fn check(o: &Outcome) {
     // each names the committee of its height
     let final_batches: BTreeMap<[u8; 32], u64> = longest
         .iter()
-        .map(|b| (batch_id(&b.block, o.table.epoch_at(b.height)), b.height))
+        .map(|b| {
+            (
+                batch_id(&b.block, o.table.epoch_at(b.height)),
+                b.height.get(),
+            )
+        })
         .collect();
     assert!(!o.shares.is_empty());
     for (p, id, finalized) in &o.shares {

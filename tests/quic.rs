@@ -5,6 +5,7 @@
 mod common;
 
 use common::Nodes;
+use curtain::ledger::{Height, Namespace};
 use curtain::protocol::json::{self, ErrorBody};
 use curtain::protocol::quic::{self, kind, op, PinnedCert, Request};
 use curtain::sdk::quic::{QuicClient, QuicMember};
@@ -119,8 +120,8 @@ fn quic_clients_submit_subscribe_and_survive_hostile_frames() {
         assert_eq!(info.members[2].quic, Some(members[2].addr));
         let client = Client::from_committee(http.clone(), info, committee_id).unwrap();
 
-        let ns = 5;
-        let mut sub = q.subscribe(1, ns, 1).await.expect("subscribed");
+        let ns = Namespace(5);
+        let mut sub = q.subscribe(1, ns, Height(1)).await.expect("subscribed");
         let mut expected = BTreeMap::new();
         for k in 0..6u64 {
             let text = format!("quic tx {k}");
@@ -210,7 +211,10 @@ fn quic_clients_submit_subscribe_and_survive_hostile_frames() {
         assert_eq!(error_code(&conn, &quic::frame(&garbage)).await, "malformed");
         let short = quic::frame(&[quic::VERSION, op::SUBSCRIBE, 1, 2]);
         assert_eq!(error_code(&conn, &short).await, "malformed");
-        let release = Request::Release { height: 1 << 40 }.to_bytes();
+        let release = Request::Release {
+            height: Height(1 << 40),
+        }
+        .to_bytes();
         assert_eq!(error_code(&conn, &quic::frame(&release)).await, "not_found");
         // a real envelope of another committee: the same code as HTTP
         let other = curtain_crypto::deal(4, 3, &mut rand::rng()).unwrap().0;

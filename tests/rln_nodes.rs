@@ -9,6 +9,7 @@ mod common;
 
 use common::{http, poll, Nodes};
 use curtain::ledger::envelope::Envelope;
+use curtain::ledger::{KeyEpoch, Namespace};
 use curtain::node::core::rln::{seal_anonymous, Membership, SlashingEvidence};
 use curtain::protocol::json::{ErrorBody, SlashingList, TxStatus};
 use curtain::sdk::rln::{create_identity, load_identity, AnonymousWallet};
@@ -101,7 +102,10 @@ fn anonymous_namespace_admits_members_and_slashes_double_signals() {
         secret.as_slice()
     );
     let client = rt.block_on(Client::connect(urls.clone(), None)).unwrap();
-    assert_eq!(client.committee().anonymous_namespaces, vec![ANON]);
+    assert_eq!(
+        client.committee().anonymous_namespaces,
+        vec![Namespace(ANON)]
+    );
     let wallet =
         AnonymousWallet::new(client.clone(), &id_path, &pass, std::sync::Arc::clone(&pk)).unwrap();
 
@@ -114,9 +118,11 @@ fn anonymous_namespace_admits_members_and_slashes_double_signals() {
     // a member's envelope is accepted and released; the release shows the nullifier only
     let ticks = std::cell::Cell::new(0);
     let env = rt
-        .block_on(wallet.seal(ANON, b"anonymous hello", &member, |_| {
-            ticks.set(ticks.get() + 1)
-        }))
+        .block_on(
+            wallet.seal(Namespace(ANON), b"anonymous hello", &member, |_| {
+                ticks.set(ticks.get() + 1)
+            }),
+        )
         .unwrap();
     let id = rt.block_on(wallet.submit(&env)).unwrap();
     assert_eq!(id, env.id());
@@ -176,13 +182,23 @@ fn anonymous_namespace_admits_members_and_slashes_double_signals() {
             epoch,
             message_index: k,
         };
-        seal_anonymous(&key, 0, ANON, msg, &m, &pk, &mut rand::rng()).unwrap()
+        seal_anonymous(
+            &key,
+            KeyEpoch(0),
+            Namespace(ANON),
+            msg,
+            &m,
+            &pk,
+            &mut rand::rng(),
+        )
+        .unwrap()
     };
     let post = |e: &Envelope| http(api[0], "POST", "/v1/transactions", &e.to_bytes()).unwrap();
     let e = seal(&stranger, &own, 0, 0, b"stranger");
     assert_eq!(code(&post(&e)), (400, "unknown_root".into()));
     // no proof at all
-    let label = curtain_crypto::Label::new(key.id(), 0, ANON, b"someone").unwrap();
+    let label =
+        curtain_crypto::Label::new(key.id(), KeyEpoch(0), Namespace(ANON), b"someone").unwrap();
     let plain = common::seal(&key, &label, b"no proof", &mut rng);
     assert_eq!(
         code(&http(api[0], "POST", "/v1/transactions", plain.as_bytes()).unwrap()),

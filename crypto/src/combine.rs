@@ -421,6 +421,7 @@ mod tests {
     use crate::ciphertext::{encrypt_malformed, verify};
     use crate::key::deal;
     use crate::label::Label;
+    use crate::{KeyEpoch, Namespace};
     use rand_chacha::ChaCha20Rng;
     use rand_core::{Rng, SeedableRng};
 
@@ -430,7 +431,7 @@ mod tests {
     fn malformed_senders_get_checkable_verdicts() {
         let mut r = ChaCha20Rng::seed_from_u64(21);
         let (key, shares) = deal(4, 3, &mut r).unwrap();
-        let l = Label::new(key.id(), 0, 3, b"s").unwrap();
+        let l = Label::new(key.id(), KeyEpoch(0), Namespace(3), b"s").unwrap();
         let ek = key.encryption_key();
         let mut long_len = 100u32.to_be_bytes().to_vec();
         long_len.extend_from_slice(b"short");
@@ -485,7 +486,7 @@ mod tests {
     fn observer_weights_are_128_bits() {
         let mut r = ChaCha20Rng::seed_from_u64(24);
         let (key, shares) = deal(4, 3, &mut r).unwrap();
-        let l = Label::new(key.id(), 0, 3, b"s").unwrap();
+        let l = Label::new(key.id(), KeyEpoch(0), Namespace(3), b"s").unwrap();
         let cts: Vec<VerifiedCiphertext> = [b"a", b"b"]
             .iter()
             .map(|m| {
@@ -528,7 +529,7 @@ mod tests {
     fn batch_from_an_unknown_member_is_an_error() {
         let mut r = ChaCha20Rng::seed_from_u64(23);
         let (key, shares) = deal(4, 3, &mut r).unwrap();
-        let l = Label::new(key.id(), 0, 3, b"s").unwrap();
+        let l = Label::new(key.id(), KeyEpoch(0), Namespace(3), b"s").unwrap();
         let ct = crate::encrypt(key.encryption_key(), &l, b"m", crate::Padding::None, &mut r);
         let cts = vec![verify(&key, ct.unwrap()).unwrap()];
         let mut bytes = shares[0].decryption_shares([1; 32], &cts).to_bytes();
@@ -551,7 +552,7 @@ mod tests {
     fn duplicate_foreign_and_short_batches() {
         let mut r = ChaCha20Rng::seed_from_u64(22);
         let (key, shares) = deal(4, 2, &mut r).unwrap();
-        let l = Label::new(key.id(), 0, 3, b"s").unwrap();
+        let l = Label::new(key.id(), KeyEpoch(0), Namespace(3), b"s").unwrap();
         let ct = verify(
             &key,
             crate::encrypt(key.encryption_key(), &l, b"m", crate::Padding::None, &mut r).unwrap(),

@@ -5,17 +5,15 @@
 
 use crate::encoding::{serde_via_bytes, Reader};
 use crate::error::DecodeError;
+use crate::{KeyEpoch, Namespace};
 
 /// Longest sender / admission tag (an address, a public key, or an RLN nullifier fits).
 pub const MAX_SENDER_LEN: usize = 64;
 
-/// A rollup namespace: u64, as in Espresso (see SPEC.md §Namespaces for the reasoning).
-pub type Namespace = u64;
-
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Label {
     key_id: [u8; 32],
-    key_epoch: u64,
+    key_epoch: KeyEpoch,
     namespace: Namespace,
     sender: Vec<u8>,
 }
@@ -24,7 +22,7 @@ impl Label {
     /// Builds a label; `None` if the sender tag is longer than [`MAX_SENDER_LEN`].
     pub fn new(
         key_id: [u8; 32],
-        key_epoch: u64,
+        key_epoch: KeyEpoch,
         namespace: Namespace,
         sender: &[u8],
     ) -> Option<Self> {
@@ -39,7 +37,7 @@ impl Label {
     pub fn key_id(&self) -> &[u8; 32] {
         &self.key_id
     }
-    pub fn key_epoch(&self) -> u64 {
+    pub fn key_epoch(&self) -> KeyEpoch {
         self.key_epoch
     }
     pub fn namespace(&self) -> Namespace {
@@ -66,8 +64,8 @@ impl Label {
 
     pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let key_id = r.array("label.key_id")?;
-        let key_epoch = r.u64("label.key_epoch")?;
-        let namespace = r.u64("label.namespace")?;
+        let key_epoch = KeyEpoch(r.u64("label.key_epoch")?);
+        let namespace = Namespace(r.u64("label.namespace")?);
         let len = r.u8("label.sender_len")? as usize;
         if len > MAX_SENDER_LEN {
             return Err(DecodeError::Length {
@@ -102,9 +100,15 @@ mod tests {
 
     #[test]
     fn roundtrip_and_caps() {
-        let l = Label::new([7; 32], 3, 42, b"alice").unwrap();
+        let l = Label::new([7; 32], KeyEpoch(3), Namespace(42), b"alice").unwrap();
         assert_eq!(Label::from_bytes(&l.to_bytes()).unwrap(), l);
-        assert!(Label::new([0; 32], 0, 0, &[0u8; MAX_SENDER_LEN + 1]).is_none());
+        assert!(Label::new(
+            [0; 32],
+            KeyEpoch(0),
+            Namespace(0),
+            &[0u8; MAX_SENDER_LEN + 1]
+        )
+        .is_none());
         let mut b = l.to_bytes();
         b[48] = 200; // sender length over the cap
         assert!(matches!(

@@ -4,7 +4,8 @@
 //!
 //! - [`key`]: committee keys (encryption key `Δ·x·G1`, public polynomial in G2), key shares,
 //!   trusted dealer for tests and dev.
-//! - [`label`]: what a ciphertext is bound to (key, epoch, namespace, sender).
+//! - [`label`]: what a ciphertext is bound to (key, epoch, namespace, sender), with the
+//!   [`Namespace`] and [`KeyEpoch`] newtypes.
 //! - [`ciphertext`]: labelled CCA2 encryption (signed-ElGamal KEM + ChaCha20-Poly1305), the
 //!   public validity check, single and batched.
 //! - [`share`]: a member's decryption shares for a committed batch.
@@ -25,6 +26,7 @@ mod ffi;
 mod group;
 pub mod key;
 pub mod label;
+mod newtype;
 mod scalar;
 pub mod share;
 
@@ -40,7 +42,14 @@ pub use error::{DecodeError, EncryptError, KeyError, PointError, ValidityError};
 pub use key::{
     deal, partial_g1_matches, threshold_range, CommitteeKey, EncryptionKey, KeyShare, MAX_MEMBERS,
 };
-pub use label::{Label, Namespace, MAX_SENDER_LEN};
+pub use label::{Label, MAX_SENDER_LEN};
+pub use newtype::{KeyEpoch, Namespace};
+
+/// What [`u64_newtype!`] expands to refers to; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use serde;
+}
 pub use share::ShareBatch;
 
 /// Hooks for this crate's benchmarks; not part of the API.

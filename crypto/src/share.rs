@@ -149,6 +149,7 @@ mod tests {
     use crate::ciphertext::verify;
     use crate::key::deal;
     use crate::label::Label;
+    use crate::{KeyEpoch, Namespace};
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
 
@@ -158,7 +159,7 @@ mod tests {
     fn shares_are_the_secret_times_each_point() {
         let mut r = ChaCha20Rng::seed_from_u64(31);
         let (key, shares) = deal(4, 3, &mut r).unwrap();
-        let l = Label::new(key.id(), 0, 1, b"s").unwrap();
+        let l = Label::new(key.id(), KeyEpoch(0), Namespace(1), b"s").unwrap();
         let cts: Vec<VerifiedCiphertext> = (0..140)
             .map(|i| {
                 let m = [i as u8; 3];

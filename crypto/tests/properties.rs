@@ -19,7 +19,7 @@ fn committee() -> impl Strategy<Value = (usize, usize)> {
 }
 
 fn label(key: &CommitteeKey, ns: u64) -> Label {
-    Label::new(key.id(), 1, ns, b"wallet-7").unwrap()
+    Label::new(key.id(), KeyEpoch(1), Namespace(ns), b"wallet-7").unwrap()
 }
 
 fn encrypt_many(
@@ -181,7 +181,7 @@ fn label_mismatch_is_rejected() {
     let mut r = rng(11);
     let (key, _) = deal(4, 3, &mut r).unwrap();
     let (other_key, _) = deal(4, 3, &mut r).unwrap();
-    let original = Label::new(key.id(), 1, 7, b"alice").unwrap();
+    let original = Label::new(key.id(), KeyEpoch(1), Namespace(7), b"alice").unwrap();
     let ct = encrypt(
         key.encryption_key(),
         &original,
@@ -193,10 +193,10 @@ fn label_mismatch_is_rejected() {
     let bytes = ct.to_bytes();
     let label_len = original.to_bytes().len();
     for copy in [
-        Label::new(key.id(), 1, 7, b"mallory").unwrap(),
-        Label::new(key.id(), 1, 8, b"alice").unwrap(),
-        Label::new(key.id(), 2, 7, b"alice").unwrap(),
-        Label::new(other_key.id(), 1, 7, b"alice").unwrap(),
+        Label::new(key.id(), KeyEpoch(1), Namespace(7), b"mallory").unwrap(),
+        Label::new(key.id(), KeyEpoch(1), Namespace(8), b"alice").unwrap(),
+        Label::new(key.id(), KeyEpoch(2), Namespace(7), b"alice").unwrap(),
+        Label::new(other_key.id(), KeyEpoch(1), Namespace(7), b"alice").unwrap(),
     ] {
         let mut moved = vec![bytes[0]];
         moved.extend_from_slice(&copy.to_bytes());
@@ -205,7 +205,7 @@ fn label_mismatch_is_rejected() {
         assert!(verify(&key, moved).is_err(), "copy under {copy:?} accepted");
     }
     // a wallet cannot encrypt under a label for another key
-    let foreign = Label::new(other_key.id(), 1, 7, b"alice").unwrap();
+    let foreign = Label::new(other_key.id(), KeyEpoch(1), Namespace(7), b"alice").unwrap();
     assert_eq!(
         encrypt(key.encryption_key(), &foreign, b"x", Padding::None, &mut r).unwrap_err(),
         EncryptError::WrongKey

@@ -9,8 +9,8 @@
 //! dealt with a seeded RNG.
 
 use curtain_crypto::{
-    combine, deal, encrypt, open, verify, verify_openings, CommitteeKey, Decryption, KeyShare,
-    Label, Padding, ShareBatch,
+    combine, deal, encrypt, open, verify, verify_openings, CommitteeKey, Decryption, KeyEpoch,
+    KeyShare, Label, Namespace, Padding, ShareBatch,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -168,7 +168,13 @@ fn build(key: &CommitteeKey, shares: &[KeyShare], inputs: &[Input]) -> Vectors {
     let cases = inputs
         .iter()
         .map(|i| {
-            let label = Label::new(key.id(), i.key_epoch, i.namespace, &i.sender).expect("label");
+            let label = Label::new(
+                key.id(),
+                KeyEpoch(i.key_epoch),
+                Namespace(i.namespace),
+                &i.sender,
+            )
+            .expect("label");
             let ct = encrypt(
                 key.encryption_key(),
                 &label,

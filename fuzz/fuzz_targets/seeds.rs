@@ -15,7 +15,7 @@ use curtain::secrets::sealed::{seal, KdfParams, Passphrase};
 use curtain::ledger::block::{Block, NamespaceBatch};
 use curtain::ledger::envelope::{admissions_digest, Envelope, RlnProof};
 use curtain::ledger::release::{ReleasedBatch, ReleasedEntry, ReleasedNamespace};
-use curtain::ledger::Digest;
+use curtain::ledger::{Digest, Height, KeyEpoch, Namespace};
 use curtain::node::core::chain::ChainBlock;
 use curtain::node::core::member::ShareMessage;
 use curtain::protocol::quic::{frame, Request};
@@ -51,7 +51,7 @@ fn write_all() {
     // crypto: a committee key, ciphertexts, shares
     let (key, shares) = deal(4, 3, &mut rng).unwrap();
     let ct = |ns: u64, sender: &[u8], msg: &[u8], rng: &mut ChaCha20Rng| {
-        let label = Label::new(key.id(), 0, ns, sender).unwrap();
+        let label = Label::new(key.id(), KeyEpoch(0), Namespace(ns), sender).unwrap();
         encrypt(key.encryption_key(), &label, msg, Padding::None, rng).unwrap()
     };
     let cts = [
@@ -114,10 +114,10 @@ fn write_all() {
         out
     };
     let open2 = &envs[..2];
-    let b1 = Block::new(Digest([3; 32]), 5, by_ns(open2));
+    let b1 = Block::new(Digest([3; 32]), Height(5), by_ns(open2));
     let b2 = Block::with_admissions(
         b1.digest(),
-        6,
+        Height(6),
         by_ns(&envs),
         admissions_digest(envs.iter().map(|e| e.rln().map(|p| &**p))),
     );
@@ -139,20 +139,20 @@ fn write_all() {
         outcome,
     };
     let rb = ReleasedBatch {
-        height: 6,
+        height: Height(6),
         parent: b1.digest(),
         block: b2.digest(),
         certificate: vec![1, 2, 3],
         namespaces: vec![
             ReleasedNamespace {
-                namespace: 1,
+                namespace: Namespace(1),
                 entries: vec![
                     entry(&envs[0], Decryption::Plaintext(vec![])),
                     entry(&envs[1], Decryption::Plaintext(b"hello".to_vec())),
                 ],
             },
             ReleasedNamespace {
-                namespace: 7,
+                namespace: Namespace(7),
                 entries: vec![entry(
                     &envs[2],
                     Decryption::Undecryptable(Undecryptable::AeadFailure),
@@ -202,10 +202,10 @@ fn write_all() {
     let reqs = [
         Request::Submit(envs[1].to_bytes()),
         Request::Subscribe {
-            namespace: 7,
-            from: 3,
+            namespace: Namespace(7),
+            from: Height(3),
         },
-        Request::Release { height: 6 },
+        Request::Release { height: Height(6) },
         Request::Committee,
     ];
     let mut stream = Vec::new();

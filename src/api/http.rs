@@ -260,6 +260,7 @@ async fn transaction(State(api): State<Api>, PathParam(id): PathParam<String>) -
 }
 
 async fn release(State(api): State<Api>, PathParam(height): PathParam<u64>) -> Response {
+    let height = Height(height);
     match api.releases.get(height) {
         Some(b) => (
             [(header::CONTENT_TYPE, "application/octet-stream")],
@@ -267,7 +268,7 @@ async fn release(State(api): State<Api>, PathParam(height): PathParam<u64>) -> R
         )
             .into_response(),
         // heights start at 1: 0 never existed
-        None if height >= 1 && height < api.releases.first_height() => *pruned(),
+        None if height >= Height(1) && height < api.releases.first_height() => *pruned(),
         None => error(StatusCode::NOT_FOUND, "not_found", "not released yet"),
     }
 }
@@ -280,8 +281,8 @@ struct Page {
 
 impl Page {
     /// The first height asked for (default 1), if this node still holds it.
-    fn start(&self, releases: &ReleaseIndex) -> Result<u64, Refusal> {
-        let from = self.from.unwrap_or(1).max(1);
+    fn start(&self, releases: &ReleaseIndex) -> Result<Height, Refusal> {
+        let from = Height(self.from.unwrap_or(1).max(1));
         if from < releases.first_height() {
             return Err(pruned());
         }
@@ -317,7 +318,7 @@ async fn batches(
         (Ok(from), Ok(limit)) => (from, limit),
         (Err(r), _) | (_, Err(r)) => return *r,
     };
-    Json(api.releases.page(ns, from, limit)).into_response()
+    Json(api.releases.page(Namespace(ns), from, limit)).into_response()
 }
 
 /// Server-sent events: one `batch` event per released height holding `ns` entries, from
@@ -339,6 +340,7 @@ async fn stream(
         return errors::overloaded("stream");
     };
     let index = api.releases.clone();
+    let ns = Namespace(ns);
     let events = futures::stream::unfold((from, permit), move |(next, permit)| {
         let index = index.clone();
         async move {

@@ -2,7 +2,7 @@
 //! entries), indexed by ciphertext id, with a wake-up for streams waiting on the next height.
 
 use crate::ledger::release::ReleasedBatch;
-use crate::ledger::CtId;
+use crate::ledger::{CtId, Height, Namespace};
 use crate::protocol::json::{self, BatchJson, EntryJson, Outcome, PageJson, TxStatus};
 use curtain_crypto::Decryption;
 use std::collections::{BTreeMap, HashMap};
@@ -21,12 +21,12 @@ pub struct ReleaseIndex {
 }
 
 struct Inner {
-    batches: BTreeMap<u64, Arc<ReleasedBatch>>,
+    batches: BTreeMap<Height, Arc<ReleasedBatch>>,
     /// id → (height, namespace index in the batch, entry index)
-    ids: HashMap<CtId, (u64, usize, usize)>,
+    ids: HashMap<CtId, (Height, usize, usize)>,
     entries: usize,
     /// The next height to be released.
-    next_height: u64,
+    next_height: Height,
 }
 
 impl Default for ReleaseIndex {
@@ -36,7 +36,7 @@ impl Default for ReleaseIndex {
                 batches: BTreeMap::new(),
                 ids: HashMap::new(),
                 entries: 0,
-                next_height: 1,
+                next_height: Height(1),
             }),
             next: tokio::sync::Notify::new(),
         }
@@ -59,7 +59,7 @@ pub(super) fn outcome(d: &Decryption) -> Outcome {
 }
 
 /// `b` seen from namespace `ns`; `None` if it holds no entry of `ns`.
-pub(super) fn batch_json(b: &ReleasedBatch, ns: u64) -> Option<BatchJson> {
+pub(super) fn batch_json(b: &ReleasedBatch, ns: Namespace) -> Option<BatchJson> {
     let n = b.namespaces.iter().find(|n| n.namespace == ns)?;
     Some(BatchJson {
         height: b.height,
@@ -107,12 +107,12 @@ impl ReleaseIndex {
         self.next.notify_waiters();
     }
 
-    pub fn get(&self, height: u64) -> Option<Arc<ReleasedBatch>> {
+    pub fn get(&self, height: Height) -> Option<Arc<ReleasedBatch>> {
         self.lock().batches.get(&height).cloned()
     }
 
     /// The oldest height still served.
-    pub fn first_height(&self) -> u64 {
+    pub fn first_height(&self) -> Height {
         let inner = self.lock();
         inner
             .batches
@@ -134,13 +134,13 @@ impl ReleaseIndex {
     }
 
     /// Up to `limit` batches with entries of `ns`, from height `from`.
-    pub fn page(&self, ns: u64, from: u64, limit: usize) -> PageJson {
+    pub fn page(&self, ns: Namespace, from: Height, limit: usize) -> PageJson {
         let mut held = Vec::new();
-        let mut next = from.max(1);
+        let mut next = from.max(Height(1));
         {
             let inner = self.lock();
             for (h, b) in inner.batches.range(next..).take(MAX_SCAN) {
-                next = h + 1;
+                next = *h + 1;
                 if b.namespaces.iter().any(|n| n.namespace == ns) {
                     held.push(b.clone());
                     if held.len() == limit {
@@ -157,7 +157,7 @@ impl ReleaseIndex {
     }
 
     /// Resolves once a height at or above `height` is released.
-    pub async fn wait_beyond(&self, height: u64) {
+    pub async fn wait_beyond(&self, height: Height) {
         loop {
             let notified = self.next.notified();
             if self.lock().next_height > height {

@@ -22,6 +22,7 @@ use http::ROUTES;
 
 use crate::ledger::envelope::Envelope;
 use crate::ledger::release::ReleasedBatch;
+use crate::ledger::{Height, Namespace};
 use crate::node::core::mempool::Source;
 use crate::node::NodeHandle;
 use crate::protocol::json::{self, CommitteeInfos};
@@ -208,6 +209,7 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::KeyEpoch;
     use crate::node::core::mempool::Reject;
     use crate::node::core::rln::RlnReject;
 
@@ -219,9 +221,13 @@ mod tests {
         let cases = [
             (Reject::RateLimited, 429, "rate_limited"),
             (Reject::Full, 503, "overloaded"),
-            (Reject::UnknownNamespace(3), 400, "unknown_namespace"),
-            (Reject::UnknownEpoch(7), 400, "wrong_key_epoch"),
-            (Reject::EpochEnded(0), 400, "wrong_key_epoch"),
+            (
+                Reject::UnknownNamespace(Namespace(3)),
+                400,
+                "unknown_namespace",
+            ),
+            (Reject::UnknownEpoch(KeyEpoch(7)), 400, "wrong_key_epoch"),
+            (Reject::EpochEnded(KeyEpoch(0)), 400, "wrong_key_epoch"),
             (Reject::WrongKey, 400, "wrong_key"),
             (Reject::Duplicate, 409, "duplicate"),
             (Reject::AlreadyOrdered, 409, "already_ordered"),

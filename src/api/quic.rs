@@ -11,6 +11,7 @@ use super::budget::{Budget, Permit};
 use super::index::ReleaseIndex;
 use super::rejection;
 use crate::ledger::envelope::Envelope;
+use crate::ledger::{Height, Namespace};
 use crate::node::core::mempool::Source;
 use crate::node::settings::{write_secret, ConfigError};
 use crate::node::NodeHandle;
@@ -239,7 +240,9 @@ impl Server {
                 let out = match self.releases.get(height) {
                     Some(b) => answer(kind::RELEASE, &b.to_bytes()),
                     // heights start at 1: 0 never existed
-                    None if height >= 1 && height < self.releases.first_height() => pruned(),
+                    None if height >= Height(1) && height < self.releases.first_height() => {
+                        pruned()
+                    }
                     None => error("not_found", "not released yet"),
                 };
                 finish(send, out).await
@@ -283,8 +286,8 @@ impl Server {
 
     /// Follows `namespace` from `from` (as the HTTP stream does) until the client stops the
     /// stream or the connection ends.
-    async fn subscribe(&self, mut send: quinn::SendStream, namespace: u64, from: u64) {
-        let mut next = from.max(1);
+    async fn subscribe(&self, mut send: quinn::SendStream, namespace: Namespace, from: Height) {
+        let mut next = from.max(Height(1));
         if next < self.releases.first_height() {
             return finish(send, pruned()).await;
         }

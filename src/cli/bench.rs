@@ -2,6 +2,7 @@
 //! stage on this machine (trusted-dealer keys; no network, no consensus).
 
 use anyhow::{bail, ensure, Context};
+use curtain::ledger::{KeyEpoch, Namespace};
 use curtain_crypto::{
     combine, deal, decode_all, encrypt, verify_batch, verify_openings, Ciphertext, Decryption,
     EncodedCiphertext, Label, Padding, ShareBatch,
@@ -36,7 +37,8 @@ pub(super) fn crypto(a: CryptoArgs) -> anyhow::Result<()> {
     );
     let mut rng = rand::rng();
     let (key, shares) = deal(a.nodes, t, &mut rng).context("committee parameters")?;
-    let label = Label::new(key.id(), 0, 1, b"bench-wallet").context("label")?;
+    let label =
+        Label::new(key.id(), KeyEpoch(0), Namespace(1), b"bench-wallet").context("label")?;
     let msg = vec![0x5a; a.payload_bytes];
     let batch_id = [7u8; 32];
 

@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Context as _};
 use curtain::ledger::release::ReleasedBatch;
+use curtain::ledger::{Height, Namespace};
 use curtain::protocol::json::TxStatus;
 use curtain::sdk::{Client, CommitteeId};
 use curtain_crypto::Decryption;
@@ -38,8 +39,8 @@ pub(super) struct SubmitArgs {
     #[command(flatten)]
     nodes: Nodes,
     /// Rollup namespace.
-    #[arg(long, default_value_t = 0)]
-    namespace: u64,
+    #[arg(long, default_value_t = Namespace(0))]
+    namespace: Namespace,
     /// Sender / admission tag bound into the label.
     #[arg(long, default_value = "cli")]
     sender: String,
@@ -66,10 +67,10 @@ pub(super) struct WatchArgs {
     nodes: Nodes,
     /// Rollup namespace to follow.
     #[arg(long)]
-    namespace: u64,
+    namespace: Namespace,
     /// First height (default: 1).
-    #[arg(long, default_value_t = 1)]
-    from: u64,
+    #[arg(long, default_value_t = Height(1))]
+    from: Height,
     /// Stop after this many released batches of the namespace (default: follow forever).
     #[arg(long)]
     count: Option<usize>,
@@ -182,7 +183,7 @@ pub(super) fn watch(a: WatchArgs) -> anyhow::Result<()> {
 
 /// Prints one verified batch's entries of `namespace` (from the verified batch itself, not
 /// from the node's JSON).
-fn print_batch(batch: &ReleasedBatch, namespace: u64) -> std::io::Result<()> {
+fn print_batch(batch: &ReleasedBatch, namespace: Namespace) -> std::io::Result<()> {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     for ns in batch.namespaces.iter().filter(|n| n.namespace == namespace) {

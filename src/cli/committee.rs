@@ -13,6 +13,7 @@ use curtain::dkg::{
     keystore::{self, EpochShares, KdfParams, MemberSecrets, Passphrase},
     MemberShares, Outcome,
 };
+use curtain::ledger::Namespace;
 use curtain::node::settings::{
     new_identity, public_hex, AdmissionPolicy, ClientLimits, NamespacePolicy, NodeFile,
     Participant, RlnFile,
@@ -54,18 +55,18 @@ pub(super) struct NewArgs {
     /// Namespaces served with open admission, comma-separated (default: when no namespace
     /// option is given, every namespace is served, open).
     #[arg(long, value_delimiter = ',')]
-    pub namespaces: Vec<u64>,
+    pub namespaces: Vec<Namespace>,
     /// Namespaces that require an RLN membership proof, comma-separated (needs --rln-key).
     #[arg(long, value_delimiter = ',')]
-    pub anonymous: Vec<u64>,
+    pub anonymous: Vec<Namespace>,
     /// The RLN verifying key file (`curtain circuits setup`): its circuit digest goes into
     /// committee.json and every node.toml points at it.
     #[arg(long)]
     pub rln_key: Option<PathBuf>,
     /// The open namespace whose transactions are RLN registrations (added to the served
     /// namespaces).
-    #[arg(long, default_value_t = 0)]
-    pub registry_namespace: u64,
+    #[arg(long, default_value_t = Namespace(0))]
+    pub registry_namespace: Namespace,
     /// Blocks per RLN epoch.
     #[arg(long, default_value_t = 64)]
     pub rln_epoch_blocks: u64,

@@ -17,6 +17,7 @@ use curtain::dkg::{
     keystore::{self, EpochShares, KdfParams, MemberSecrets, Passphrase},
     Outcome, Pk, Previous, Progress, RoundConfig, Secrets, Timeouts,
 };
+use curtain::ledger::{Height, KeyEpoch};
 use curtain::node::settings::{
     dkg_outputs, ClientLimits, Committee, CommitteeFile, DkgRecord, EpochEntry, NodeFile,
     Participant,
@@ -127,9 +128,9 @@ pub(super) fn reshare(a: ReshareArgs) -> anyhow::Result<()> {
     }
     match file.activation_height {
         None => bail!("a reshare needs an activation height (--activate-at or activation_height)"),
-        Some(h) if h == 0 || h <= previous.activation_height.unwrap_or(0) => bail!(
+        Some(h) if h == 0 || Height(h) <= previous.activation_height.unwrap_or(Height(0)) => bail!(
             "the activation height must be above 0 and above the previous committee's ({})",
-            previous.activation_height.unwrap_or(0)
+            previous.activation_height.unwrap_or(Height(0))
         ),
         Some(_) => {}
     }
@@ -192,7 +193,7 @@ fn run(file: DkgFile, pass: &Passphrase, kind: &'static str) -> anyhow::Result<(
             let shares = match &secrets.shares {
                 Some(s) if c.identities.contains(&me) => {
                     ensure!(
-                        s.key_epoch == c.key_epoch,
+                        KeyEpoch(s.key_epoch) == c.key_epoch,
                         "keystore holds shares of key epoch {}, the committee is at {}",
                         s.key_epoch,
                         c.key_epoch
@@ -208,7 +209,7 @@ fn run(file: DkgFile, pass: &Passphrase, kind: &'static str) -> anyhow::Result<(
                     consensus: co,
                     encryption: eo,
                     key: c.encryption_key.clone(),
-                    key_epoch: c.key_epoch,
+                    key_epoch: c.key_epoch.get(),
                 }),
                 shares,
             )
@@ -372,7 +373,7 @@ fn write_outputs(
             .with_context(|| format!("{}", prev.display()))?;
         committee.namespaces = prev.namespaces;
         committee.rln = prev.rln;
-        committee.activation_height = file.activation_height;
+        committee.activation_height = file.activation_height.map(Height);
     }
     let committee_path = out.join("committee.json");
     std::fs::write(&committee_path, serde_json::to_string_pretty(&committee)?)?;
@@ -434,7 +435,7 @@ pub(super) fn committee_file(members: Vec<Participant>, kind: &str, o: &Outcome)
         participants: members,
         consensus_public: hex::encode(o.consensus.public().encode()),
         encryption_key: hex::encode(o.key.to_bytes()),
-        key_epoch: o.key_epoch,
+        key_epoch: KeyEpoch(o.key_epoch),
         activation_height: None,
         // every namespace, open; the dealer path and a reshare (which keeps the previous
         // committee's policies) set these

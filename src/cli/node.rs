@@ -18,6 +18,7 @@ use curtain::dkg::{
     MemberShares,
 };
 use curtain::ledger::block::BlockLimits;
+use curtain::ledger::{Height, KeyEpoch};
 use curtain::node::settings::ClientLimits;
 use curtain::node::{
     self as node, channel,
@@ -110,7 +111,7 @@ pub(super) fn node(a: NodeArgs) -> anyhow::Result<()> {
             (Some(_), None) => anyhow::bail!("key epoch {epoch}: this identity is not a member"),
             (Some(shares), Some(index)) => {
                 ensure!(
-                    shares.key_epoch == epoch,
+                    KeyEpoch(shares.key_epoch) == epoch,
                     "keystore is for key epoch {}, the committee file for {epoch}",
                     shares.key_epoch
                 );
@@ -134,7 +135,7 @@ pub(super) fn node(a: NodeArgs) -> anyhow::Result<()> {
             }
         };
         consensus.push(ConsensusEpoch {
-            epoch,
+            epoch: epoch.get(),
             members: committee.identities.clone(),
             scheme,
         });
@@ -232,7 +233,7 @@ pub(super) fn node(a: NodeArgs) -> anyhow::Result<()> {
             }
             let member = Member::new(
                 pool,
-                Collector::new(CollectorConfig::default(), keys, decryption, 1),
+                Collector::new(CollectorConfig::default(), keys, decryption, Height(1)),
                 BlockLimits::default(),
             );
             let (tx, rx) = mpsc::unbounded_channel();

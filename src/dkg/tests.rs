@@ -9,6 +9,7 @@ use super::ceremony::{
 };
 use super::msg::{Entry, Msg};
 use super::{Pk, Sk};
+use crate::ledger::{KeyEpoch, Namespace};
 use commonware_codec::{Decode as _, Encode as _};
 use commonware_cryptography::bls12381::dkg::feldman_desmedt::DealerPrivMsg;
 use commonware_cryptography::bls12381::primitives::group::{Scalar, Share};
@@ -253,7 +254,7 @@ fn decrypts(o: &Outcome, shares: &[KeyShare], epoch: u64, ct: Option<&curtain_cr
     let ct = match ct {
         Some(c) => c,
         None => {
-            let label = Label::new(key.id(), epoch, 1, b"alice").unwrap();
+            let label = Label::new(key.id(), KeyEpoch(epoch), Namespace(1), b"alice").unwrap();
             fresh = curtain_crypto::encrypt(
                 key.encryption_key(),
                 &label,
@@ -452,7 +453,7 @@ fn reshare(old_n: usize, new_n: usize, overlap: usize) {
         &all(old_n),
     );
     let mut rng = ChaCha20Rng::seed_from_u64(9);
-    let label = Label::new(o.key.id(), 0, 1, b"bob").unwrap();
+    let label = Label::new(o.key.id(), KeyEpoch(0), Namespace(1), b"bob").unwrap();
     let before = curtain_crypto::encrypt(
         o.key.encryption_key(),
         &label,

@@ -7,7 +7,7 @@
 
 use super::envelope::Verified;
 use super::rln::RlnReject;
-use super::{CtId, Digest};
+use super::{CtId, Digest, Height, KeyEpoch};
 use curtain_crypto::{encoding::Reader, DecodeError, Namespace};
 use sha2::{Digest as _, Sha256};
 use std::collections::HashSet;
@@ -50,7 +50,7 @@ pub struct NamespaceBatch {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Block {
     pub parent: Digest,
-    pub height: u64,
+    pub height: Height,
     pub batches: Vec<NamespaceBatch>,
     /// Digest of the anonymous entries' RLN proofs, so the block commits to them too.
     pub admissions: Option<[u8; 32]>,
@@ -60,18 +60,18 @@ pub struct Block {
 impl Block {
     /// Height 0, no parent, no ciphertexts: the root every chain starts from.
     pub fn genesis() -> Self {
-        Self::new(Digest::default(), 0, Vec::new())
+        Self::new(Digest::default(), Height(0), Vec::new())
     }
 
     /// Builds a block; callers pass canonical batches (see [`Block::check_shape`]).
-    pub fn new(parent: Digest, height: u64, batches: Vec<NamespaceBatch>) -> Self {
+    pub fn new(parent: Digest, height: Height, batches: Vec<NamespaceBatch>) -> Self {
         Self::with_admissions(parent, height, batches, None)
     }
 
     /// A block whose anonymous entries' proofs digest to `admissions`.
     pub fn with_admissions(
         parent: Digest,
-        height: u64,
+        height: Height,
         batches: Vec<NamespaceBatch>,
         admissions: Option<[u8; 32]>,
     ) -> Self {
@@ -143,12 +143,12 @@ impl Block {
             .into());
         }
         let parent = Digest(r.array("block parent")?);
-        let height = r.u64("block height")?;
+        let height = Height(r.u64("block height")?);
         let n_ns = r.len_u32("block namespaces", 0, limits.max_namespaces)?;
         let mut batches = Vec::with_capacity(n_ns);
         let mut total = 0usize;
         for _ in 0..n_ns {
-            let namespace = r.u64("block namespace")?;
+            let namespace = Namespace(r.u64("block namespace")?);
             let count = r.len_u32("block namespace ids", 1, limits.max_ciphertexts - total)?;
             total += count;
             let ids = (0..count)
@@ -275,17 +275,17 @@ pub enum BlockError {
     #[error("the block's bodies are not its listed ciphertexts")]
     BodiesMismatch,
     #[error("a body is for key epoch {0}, which is not open here")]
-    UnknownEpoch(u64),
+    UnknownEpoch(KeyEpoch),
     #[error(
         "a body is labelled for key epoch {epoch}, which a block at height {height} does not carry"
     )]
-    LabelEpoch { epoch: u64, height: u64 },
+    LabelEpoch { epoch: KeyEpoch, height: Height },
     #[error("ciphertext {} fails the validity check", hex::encode(.0))]
     InvalidCiphertext(CtId),
     #[error("anonymous entry {}: {}", hex::encode(.0), .1)]
     Rln(CtId, RlnReject),
     #[error("the members' registry here is not released up to height {0} yet")]
-    RegistryBehind(u64),
+    RegistryBehind(Height),
     #[error("the block's admissions digest does not match its bodies' proofs")]
     AdmissionsMismatch,
 }

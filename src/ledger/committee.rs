@@ -7,6 +7,7 @@
 //! [`CommitteeInfo`], both through [`committee_id`].
 
 use super::finality::FinalityVerifier;
+use super::KeyEpoch;
 use crate::protocol::json::CommitteeInfo;
 use curtain_crypto::CommitteeKey;
 use sha2::{Digest as _, Sha256};
@@ -19,7 +20,7 @@ pub const COMMITTEE_ID_VERSION: u8 = 1;
 /// The public part of a committee that its identity binds, as encoded bytes.
 #[derive(Clone, Copy, Debug)]
 pub struct CommitteeParts<'a> {
-    pub key_epoch: u64,
+    pub key_epoch: KeyEpoch,
     pub n: u32,
     pub t: u32,
     /// The encryption `CommitteeKey` encoding (SPEC.md §3).
@@ -160,7 +161,7 @@ mod tests {
 
     fn parts<'a>(key: &'a [u8], cp: &'a [u8], members: &'a [[u8; 32]]) -> CommitteeParts<'a> {
         CommitteeParts {
-            key_epoch: 3,
+            key_epoch: KeyEpoch(3),
             n: 2,
             t: 2,
             encryption_key: key,
@@ -194,7 +195,7 @@ mod tests {
         let swapped = [[2u8; 32], [1u8; 32]];
         let variants = [
             CommitteeParts {
-                key_epoch: 4,
+                key_epoch: KeyEpoch(4),
                 ..base
             },
             CommitteeParts { n: 3, ..base },

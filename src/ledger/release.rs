@@ -7,7 +7,7 @@
 
 use super::block::{Block, NamespaceBatch};
 use super::envelope::{admissions_digest, Envelope, RlnProof, MAX_ENVELOPE_LEN};
-use super::Digest;
+use super::{Digest, Height, KeyEpoch};
 use curtain_crypto::{
     encoding::Reader, open, verify_openings, Ciphertext, CommitteeKey, DecodeError, Decryption,
     EncodedCiphertext, Namespace, Opening, Undecryptable,
@@ -42,7 +42,7 @@ pub struct ReleasedNamespace {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReleasedBatch {
-    pub height: u64,
+    pub height: Height,
     pub parent: Digest,
     pub block: Digest,
     /// Finality proof: a consensus finalization certificate of `block` or of a descendant
@@ -84,8 +84,8 @@ impl ReleasedBatch {
     /// check is the observer's (`verify_openings`, 128-bit weights, SPEC §2.8).
     pub fn verify<R: CryptoRng + ?Sized>(
         &self,
-        key_for_epoch: impl Fn(u64) -> Option<std::sync::Arc<CommitteeKey>>,
-        certificate_ok: impl FnOnce(u64, &Digest, &[u8]) -> bool,
+        key_for_epoch: impl Fn(KeyEpoch) -> Option<std::sync::Arc<CommitteeKey>>,
+        certificate_ok: impl FnOnce(Height, &Digest, &[u8]) -> bool,
         rng: &mut R,
     ) -> Result<(), ReleaseError> {
         if self.rebuild_block().digest() != self.block {
@@ -94,7 +94,7 @@ impl ReleasedBatch {
         if !certificate_ok(self.height, &self.block, &self.certificate) {
             return Err(ReleaseError::BadCertificate);
         }
-        let mut by_epoch: BTreeMap<u64, (Vec<Ciphertext>, Vec<Opening>)> = BTreeMap::new();
+        let mut by_epoch: BTreeMap<KeyEpoch, (Vec<Ciphertext>, Vec<Opening>)> = BTreeMap::new();
         for ns in &self.namespaces {
             for e in &ns.entries {
                 if e.ciphertext.label().namespace() != ns.namespace {
@@ -170,7 +170,7 @@ impl ReleasedBatch {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(bytes);
         r.version("released batch", RELEASE_VERSION)?;
-        let height = r.u64("released height")?;
+        let height = Height(r.u64("released height")?);
         let parent = Digest(r.array("released parent")?);
         let block = Digest(r.array("released block")?);
         let cert_len = r.len_u32("released certificate", 0, MAX_CERTIFICATE_LEN)?;
@@ -179,7 +179,7 @@ impl ReleasedBatch {
         let mut namespaces = Vec::new();
         let mut total = 0;
         for _ in 0..n_ns {
-            let namespace = r.u64("released namespace")?;
+            let namespace = Namespace(r.u64("released namespace")?);
             let count = r.len_u32("released entries", 1, MAX_RELEASE_CIPHERTEXTS - total)?;
             total += count;
             let mut entries = Vec::new();
@@ -231,7 +231,7 @@ impl ReleasedBatch {
 /// persist actor writes each appended batch before publishing it.
 #[derive(Clone, Debug)]
 pub struct ReleaseLog {
-    next_height: u64,
+    next_height: Height,
     last_block: Digest,
 }
 
@@ -244,7 +244,7 @@ impl ReleaseLog {
         }
     }
 
-    pub fn next_height(&self) -> u64 {
+    pub fn next_height(&self) -> Height {
         self.next_height
     }
 
@@ -275,9 +275,9 @@ pub enum ReleaseError {
     #[error("outcome of {} differs from what its opening gives", hex::encode(.0))]
     WrongOutcome([u8; 32]),
     #[error("openings for key epoch {0} are not correct")]
-    BadOpenings(u64),
+    BadOpenings(KeyEpoch),
     #[error("key epoch {0} unknown")]
-    UnknownEpoch(u64),
+    UnknownEpoch(KeyEpoch),
     #[error("expected height {expected}, got {got}")]
-    OutOfOrder { expected: u64, got: u64 },
+    OutOfOrder { expected: Height, got: Height },
 }

@@ -7,7 +7,7 @@
 use super::envelope::{Envelope, RlnProof};
 use super::CtId;
 use curtain_circuits::{fr_to_be_bytes, recover_secret, signal_hash, Fr, MerkleTree, VerifyingKey};
-use curtain_crypto::{encoding::Reader, DecodeError, Namespace};
+use curtain_crypto::{encoding::Reader, DecodeError, KeyEpoch, Namespace};
 
 /// Registration transaction (plaintext in the registry namespace):
 /// `0x01 ‖ commitment(32) ‖ limit(4)`.
@@ -193,7 +193,7 @@ pub fn nullifier_of(identity: &curtain_circuits::Identity, epoch: u64, k: u32) -
 #[allow(clippy::too_many_arguments)]
 pub fn seal_anonymous<R: rand_core::CryptoRng + ?Sized>(
     key: &curtain_crypto::CommitteeKey,
-    key_epoch: u64,
+    key_epoch: KeyEpoch,
     namespace: Namespace,
     payload: &[u8],
     m: &Membership<'_>,

@@ -14,7 +14,8 @@ use super::handle::NodeHandle;
 use super::metrics::NodeMetrics;
 use super::timeouts::Timeouts;
 use crate::ledger::release::ReleasedBatch;
-use commonware_consensus::types::Height;
+use crate::ledger::KeyEpoch;
+use commonware_consensus::types::Height as CwHeight;
 use commonware_p2p::{Blocker, Provider as PeerProvider, Receiver, Sender};
 use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage, Supervisor};
 use commonware_utils::channel::mpsc;
@@ -57,7 +58,7 @@ impl EngineConfig {
                 members: participants,
                 scheme,
             }],
-            table: EpochTable::single(epoch),
+            table: EpochTable::single(KeyEpoch(epoch)),
             member,
             timeouts,
             partition,
@@ -65,7 +66,7 @@ impl EngineConfig {
     }
 
     /// Per key epoch, the peer number (position in `peers`) of each member index.
-    pub fn roster(&self) -> BTreeMap<u64, Vec<u32>> {
+    pub fn roster(&self) -> BTreeMap<KeyEpoch, Vec<u32>> {
         self.epochs
             .iter()
             .map(|e| {
@@ -74,7 +75,7 @@ impl EngineConfig {
                     .iter()
                     .filter_map(|pk| index_of(&self.peers, pk))
                     .collect();
-                (e.epoch, r)
+                (KeyEpoch(e.epoch), r)
             })
             .collect()
     }
@@ -172,8 +173,8 @@ where
     // that were not released yet are finalized again here, which recomputes its shares.
     let first = member.with(|m| m.next_release());
     let mut resumed = Vec::new();
-    for h in first..=ordering.processed {
-        if let Some(block) = ordering.marshal.get_block(Height::new(h)).await {
+    for h in first.get()..=ordering.processed {
+        if let Some(block) = ordering.marshal.get_block(CwHeight::new(h)).await {
             let proof = super::actors::reveal::finality_proof(&ordering.marshal, h).await;
             let now_ms = unix_ms(&context);
             let fx = member

@@ -7,7 +7,7 @@ use super::actors::SharedMember;
 use super::core::mempool::{Admission, Source};
 use super::core::rln::SlashingEvidence;
 use crate::ledger::envelope::Envelope;
-use crate::ledger::CtId;
+use crate::ledger::{CtId, Height, KeyEpoch};
 use crate::protocol::json::{CommitteeInfo, CommitteeInfos, RlnRegistry, TxStatus};
 
 /// A running member, for its client API.
@@ -38,7 +38,7 @@ impl NodeHandle {
         self.admit.submit(source, cts).await
     }
 
-    pub fn finalized_height(&self) -> u64 {
+    pub fn finalized_height(&self) -> Height {
         self.member.with(|m| m.finalized_height())
     }
 
@@ -59,7 +59,7 @@ impl NodeHandle {
     }
 
     /// The next height to be released here (released heights are below it).
-    pub fn next_release(&self) -> u64 {
+    pub fn next_release(&self) -> Height {
         self.member.with(|m| m.next_release())
     }
 
@@ -102,17 +102,17 @@ impl NodeHandle {
             let next = m.finalized_height() + 1;
             let hex = |r: &curtain_circuits::Fr| hex::encode(curtain_circuits::fr_to_be_bytes(r));
             Some(RlnRegistry {
-                released_height: st.registry().released(),
+                released_height: Height(st.registry().released()),
                 leaves: st.registry().tree().next_index(),
                 root: hex(&st.registry().root()),
                 accepted_roots: st
                     .registry()
-                    .roots_for_block(st.rules(), next)
+                    .roots_for_block(st.rules(), next.get())
                     .unwrap_or_default()
                     .iter()
                     .map(hex)
                     .collect(),
-                epoch: st.rules().epoch_of(next),
+                epoch: st.rules().epoch_of(next.get()),
                 next_height: next,
             })
         })
@@ -136,7 +136,7 @@ impl NodeHandle {
     }
 
     /// `(key epoch, member)` of every member caught sending wrong shares.
-    pub fn faulty_members(&self) -> Vec<(u64, u32)> {
+    pub fn faulty_members(&self) -> Vec<(KeyEpoch, u32)> {
         self.member.with(|m| m.faulty_members().copied().collect())
     }
 }

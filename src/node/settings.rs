@@ -8,6 +8,7 @@
 use super::consensus::{ConsensusScheme, PublicKey};
 use super::core::mempool::MempoolConfig;
 use super::core::rln::RlnSettings;
+use crate::ledger::Height;
 use crate::protocol::json::{CommitteeInfo, MemberInfo, RlnInfo};
 use bytes::Bytes;
 use commonware_codec::{Decode as _, DecodeExt as _, Encode as _};
@@ -19,7 +20,7 @@ use commonware_cryptography::bls12381::primitives::{
 use commonware_cryptography::{ed25519, Signer as _};
 use commonware_math::algebra::Random as _;
 use commonware_utils::ordered::Set;
-use curtain_crypto::{CommitteeKey, Namespace};
+use curtain_crypto::{CommitteeKey, KeyEpoch, Namespace};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -51,11 +52,11 @@ pub struct CommitteeFile {
     /// The encryption committee key (curtain encoding), hex.
     pub encryption_key: String,
     /// Key epoch of `encryption_key`.
-    pub key_epoch: u64,
+    pub key_epoch: KeyEpoch,
     /// The first height this committee orders (a reshared committee; SPEC.md §9.8); absent
     /// for the committee at genesis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub activation_height: Option<u64>,
+    pub activation_height: Option<Height>,
     /// The namespaces the committee serves, each with its admission policy; absent: every
     /// namespace, open. Committee-wide: gossip and block bodies are checked against it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,7 +100,7 @@ pub enum AdmissionPolicy {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NamespacePolicy {
-    pub id: u64,
+    pub id: Namespace,
     pub admission: AdmissionPolicy,
 }
 
@@ -110,7 +111,7 @@ pub struct RlnFile {
     /// Circuit digest of the verifying key (hex): a member refuses any other key.
     pub circuit_digest: String,
     /// The reserved (open) namespace whose released plaintexts are registrations.
-    pub registry_namespace: u64,
+    pub registry_namespace: Namespace,
     /// Blocks per RLN epoch: the epoch of a block at height h is `h / epoch_blocks`.
     pub epoch_blocks: u64,
     /// Roots accepted: the last `root_window` roots of the registry.
@@ -245,8 +246,8 @@ pub struct Committee {
     pub identities: Vec<PublicKey>,
     pub consensus_public: Sharing<MinSig>,
     pub encryption_key: CommitteeKey,
-    pub key_epoch: u64,
-    pub activation_height: Option<u64>,
+    pub key_epoch: KeyEpoch,
+    pub activation_height: Option<Height>,
     /// Served namespaces and their policies; `None` serves every namespace, open.
     pub namespaces: Option<BTreeMap<Namespace, AdmissionPolicy>>,
     pub rln: Option<RlnSettings>,
@@ -484,7 +485,10 @@ impl Committee {
 #[derive(Debug, thiserror::Error)]
 pub enum EpochChainError {
     #[error("key epoch {epoch}: {reason}")]
-    Mismatch { epoch: u64, reason: &'static str },
+    Mismatch {
+        epoch: KeyEpoch,
+        reason: &'static str,
+    },
     #[error(transparent)]
     Table(#[from] super::core::epochs::EpochError),
 }
@@ -514,7 +518,7 @@ pub fn epoch_table(
             ));
         }
         let activation = match (i, c.activation_height) {
-            (0, None) => 0,
+            (0, None) => Height(0),
             (0, Some(h)) => h,
             (_, None) => return Err(mismatch("a later key epoch needs activation_height")),
             (_, Some(h)) => h,
@@ -579,13 +583,16 @@ mod tests {
     use super::*;
 
     fn ns(id: u64, admission: AdmissionPolicy) -> NamespacePolicy {
-        NamespacePolicy { id, admission }
+        NamespacePolicy {
+            id: Namespace(id),
+            admission,
+        }
     }
 
     fn rln(registry: u64) -> RlnFile {
         RlnFile {
             circuit_digest: hex::encode([7u8; 32]),
-            registry_namespace: registry,
+            registry_namespace: Namespace(registry),
             epoch_blocks: 10,
             root_window: 4,
             root_lag: 2,
@@ -606,7 +613,7 @@ mod tests {
         let list = [ns(0, Open), ns(5, Anonymous)];
         let (_, r) = check_policies(Some(&list), Some(&rln(0))).unwrap();
         let r = r.unwrap();
-        assert_eq!(r.anonymous, BTreeSet::from([5]));
+        assert_eq!(r.anonymous, BTreeSet::from([Namespace(5)]));
         assert_eq!((r.root_window, r.circuit_digest), (4, [7u8; 32]));
         // refusals
         let cases: Vec<(Vec<NamespacePolicy>, Option<RlnFile>)> = vec![

@@ -1,6 +1,7 @@
 //! The JSON shapes of the client API, shared by the server (`api`) and the wallet SDK
 //! (`sdk`); nothing here depends on the node.
 
+use crate::ledger::{Height, KeyEpoch, Namespace};
 use serde::{Deserialize, Serialize};
 
 /// Largest request body (HTTP, and a QUIC request frame's envelope): one envelope, base64 in
@@ -17,7 +18,7 @@ pub struct CommitteeInfo {
     /// The committee identity (SPEC.md §7.4), hex: what a wallet or verifier pins. Clients
     /// recompute it from the other fields and refuse an answer where it differs.
     pub committee_id: String,
-    pub key_epoch: u64,
+    pub key_epoch: KeyEpoch,
     pub n: usize,
     /// Decryption threshold.
     pub t: usize,
@@ -26,7 +27,7 @@ pub struct CommitteeInfo {
     /// Members in index order.
     pub members: Vec<MemberInfo>,
     /// Namespaces served; `None` serves every u64.
-    pub namespaces: Option<Vec<u64>>,
+    pub namespaces: Option<Vec<Namespace>>,
     pub max_plaintext_bytes: usize,
     pub max_sender_bytes: usize,
     /// Per client address: sustained submissions per second and burst.
@@ -34,7 +35,7 @@ pub struct CommitteeInfo {
     pub client_burst: u64,
     /// Namespaces that require an RLN membership proof (SPEC.md §8.11).
     #[serde(default)]
-    pub anonymous_namespaces: Vec<u64>,
+    pub anonymous_namespaces: Vec<Namespace>,
     /// RLN parameters, when any namespace is anonymous.
     #[serde(default)]
     pub rln: Option<RlnInfo>,
@@ -43,7 +44,7 @@ pub struct CommitteeInfo {
 /// A member's committee information per key epoch (every epoch its node.toml lists; never
 /// empty): `GET /v1/committee` serves the one active at the next height.
 #[derive(Clone, Debug)]
-pub struct CommitteeInfos(std::collections::BTreeMap<u64, CommitteeInfo>);
+pub struct CommitteeInfos(std::collections::BTreeMap<KeyEpoch, CommitteeInfo>);
 
 impl CommitteeInfos {
     pub fn new(first: CommitteeInfo) -> Self {
@@ -56,7 +57,7 @@ impl CommitteeInfos {
     }
 
     /// The committee of the newest epoch not after `epoch` (the oldest one if none is).
-    pub fn at(&self, epoch: u64) -> &CommitteeInfo {
+    pub fn at(&self, epoch: KeyEpoch) -> &CommitteeInfo {
         self.0
             .range(..=epoch)
             .next_back()
@@ -77,7 +78,7 @@ pub struct RlnInfo {
     /// Circuit digest (hex) of the verifying key the committee pins.
     pub circuit_digest: String,
     /// The open namespace whose released plaintexts are registrations.
-    pub registry_namespace: u64,
+    pub registry_namespace: Namespace,
     /// Blocks per RLN epoch (epoch = height / epoch_blocks).
     pub epoch_blocks: u64,
     pub root_window: u32,
@@ -88,7 +89,7 @@ pub struct RlnInfo {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RlnRegistry {
     /// Last height whose registry transactions are applied.
-    pub released_height: u64,
+    pub released_height: Height,
     /// Leaves (registered members, removed ones included) in the tree.
     pub leaves: u64,
     /// Current root (hex, 32 bytes big-endian).
@@ -97,7 +98,7 @@ pub struct RlnRegistry {
     pub accepted_roots: Vec<String>,
     /// The RLN epoch of `next_height`.
     pub epoch: u64,
-    pub next_height: u64,
+    pub next_height: Height,
 }
 
 /// `GET /v1/rln/leaves`: every leaf in index order (hex; zero for a removed member).
@@ -177,9 +178,9 @@ pub struct Receipt {
 /// `GET /v1/status`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeStatus {
-    pub finalized_height: u64,
+    pub finalized_height: Height,
     /// The next height to be released (everything below is released here).
-    pub next_release: u64,
+    pub next_release: Height,
     /// Members this node holds fault evidence against (by index).
     pub faulty_members: Vec<u32>,
     /// The member's descriptor limit and client connection budgets (SPEC.md §7.3).
@@ -207,13 +208,13 @@ pub struct Resources {
 pub enum TxStatus {
     Pending,
     Ordered {
-        height: u64,
-        namespace: u64,
+        height: Height,
+        namespace: Namespace,
         position: u32,
     },
     Released {
-        height: u64,
-        namespace: u64,
+        height: Height,
+        namespace: Namespace,
         position: u32,
         outcome: Outcome,
     },
@@ -233,8 +234,8 @@ pub enum Outcome {
 /// One released height, seen from one namespace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchJson {
-    pub height: u64,
-    pub namespace: u64,
+    pub height: Height,
+    pub namespace: Namespace,
     /// Block digest and parent digest, hex.
     pub block: String,
     pub parent: String,
@@ -258,7 +259,7 @@ pub struct EntryJson {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageJson {
     pub batches: Vec<BatchJson>,
-    pub next: u64,
+    pub next: Height,
 }
 
 pub fn base64_encode(bytes: &[u8]) -> String {
@@ -280,7 +281,7 @@ mod tests {
             key: String::new(),
             key_id: String::new(),
             committee_id: String::new(),
-            key_epoch,
+            key_epoch: KeyEpoch(key_epoch),
             n,
             t: n - (n - 1) / 3,
             consensus_public: String::new(),
@@ -300,12 +301,12 @@ mod tests {
         let mut infos = CommitteeInfos::new(info(2, 4));
         infos.add(info(3, 7));
         infos.add(info(5, 4));
-        assert_eq!(infos.at(2).n, 4);
-        assert_eq!(infos.at(3).n, 7);
-        assert_eq!(infos.at(4).key_epoch, 3);
-        assert_eq!(infos.at(9).key_epoch, 5);
+        assert_eq!(infos.at(KeyEpoch(2)).n, 4);
+        assert_eq!(infos.at(KeyEpoch(3)).n, 7);
+        assert_eq!(infos.at(KeyEpoch(4)).key_epoch, KeyEpoch(3));
+        assert_eq!(infos.at(KeyEpoch(9)).key_epoch, KeyEpoch(5));
         // before the first listed epoch: the first
-        assert_eq!(infos.at(0).key_epoch, 2);
-        assert_eq!(infos.newest().key_epoch, 5);
+        assert_eq!(infos.at(KeyEpoch(0)).key_epoch, KeyEpoch(2));
+        assert_eq!(infos.newest().key_epoch, KeyEpoch(5));
     }
 }

@@ -6,6 +6,7 @@
 //! answer body is `kind(1) ‖ payload`. Encodings are those of the HTTP API: envelopes as
 //! `application/octet-stream`, receipts, errors and batches as their JSON.
 
+use crate::ledger::{Height, Namespace};
 use crate::protocol::json::MAX_BODY;
 use sha2::{Digest as _, Sha256};
 use std::sync::Arc;
@@ -54,8 +55,8 @@ pub mod kind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
     Submit(Vec<u8>),
-    Subscribe { namespace: u64, from: u64 },
-    Release { height: u64 },
+    Subscribe { namespace: Namespace, from: Height },
+    Release { height: Height },
     Committee,
 }
 
@@ -125,10 +126,12 @@ impl Request {
         match (*op, args.len()) {
             (op::SUBMIT, _) => Ok(Self::Submit(args.to_vec())),
             (op::SUBSCRIBE, 16) => Ok(Self::Subscribe {
-                namespace: u64_at(0),
-                from: u64_at(8),
+                namespace: Namespace(u64_at(0)),
+                from: Height(u64_at(8)),
             }),
-            (op::RELEASE, 8) => Ok(Self::Release { height: u64_at(0) }),
+            (op::RELEASE, 8) => Ok(Self::Release {
+                height: Height(u64_at(0)),
+            }),
             (op::COMMITTEE, 0) => Ok(Self::Committee),
             (op::SUBSCRIBE | op::RELEASE | op::COMMITTEE, _) => {
                 Err(FrameError::Malformed("wrong argument length"))
@@ -304,10 +307,10 @@ mod tests {
         for r in [
             Request::Submit(vec![1, 2, 3]),
             Request::Subscribe {
-                namespace: 7,
-                from: 1 << 40,
+                namespace: Namespace(7),
+                from: Height(1 << 40),
             },
-            Request::Release { height: 9 },
+            Request::Release { height: Height(9) },
             Request::Committee,
         ] {
             assert_eq!(Request::from_bytes(&r.to_bytes()), Ok(r));

@@ -39,7 +39,7 @@ impl CommitteeId {
             participants: Vec<Participant>,
             consensus_public: String,
             encryption_key: String,
-            key_epoch: u64,
+            key_epoch: KeyEpoch,
         }
         let bad = |what: &str, e: &dyn std::fmt::Display| SdkError::Key(format!("{what}: {e}"));
         let f: File = serde_json::from_str(json).map_err(|e| bad("committee file", &e))?;
@@ -176,7 +176,7 @@ impl Groups {
 /// `asked` members) serves identically. `None` if no member serves a later epoch.
 pub(super) fn choose_successor(
     current: &CheckedCommittee,
-    current_epoch: u64,
+    current_epoch: KeyEpoch,
     answers: Vec<(String, Result<CommitteeInfo, SdkError>)>,
     asked: usize,
 ) -> Result<Option<(CommitteeInfo, CheckedCommittee)>, SdkError> {

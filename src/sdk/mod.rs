@@ -10,8 +10,9 @@
 use crate::ledger::committee::{committee_id, CheckedCommittee, CommitteeParts};
 use crate::ledger::finality::{FinalityVerifier, MAX_PROOF_DISTANCE};
 use crate::ledger::release::{ReleaseError, ReleasedBatch};
+use crate::ledger::Height;
 use crate::protocol::json::{CommitteeInfo, ErrorBody, NodeStatus, PageJson, Receipt, TxStatus};
-use curtain_crypto::{encrypt, Ciphertext, CommitteeKey, Label, Namespace, Padding};
+use curtain_crypto::{encrypt, Ciphertext, CommitteeKey, KeyEpoch, Label, Namespace, Padding};
 use rand_core::CryptoRng;
 use std::future::Future;
 use std::sync::Arc;
@@ -66,7 +67,7 @@ pub enum SdkError {
         accepted: Vec<usize>,
     },
     #[error("released batch at height {height} does not verify: {reason}")]
-    Unverified { height: u64, reason: String },
+    Unverified { height: Height, reason: String },
     /// Connecting with a pin: members answered, none with the pinned committee.
     #[error("no member served the pinned committee {pinned}: {answers}")]
     CommitteeMismatch { pinned: String, answers: String },
@@ -448,7 +449,7 @@ impl Client {
         &self,
         node: usize,
         namespace: Namespace,
-        from: u64,
+        from: Height,
         limit: usize,
     ) -> Result<PageJson, SdkError> {
         let base = self.node(node)?;
@@ -470,7 +471,7 @@ impl Client {
     }
 
     /// The released batch at `height`, as member `node` serves it (not yet verified).
-    pub async fn release(&self, node: usize, height: u64) -> Result<ReleasedBatch, SdkError> {
+    pub async fn release(&self, node: usize, height: Height) -> Result<ReleasedBatch, SdkError> {
         let url = format!("{}/v1/releases/{height}", self.node(node)?);
         let r = self.http.get(&url).send().await?;
         if !r.status().is_success() {
@@ -500,10 +501,10 @@ impl Client {
         fetch: F,
     ) -> Result<(), SdkError>
     where
-        F: FnMut(u64) -> Fut,
+        F: FnMut(Height) -> Fut,
         Fut: Future<Output = Result<ReleasedBatch, SdkError>>,
     {
-        let unverified = |height: u64, reason: &dyn std::fmt::Display| SdkError::Unverified {
+        let unverified = |height: Height, reason: &dyn std::fmt::Display| SdkError::Unverified {
             height,
             reason: reason.to_string(),
         };
@@ -547,7 +548,7 @@ async fn link_to_certified<F, Fut>(
     mut fetch: F,
 ) -> Result<(), SdkError>
 where
-    F: FnMut(u64) -> Fut,
+    F: FnMut(Height) -> Fut,
     Fut: Future<Output = Result<ReleasedBatch, SdkError>>,
 {
     let unverified = |reason: &dyn std::fmt::Display| SdkError::Unverified {
@@ -627,7 +628,7 @@ mod tests {
         let mut out: Vec<ReleasedBatch> = Vec::new();
         for height in 1..=k {
             let mut b = ReleasedBatch {
-                height,
+                height: Height(height),
                 parent: out.last().map_or(Digest([0; 32]), |p| p.block),
                 block: Digest([0; 32]),
                 certificate: Vec::new(),
@@ -644,8 +645,8 @@ mod tests {
     #[tokio::test]
     async fn a_proof_as_far_as_members_search_links_and_one_further_does_not() {
         let chain = empty_chain(MAX_PROOF_DISTANCE + 2);
-        let fetch = |h: u64| {
-            let b = chain[h as usize - 1].clone();
+        let fetch = |h: Height| {
+            let b = chain[h.get() as usize - 1].clone();
             async move { Ok::<_, SdkError>(b) }
         };
         for distance in [0, 100, MAX_PROOF_DISTANCE] {
@@ -657,13 +658,16 @@ mod tests {
         let too_far = chain[MAX_PROOF_DISTANCE as usize + 1].block;
         assert!(matches!(
             link_to_certified(&chain[0], too_far, fetch).await,
-            Err(SdkError::Unverified { height: 1, .. })
+            Err(SdkError::Unverified {
+                height: Height(1),
+                ..
+            })
         ));
         // a batch in between that does not link is refused
         let mut broken = chain.clone();
         broken[50].parent = Digest([9; 32]);
-        let fetch = |h: u64| {
-            let b = broken[h as usize - 1].clone();
+        let fetch = |h: Height| {
+            let b = broken[h.get() as usize - 1].clone();
             async move { Ok::<_, SdkError>(b) }
         };
         assert!(link_to_certified(&chain[0], chain[100].block, fetch)
@@ -723,7 +727,7 @@ mod tests {
         let http = http_client().unwrap();
         let url = format!("{base}/v1/status");
         let status: NodeStatus = get_json(&http, &url, 4096).await.unwrap();
-        assert_eq!(status.next_release, 4);
+        assert_eq!(status.next_release, Height(4));
         for _ in 0..2 {
             assert!(matches!(
                 get_json::<NodeStatus>(&http, &url, 4096).await,

@@ -6,6 +6,7 @@
 
 use super::SdkError;
 use crate::ledger::release::ReleasedBatch;
+use crate::ledger::{Height, Namespace};
 use crate::protocol::json::{BatchJson, CommitteeInfo, ErrorBody, Receipt};
 use crate::protocol::quic::{self, kind, PinnedCert, Request};
 use curtain_crypto::Ciphertext;
@@ -190,7 +191,7 @@ impl QuicClient {
     }
 
     /// The released batch at `height` as member `i` serves it (not yet verified).
-    pub async fn release(&self, i: usize, height: u64) -> Result<ReleasedBatch, SdkError> {
+    pub async fn release(&self, i: usize, height: Height) -> Result<ReleasedBatch, SdkError> {
         match self.call(i, &Request::Release { height }).await? {
             (kind::RELEASE, payload) => {
                 ReleasedBatch::from_bytes(&payload).map_err(|e| SdkError::Protocol(e.to_string()))
@@ -216,8 +217,8 @@ impl QuicClient {
     pub async fn subscribe(
         &self,
         i: usize,
-        namespace: u64,
-        from: u64,
+        namespace: Namespace,
+        from: Height,
     ) -> Result<Subscription, SdkError> {
         let (send, recv) = self
             .open(i, &Request::Subscribe { namespace, from })
@@ -225,7 +226,7 @@ impl QuicClient {
         Ok(Subscription {
             _send: send,
             recv,
-            next: from.max(1),
+            next: from.max(Height(1)),
         })
     }
 }
@@ -235,7 +236,7 @@ pub struct Subscription {
     // kept so the stream stays open
     _send: quinn::SendStream,
     recv: quinn::RecvStream,
-    next: u64,
+    next: Height,
 }
 
 impl Subscription {
@@ -264,7 +265,7 @@ impl Subscription {
     }
 
     /// The height to subscribe from to continue where this subscription stopped.
-    pub fn resume_from(&self) -> u64 {
+    pub fn resume_from(&self) -> Height {
         self.next
     }
 }

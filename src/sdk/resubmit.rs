@@ -23,6 +23,7 @@
 //! Resubmitting is safe because admission is idempotent by id: a member that already has
 //! it answers `duplicate` or `already_ordered`, which count as accepted.
 
+use crate::ledger::{Height, Namespace};
 use crate::protocol::json::TxStatus;
 use std::time::Duration;
 
@@ -53,8 +54,8 @@ impl Default for ResubmitPolicy {
 /// Where a ciphertext was ordered, and who took it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Included {
-    pub height: u64,
-    pub namespace: u64,
+    pub height: Height,
+    pub namespace: Namespace,
     pub position: u32,
     /// The member whose report said so (fetch and verify the release to be sure).
     pub reported_by: usize,
@@ -241,8 +242,8 @@ mod tests {
 
     fn ordered(height: u64) -> TxStatus {
         TxStatus::Ordered {
-            height,
-            namespace: 7,
+            height: Height(height),
+            namespace: Namespace(7),
             position: 3,
         }
     }
@@ -350,7 +351,10 @@ mod tests {
         assert!(at > POLICY.deadline + ms(300) && at <= POLICY.deadline + ms(1000));
         match end {
             Action::Done(i) => {
-                assert_eq!((i.height, i.namespace, i.position), (42, 7, 3));
+                assert_eq!(
+                    (i.height, i.namespace, i.position),
+                    (Height(42), Namespace(7), 3)
+                );
                 assert_eq!(i.accepted_by, vec![0, 1]);
                 assert!(i.reported_by > 1);
             }
@@ -375,7 +379,7 @@ mod tests {
         let (at, end) = log.end.unwrap();
         assert_eq!(at, ms(1500), "the first question after the ordering");
         assert!(
-            matches!(end, Action::Done(Included { height: 42, ref accepted_by, .. })
+            matches!(end, Action::Done(Included { height: Height(42), ref accepted_by, .. })
             if accepted_by == &[1])
         );
         // questions one poll apart, from one poll after the acceptance
@@ -385,8 +389,8 @@ mod tests {
         // a released report ends it as well
         let mut r = Resubmission::new(3, 0, Duration::ZERO, POLICY);
         let released = TxStatus::Released {
-            height: 9,
-            namespace: 1,
+            height: Height(9),
+            namespace: Namespace(1),
             position: 0,
             outcome: Outcome::Undecryptable {
                 reason: "aead_failure".into(),
@@ -396,8 +400,8 @@ mod tests {
         assert_eq!(
             r.next(ms(500)),
             Action::Done(Included {
-                height: 9,
-                namespace: 1,
+                height: Height(9),
+                namespace: Namespace(1),
                 position: 0,
                 reported_by: 1,
                 accepted_by: vec![0],
@@ -453,7 +457,7 @@ mod tests {
         // the liars that accepted it were never heard
         assert!(matches!(
             log.end,
-            Some((t, Action::Done(Included { height: 42, reported_by: 3, .. })))
+            Some((t, Action::Done(Included { height: Height(42), reported_by: 3, .. })))
                 if t == POLICY.deadline * 2 + ms(500)
         ));
 
@@ -578,7 +582,7 @@ mod tests {
         );
         assert_eq!(log.resubmitted, vec![(POLICY.deadline, 1)]);
         assert!(
-            matches!(log.end, Some((t, Action::Done(Included { height: 42, .. }))) if t == POLICY.deadline + ms(500))
+            matches!(log.end, Some((t, Action::Done(Included { height: Height(42), .. }))) if t == POLICY.deadline + ms(500))
         );
     }
 
@@ -610,12 +614,12 @@ mod tests {
                     match log.end.clone().unwrap() {
                         (_, Action::Done(i)) => {
                             assert_eq!(i.accepted_by, order[..tries], "{case}");
-                            if i.height == 666 {
+                            if i.height == Height(666) {
                                 assert_eq!(tries, n, "{case}");
                                 assert_eq!(members[i.reported_by], Member::Liar, "{case}");
                             } else {
                                 assert!(honest.is_some(), "{case}");
-                                assert_eq!(i.height, 42, "{case}");
+                                assert_eq!(i.height, Height(42), "{case}");
                             }
                         }
                         (t, Action::GiveUp) => {
@@ -629,7 +633,13 @@ mod tests {
                         assert!(
                             matches!(
                                 log.end,
-                                Some((_, Action::Done(Included { height: 42, .. })))
+                                Some((
+                                    _,
+                                    Action::Done(Included {
+                                        height: Height(42),
+                                        ..
+                                    })
+                                ))
                             ),
                             "{case}"
                         );

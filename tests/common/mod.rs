@@ -4,6 +4,7 @@
 // Each test binary includes this module and uses part of it.
 #![allow(dead_code)]
 
+use curtain::ledger::{KeyEpoch, Namespace};
 use curtain::node::settings::{Committee, NodeFile};
 use curtain_crypto::{encrypt, CommitteeKey, EncodedCiphertext, Label, Padding};
 use rand_core::CryptoRng;
@@ -19,7 +20,7 @@ pub(crate) fn tx<R: CryptoRng + ?Sized>(
     k: u64,
     rng: &mut R,
 ) -> EncodedCiphertext {
-    let label = Label::new(key.id(), 0, k % 3, b"wallet").unwrap();
+    let label = Label::new(key.id(), KeyEpoch(0), Namespace(k % 3), b"wallet").unwrap();
     seal(key, &label, format!("tx {k}").as_bytes(), rng)
 }
 

@@ -13,6 +13,7 @@ use commonware_p2p::simulated::SplitOrigin;
 use commonware_p2p::Recipients;
 use commonware_runtime::{Clock as _, IoBuf, Spawner as _, Supervisor as _};
 use curtain::ledger::envelope::Envelope;
+use curtain::ledger::Namespace;
 use curtain::node::core::inclusion::encode_list;
 use curtain::node::core::member::decode_gossip;
 use curtain::node::{channel, core::member::ShareMessage, ConsensusScheme};
@@ -66,7 +67,9 @@ impl Censor {
     fn admits(self, e: &Envelope) -> bool {
         let label = e.ciphertext().label();
         match self {
-            Censor::Namespace | Censor::SplitsLists => label.namespace() != CENSORED_NAMESPACE,
+            Censor::Namespace | Censor::SplitsLists => {
+                label.namespace() != Namespace(CENSORED_NAMESPACE)
+            }
             Censor::Sender => label.sender() != CENSORED_SENDER,
             Censor::OwnOnly => false,
             Censor::AcceptsAndDrops => true,
@@ -202,7 +205,11 @@ impl Committee {
                         if matches!(behaviour, Behaviour::Withholds) {
                             return None;
                         }
-                        let height = slot.lock().unwrap().as_ref().map(|h| h.finalized_height());
+                        let height = slot
+                            .lock()
+                            .unwrap()
+                            .as_ref()
+                            .map(|h| h.finalized_height().get());
                         wire.lock().unwrap().shares.push((i, b.batch_id(), height));
                     }
                     return Some(to.clone());

@@ -12,7 +12,7 @@ use commonware_cryptography::sha256;
 use commonware_parallel::Sequential;
 use curtain::ledger::finality::FinalityVerifier;
 use curtain::ledger::release::ReleasedBatch;
-use curtain::ledger::Digest;
+use curtain::ledger::{Digest, Height, KeyEpoch};
 use curtain::node::Timeouts;
 use curtain::node::{core::reveal::batch_id, ConsensusScheme};
 use curtain_crypto::Decryption;
@@ -61,7 +61,7 @@ fn logs_agree(run: &Run) -> &[ReleasedBatch] {
         }
         // heights consecutive from 1
         for (i, b) in log.iter().enumerate() {
-            assert_eq!(b.height, i as u64 + 1);
+            assert_eq!(b.height, Height(i as u64 + 1));
         }
     }
     longest
@@ -81,7 +81,7 @@ fn released_once_and_verified(run: &Run, longest: &[ReleasedBatch]) {
     for b in longest {
         let key = run.key.clone();
         b.verify(
-            |e| (e == 0).then(|| key.clone()),
+            |e| (e == KeyEpoch(0)).then(|| key.clone()),
             |_, digest, cert| certifies(run, longest, &position, &finality, digest, cert),
             &mut rng,
         )
@@ -133,7 +133,7 @@ fn certifies(
 fn shares_only_for_final_blocks(run: &Run, longest: &[ReleasedBatch]) {
     let final_batches: BTreeMap<[u8; 32], u64> = longest
         .iter()
-        .map(|b| (batch_id(&b.block, 0), b.height))
+        .map(|b| (batch_id(&b.block, KeyEpoch(0)), b.height.get()))
         .collect();
     assert!(!run.wire.shares.is_empty(), "shares were observed");
     for (member, id, finalized) in &run.wire.shares {
@@ -199,7 +199,10 @@ pub(crate) fn ordered_within_bound(run: &Run) -> Vec<(Duration, Duration)> {
     let longest = run.releases.iter().max_by_key(|r| r.len()).unwrap();
     let height: BTreeMap<[u8; 32], u64> = longest
         .iter()
-        .flat_map(|b| b.entries().map(move |e| (e.ciphertext.id(), b.height)))
+        .flat_map(|b| {
+            b.entries()
+                .map(move |e| (e.ciphertext.id(), b.height.get()))
+        })
         .collect();
     let bound = inclusion_bound(run.scenario.n);
     let mut delays = Vec::new();

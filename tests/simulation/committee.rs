@@ -17,6 +17,7 @@ use commonware_utils::channel::oneshot;
 use commonware_utils::{channel::mpsc, ordered::Set, N3f1, NZU32};
 use curtain::ledger::block::BlockLimits;
 use curtain::ledger::release::ReleasedBatch;
+use curtain::ledger::{Height, KeyEpoch};
 use curtain::node::{
     self as node, channel,
     core::member::Member,
@@ -302,12 +303,15 @@ impl Committee {
         .expect("signer");
         let key = &keys.key;
         let member = Member::new(
-            Mempool::new(MempoolConfig::default(), 0, key.clone()),
+            Mempool::new(MempoolConfig::default(), KeyEpoch(0), key.clone()),
             Collector::new(
                 CollectorConfig::default(),
-                BTreeMap::from([(0, key.clone())]),
-                BTreeMap::from([(0, KeyShare::from_bytes(&self.shares[i]).expect("share"))]),
-                1,
+                BTreeMap::from([(KeyEpoch(0), key.clone())]),
+                BTreeMap::from([(
+                    KeyEpoch(0),
+                    KeyShare::from_bytes(&self.shares[i]).expect("share"),
+                )]),
+                Height(1),
             ),
             BlockLimits::default(),
         )

@@ -14,6 +14,7 @@ use commonware_runtime::{
 };
 use commonware_utils::NZUsize;
 use curtain::ledger::release::ReleasedBatch;
+use curtain::ledger::{Height, KeyEpoch, Namespace};
 use curtain::node::core::inclusion::InclusionConfig;
 use curtain::node::core::mempool::{Reject, Source};
 use curtain::node::core::reveal::batch_id;
@@ -267,13 +268,13 @@ fn watch_heights(context: &deterministic::Context, sc: &Scenario, committee: &Co
                     .iter()
                     .filter_map(|s| s.lock().unwrap().as_ref().map(|h| h.finalized_height()))
                     .max()
-                    .unwrap_or(0);
-                if h > top {
+                    .unwrap_or(Height(0));
+                if h > Height(top) {
                     let mut wire = wire.lock().unwrap();
-                    for height in top + 1..=h {
+                    for height in top + 1..=h.get() {
                         wire.finalized_at.insert(height, now);
                     }
-                    top = h;
+                    top = h.get();
                 }
                 ctx.sleep(Duration::from_millis(10)).await;
             }
@@ -310,8 +311,8 @@ impl Wallet {
                             None
                         } else if let Some(&(height, namespace, position)) = released.get(&id) {
                             Some(TxStatus::Ordered {
-                                height,
-                                namespace,
+                                height: Height(height),
+                                namespace: Namespace(namespace),
                                 position,
                             })
                         } else {
@@ -451,8 +452,13 @@ async fn submit(
     for k in 0..sc.txs {
         let ct = if sc.censors.is_some() {
             let sender = format!("wallet{}", k % 2);
-            let label =
-                curtain_crypto::Label::new(key.id(), 0, k as u64 % 3, sender.as_bytes()).unwrap();
+            let label = curtain_crypto::Label::new(
+                key.id(),
+                KeyEpoch(0),
+                Namespace(k as u64 % 3),
+                sender.as_bytes(),
+            )
+            .unwrap();
             common::seal(key, &label, format!("tx {k}").as_bytes(), rng)
         } else {
             common::tx(key, k as u64, rng)
@@ -554,15 +560,18 @@ impl Observed {
             while let Ok(b) = stream.try_recv() {
                 if !b.namespaces.is_empty() {
                     let mut wire = wire.lock().unwrap();
-                    if !wire.released.iter().any(|(h, _)| *h == b.height) {
-                        wire.released.push((b.height, batch_id(&b.block, 0)));
+                    if !wire.released.iter().any(|(h, _)| *h == b.height.get()) {
+                        wire.released
+                            .push((b.height.get(), batch_id(&b.block, KeyEpoch(0))));
                     }
                 }
                 for ns in &b.namespaces {
                     for (pos, e) in ns.entries.iter().enumerate() {
                         self.seen[i].insert(e.ciphertext.id());
-                        self.positions
-                            .insert(e.ciphertext.id(), (b.height, ns.namespace, pos as u32));
+                        self.positions.insert(
+                            e.ciphertext.id(),
+                            (b.height.get(), ns.namespace.get(), pos as u32),
+                        );
                     }
                 }
                 self.releases[i].push(b);

@@ -1,5 +1,6 @@
 use super::*;
 use crate::key::deal;
+use crate::{KeyEpoch, Namespace};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
@@ -7,7 +8,7 @@ use rand_core::SeedableRng;
 fn encrypt_verify_roundtrip_and_batch_bisection() {
     let mut rng = ChaCha20Rng::seed_from_u64(3);
     let (key, _) = deal(4, 3, &mut rng).unwrap();
-    let label = Label::new(key.id(), 0, 9, b"bob").unwrap();
+    let label = Label::new(key.id(), KeyEpoch(0), Namespace(9), b"bob").unwrap();
     let mut cts: Vec<Ciphertext> = (0..9)
         .map(|i| {
             encrypt(
@@ -48,7 +49,7 @@ fn encrypt_verify_roundtrip_and_batch_bisection() {
 fn torsion_in_u_and_w_is_ignored() {
     let mut rng = ChaCha20Rng::seed_from_u64(5);
     let (key, _) = deal(4, 3, &mut rng).unwrap();
-    let label = Label::new(key.id(), 0, 1, b"t").unwrap();
+    let label = Label::new(key.id(), KeyEpoch(0), Namespace(1), b"t").unwrap();
     let t = group::torsion_point();
     assert!(!group::g1_in_subgroup(&t));
     // a sender that knows r and s can put torsion into w and still prove knowledge of r
@@ -134,7 +135,7 @@ fn torsion_in_u_and_w_is_ignored() {
 fn decode_all_agrees_with_decode_across_chunks() {
     let mut rng = ChaCha20Rng::seed_from_u64(6);
     let (key, _) = deal(4, 3, &mut rng).unwrap();
-    let label = Label::new(key.id(), 0, 1, b"d").unwrap();
+    let label = Label::new(key.id(), KeyEpoch(0), Namespace(1), b"d").unwrap();
     let pure_torsion = group::g1_serialize(&group::torsion_point());
     // 150 entries (three chunks), every seventh with a torsion-only u
     let encoded: Vec<EncodedCiphertext> = (0..150)
@@ -193,7 +194,7 @@ impl rand_core::TryCryptoRng for ZeroRng {}
 fn weak_seed_does_not_expose_the_randomness() {
     let mut rng = ChaCha20Rng::seed_from_u64(7);
     let (key, _) = deal(4, 3, &mut rng).unwrap();
-    let label = Label::new(key.id(), 0, 1, b"victim").unwrap();
+    let label = Label::new(key.id(), KeyEpoch(0), Namespace(1), b"victim").unwrap();
     let enc = |msg: &[u8]| {
         let ct = encrypt(
             key.encryption_key(),
@@ -230,7 +231,7 @@ fn weak_seed_does_not_expose_the_randomness() {
 fn padding_hides_length() {
     let mut rng = ChaCha20Rng::seed_from_u64(4);
     let (key, _) = deal(1, 1, &mut rng).unwrap();
-    let label = Label::new(key.id(), 0, 0, b"").unwrap();
+    let label = Label::new(key.id(), KeyEpoch(0), Namespace(0), b"").unwrap();
     let a = encrypt(
         key.encryption_key(),
         &label,

@@ -130,10 +130,10 @@ pub(super) fn devnet(a: DevnetArgs) -> anyhow::Result<()> {
             passphrase_file: Some(pass_file.clone()),
             insecure_fast_kdf: true,
             // the committee serves exactly the load's namespaces, open
-            namespaces: (0..a.namespaces).collect(),
+            namespaces: (0..a.namespaces).map(Namespace).collect(),
             anonymous: Vec::new(),
             rln_key: None,
-            registry_namespace: 0,
+            registry_namespace: Namespace(0),
             rln_epoch_blocks: 64,
             rln_root_window: 16,
             rln_root_lag: 8,
@@ -182,6 +182,7 @@ pub(super) fn devnet(a: DevnetArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+use curtain::ledger::{Height, Namespace};
 use std::os::unix::process::CommandExt as _;
 
 /// The ceremony: one `curtain dkg` process per member on loopback; every member writes
@@ -346,7 +347,7 @@ async fn run(
             || !client
                 .node_status(i)
                 .await
-                .is_ok_and(|s| s.next_release > WARM_HEIGHTS)
+                .is_ok_and(|s| s.next_release > Height(WARM_HEIGHTS))
         {
             if Instant::now() > deadline {
                 bail!(
@@ -422,7 +423,7 @@ async fn run(
         followers.push(tokio::spawn(async move {
             let mut from = 1;
             loop {
-                match client.batches(0, ns, from, 256).await {
+                match client.batches(0, Namespace(ns), Height(from), 256).await {
                     Ok(page) => {
                         let now = Instant::now();
                         for b in &page.batches {
@@ -440,8 +441,8 @@ async fn run(
                                 }
                             }
                         }
-                        let advanced = page.next > from;
-                        from = page.next;
+                        let advanced = page.next > Height(from);
+                        from = page.next.get();
                         if !advanced {
                             tokio::time::sleep(Duration::from_millis(20)).await;
                         }
@@ -484,15 +485,18 @@ async fn run(
                         let mut payload = format!("devnet tx {k} ").into_bytes();
                         payload.resize(payload_bytes.max(payload.len()), b'.');
                         let sender = format!("wallet-{}", k % 1024);
-                        let ct =
-                            match client.encrypt(ns, sender.as_bytes(), &payload, &mut rand::rng())
-                            {
-                                Ok(ct) => ct,
-                                Err(_) => {
-                                    tally.rejected.fetch_add(1, Ordering::Relaxed);
-                                    return;
-                                }
-                            };
+                        let ct = match client.encrypt(
+                            Namespace(ns),
+                            sender.as_bytes(),
+                            &payload,
+                            &mut rand::rng(),
+                        ) {
+                            Ok(ct) => ct,
+                            Err(_) => {
+                                tally.rejected.fetch_add(1, Ordering::Relaxed);
+                                return;
+                            }
+                        };
                         tally.submitted.fetch_add(1, Ordering::Relaxed);
                         // registered before the submission: a release may be seen first
                         tally

@@ -8,6 +8,7 @@ use super::ordering::Marshal;
 use super::persist::{self, ReleaseLatency};
 use super::{index_of, unix_ms, SharedMember};
 use crate::ledger::release::ReleasedBatch;
+use crate::ledger::Height;
 use crate::node::consensus::{PublicKey, D};
 use crate::node::core::chain::ChainBlock;
 use crate::node::core::epochs::EpochTable;
@@ -16,7 +17,7 @@ use crate::node::core::reveal::{Answer, Effect};
 use crate::node::metrics::{FaultyMember, NodeMetrics};
 use crate::node::timeouts::Timeouts;
 use commonware_codec::Encode as _;
-use commonware_consensus::{marshal::Update, types::Height};
+use commonware_consensus::{marshal::Update, types::Height as CwHeight};
 use commonware_cryptography::Digestible as _;
 use commonware_p2p::{Receiver, Recipients, Sender};
 use commonware_runtime::{Clock, Handle, Spawner, Supervisor};
@@ -152,7 +153,7 @@ impl<S: Sender<PublicKey = PublicKey>> Reveal<S> {
 pub(crate) async fn finality_proof(mailbox: &Marshal, height: u64) -> Vec<u8> {
     // as far as a verifier follows a proof (`ledger::finality`)
     for h in height..=height.saturating_add(crate::ledger::finality::MAX_PROOF_DISTANCE) {
-        if let Some(f) = mailbox.get_finalization(Height::new(h)).await {
+        if let Some(f) = mailbox.get_finalization(CwHeight::new(h)).await {
             return f.encode().to_vec();
         }
     }
@@ -175,7 +176,7 @@ async fn finalizer<E, S>(
             continue;
         };
         let block: ChainBlock = block.inner().clone();
-        let height = block.block().height;
+        let height = block.block().height.get();
         let digest = block.digest();
         if height == 0 {
             ack.acknowledge();
@@ -189,7 +190,9 @@ async fn finalizer<E, S>(
         let now_ms = unix_ms(&context);
         let (effects, evidence) = io.member.with(|m| {
             let fx = m.on_finalized(block, certificate, now_ms, &mut context);
-            io.stats.finalized_height.set(m.finalized_height() as i64);
+            io.stats
+                .finalized_height
+                .set(m.finalized_height().get() as i64);
             io.stats.mempool_size.set(m.pending_len() as i64);
             for (id, reason) in m.take_dropped() {
                 debug!(id = hex::encode(id), %reason, "pending entry dropped at finalization");
@@ -202,9 +205,9 @@ async fn finalizer<E, S>(
             Err(e) => warn!(height, error = %e, "finalized block refused"),
         }
         // the last height of a key epoch is final: the next committee orders from here on
-        let epoch = table.epoch_at(height);
-        if table.last_height(epoch) == Some(height) {
-            let _ = enter.send((epoch + 1, digest));
+        let epoch = table.epoch_at(Height(height));
+        if table.last_height(epoch) == Some(Height(height)) {
+            let _ = enter.send((epoch.get() + 1, digest));
         }
         ack.acknowledge();
     }
@@ -268,7 +271,7 @@ async fn share_receiver<E, S, R>(
                         let (io, resharing) = (io.clone(), resharing.clone());
                         context.child("reshare").spawn(move |mut ctx| async move {
                             let height = resharer.height();
-                            if let Some(block) = io.mailbox.get_block(Height::new(height)).await {
+                            if let Some(block) = io.mailbox.get_block(CwHeight::new(height)).await {
                                 match resharer.reshare(block.inner(), &mut ctx) {
                                     Ok(b) => {
                                         io.member.with(|m| m.recomputed(height, b.clone()));

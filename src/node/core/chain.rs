@@ -12,13 +12,14 @@ use super::mempool::{verify_rln_batch, Mempool};
 use super::rln::{check_binding, RlnReject};
 use crate::ledger::block::{check_proposal, Block, BlockError, BlockLimits, Lookup};
 use crate::ledger::envelope::{admissions_digest, Envelope, RlnProof, Verified, MAX_ENVELOPE_LEN};
-use crate::ledger::CtId;
+use crate::ledger::{CtId, Height};
 use bytes::{Buf, BufMut};
 use commonware_codec::{EncodeSize, Error as CodecError, Read, Write};
-use commonware_consensus::{types::Height, Heightable};
+use commonware_consensus::{types::Height as CwHeight, Heightable};
 use commonware_cryptography::{sha256, Digestible};
 use curtain_crypto::{
-    decode_all, verify_batch, Ciphertext, CommitteeKey, EncodedCiphertext, VerifiedCiphertext,
+    decode_all, verify_batch, Ciphertext, CommitteeKey, EncodedCiphertext, KeyEpoch,
+    VerifiedCiphertext,
 };
 use rand_core::CryptoRng;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -154,8 +155,8 @@ impl Digestible for ChainBlock {
 }
 
 impl Heightable for ChainBlock {
-    fn height(&self) -> Height {
-        Height::new(self.block.height)
+    fn height(&self) -> CwHeight {
+        CwHeight::new(self.block.height.get())
     }
 }
 
@@ -209,7 +210,7 @@ pub fn verify_chain_block<R: CryptoRng + ?Sized>(
 /// by a finalized entry, nor in an unfinalized ancestor (`used`), nor twice in the block.
 /// Proofs were verified when the bodies were (admission or [`verify_unheld`]).
 pub fn check_rln_entries(
-    height: u64,
+    height: Height,
     entries: &[Arc<Verified>],
     pool: &Mempool,
     used: &HashSet<(u64, [u8; 32])>,
@@ -230,11 +231,11 @@ pub fn check_rln_entries(
         let st = st.expect("anonymous");
         check_binding(&id, v.label().sender(), p).map_err(|r| BlockError::Rln(id, r))?;
         let s = &p.statement;
-        if !st.rules.block_epochs(height).contains(&s.epoch) {
+        if !st.rules.block_epochs(height.get()).contains(&s.epoch) {
             return Err(BlockError::Rln(id, RlnReject::WrongEpoch(s.epoch)));
         }
         if roots.is_none() {
-            roots = Some(st.registry.roots_for_block(&st.rules, height).ok_or(
+            roots = Some(st.registry.roots_for_block(&st.rules, height.get()).ok_or(
                 BlockError::RegistryBehind(height.saturating_sub(st.rules.settings.root_lag)),
             )?);
         }
@@ -255,11 +256,11 @@ pub fn check_rln_entries(
 /// for a block already final, only its ciphertexts matter).
 pub(crate) fn verify_ciphertexts<R: CryptoRng + ?Sized>(
     bodies: &[Envelope],
-    keys: &BTreeMap<u64, Arc<CommitteeKey>>,
+    keys: &BTreeMap<KeyEpoch, Arc<CommitteeKey>>,
     rng: &mut R,
 ) -> Result<Vec<VerifiedCiphertext>, BlockError> {
     let encoded: Vec<EncodedCiphertext> = bodies.iter().map(|e| e.ciphertext().clone()).collect();
-    let mut by_epoch: BTreeMap<u64, (Vec<usize>, Vec<Ciphertext>)> = BTreeMap::new();
+    let mut by_epoch: BTreeMap<KeyEpoch, (Vec<usize>, Vec<Ciphertext>)> = BTreeMap::new();
     for (i, (enc, ct)) in encoded.iter().zip(decode_all(&encoded)).enumerate() {
         let ct = ct.map_err(|_| BlockError::InvalidCiphertext(enc.id()))?;
         let group = by_epoch.entry(ct.label().key_epoch()).or_default();
@@ -303,7 +304,7 @@ pub(crate) fn verify_unheld<R: CryptoRng + ?Sized>(
         .iter()
         .filter_map(|e| Some((e.id(), Arc::clone(e.rln()?))))
         .collect();
-    let mut fresh: BTreeMap<u64, Vec<Ciphertext>> = BTreeMap::new();
+    let mut fresh: BTreeMap<KeyEpoch, Vec<Ciphertext>> = BTreeMap::new();
     for (enc, ct) in encoded.iter().zip(decode_all(&encoded)) {
         let ct = ct.map_err(|_| BlockError::InvalidCiphertext(enc.id()))?;
         fresh.entry(ct.label().key_epoch()).or_default().push(ct);

@@ -6,7 +6,7 @@ use super::mempool::{Mempool, MempoolConfig, Reject};
 use super::testkit::{accepted, committee, ct, rng, CLIENT};
 use crate::ledger::block::*;
 use crate::ledger::envelope::Envelope;
-use crate::ledger::{CtId, Digest};
+use crate::ledger::{CtId, Digest, Height, KeyEpoch, Namespace};
 use curtain_crypto::{encrypt, EncodedCiphertext, Label, Padding};
 use rand::RngExt as _;
 use std::collections::HashSet;
@@ -16,14 +16,14 @@ fn block_encoding_round_trips_and_rejects_non_canonical() {
     let limits = BlockLimits::default();
     let b = Block::new(
         Digest([1; 32]),
-        7,
+        Height(7),
         vec![
             NamespaceBatch {
-                namespace: 1,
+                namespace: Namespace(1),
                 ids: vec![[1; 32], [2; 32]],
             },
             NamespaceBatch {
-                namespace: 9,
+                namespace: Namespace(9),
                 ids: vec![[3; 32]],
             },
         ],
@@ -36,14 +36,14 @@ fn block_encoding_round_trips_and_rejects_non_canonical() {
         // unsorted namespaces
         Block::new(
             Digest::default(),
-            1,
+            Height(1),
             vec![
                 NamespaceBatch {
-                    namespace: 9,
+                    namespace: Namespace(9),
                     ids: vec![[1; 32]],
                 },
                 NamespaceBatch {
-                    namespace: 1,
+                    namespace: Namespace(1),
                     ids: vec![[2; 32]],
                 },
             ],
@@ -51,14 +51,14 @@ fn block_encoding_round_trips_and_rejects_non_canonical() {
         // duplicate id across namespaces
         Block::new(
             Digest::default(),
-            1,
+            Height(1),
             vec![
                 NamespaceBatch {
-                    namespace: 1,
+                    namespace: Namespace(1),
                     ids: vec![[1; 32]],
                 },
                 NamespaceBatch {
-                    namespace: 2,
+                    namespace: Namespace(2),
                     ids: vec![[1; 32]],
                 },
             ],
@@ -66,9 +66,9 @@ fn block_encoding_round_trips_and_rejects_non_canonical() {
         // empty group
         Block::new(
             Digest::default(),
-            1,
+            Height(1),
             vec![NamespaceBatch {
-                namespace: 1,
+                namespace: Namespace(1),
                 ids: vec![],
             }],
         ),
@@ -104,7 +104,7 @@ fn block_encoding_round_trips_and_rejects_non_canonical() {
 fn proposals_are_checked_against_parent_and_mempool() {
     let mut r = rng(2);
     let c = committee(4, 3, &mut r);
-    let mut pool = Mempool::new(MempoolConfig::default(), 0, c.key.clone());
+    let mut pool = Mempool::new(MempoolConfig::default(), KeyEpoch(0), c.key.clone());
     let cts: Vec<EncodedCiphertext> = (0..4).map(|i| ct(&c.key, i % 2, b"tx", &mut r)).collect();
     assert_eq!(accepted(&pool.admit(0, CLIENT, cts.clone(), &mut r)), 4);
     let genesis = Block::genesis();
@@ -119,7 +119,7 @@ fn proposals_are_checked_against_parent_and_mempool() {
     let got = check_proposal(&b, &genesis, &limits, &HashSet::new(), lookup).unwrap();
     assert!(got.iter().map(|c| c.id()).eq(b.ids().copied()));
 
-    let wrong_parent = Block::new(Digest([9; 32]), 1, b.batches.clone());
+    let wrong_parent = Block::new(Digest([9; 32]), Height(1), b.batches.clone());
     assert_eq!(
         check_proposal(&wrong_parent, &genesis, &limits, &HashSet::new(), lookup).unwrap_err(),
         BlockError::WrongParent
@@ -132,9 +132,9 @@ fn proposals_are_checked_against_parent_and_mempool() {
     ));
     let unknown = Block::new(
         genesis.digest(),
-        1,
+        Height(1),
         vec![NamespaceBatch {
-            namespace: 0,
+            namespace: Namespace(0),
             ids: vec![[7; 32]],
         }],
     );
@@ -145,9 +145,9 @@ fn proposals_are_checked_against_parent_and_mempool() {
     // a ciphertext listed under another namespace than its label's
     let moved = Block::new(
         genesis.digest(),
-        1,
+        Height(1),
         vec![NamespaceBatch {
-            namespace: 5,
+            namespace: Namespace(5),
             ids: vec![first],
         }],
     );
@@ -164,7 +164,7 @@ fn proposals_are_checked_against_parent_and_mempool() {
         Err(BlockError::TooLarge(_))
     ));
     // once final, the same ids are refused by checker and mempool alike
-    pool.on_finalized(1, &got);
+    pool.on_finalized(Height(1), &got);
     assert!(pool.is_empty());
     let lookup = |id: &CtId| match pool.get(id) {
         Some(c) => Lookup::Pending(c.clone()),
@@ -192,7 +192,7 @@ fn chain_blocks_round_trip_and_refuse_mismatched_bodies() {
     use commonware_cryptography::Digestible as _;
     let mut r = rng(11);
     let c = committee(4, 3, &mut r);
-    let mut pool = Mempool::new(MempoolConfig::default(), 0, c.key.clone());
+    let mut pool = Mempool::new(MempoolConfig::default(), KeyEpoch(0), c.key.clone());
     let cts: Vec<EncodedCiphertext> = (0..5).map(|i| ct(&c.key, i % 2, b"tx", &mut r)).collect();
     assert_eq!(accepted(&pool.admit(0, CLIENT, cts, &mut r)), 5);
     let limits = BlockLimits::default();
@@ -243,8 +243,8 @@ fn proposals_with_bodies_verify_unknown_bodies_once() {
     let c = committee(4, 3, &mut r);
     let limits = BlockLimits::default();
     // the proposer knows five ciphertexts; the checker knows only the first two
-    let mut proposer = Mempool::new(MempoolConfig::default(), 0, c.key.clone());
-    let mut checker = Mempool::new(MempoolConfig::default(), 0, c.key.clone());
+    let mut proposer = Mempool::new(MempoolConfig::default(), KeyEpoch(0), c.key.clone());
+    let mut checker = Mempool::new(MempoolConfig::default(), KeyEpoch(0), c.key.clone());
     let cts: Vec<EncodedCiphertext> = (0..5).map(|i| ct(&c.key, i % 2, b"tx", &mut r)).collect();
     assert_eq!(accepted(&proposer.admit(0, CLIENT, cts.clone(), &mut r)), 5);
     assert_eq!(
@@ -290,7 +290,7 @@ fn proposals_with_bodies_verify_unknown_bodies_once() {
                 }
             }
         }
-        let lying_block = Block::new(g.digest(), 1, lying);
+        let lying_block = Block::new(g.digest(), Height(1), lying);
         let lying_bodies: Vec<Envelope> = lying_block
             .ids()
             .map(|id| {
@@ -330,7 +330,7 @@ fn proposals_with_bodies_verify_unknown_bodies_once() {
         );
     }
     // a body for a key epoch that is not open here
-    let other_epoch = Label::new(c.key.id(), 9, 0, b"w").unwrap();
+    let other_epoch = Label::new(c.key.id(), KeyEpoch(9), Namespace(0), b"w").unwrap();
     let e9 = encrypt(
         c.key.encryption_key(),
         &other_epoch,
@@ -341,9 +341,9 @@ fn proposals_with_bodies_verify_unknown_bodies_once() {
     .unwrap();
     let b9 = Block::new(
         g.digest(),
-        1,
+        Height(1),
         vec![NamespaceBatch {
-            namespace: 0,
+            namespace: Namespace(0),
             ids: vec![e9.id()],
         }],
     );
@@ -359,6 +359,6 @@ fn proposals_with_bodies_verify_unknown_bodies_once() {
             &mut r
         )
         .unwrap_err(),
-        BlockError::UnknownEpoch(9)
+        BlockError::UnknownEpoch(KeyEpoch(9))
     );
 }

@@ -11,6 +11,7 @@ use super::testkit::{committee, encrypted, rng};
 use crate::dkg::{local, Pk, Sk, Timeouts};
 use crate::ledger::block::{Block, BlockError, BlockLimits};
 use crate::ledger::envelope::Verified;
+use crate::ledger::{Height, KeyEpoch, Namespace};
 use commonware_cryptography::Signer as _;
 use curtain_crypto::{CommitteeKey, Decryption, KeyShare};
 use rand_chacha::ChaCha20Rng;
@@ -30,8 +31,9 @@ fn labelled(key: &CommitteeKey, epoch: u64, msg: &[u8], r: &mut ChaCha20Rng) -> 
 fn labels_are_admitted_and_ordered_within_their_windows() {
     let mut r = rng(1);
     let key = committee(4, 3, &mut r).key; // a resharing keeps the key: both epochs encrypt to it
-    let table = EpochTable::new(vec![(0, 0), (1, 3)], 2).unwrap();
-    let keys = BTreeMap::from([(0, key.clone()), (1, key.clone())]);
+    let table =
+        EpochTable::new(vec![(KeyEpoch(0), Height(0)), (KeyEpoch(1), Height(3))], 2).unwrap();
+    let keys = BTreeMap::from([(KeyEpoch(0), key.clone()), (KeyEpoch(1), key.clone())]);
     let mut pool = Mempool::with_epochs(MempoolConfig::default(), table, keys);
     let src = Source::Internal;
     let e0: Vec<Verified> = (0..3)
@@ -46,18 +48,18 @@ fn labels_are_admitted_and_ordered_within_their_windows() {
     assert!(out[0].result.is_ok());
     assert_eq!(
         out[1].result.as_ref().unwrap_err(),
-        &Reject::UnknownEpoch(1)
+        &Reject::UnknownEpoch(KeyEpoch(1))
     );
-    assert_eq!(pool.current_key().unwrap().0, 0);
+    assert_eq!(pool.current_key().unwrap().0, KeyEpoch(0));
     // heights 1 and 2 final: the next is 3 = H, both epochs
-    assert!(pool.on_finalized(2, &[]).is_empty());
-    assert_eq!(pool.current_key().unwrap().0, 1);
+    assert!(pool.on_finalized(Height(2), &[]).is_empty());
+    assert_eq!(pool.current_key().unwrap().0, KeyEpoch(1));
     let out = pool.admit(0, src, vec![enc(&e0[1]), enc(&e1[0])], &mut r);
     assert!(out.iter().all(|a| a.result.is_ok()));
     assert_eq!(pool.len(), 3);
     // a proposal at height 5 = H + drain leaves the old labels out; at 4 it takes them
     let limits = BlockLimits::default();
-    let at = |h: u64| Block::new(crate::ledger::Digest([0; 32]), h - 1, Vec::new());
+    let at = |h: u64| Block::new(crate::ledger::Digest([0; 32]), Height(h - 1), Vec::new());
     let b5 = pool.build(&at(5), &limits, &HashSet::new());
     assert_eq!(b5.ids().collect::<Vec<_>>(), vec![&e1[0].id()]);
     let b4 = pool.build(&at(4), &limits, &HashSet::new());
@@ -66,17 +68,17 @@ fn labels_are_admitted_and_ordered_within_their_windows() {
     let parent = at(2);
     let bad = Block::new(
         parent.digest(),
-        2,
+        Height(2),
         vec![crate::ledger::block::NamespaceBatch {
-            namespace: 1,
+            namespace: Namespace(1),
             ids: vec![e1[1].id()],
         }],
     );
     let cb = ChainBlock::new(bad, vec![enc(&e1[1])]).unwrap();
     let checker = Mempool::with_epochs(
         MempoolConfig::default(),
-        EpochTable::new(vec![(0, 0), (1, 3)], 2).unwrap(),
-        BTreeMap::from([(0, key.clone()), (1, key.clone())]),
+        EpochTable::new(vec![(KeyEpoch(0), Height(0)), (KeyEpoch(1), Height(3))], 2).unwrap(),
+        BTreeMap::from([(KeyEpoch(0), key.clone()), (KeyEpoch(1), key.clone())]),
     );
     let no = HashSet::new();
     assert_eq!(
@@ -91,20 +93,25 @@ fn labels_are_admitted_and_ordered_within_their_windows() {
         )
         .unwrap_err(),
         BlockError::LabelEpoch {
-            epoch: 1,
-            height: 2
+            epoch: KeyEpoch(1),
+            height: Height(2)
         }
     );
     // height 4 final: the next is 5 = H + drain, epoch 0 ends; its pending entries go
-    let dropped = pool.on_finalized(4, &[]);
+    let dropped = pool.on_finalized(Height(4), &[]);
     let mut ids: Vec<_> = dropped.iter().map(|(id, _)| *id).collect();
     ids.sort();
     let mut want = vec![e0[0].id(), e0[1].id()];
     want.sort();
     assert_eq!(ids, want);
-    assert!(dropped.iter().all(|(_, why)| *why == Reject::EpochEnded(0)));
+    assert!(dropped
+        .iter()
+        .all(|(_, why)| *why == Reject::EpochEnded(KeyEpoch(0))));
     let out = pool.admit(0, src, vec![enc(&e0[2]), enc(&e1[1])], &mut r);
-    assert_eq!(out[0].result.as_ref().unwrap_err(), &Reject::EpochEnded(0));
+    assert_eq!(
+        out[0].result.as_ref().unwrap_err(),
+        &Reject::EpochEnded(KeyEpoch(0))
+    );
     assert!(out[1].result.is_ok());
 }
 
@@ -152,33 +159,45 @@ fn each_height_is_decrypted_by_the_committee_active_there() {
     union.sort();
     let peer = |pk: &Pk| union.iter().position(|p| p == pk).unwrap() as u32;
     let roster = BTreeMap::from([
-        (0, old.iter().map(|k| peer(&k.public_key())).collect()),
         (
-            1,
+            KeyEpoch(0),
+            old.iter().map(|k| peer(&k.public_key())).collect(),
+        ),
+        (
+            KeyEpoch(1),
             new.iter()
                 .map(|k| peer(&k.public_key()))
                 .collect::<Vec<_>>(),
         ),
     ]);
     let (h_switch, drain) = (3, 1);
-    let table = EpochTable::new(vec![(0, 0), (1, h_switch)], drain).unwrap();
+    let table = EpochTable::new(
+        vec![(KeyEpoch(0), Height(0)), (KeyEpoch(1), Height(h_switch))],
+        drain,
+    )
+    .unwrap();
     let keys = BTreeMap::from([
-        (0, Arc::new(k0.outcome.key.clone())),
-        (1, Arc::new(k1.outcome.key.clone())),
+        (KeyEpoch(0), Arc::new(k0.outcome.key.clone())),
+        (KeyEpoch(1), Arc::new(k1.outcome.key.clone())),
     ]);
     let mut peers: Vec<Peer> = union
         .iter()
         .map(|pk| {
-            let mut shares: BTreeMap<u64, KeyShare> = BTreeMap::new();
+            let mut shares: BTreeMap<KeyEpoch, KeyShare> = BTreeMap::new();
             if let Some(s) = k0.shares.get(pk) {
-                shares.insert(0, s.key_share());
+                shares.insert(KeyEpoch(0), s.key_share());
             }
             if let Some(s) = k1.shares.get(pk) {
-                shares.insert(1, s.key_share());
+                shares.insert(KeyEpoch(1), s.key_share());
             }
             Peer {
-                collector: Collector::new(CollectorConfig::default(), keys.clone(), shares, 1)
-                    .with_epochs(table.clone(), roster.clone()),
+                collector: Collector::new(
+                    CollectorConfig::default(),
+                    keys.clone(),
+                    shares,
+                    Height(1),
+                )
+                .with_epochs(table.clone(), roster.clone()),
                 released: Vec::new(),
                 sent: Vec::new(),
             }
@@ -202,9 +221,9 @@ fn each_height_is_decrypted_by_the_committee_active_there() {
             .collect();
         let b = Block::new(
             parent.digest(),
-            h,
+            Height(h),
             vec![crate::ledger::block::NamespaceBatch {
-                namespace: 1,
+                namespace: Namespace(1),
                 ids: cts.iter().map(|c| c.id()).collect(),
             }],
         );
@@ -213,9 +232,9 @@ fn each_height_is_decrypted_by_the_committee_active_there() {
     }
     // a peer cannot pass off another member's batch as its own
     let s = k0.shares.values().next().unwrap().key_share();
-    let forged = s.decryption_shares(batch_id(&blocks[0].block().digest(), 0), &[]);
+    let forged = s.decryption_shares(batch_id(&blocks[0].block().digest(), KeyEpoch(0)), &[]);
     let wrong_peer = (0..5)
-        .find(|p| roster[&0][s.index() as usize] != *p)
+        .find(|p| roster[&KeyEpoch(0)][s.index() as usize] != *p)
         .unwrap();
     assert!(peers[0]
         .collector
@@ -278,7 +297,7 @@ fn each_height_is_decrypted_by_the_committee_active_there() {
         }
         // batches named the committee active at their height
         for (h, id) in &peer.sent {
-            let epoch = table.epoch_at(*h);
+            let epoch = table.epoch_at(Height(*h));
             assert_eq!(
                 *id,
                 batch_id(&blocks[*h as usize - 1].block().digest(), epoch)
@@ -292,8 +311,12 @@ fn each_height_is_decrypted_by_the_committee_active_there() {
     assert!(!peers[p_joiner].sent.is_empty() && !peers[p_leaver].sent.is_empty());
     // everything below H + drain is released: old shares are gone
     for (p, peer) in peers.iter().enumerate() {
-        let held: Vec<u64> = peer.collector.share_epochs().collect();
-        let want: Vec<u64> = if p == p_leaver { vec![] } else { vec![1] };
+        let held: Vec<KeyEpoch> = peer.collector.share_epochs().collect();
+        let want: Vec<KeyEpoch> = if p == p_leaver {
+            vec![]
+        } else {
+            vec![KeyEpoch(1)]
+        };
         assert_eq!(held, want, "peer {p}");
     }
 }
@@ -313,22 +336,34 @@ fn committee_files_must_chain_into_one_epoch_table() {
         identities: k.outcome.players.iter().cloned().collect(),
         consensus_public: k.outcome.consensus.public().clone(),
         encryption_key: k.outcome.key.clone(),
-        key_epoch: epoch,
-        activation_height: activation,
+        key_epoch: KeyEpoch(epoch),
+        activation_height: activation.map(Height),
         namespaces: None,
         rln: None,
         dkg: None,
     };
     let (c0, c1) = (file(&k0, 0, None), file(&k1, 1, Some(40)));
     let t = epoch_table(&[&c0, &c1], 7).unwrap();
-    assert_eq!((t.epochs(), t.drain()), (&[(0, 0), (1, 40)][..], 7));
+    assert_eq!(
+        (t.epochs(), t.drain()),
+        (
+            &[(KeyEpoch(0), Height(0)), (KeyEpoch(1), Height(40))][..],
+            7
+        )
+    );
     assert!(matches!(
         epoch_table(&[&c0, &file(&k1, 1, None)], 7),
-        Err(EpochChainError::Mismatch { epoch: 1, .. })
+        Err(EpochChainError::Mismatch {
+            epoch: KeyEpoch(1),
+            ..
+        })
     ));
     assert!(matches!(
         epoch_table(&[&c0, &file(&other, 1, Some(40))], 7),
-        Err(EpochChainError::Mismatch { epoch: 1, .. })
+        Err(EpochChainError::Mismatch {
+            epoch: KeyEpoch(1),
+            ..
+        })
     ));
     assert!(matches!(
         epoch_table(&[&c0, &file(&k1, 2, Some(40))], 7),

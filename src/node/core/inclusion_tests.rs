@@ -9,7 +9,7 @@ use super::mempool::{Mempool, MempoolConfig, Source};
 use super::reveal::CollectorConfig;
 use super::testkit::{accepted, committee, ct, rng, Committee, CLIENT};
 use crate::ledger::block::{Block, BlockLimits, NamespaceBatch};
-use crate::ledger::CtId;
+use crate::ledger::{CtId, Height, KeyEpoch, Namespace};
 use std::collections::BTreeMap;
 
 const CFG: InclusionConfig = InclusionConfig {
@@ -124,14 +124,14 @@ fn members(c: &Committee, limits: BlockLimits) -> Vec<Member> {
         .iter()
         .map(|s| {
             let mut m = Member::new(
-                Mempool::new(MempoolConfig::default(), 0, c.key.clone()),
+                Mempool::new(MempoolConfig::default(), KeyEpoch(0), c.key.clone()),
                 c.collector(s, CollectorConfig::default()),
                 limits,
             )
             .with_inclusion(CFG);
             m.set_epochs(
-                EpochTable::single(0),
-                BTreeMap::from([(0, vec![0, 1, 2, 3])]),
+                EpochTable::single(KeyEpoch(0)),
+                BTreeMap::from([(KeyEpoch(0), vec![0, 1, 2, 3])]),
             );
             m
         })
@@ -140,7 +140,7 @@ fn members(c: &Committee, limits: BlockLimits) -> Vec<Member> {
 
 /// A proposal at height 1 carrying `ids` (held by `m`) in namespace order.
 fn block_with(m: &Member, ids: &[CtId]) -> ChainBlock {
-    let mut by_ns: BTreeMap<u64, Vec<CtId>> = BTreeMap::new();
+    let mut by_ns: BTreeMap<Namespace, Vec<CtId>> = BTreeMap::new();
     let mut bodies = BTreeMap::new();
     for id in ids {
         let v = m.mempool.get(id).unwrap();
@@ -156,7 +156,11 @@ fn block_with(m: &Member, ids: &[CtId]) -> ChainBlock {
         .flat_map(|b| b.ids.iter().map(|id| bodies[id].clone()))
         .collect();
     let genesis = ChainBlock::genesis();
-    ChainBlock::new(Block::new(genesis.block().digest(), 1, batches), order).unwrap()
+    ChainBlock::new(
+        Block::new(genesis.block().digest(), Height(1), batches),
+        order,
+    )
+    .unwrap()
 }
 
 #[test]
@@ -239,16 +243,22 @@ fn a_full_block_and_an_ancestor_may_leave_a_listed_id_out() {
     );
     assert_eq!(ms[1].verify(&proposal, &genesis, 5_000, &mut r), Ok(()));
     // on top of a block carrying it, the next may leave it out
-    let empty_child =
-        ChainBlock::new(Block::new(proposal.block().digest(), 2, vec![]), vec![]).unwrap();
+    let empty_child = ChainBlock::new(
+        Block::new(proposal.block().digest(), Height(2), vec![]),
+        vec![],
+    )
+    .unwrap();
     let ancestors = [proposal.clone(), ChainBlock::genesis()];
     assert_eq!(
         ms[1].verify(&empty_child, &ancestors, 5_000, &mut r),
         Ok(())
     );
     // but not on genesis: the same empty block at height 1 is refused
-    let empty =
-        ChainBlock::new(Block::new(genesis[0].block().digest(), 1, vec![]), vec![]).unwrap();
+    let empty = ChainBlock::new(
+        Block::new(genesis[0].block().digest(), Height(1), vec![]),
+        vec![],
+    )
+    .unwrap();
     assert_eq!(
         ms[1].verify(&empty, &genesis, 5_000, &mut r),
         Err(Refusal::Omits(xid))
@@ -269,8 +279,11 @@ fn a_listed_id_the_voter_does_not_hold_or_that_is_ordered_is_not_enforced() {
             .unwrap();
     }
     let genesis = [ChainBlock::genesis()];
-    let empty =
-        ChainBlock::new(Block::new(genesis[0].block().digest(), 1, vec![]), vec![]).unwrap();
+    let empty = ChainBlock::new(
+        Block::new(genesis[0].block().digest(), Height(1), vec![]),
+        vec![],
+    )
+    .unwrap();
     // not held here: invalid or unknown ids on lists cannot stall a leader
     assert_eq!(ms[1].verify(&empty, &genesis, 10_000, &mut r), Ok(()));
     ms[1].mempool.admit(0, Source::Peer(0), vec![x], &mut r);
@@ -284,7 +297,11 @@ fn a_listed_id_the_voter_does_not_hold_or_that_is_ordered_is_not_enforced() {
     ms[1]
         .on_finalized(carries.clone(), b"cert".to_vec(), 10_000, &mut r)
         .unwrap();
-    let next = ChainBlock::new(Block::new(carries.block().digest(), 2, vec![]), vec![]).unwrap();
+    let next = ChainBlock::new(
+        Block::new(carries.block().digest(), Height(2), vec![]),
+        vec![],
+    )
+    .unwrap();
     assert_eq!(
         ms[1].verify(&next, &[carries, ChainBlock::genesis()], 10_000, &mut r),
         Ok(())

@@ -14,9 +14,9 @@ use super::rln::{RlnState, SlashingEvidence};
 use crate::ledger::block::{Block, BlockError, BlockLimits};
 use crate::ledger::envelope::{Envelope, Verified, MAX_ENVELOPE_LEN};
 use crate::ledger::release::ReleasedBatch;
-use crate::ledger::{CtId, Digest};
+use crate::ledger::{CtId, Digest, Height};
 use curtain_crypto::{
-    encoding::Reader, CommitteeKey, DecodeError, Decryption, Namespace, ShareBatch,
+    encoding::Reader, CommitteeKey, DecodeError, Decryption, KeyEpoch, Namespace, ShareBatch,
 };
 use rand_core::CryptoRng;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -38,21 +38,21 @@ pub struct Member {
     pub(in crate::node::core) collector: Collector,
     limits: BlockLimits,
     /// Height of the last block finalized here.
-    finalized_height: u64,
+    finalized_height: Height,
     /// Verified ciphertexts of the proposals this member accepted, by block digest, so the
     /// finalization path does not check again the bodies it checked to vote (kept until
     /// their height is final).
-    voted: HashMap<Digest, (u64, Vec<Arc<Verified>>)>,
+    voted: HashMap<Digest, (Height, Vec<Arc<Verified>>)>,
     /// Pending entries finalization dropped, until the actors take them.
     dropped: Vec<(CtId, Reject)>,
     /// This member's proposals whose height is not final yet: (height, digest, ids).
-    own: Vec<(u64, Digest, Vec<CtId>)>,
+    own: Vec<(Height, Digest, Vec<CtId>)>,
     /// Pending ids, with how many of this member's proposals carrying them lost their height.
     strikes: HashMap<CtId, u32>,
     /// Members' inclusion lists and this member's own (SPEC.md §5.7).
     inclusion: Inclusion,
     /// Per key epoch, the peer number of each member: whose lists count at a height.
-    roster: BTreeMap<u64, Vec<u32>>,
+    roster: BTreeMap<KeyEpoch, Vec<u32>>,
 }
 
 /// Why this member does not vote for a proposal.
@@ -83,7 +83,7 @@ impl Member {
             mempool,
             collector,
             limits,
-            finalized_height: 0,
+            finalized_height: Height(0),
             voted: HashMap::new(),
             dropped: Vec::new(),
             own: Vec::new(),
@@ -103,7 +103,7 @@ impl Member {
         &self.limits
     }
 
-    pub fn finalized_height(&self) -> u64 {
+    pub fn finalized_height(&self) -> Height {
         self.finalized_height
     }
 
@@ -118,17 +118,18 @@ impl Member {
 
     /// `(height, namespace, position)` of a ciphertext in a block final here and not yet
     /// released.
-    pub fn ordered_at(&self, id: &CtId) -> Option<(u64, Namespace, u32)> {
-        self.collector.ordered_at(id)
+    pub fn ordered_at(&self, id: &CtId) -> Option<(Height, Namespace, u32)> {
+        let (height, namespace, position) = self.collector.ordered_at(id)?;
+        Some((Height(height), namespace, position))
     }
 
     /// The next height to be released here.
-    pub fn next_release(&self) -> u64 {
-        self.collector.next_release()
+    pub fn next_release(&self) -> Height {
+        Height(self.collector.next_release())
     }
 
     /// The key epoch wallets label with now (the one active at the next height) and its key.
-    pub fn current_key(&self) -> Option<(u64, &Arc<CommitteeKey>)> {
+    pub fn current_key(&self) -> Option<(KeyEpoch, &Arc<CommitteeKey>)> {
         self.mempool.current_key()
     }
 
@@ -147,19 +148,19 @@ impl Member {
     }
 
     /// `(key epoch, member)` of every member caught sending wrong shares.
-    pub fn faulty_members(&self) -> impl Iterator<Item = &(u64, u32)> {
+    pub fn faulty_members(&self) -> impl Iterator<Item = &(KeyEpoch, u32)> {
         self.collector.faulty_members()
     }
 
     /// The key-epoch table and, per epoch, the peer number of each member index.
-    pub fn set_epochs(&mut self, table: EpochTable, roster: BTreeMap<u64, Vec<u32>>) {
+    pub fn set_epochs(&mut self, table: EpochTable, roster: BTreeMap<KeyEpoch, Vec<u32>>) {
         self.roster = roster.clone();
         self.collector.set_epochs(table, roster);
     }
 
     /// The members whose inclusion lists count at `height` and how many must name an id
     /// (f + 1 of that height's committee); `None` before the roster is known.
-    fn list_authors(&self, height: u64) -> Option<(&[u32], usize)> {
+    fn list_authors(&self, height: Height) -> Option<(&[u32], usize)> {
         let epoch = self.mempool.epochs().epoch_at(height);
         let r = self.roster.get(&epoch)?;
         Some((r.as_slice(), list_quorum(r.len())))
@@ -208,7 +209,7 @@ impl Member {
 
     /// Pending ids f + 1 members' lists name for a block at `height`, oldest here first: a
     /// proposal takes them before anything else, so an honest leader satisfies every voter.
-    fn listed_first(&self, height: u64) -> Vec<CtId> {
+    fn listed_first(&self, height: Height) -> Vec<CtId> {
         let Some((authors, quorum)) = self.list_authors(height) else {
             return Vec::new();
         };
@@ -384,7 +385,7 @@ impl Member {
 
     /// Strikes for the entries of own proposals at `height` other than `winner`, now that
     /// `winner` is final there (after its entries left the pending set).
-    fn strike_losers(&mut self, height: u64, winner: &Digest) {
+    fn strike_losers(&mut self, height: Height, winner: &Digest) {
         let mut lost = Vec::new();
         self.own.retain(|(h, d, ids)| {
             if *h == height && d != winner {
@@ -443,7 +444,7 @@ impl Member {
     /// release continues after the last logged height.
     pub fn restore(&mut self, released: &[ReleasedBatch]) {
         for b in released {
-            let ids: Vec<(CtId, u64)> = b
+            let ids: Vec<(CtId, KeyEpoch)> = b
                 .entries()
                 .map(|e| (e.ciphertext.id(), e.ciphertext.label().key_epoch()))
                 .collect();
@@ -457,10 +458,10 @@ impl Member {
             }
             self.apply_registry(b);
             self.finalized_height = self.finalized_height.max(b.height);
-            self.collector.resume_after(b.height);
+            self.collector.resume_after(b.height.get());
         }
         let h = self.finalized_height;
-        if h > 0 {
+        if h > Height(0) {
             // epochs, pruning: as if the last released height was just finalized
             self.mempool.on_finalized(h, &[]);
         }
@@ -484,8 +485,8 @@ impl Member {
                 Decryption::Undecryptable(_) => None,
             })
             .collect();
-        for event in st.registry.apply(&rules, b.height, plaintexts) {
-            tracing::info!(height = b.height, ?event, "rln registry");
+        for event in st.registry.apply(&rules, b.height.get(), plaintexts) {
+            tracing::info!(height = b.height.get(), ?event, "rln registry");
         }
     }
 

@@ -8,6 +8,7 @@ use super::reveal::{batch_id, Answer, CollectorConfig, Effect, ReshareError, Una
 use super::testkit::{accepted, committee, ct, rng, Committee, CLIENT};
 use crate::ledger::block::{Block, BlockError, BlockLimits};
 use crate::ledger::release::ReleasedBatch;
+use crate::ledger::{Height, KeyEpoch};
 use curtain_crypto::EncodedCiphertext;
 
 /// One member core per share of `c`, with default limits, at height 0.
@@ -16,7 +17,7 @@ fn core_members(c: &Committee) -> Vec<super::member::Member> {
         .iter()
         .map(|s| {
             super::member::Member::new(
-                Mempool::new(MempoolConfig::default(), 0, c.key.clone()),
+                Mempool::new(MempoolConfig::default(), KeyEpoch(0), c.key.clone()),
                 c.collector(s, CollectorConfig::default()),
                 BlockLimits::default(),
             )
@@ -63,7 +64,7 @@ fn members_order_finalize_and_release_identically() {
             let replay = ChainBlock::new(
                 Block::new(
                     proposal.block().digest(),
-                    h + 1,
+                    Height(h + 1),
                     proposal.block().batches.clone(),
                 ),
                 proposal.bodies().to_vec(),
@@ -111,7 +112,7 @@ fn members_order_finalize_and_release_identically() {
     assert_eq!(released, 6, "every accepted ciphertext released once");
     assert!(ms
         .iter()
-        .all(|m| m.mempool.is_empty() && m.finalized_height() == 2));
+        .all(|m| m.mempool.is_empty() && m.finalized_height() == Height(2)));
     // malformed share messages are typed errors
     assert!(ms[0].decode_share_message(b"\x01garbage").is_err());
     assert!(ms[0].decode_share_message(b"\x07").is_err());
@@ -124,7 +125,7 @@ fn members_order_finalize_and_release_identically() {
     // a member that lost batches asks again; a peer that never made its batch (member 0 is
     // not designated at height 1) recomputes it from the final block, outside its collector,
     // and keeps the result for the next asker
-    let id = batch_id(&chain[1].block().digest(), 0);
+    let id = batch_id(&chain[1].block().digest(), KeyEpoch(0));
     let Answer::Recompute(resharer) = ms[0].on_share_request(1, 1, &id, 0, &mut r) else {
         panic!("a released height is recomputed");
     };
@@ -173,7 +174,7 @@ fn an_entry_peers_refuse_is_dropped_after_losing_three_of_its_proposers_heights(
         1
     );
     for m in &mut ms[1..] {
-        m.mempool.restore_ordered([(bad_id, 0)]);
+        m.mempool.restore_ordered([(bad_id, KeyEpoch(0))]);
     }
     let mut chain = vec![ChainBlock::genesis()];
     for h in 1..=NOT_ORDERED_STRIKES as u64 {
@@ -192,7 +193,7 @@ fn an_entry_peers_refuse_is_dropped_after_losing_three_of_its_proposers_heights(
         // the next view's leader, member 1, proposes at the same height and is finalized
         let theirs = ms[1].propose(&ancestors).unwrap();
         ms[1].proposed(&theirs);
-        assert_eq!(theirs.block().height, h);
+        assert_eq!(theirs.block().height, Height(h));
         for m in &mut ms {
             m.verify(&theirs, &ancestors, 0, &mut r).unwrap();
             m.on_finalized(theirs.clone(), b"cert".to_vec(), 0, &mut r)

@@ -4,7 +4,7 @@
 use super::mempool::*;
 use super::testkit::{accepted, committee, ct, rng, CLIENT};
 use crate::ledger::block::{Block, BlockLimits};
-use crate::ledger::CtId;
+use crate::ledger::{CtId, Height, KeyEpoch, Namespace};
 use curtain_crypto::{encrypt, EncodedCiphertext, Label, Padding};
 use std::collections::{BTreeSet, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
@@ -15,10 +15,10 @@ fn admission_verdicts() {
     let c = committee(4, 3, &mut r);
     let other = committee(4, 3, &mut r);
     let cfg = MempoolConfig {
-        namespaces: Some(BTreeSet::from([1, 2])),
+        namespaces: Some(BTreeSet::from([Namespace(1), Namespace(2)])),
         ..MempoolConfig::default()
     };
-    let mut pool = Mempool::new(cfg, 0, c.key.clone());
+    let mut pool = Mempool::new(cfg, KeyEpoch(0), c.key.clone());
     let good = ct(&c.key, 1, b"a", &mut r);
     let flip = |at: usize| {
         let mut b = good.as_bytes().to_vec();
@@ -38,7 +38,7 @@ fn admission_verdicts() {
     };
     let foreign = ct(&other.key, 1, b"b", &mut r);
     let wrong_ns = ct(&c.key, 3, b"c", &mut r);
-    let epoch_label = Label::new(c.key.id(), 5, 1, b"w").unwrap();
+    let epoch_label = Label::new(c.key.id(), KeyEpoch(5), Namespace(1), b"w").unwrap();
     let wrong_epoch = encrypt(
         c.key.encryption_key(),
         &epoch_label,
@@ -73,8 +73,8 @@ fn admission_verdicts() {
             Some(Reject::Duplicate),
             Some(Reject::Invalid(curtain_crypto::ValidityError::InvalidProof)),
             Some(Reject::WrongKey),
-            Some(Reject::UnknownNamespace(3)),
-            Some(Reject::UnknownEpoch(5)),
+            Some(Reject::UnknownNamespace(Namespace(3))),
+            Some(Reject::UnknownEpoch(KeyEpoch(5))),
         ]
     );
     assert_eq!(pool.len(), 1);
@@ -102,7 +102,7 @@ fn rate_limits_and_caps_push_back() {
         max_sources: 2,
         ..MempoolConfig::default()
     };
-    let mut pool = Mempool::new(cfg, 0, c.key.clone());
+    let mut pool = Mempool::new(cfg, KeyEpoch(0), c.key.clone());
     let cts: Vec<EncodedCiphertext> = (0..12).map(|_| ct(&c.key, 1, b"x", &mut r)).collect();
     let out = pool.admit(0, CLIENT, cts[..4].to_vec(), &mut r);
     assert_eq!(accepted(&out), 3);
@@ -131,8 +131,8 @@ fn rate_limits_and_caps_push_back() {
     assert_eq!(pool.len(), 7);
     // once the busy buckets refill they are forgotten, and the third source gets in
     let mut small = pool;
-    let _ = small.end_epoch(0);
-    small.open_epoch(0, c.key.clone());
+    let _ = small.end_epoch(KeyEpoch(0));
+    small.open_epoch(KeyEpoch(0), c.key.clone());
     assert_eq!(
         accepted(&small.admit(10_000, third, cts[10..11].to_vec(), &mut r)),
         1
@@ -143,7 +143,7 @@ fn rate_limits_and_caps_push_back() {
 fn building_is_fair_ordered_and_bounded() {
     let mut r = rng(5);
     let c = committee(4, 3, &mut r);
-    let mut pool = Mempool::new(MempoolConfig::default(), 0, c.key.clone());
+    let mut pool = Mempool::new(MempoolConfig::default(), KeyEpoch(0), c.key.clone());
     // namespace 1 floods; namespaces 2 and 3 send a little
     let mut cts = Vec::new();
     for i in 0..20 {
@@ -162,15 +162,19 @@ fn building_is_fair_ordered_and_bounded() {
     let g = Block::genesis();
     let b = pool.build(&g, &limits, &HashSet::new());
     assert_eq!(b.len(), 6);
-    let nss: Vec<u64> = b.batches.iter().map(|x| x.namespace).collect();
-    assert_eq!(nss, vec![1, 2, 3], "small namespaces are not starved");
+    let nss: Vec<Namespace> = b.batches.iter().map(|x| x.namespace).collect();
+    assert_eq!(
+        nss,
+        vec![Namespace(1), Namespace(2), Namespace(3)],
+        "small namespaces are not starved"
+    );
     // FIFO inside namespace 1
     let ns1: Vec<CtId> = cts[..4].iter().map(|c| c.id()).collect();
     assert_eq!(b.batches[0].ids, ns1);
     // excluded ids (in an unfinalized ancestor) are skipped
     let exclude: HashSet<CtId> = b.ids().copied().collect();
     let b2 = pool.build(&b, &limits, &exclude);
-    assert_eq!(b2.height, 2);
+    assert_eq!(b2.height, Height(2));
     assert!(b2.ids().all(|id| !exclude.contains(id)));
     assert_eq!(b2.len(), 6);
     // byte limit: stops before exceeding

@@ -7,6 +7,7 @@ use super::reveal::*;
 use super::testkit::{accepted, committee, ct, dup, rng, Committee};
 use crate::ledger::block::{Block, BlockLimits};
 use crate::ledger::release::*;
+use crate::ledger::{Height, KeyEpoch};
 use curtain_crypto::{Decryption, EncodedCiphertext, ShareBatch};
 use rand_chacha::ChaCha20Rng;
 use std::collections::{BTreeMap, HashSet};
@@ -49,7 +50,7 @@ fn members_with(c: &Committee, cfg: CollectorConfig) -> Vec<Member> {
 /// Finalized blocks at heights 1..=k with `per` ciphertexts each (mixed namespaces and one
 /// undecryptable ciphertext per block).
 fn chain(c: &Committee, k: u64, per: usize, r: &mut ChaCha20Rng) -> Vec<FinalizedBlock> {
-    let mut pool = Mempool::new(MempoolConfig::default(), 0, c.key.clone());
+    let mut pool = Mempool::new(MempoolConfig::default(), KeyEpoch(0), c.key.clone());
     let mut parent = Block::genesis();
     let mut out = Vec::new();
     for h in 1..=k {
@@ -59,7 +60,7 @@ fn chain(c: &Committee, k: u64, per: usize, r: &mut ChaCha20Rng) -> Vec<Finalize
         assert_eq!(accepted(&pool.admit(0, Source::Internal, cts, r)), per);
         let b = pool.build(&parent, &BlockLimits::default(), &HashSet::new());
         let verified: Vec<_> = b.ids().map(|id| pool.get(id).unwrap().clone()).collect();
-        pool.on_finalized(h, &verified);
+        pool.on_finalized(Height(h), &verified);
         out.push(FinalizedBlock::new(
             b.clone(),
             format!("cert{h}").into_bytes(),
@@ -201,22 +202,22 @@ fn honest_members_release_identical_verifiable_logs() {
         let expected: Vec<[u8; 32]> = fins
             .iter()
             .filter(|f| designated(f.height(), i as u32, 4, 3))
-            .map(|f| batch_id(&f.block().digest(), 0))
+            .map(|f| batch_id(&f.block().digest(), KeyEpoch(0)))
             .collect();
         assert_eq!(m.shared, expected, "member {i}");
         // it can answer a peer's retry with exactly the batches it made
         for f in &fins {
-            let id = batch_id(&f.block().digest(), 0);
+            let id = batch_id(&f.block().digest(), KeyEpoch(0));
             assert_eq!(m.collector.my_batch(&id).is_some(), expected.contains(&id));
         }
     }
     for (h, bytes) in ms[0].released.iter().enumerate() {
         let rb = ReleasedBatch::from_bytes(bytes).unwrap();
-        assert_eq!(rb.height, h as u64 + 1);
+        assert_eq!(rb.height, Height(h as u64 + 1));
         assert_eq!(rb.to_bytes(), *bytes);
         let key = c.key.clone();
         rb.verify(
-            |e| (e == 0).then(|| key.clone()),
+            |e| (e == KeyEpoch(0)).then(|| key.clone()),
             |_, _, cert| cert == format!("cert{}", h + 1).as_bytes(),
             &mut r,
         )
@@ -340,7 +341,7 @@ fn a_request_for_a_batch_never_made_makes_it_from_the_pending_height() {
     let inbox = finalize_everywhere(&mut ms, &fins[0], final_at(1), &mut r);
     deliver(&mut ms, final_at(1), inbox, silent, None, &mut r);
     assert!(ms[0].shared.is_empty() && ms[0].released.is_empty());
-    let id = batch_id(&fins[0].block().digest(), 0);
+    let id = batch_id(&fins[0].block().digest(), KeyEpoch(0));
     // a stalled peer asks member 0, which never made its batch: made from the pending group,
     // broadcast, and with it member 0 itself reaches t and releases
     let Answer::Made(fx) = ms[0].collector.on_request(1, 1, &id, final_at(1), &mut r) else {
@@ -475,8 +476,8 @@ fn early_shares_are_kept_and_heights_release_in_order() {
     assert_eq!(ms[0].released.len(), 3);
     // impersonation is refused
     let b = reveal(
-        &BTreeMap::from([(0, Arc::new(dup(&c.shares[2])))]),
-        0,
+        &BTreeMap::from([(KeyEpoch(0), Arc::new(dup(&c.shares[2])))]),
+        KeyEpoch(0),
         &fins[0],
     )
     .remove(0);
@@ -499,7 +500,7 @@ fn released_batches_reject_tampering_and_bad_bytes() {
     let bytes = &ms[0].released[0];
     let rb = ReleasedBatch::from_bytes(bytes).unwrap();
     let key = c.key.clone();
-    let keys = move |e: u64| (e == 0).then(|| key.clone());
+    let keys = move |e: KeyEpoch| (e == KeyEpoch(0)).then(|| key.clone());
     // a different plaintext
     let mut lie = rb.clone();
     lie.namespaces[0].entries[0].outcome = Decryption::Plaintext(b"forged".to_vec());
@@ -521,13 +522,13 @@ fn released_batches_reject_tampering_and_bad_bytes() {
     // out-of-order appends are refused
     let mut log = ReleaseLog::after(&Block::genesis());
     let mut later = rb.clone();
-    later.height = 2;
+    later.height = Height(2);
     assert!(matches!(
         log.append(&later),
         Err(ReleaseError::OutOfOrder { .. })
     ));
     log.append(&rb).unwrap();
-    assert_eq!(log.next_height(), 2);
+    assert_eq!(log.next_height(), Height(2));
     // truncations and flips decode to typed errors, never panics
     for cut in 0..bytes.len() {
         assert!(ReleasedBatch::from_bytes(&bytes[..cut]).is_err());
@@ -550,7 +551,7 @@ fn share_requests_for_released_heights_are_rate_limited_per_peer() {
     let inbox = finalize_everywhere(&mut ms, &fins[0], final_at(1), &mut r);
     deliver(&mut ms, final_at(1), inbox, None, None, &mut r);
     assert!(ms.iter().all(|m| m.released.len() == 1));
-    let id = batch_id(&fins[0].block().digest(), 0);
+    let id = batch_id(&fins[0].block().digest(), KeyEpoch(0));
     // member 0 made no batch for height 1 (not designated), so each request is a
     // recomputation, within the asker's budget
     let ask = |ms: &mut [Member], peer, now_ms, r: &mut ChaCha20Rng| {

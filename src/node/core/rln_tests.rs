@@ -10,7 +10,7 @@ use super::testkit::{committee, ct, rng, CLIENT};
 use crate::ledger::block::{Block, BlockError, BlockLimits};
 use crate::ledger::envelope::{Envelope, RlnProof};
 use crate::ledger::release::{ReleasedBatch, ReleasedEntry, ReleasedNamespace};
-use crate::ledger::Digest;
+use crate::ledger::{Digest, Height, KeyEpoch, Namespace};
 use curtain_circuits::{
     fr_to_be_bytes, setup_dev, CircuitParams, Identity, MerkleTree, ProvingKey, VerifyingKey,
 };
@@ -33,11 +33,11 @@ fn rules() -> RlnRules {
     RlnRules::new(
         RlnSettings {
             circuit_digest: vk.digest(),
-            registry_namespace: REGISTRY,
+            registry_namespace: Namespace(REGISTRY),
             epoch_blocks: 4,
             root_window: 2,
             root_lag: 0,
-            anonymous: BTreeSet::from([ANON]),
+            anonymous: BTreeSet::from([Namespace(ANON)]),
         },
         vk,
     )
@@ -75,7 +75,7 @@ fn world(n: usize) -> World {
         tree.push(m.commitment()).unwrap();
     }
     assert_eq!(tree.root(), st.registry.root());
-    let pool = Mempool::new(MempoolConfig::default(), 0, key.clone()).with_rln(st);
+    let pool = Mempool::new(MempoolConfig::default(), KeyEpoch(0), key.clone()).with_rln(st);
     World {
         key,
         pool,
@@ -107,7 +107,16 @@ impl World {
             epoch,
             message_index: k,
         };
-        seal_anonymous(&self.key, 0, ns, msg, &m, &keys().0, &mut self.r).unwrap()
+        seal_anonymous(
+            &self.key,
+            KeyEpoch(0),
+            Namespace(ns),
+            msg,
+            &m,
+            &keys().0,
+            &mut self.r,
+        )
+        .unwrap()
     }
 
     fn admit(&mut self, e: Envelope) -> Result<(), Reject> {
@@ -333,7 +342,7 @@ fn blocks_carry_proofs_and_members_check_them() {
     .collect();
     let lying_block = Block::with_admissions(
         g.digest(),
-        1,
+        Height(1),
         block.batches.clone(),
         crate::ledger::envelope::admissions_digest(lying.iter().map(|e| e.rln().map(|p| &**p))),
     );
@@ -346,9 +355,9 @@ fn blocks_carry_proofs_and_members_check_them() {
     let plain = ct(&w.key, ANON, b"no proof", &mut w.r);
     let pb = Block::new(
         g.digest(),
-        1,
+        Height(1),
         vec![crate::ledger::block::NamespaceBatch {
-            namespace: ANON,
+            namespace: Namespace(ANON),
             ids: vec![plain.id()],
         }],
     );
@@ -362,7 +371,7 @@ fn blocks_carry_proofs_and_members_check_them() {
     // dropped as over quota (with evidence), and no later block may reuse it
     let dup = checker.envelope(0, 0, 0, b"a, again");
     assert_eq!(checker.admit(dup.clone()), Ok(()));
-    let dropped = checker.pool.on_finalized(1, &got);
+    let dropped = checker.pool.on_finalized(Height(1), &got);
     assert_eq!(dropped, vec![(dup.id(), RlnReject::OverQuota.into())]);
     assert_eq!(checker.pool.rln_mut().unwrap().take_new_evidence().len(), 1);
     assert!(checker.pool.get(&dup.id()).is_none());
@@ -371,7 +380,7 @@ fn blocks_carry_proofs_and_members_check_them() {
     // epochs leave the window: pending entries of epoch 0 expire at height 8 (epoch 2)
     let c = checker.envelope(1, 0, 1, b"late");
     assert_eq!(checker.admit(c.clone()), Ok(()));
-    let dropped = checker.pool.on_finalized(7, &[]);
+    let dropped = checker.pool.on_finalized(Height(7), &[]);
     assert_eq!(dropped, vec![(c.id(), RlnReject::WrongEpoch(0).into())]);
 }
 
@@ -386,12 +395,12 @@ fn released_batches_keep_proofs_and_show_only_the_nullifier() {
         outcome: Decryption::Plaintext(b"payload".to_vec()),
     };
     let mut rb = ReleasedBatch {
-        height: 1,
+        height: Height(1),
         parent: Digest::default(),
         block: Digest::default(),
         certificate: Vec::new(),
         namespaces: vec![ReleasedNamespace {
-            namespace: ANON,
+            namespace: Namespace(ANON),
             entries: vec![entry],
         }],
     };

@@ -3,6 +3,7 @@
 
 use super::mempool::{Admission, Source};
 use super::reveal::{Collector, CollectorConfig};
+use crate::ledger::{Height, KeyEpoch, Namespace};
 use curtain_crypto::{deal, encrypt, Ciphertext, CommitteeKey, KeyShare, Label, Padding};
 use rand::SeedableRng as _;
 use rand_chacha::ChaCha20Rng;
@@ -36,9 +37,9 @@ impl Committee {
     pub(super) fn collector(&self, share: &KeyShare, cfg: CollectorConfig) -> Collector {
         Collector::new(
             cfg,
-            BTreeMap::from([(0, self.key.clone())]),
-            BTreeMap::from([(0, dup(share))]),
-            1,
+            BTreeMap::from([(KeyEpoch(0), self.key.clone())]),
+            BTreeMap::from([(KeyEpoch(0), dup(share))]),
+            Height(1),
         )
     }
 }
@@ -57,7 +58,7 @@ pub(super) fn encrypted(
     msg: &[u8],
     r: &mut ChaCha20Rng,
 ) -> Ciphertext {
-    let label = Label::new(key.id(), epoch, ns, b"wallet").unwrap();
+    let label = Label::new(key.id(), KeyEpoch(epoch), Namespace(ns), b"wallet").unwrap();
     encrypt(key.encryption_key(), &label, msg, Padding::None, r).unwrap()
 }
 

@@ -5,6 +5,7 @@
 mod orchestrator;
 
 use super::{index_of, unix_ms, SharedMember};
+use crate::ledger::{Height, KeyEpoch};
 use crate::node::consensus::{ConsensusEpoch, ConsensusScheme, EpochSchemes, PublicKey, D};
 use crate::node::core::chain::ChainBlock;
 use crate::node::core::epochs::EpochTable;
@@ -23,7 +24,7 @@ use commonware_consensus::{
         Start, Update,
     },
     simplex::types::Context as SimplexContext,
-    types::{Height, ViewDelta},
+    types::{Height as CwHeight, ViewDelta},
     Application, Reporter,
 };
 use commonware_cryptography::{Digested, Digestible as _};
@@ -202,10 +203,10 @@ where
     cert_mux.start();
     res_mux.start();
     let processed = floor.processed().map_or(0, |p| p.height().get());
-    let current = table.epoch_at(processed + 1);
-    let floor_digest = match table.activation(current) {
-        Some(a) if a > 0 => marshal_mailbox
-            .get_block(Height::new(a - 1))
+    let current = table.epoch_at(Height(processed + 1)).get();
+    let floor_digest = match table.activation(KeyEpoch(current)) {
+        Some(a) if a > Height(0) => marshal_mailbox
+            .get_block(CwHeight::new(a.get() - 1))
             .await
             .map(|b| b.digest()),
         _ => Some(genesis_digest),
@@ -307,7 +308,7 @@ where
         self.saw_proposal(clock.current());
         let digest = block.digest();
         debug!(
-            height = block.block().height,
+            height = block.block().height.get(),
             txs = block.block().len(),
             "proposing"
         );
@@ -328,7 +329,7 @@ where
         let verdict = self
             .member
             .with(|m| m.verify(block.inner(), &ancestors, now_ms, &mut rng));
-        let height = block.inner().block().height;
+        let height = block.inner().block().height.get();
         let view = context.round.view().get();
         let leader = index_of(&self.participants, &context.leader);
         match verdict {

@@ -1,6 +1,7 @@
 //! The orchestrator: runs the simplex engine of the key epoch being ordered (SPEC.md §9.8).
 
 use super::{App, Marshal};
+use crate::ledger::KeyEpoch;
 use crate::node::consensus::{ConsensusEpoch, ConsensusScheme, PublicKey, D};
 use crate::node::core::chain::ChainBlock;
 use crate::node::core::epochs::EpochTable;
@@ -12,7 +13,7 @@ use commonware_consensus::{
         config::{Floor, ForwardPolicy, SkipPolicy},
         elector::RoundRobin,
     },
-    types::{Epoch, Height, ViewDelta},
+    types::{Epoch, Height as CwHeight, ViewDelta},
 };
 use commonware_cryptography::sha256::Sha256;
 use commonware_p2p::{Blocker, Sender};
@@ -89,10 +90,12 @@ where
                         backup_open = false;
                         continue;
                     };
-                    let ours = current.as_ref().map_or(self.table.first_epoch(), |(e, _)| *e);
+                    let ours = current
+                        .as_ref()
+                        .map_or(self.table.first_epoch().get(), |(e, _)| *e);
                     if theirs > ours {
-                        if let Some(h) = self.table.last_height(ours) {
-                            self.marshal.hint_finalized(Height::new(h), NonEmptyVec::new(from));
+                        if let Some(h) = self.table.last_height(KeyEpoch(ours)) {
+                            self.marshal.hint_finalized(CwHeight::new(h.get()), NonEmptyVec::new(from));
                         }
                     }
                 }
@@ -100,15 +103,17 @@ where
                     if !waiting {
                         continue;
                     }
-                    let ours = current.as_ref().map_or(self.table.first_epoch(), |(e, _)| *e);
+                    let ours = current
+                        .as_ref()
+                        .map_or(self.table.first_epoch().get(), |(e, _)| *e);
                     let (Some(h), Some(spec)) = (
-                        self.table.last_height(ours),
+                        self.table.last_height(KeyEpoch(ours)),
                         self.epochs.iter().find(|e| e.epoch == ours),
                     ) else {
                         continue;
                     };
                     if let Ok(targets) = NonEmptyVec::try_from(spec.members.clone()) {
-                        self.marshal.hint_finalized(Height::new(h), targets);
+                        self.marshal.hint_finalized(CwHeight::new(h.get()), targets);
                     }
                 }
             }
@@ -124,7 +129,7 @@ where
             return None;
         }
         // the first epoch keeps the partition name of a member that never switched
-        let partition = if epoch == self.table.first_epoch() {
+        let partition = if KeyEpoch(epoch) == self.table.first_epoch() {
             format!("{}-simplex", self.prefix)
         } else {
             format!("{}-simplex-epoch{epoch}", self.prefix)

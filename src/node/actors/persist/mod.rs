@@ -222,12 +222,12 @@ async fn release_writer<E: Storage + Clock + Metrics>(
             .finalized_at
             .lock()
             .expect("finalized_at")
-            .remove(&batch.height);
+            .remove(&batch.height.get());
         let latency_ms = since
             .and_then(|t| clock.current().duration_since(t).ok())
             .map(|d| d.as_secs_f64() * 1e3);
         let txs: usize = batch.namespaces.iter().map(|n| n.entries.len()).sum();
-        stats.next_release.set(batch.height as i64 + 1);
+        stats.next_release.set(batch.height.get() as i64 + 1);
         if let Some(ms) = latency_ms {
             stats.release_latency.observe(ms / 1e3);
             if txs > 0 {
@@ -239,7 +239,7 @@ async fn release_writer<E: Storage + Clock + Metrics>(
             }
         }
         info!(
-            height = batch.height,
+            height = batch.height.get(),
             txs, latency_ms, "released (finalized -> durable release)"
         );
         let _ = out.send(batch);

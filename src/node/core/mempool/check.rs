@@ -77,7 +77,7 @@ impl Screened {
         } = self;
         let encoded: Vec<EncodedCiphertext> =
             passed.iter().map(|c| c.ct.ciphertext().clone()).collect();
-        let mut by_epoch: BTreeMap<u64, Vec<(Candidate, Ciphertext)>> = BTreeMap::new();
+        let mut by_epoch: BTreeMap<KeyEpoch, Vec<(Candidate, Ciphertext)>> = BTreeMap::new();
         for (c, ct) in passed.into_iter().zip(decode_all(&encoded)) {
             match ct {
                 Ok(ct) => by_epoch

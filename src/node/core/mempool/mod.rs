@@ -15,12 +15,13 @@ use super::epochs::{EpochTable, LabelWindow};
 use super::rln::{check_binding, Recorded, RlnReject, RlnState, SlashingEvidence};
 use crate::ledger::block::{Block, BlockLimits, NamespaceBatch};
 use crate::ledger::envelope::{admissions_digest, Envelope, RlnProof, Verified};
-use crate::ledger::CtId;
+use crate::ledger::{CtId, Height};
 use check::Candidate;
 pub use check::{verify_rln_batch, Checked, Screened};
 use curtain_circuits::{Proof, Statement, VerifyingKey};
 use curtain_crypto::{
-    decode_all, verify_batch, Ciphertext, CommitteeKey, DecodeError, EncodedCiphertext, Namespace,
+    decode_all, verify_batch, Ciphertext, CommitteeKey, DecodeError, EncodedCiphertext, KeyEpoch,
+    Namespace,
 };
 use rand_core::CryptoRng;
 use rate::{bucket_limits, refill, Bucket};
@@ -88,7 +89,7 @@ pub enum Reject {
     #[error("namespace {0} is not served by this committee")]
     UnknownNamespace(Namespace),
     #[error("key epoch {0} is not open")]
-    UnknownEpoch(u64),
+    UnknownEpoch(KeyEpoch),
     #[error("ciphertext is for another committee key")]
     WrongKey,
     #[error("already pending")]
@@ -100,7 +101,7 @@ pub enum Reject {
     #[error("invalid ciphertext: {0}")]
     Invalid(curtain_crypto::ValidityError),
     #[error("key epoch {0} ended before the ciphertext was ordered")]
-    EpochEnded(u64),
+    EpochEnded(KeyEpoch),
     /// Carried by [`NOT_ORDERED_STRIKES`] of this member's proposals that lost their height to
     /// another block (peers refused them, or they were late) and still not ordered: dropped
     /// rather than proposed forever (SPEC.md §5.1).
@@ -127,7 +128,7 @@ struct Entry {
 pub struct Mempool {
     cfg: MempoolConfig,
     /// Open key epochs: the newest is current, older ones drain.
-    keys: BTreeMap<u64, Arc<CommitteeKey>>,
+    keys: BTreeMap<KeyEpoch, Arc<CommitteeKey>>,
     entries: HashMap<CtId, Entry>,
     /// Per namespace, pending ids in arrival order.
     queues: BTreeMap<Namespace, BTreeMap<u64, CtId>>,
@@ -137,22 +138,22 @@ pub struct Mempool {
     next_seq: u64,
     /// Ids ordered in finalized blocks, with their key epoch (forgotten when the epoch ends:
     /// from then on its label is rejected anyway).
-    ordered: HashMap<CtId, u64>,
+    ordered: HashMap<CtId, KeyEpoch>,
     buckets: HashMap<Source, Bucket>,
     /// Namespace the next proposal starts its round-robin after.
     rr_after: Option<Namespace>,
     /// Anonymous admission (registry, nullifiers, evidence), when a namespace is anonymous.
     rln: Option<RlnState>,
     /// Height of the last finalized block (RLN epochs are counted in heights).
-    finalized: u64,
+    finalized: Height,
     /// Which label epochs a block at each height carries (SPEC.md §9.8).
     epochs: EpochTable,
     /// Key epochs whose drain window ended (their pending entries were dropped).
-    closed: BTreeSet<u64>,
+    closed: BTreeSet<KeyEpoch>,
 }
 
 impl Mempool {
-    pub fn new(cfg: MempoolConfig, epoch: u64, key: Arc<CommitteeKey>) -> Self {
+    pub fn new(cfg: MempoolConfig, epoch: KeyEpoch, key: Arc<CommitteeKey>) -> Self {
         Self {
             cfg,
             keys: BTreeMap::from([(epoch, key)]),
@@ -165,7 +166,7 @@ impl Mempool {
             buckets: HashMap::new(),
             rr_after: None,
             rln: None,
-            finalized: 0,
+            finalized: Height(0),
             epochs: EpochTable::single(epoch),
             closed: BTreeSet::new(),
         }
@@ -177,7 +178,7 @@ impl Mempool {
     pub fn with_epochs(
         cfg: MempoolConfig,
         epochs: EpochTable,
-        keys: BTreeMap<u64, Arc<CommitteeKey>>,
+        keys: BTreeMap<KeyEpoch, Arc<CommitteeKey>>,
     ) -> Self {
         let first = epochs.first_epoch();
         let mut pool = Self::new(cfg, first, Arc::clone(&keys[&first]));
@@ -219,13 +220,13 @@ impl Mempool {
     pub fn is_ordered(&self, id: &CtId) -> bool {
         self.ordered.contains_key(id)
     }
-    pub fn key(&self, epoch: u64) -> Option<&Arc<CommitteeKey>> {
+    pub fn key(&self, epoch: KeyEpoch) -> Option<&Arc<CommitteeKey>> {
         self.keys.get(&epoch)
     }
 
     /// The key epoch active at the next height and its key (what new submissions are
     /// labelled with).
-    pub fn current_key(&self) -> Option<(u64, &Arc<CommitteeKey>)> {
+    pub fn current_key(&self) -> Option<(KeyEpoch, &Arc<CommitteeKey>)> {
         let e = self.epochs.epoch_at(self.finalized + 1);
         self.keys.get(&e).map(|k| (e, k))
     }
@@ -400,7 +401,7 @@ impl Mempool {
             (Some(p), true) => (self.rln.as_ref().expect("anonymous"), p),
         };
         check_binding(id, label.sender(), p)?;
-        if !st.admissible_epoch(self.finalized + 1, p.statement.epoch) {
+        if !st.admissible_epoch((self.finalized + 1).get(), p.statement.epoch) {
             return Err(RlnReject::WrongEpoch(p.statement.epoch).into());
         }
         if !st
@@ -496,7 +497,7 @@ impl Mempool {
     /// height admits and, if anonymous, its RLN epoch and root are in the block's windows and
     /// its nullifier is used neither in an unfinalized ancestor (`used`) nor by a finalized
     /// entry. The proposer and the inclusion rule use the same test (SPEC.md §5.7).
-    pub fn eligible(&self, v: &Verified, height: u64, used: &HashSet<(u64, [u8; 32])>) -> bool {
+    pub fn eligible(&self, v: &Verified, height: Height, used: &HashSet<(u64, [u8; 32])>) -> bool {
         if self.epochs.admits(height, v.label().key_epoch()).is_err() {
             return false;
         }
@@ -504,12 +505,12 @@ impl Mempool {
             return true;
         };
         let s = &p.statement;
-        st.rules.block_epochs(height).contains(&s.epoch)
+        st.rules.block_epochs(height.get()).contains(&s.epoch)
             && !used.contains(&(s.epoch, p.nullifier()))
             && !st.nullifiers.is_ordered(s.epoch, &p.nullifier())
             && st
                 .registry
-                .roots_for_block(&st.rules, height)
+                .roots_for_block(&st.rules, height.get())
                 .is_some_and(|roots| roots.contains(&s.root))
     }
 
@@ -632,7 +633,7 @@ impl Mempool {
     /// A block at `height` is final: its ciphertexts leave the pending set for good. Returns
     /// the pending entries this drops: anonymous ones whose nullifier the block used (over
     /// quota: evidence is recorded) or whose RLN epoch no later block accepts.
-    pub fn on_finalized(&mut self, height: u64, cts: &[Arc<Verified>]) -> Vec<(CtId, Reject)> {
+    pub fn on_finalized(&mut self, height: Height, cts: &[Arc<Verified>]) -> Vec<(CtId, Reject)> {
         self.finalized = self.finalized.max(height);
         let mut dropped = Vec::new();
         for ct in cts {
@@ -661,7 +662,7 @@ impl Mempool {
         }
         if let Some(st) = self.rln.as_mut() {
             // no block after this one accepts older epochs: forget them and drop their entries
-            let min = *st.rules.block_epochs(self.finalized + 1).start();
+            let min = *st.rules.block_epochs((self.finalized + 1).get()).start();
             st.nullifiers.prune_below(min);
             let expired: Vec<(CtId, u64)> = self
                 .entries
@@ -682,7 +683,7 @@ impl Mempool {
     /// labels, so their pending entries are dropped, each with its reason.
     fn close_drained(&mut self) -> Vec<(CtId, Reject)> {
         let next = self.finalized + 1;
-        let ended: Vec<u64> = self
+        let ended: Vec<KeyEpoch> = self
             .keys
             .keys()
             .copied()
@@ -699,7 +700,7 @@ impl Mempool {
     }
 
     /// Height of the last block finalized here.
-    pub fn finalized_height(&self) -> u64 {
+    pub fn finalized_height(&self) -> Height {
         self.finalized
     }
 
@@ -709,7 +710,7 @@ impl Mempool {
     }
 
     /// Marks ids as ordered (restored from the release log after a restart).
-    pub fn restore_ordered(&mut self, ids: impl IntoIterator<Item = (CtId, u64)>) {
+    pub fn restore_ordered(&mut self, ids: impl IntoIterator<Item = (CtId, KeyEpoch)>) {
         for (id, epoch) in ids {
             self.remove(&id);
             self.ordered.insert(id, epoch);
@@ -717,20 +718,20 @@ impl Mempool {
     }
 
     /// Opens a new key epoch; older epochs keep draining until [`Mempool::end_epoch`].
-    pub fn open_epoch(&mut self, epoch: u64, key: Arc<CommitteeKey>) {
+    pub fn open_epoch(&mut self, epoch: KeyEpoch, key: Arc<CommitteeKey>) {
         self.keys.insert(epoch, key);
     }
 
     /// Ends a key epoch: its pending ciphertexts can no longer be decrypted by this
     /// committee and are dropped, each with a reason for the submitter.
-    pub fn end_epoch(&mut self, epoch: u64) -> Vec<(CtId, Reject)> {
+    pub fn end_epoch(&mut self, epoch: KeyEpoch) -> Vec<(CtId, Reject)> {
         self.keys.remove(&epoch);
         self.drop_epoch(epoch)
     }
 
     /// Drops an epoch's pending entries and forgets its ordered ids (its labels are refused
     /// from now on anyway).
-    fn drop_epoch(&mut self, epoch: u64) -> Vec<(CtId, Reject)> {
+    fn drop_epoch(&mut self, epoch: KeyEpoch) -> Vec<(CtId, Reject)> {
         self.ordered.retain(|_, e| *e != epoch);
         let ids: Vec<CtId> = self
             .entries

@@ -12,7 +12,7 @@ struct RequestBudget {
 }
 
 struct Group {
-    epoch: u64,
+    epoch: KeyEpoch,
     batch_id: [u8; 32],
     positions: Vec<usize>,
     cts: Vec<VerifiedCiphertext>,
@@ -57,9 +57,9 @@ impl Default for CollectorConfig {
 
 pub struct Collector {
     cfg: CollectorConfig,
-    keys: BTreeMap<u64, Arc<CommitteeKey>>,
+    keys: BTreeMap<KeyEpoch, Arc<CommitteeKey>>,
     /// Shared with a [`Resharer`] while it works; zeroized when the last holder drops it.
-    my_shares: BTreeMap<u64, Arc<KeyShare>>,
+    my_shares: BTreeMap<KeyEpoch, Arc<KeyShare>>,
     next_release: u64,
     slots: BTreeMap<u64, Slot>,
     /// batch id → (height, group index) for slots held.
@@ -67,7 +67,7 @@ pub struct Collector {
     /// Batches that arrived before their block was final here, oldest first per member.
     early: BTreeMap<u32, VecDeque<ShareBatch>>,
     /// Members caught sending a wrong batch, per key epoch: their later batches are ignored.
-    faulty: BTreeSet<(u64, u32)>,
+    faulty: BTreeSet<(KeyEpoch, u32)>,
     /// (height, batch id) of recently released heights: late batches for them are dropped,
     /// not buffered, and peers' requests for them may be recomputed.
     released: VecDeque<(u64, [u8; 32])>,
@@ -78,14 +78,14 @@ pub struct Collector {
     /// Every member shares at once for heights up to this one (set by a fallback).
     eager_until: u64,
     /// Per (epoch, member index): its last batch for a block final here.
-    heard: HashMap<(u64, u32), Heard>,
+    heard: HashMap<(KeyEpoch, u32), Heard>,
     /// This member's last `SENT_MEMORY` batches with their heights, oldest first.
     sent: VecDeque<(u64, ShareBatch)>,
     /// Which committee decrypts each height, and how long old shares are kept.
     epochs: EpochTable,
     /// Per key epoch, the peer (as the actors number authenticated senders) of each member
     /// index; an epoch not listed numbers its members as the peers.
-    roster: BTreeMap<u64, Vec<u32>>,
+    roster: BTreeMap<KeyEpoch, Vec<u32>>,
 }
 
 /// How many of its own batches a member keeps to answer peers that lost them.
@@ -108,15 +108,16 @@ impl Collector {
     /// `next_release`: the first height not yet in the release log.
     pub fn new(
         cfg: CollectorConfig,
-        keys: BTreeMap<u64, Arc<CommitteeKey>>,
-        my_shares: BTreeMap<u64, KeyShare>,
-        next_release: u64,
+        keys: BTreeMap<KeyEpoch, Arc<CommitteeKey>>,
+        my_shares: BTreeMap<KeyEpoch, KeyShare>,
+        next_release: Height,
     ) -> Self {
-        let epochs = EpochTable::single(keys.keys().next().copied().unwrap_or(0));
+        let epochs = EpochTable::single(keys.keys().next().copied().unwrap_or_default());
         let my_shares = my_shares
             .into_iter()
             .map(|(e, s)| (e, Arc::new(s)))
             .collect();
+        let next_release = next_release.get();
         Self {
             cfg,
             keys,
@@ -139,25 +140,25 @@ impl Collector {
 
     /// Across key epochs: `keys` must hold every epoch of `epochs`, `my_shares` this member's
     /// shares of the epochs it is a member of, `roster` each epoch's members as peers.
-    pub fn with_epochs(mut self, epochs: EpochTable, roster: BTreeMap<u64, Vec<u32>>) -> Self {
+    pub fn with_epochs(mut self, epochs: EpochTable, roster: BTreeMap<KeyEpoch, Vec<u32>>) -> Self {
         self.set_epochs(epochs, roster);
         self
     }
 
     /// [`Collector::with_epochs`] in place.
-    pub fn set_epochs(&mut self, epochs: EpochTable, roster: BTreeMap<u64, Vec<u32>>) {
+    pub fn set_epochs(&mut self, epochs: EpochTable, roster: BTreeMap<KeyEpoch, Vec<u32>>) {
         self.epochs = epochs;
         self.roster = roster;
         self.drop_spent_shares();
     }
 
     /// The key epochs this member still holds a share of.
-    pub fn share_epochs(&self) -> impl Iterator<Item = u64> + '_ {
+    pub fn share_epochs(&self) -> impl Iterator<Item = KeyEpoch> + '_ {
         self.my_shares.keys().copied()
     }
 
     /// The peer that member `index` of key epoch `epoch` is.
-    fn peer_of(&self, epoch: u64, index: u32) -> Option<u32> {
+    fn peer_of(&self, epoch: KeyEpoch, index: u32) -> Option<u32> {
         match self.roster.get(&epoch) {
             Some(r) => r.get(index as usize).copied(),
             None => Some(index),
@@ -168,7 +169,8 @@ impl Collector {
     /// drain included: nobody can need a batch of them any more (SPEC.md §9.8).
     fn drop_spent_shares(&mut self) {
         let (epochs, next) = (&self.epochs, self.next_release);
-        self.my_shares.retain(|e, _| epochs.shares_needed(*e, next));
+        self.my_shares
+            .retain(|e, _| epochs.shares_needed(*e, Height(next)));
     }
 
     pub fn next_release(&self) -> u64 {
@@ -216,10 +218,14 @@ impl Collector {
 
     /// This member's batches for a finalized block (for a peer asking after release here).
     pub fn reveal_mine(&self, fin: &FinalizedBlock) -> Vec<ShareBatch> {
-        reveal(&self.my_shares, self.epochs.epoch_at(fin.height()), fin)
+        reveal(
+            &self.my_shares,
+            self.epochs.epoch_at(Height(fin.height())),
+            fin,
+        )
     }
 
-    pub fn faulty_members(&self) -> impl Iterator<Item = &(u64, u32)> {
+    pub fn faulty_members(&self) -> impl Iterator<Item = &(KeyEpoch, u32)> {
         self.faulty.iter()
     }
 
@@ -239,7 +245,7 @@ impl Collector {
         let digest = fin.block.digest();
         let mut effects = Vec::new();
         let mut slot_groups = Vec::new();
-        for (epoch, (positions, cts)) in groups(&fin, self.epochs.epoch_at(h)) {
+        for (epoch, (positions, cts)) in groups(&fin, self.epochs.epoch_at(Height(h))) {
             if !self.keys.contains_key(&epoch) {
                 return Err(ShareError::UnknownEpoch(epoch));
             }
@@ -269,7 +275,7 @@ impl Collector {
             },
         );
         // Adopt early batches for this block.
-        let ids: BTreeMap<[u8; 32], u64> = self.slots[&h]
+        let ids: BTreeMap<[u8; 32], KeyEpoch> = self.slots[&h]
             .groups
             .iter()
             .map(|g| (g.batch_id, g.epoch))
@@ -463,7 +469,7 @@ impl Collector {
         if let Some((_, b)) = self.recomputed.iter().find(|(h, _)| *h == height) {
             return Answer::Batch(b.clone());
         }
-        let epoch = self.epochs.epoch_at(height);
+        let epoch = self.epochs.epoch_at(Height(height));
         let Some(share) = self.my_shares.get(&epoch) else {
             return Answer::NoShare;
         };
@@ -575,7 +581,7 @@ impl Collector {
 /// Makes, keeps and sends this member's batch for `g` at height `h`, once; false if it had
 /// made it already, the group is done, or this member holds no share of the epoch.
 fn share_mine(
-    my_shares: &BTreeMap<u64, Arc<KeyShare>>,
+    my_shares: &BTreeMap<KeyEpoch, Arc<KeyShare>>,
     sent: &mut VecDeque<(u64, ShareBatch)>,
     h: u64,
     g: &mut Group,

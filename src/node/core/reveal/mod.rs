@@ -8,7 +8,7 @@ use super::epochs::EpochTable;
 use crate::ledger::block::{Block, BlockError};
 use crate::ledger::envelope::Verified;
 use crate::ledger::release::{ReleasedBatch, ReleasedEntry, ReleasedNamespace};
-use crate::ledger::{CtId, Digest};
+use crate::ledger::{CtId, Digest, Height, KeyEpoch};
 use curtain_crypto::{
     combine, CombineError, CommitteeKey, FaultEvidence, KeyShare, Namespace, ShareBatch,
     VerifiedCiphertext,
@@ -55,7 +55,7 @@ impl FinalizedBlock {
         &self.block
     }
     pub fn height(&self) -> u64 {
-        self.block.height
+        self.block.height.get()
     }
     pub fn certificate(&self) -> &[u8] {
         &self.certificate
@@ -66,7 +66,7 @@ impl FinalizedBlock {
 }
 
 /// The id binding a share batch to one key epoch's part of one finalized block.
-pub fn batch_id(block: &Digest, epoch: u64) -> [u8; 32] {
+pub fn batch_id(block: &Digest, epoch: KeyEpoch) -> [u8; 32] {
     Sha256::new_with_prefix(DST_SHARE_BATCH)
         .chain_update(block.0)
         .chain_update(epoch.to_be_bytes())
@@ -77,8 +77,8 @@ pub fn batch_id(block: &Digest, epoch: u64) -> [u8; 32] {
 /// This member's share batch for a finalized block decrypted by the committee of key epoch
 /// `epoch` (the one active at its height), if it holds a share of that epoch.
 pub fn reveal(
-    shares: &BTreeMap<u64, Arc<KeyShare>>,
-    epoch: u64,
+    shares: &BTreeMap<KeyEpoch, Arc<KeyShare>>,
+    epoch: KeyEpoch,
     fin: &FinalizedBlock,
 ) -> Vec<ShareBatch> {
     groups(fin, epoch)
@@ -94,9 +94,9 @@ pub fn reveal(
 /// order and the ciphertexts. A resharing keeps the encryption key, so the committee active at
 /// the block's height (`epoch`) decrypts every ciphertext of the block, whatever its label's
 /// epoch (SPEC.md §9.8): one group, or none for an empty block.
-type Groups = BTreeMap<u64, (Vec<usize>, Vec<VerifiedCiphertext>)>;
+type Groups = BTreeMap<KeyEpoch, (Vec<usize>, Vec<VerifiedCiphertext>)>;
 
-fn groups(fin: &FinalizedBlock, epoch: u64) -> Groups {
+fn groups(fin: &FinalizedBlock, epoch: KeyEpoch) -> Groups {
     let mut g = Groups::new();
     for (i, ct) in fin.cts.iter().enumerate() {
         let e = g.entry(epoch).or_default();
@@ -170,9 +170,9 @@ const RESHARE_BURST: u64 = 4;
 pub struct Resharer {
     height: u64,
     batch_id: [u8; 32],
-    epoch: u64,
+    epoch: KeyEpoch,
     share: Arc<KeyShare>,
-    keys: BTreeMap<u64, Arc<CommitteeKey>>,
+    keys: BTreeMap<KeyEpoch, Arc<CommitteeKey>>,
 }
 
 impl std::fmt::Debug for Resharer {
@@ -208,7 +208,7 @@ impl Resharer {
         rng: &mut R,
     ) -> Result<ShareBatch, ReshareError> {
         let b = block.block();
-        if b.height != self.height || batch_id(&b.digest(), self.epoch) != self.batch_id {
+        if b.height.get() != self.height || batch_id(&b.digest(), self.epoch) != self.batch_id {
             return Err(ReshareError::WrongBlock(self.height));
         }
         let cts = verify_ciphertexts(block.bodies(), &self.keys, rng)?;
@@ -221,5 +221,5 @@ pub enum ShareError {
     #[error("batch claims member {claimed} but came from member {from}")]
     Impersonation { from: u32, claimed: u32 },
     #[error("no open key epoch for this batch")]
-    UnknownEpoch(u64),
+    UnknownEpoch(KeyEpoch),
 }
