@@ -6,6 +6,9 @@
 //! the start and the end (the machine's two cores are shared: a load above ~1 means the
 //! timings include waiting for a core).
 
+mod common;
+
+use common::load_average;
 use curtain_circuits::{
     prove, setup_dev, signal_hash, verify, verify_batch, CircuitParams, Identity, MerkleTree,
     Proof, Statement, Witness,
@@ -28,16 +31,6 @@ fn ms(f: impl FnOnce()) -> f64 {
     let t0 = Instant::now();
     f();
     t0.elapsed().as_secs_f64() * 1e3
-}
-
-/// The 1-minute load average (Linux), if readable.
-fn load_average() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }
 
 fn main() {

@@ -57,6 +57,9 @@
 //! Output: `target/bench/peers.json`, `target/bench/peers.md`, `target/bench/peers.svg`.
 //! `CURTAIN_BENCH_QUICK=1` runs a subset (both thread counts) in a few minutes.
 
+mod common;
+
+use common::load_average;
 use commonware_cryptography::bls12381::{
     dkg::feldman_desmedt::deal_anonymous,
     primitives::{
@@ -226,16 +229,6 @@ fn main() {
         out.display(),
         started.elapsed().as_secs_f64()
     );
-}
-
-/// The 1-minute load average (`/proc/loadavg`; None off Linux).
-fn load_average() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }
 
 /// CPU time (ns) consumed so far by the process's live threads: the first field of each

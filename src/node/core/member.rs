@@ -223,10 +223,10 @@ impl Member {
         ids.into_iter().map(|(_, id)| id).collect()
     }
 
-    /// The inclusion rule (SPEC.md §5.7): `block` must carry every pending entry held here
-    /// that f + 1 members' current lists have named for Δ' and that a block at its height may
-    /// carry, unless it is not in an ancestor and the block is full for it (no room for one
-    /// more ciphertext, for its bytes, or for its namespace).
+    /// The inclusion rule (SPEC.md §5.7): `block` must carry every pending entry held here that
+    /// f + 1 members' current lists have named for Δ', that a block at its height may carry
+    /// and that no unfinalized ancestor carries, unless the block is full for it (no room for
+    /// one more ciphertext, for its bytes, or for its namespace).
     fn check_inclusion(
         &self,
         block: &ChainBlock,
