@@ -345,7 +345,8 @@ fn censor_random_seeds_odd() {
 
 /// Acceptance-to-ordering delays per adversary beside honest-only runs of the same seeds
 /// (printed; `cargo test --test simulation censor_delay -- --nocapture`). Every run is
-/// checked against the bound.
+/// checked against the bound; no proposal is refused for an omission without censors, and
+/// some censor's is.
 #[test]
 fn censor_delay_table() {
     let seeds = 900..904u64;
@@ -393,10 +394,24 @@ fn censor_delay_table() {
          refused for omissions |"
     );
     eprintln!("|---|---|---|---|---|---|---|---|");
+    let mut by_censors = 0;
     for (n, who, ((p99, max), (sp99, smax)), refused) in rows {
         eprintln!(
             "| {n} | {who} | {p99:?} | {max:?} | {sp99:?} | {smax:?} | {:?} | {refused} |",
             inclusion_bound(n)
         );
+        if who == "honest only" {
+            assert_eq!(
+                refused, 0,
+                "no honest leader's proposal is refused (n = {n})"
+            );
+        } else {
+            by_censors += refused;
+        }
     }
+    // the whole path ran: lists, enforcement after Δ', a censor's proposal refused
+    assert!(
+        by_censors > 0,
+        "the vote rule refused some censor's proposal"
+    );
 }
