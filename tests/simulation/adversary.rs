@@ -15,7 +15,7 @@ use commonware_runtime::{Clock as _, IoBuf, Spawner as _, Supervisor as _};
 use curtain::ledger::envelope::Envelope;
 use curtain::ledger::Namespace;
 use curtain::node::core::inclusion::encode_list;
-use curtain::node::core::member::decode_gossip;
+use curtain::node::core::member::{decode_gossip, encode_envelopes};
 use curtain::node::{channel, core::member::ShareMessage, ConsensusScheme};
 use std::num::NonZeroUsize;
 use std::time::Duration;
@@ -103,15 +103,7 @@ impl<R: commonware_p2p::Receiver<PublicKey = Pk>> commonware_p2p::Receiver for T
             if kept.is_empty() {
                 continue;
             }
-            // the gossip layout: version ‖ count(4) ‖ count × (len(4) ‖ envelope)
-            let mut out = vec![msg.as_ref()[0]];
-            out.extend_from_slice(&(kept.len() as u32).to_be_bytes());
-            for e in &kept {
-                let b = e.to_bytes();
-                out.extend_from_slice(&(b.len() as u32).to_be_bytes());
-                out.extend_from_slice(&b);
-            }
-            return Ok((from, IoBuf::from(out)));
+            return Ok((from, IoBuf::from(encode_envelopes(kept))));
         }
     }
 

@@ -217,13 +217,18 @@ fn an_equivocating_leader_gets_nothing_ordered_twice_or_revealed_early() {
     );
 }
 
+/// How many random seeds a seeds test runs: `CURTAIN_SIM_SEEDS`, default 240.
+fn sim_seeds() -> u64 {
+    std::env::var("CURTAIN_SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(240)
+}
+
 /// Seeds with random faults: `CURTAIN_SIM_SEEDS` sets how many (default 240), split over two
 /// tests so both cores run them.
 fn random_seeds(half: u64) {
-    let seeds: u64 = std::env::var("CURTAIN_SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(240);
+    let seeds = sim_seeds();
     for seed in (1000..1000 + seeds).filter(|s| s % 2 == half) {
         let n = if seed % 3 == 0 { 7 } else { 4 };
         let fault = (seed / 2) % 6;
@@ -316,10 +321,7 @@ fn censor_lists_sent_to_some_members_only_and_bogus_lists_stall_no_honest_leader
 /// Seeds with f censors of a random kind (`CURTAIN_SIM_SEEDS`, default 240, split over two
 /// tests so both cores run them).
 fn censor_seeds(half: u64) {
-    let seeds: u64 = std::env::var("CURTAIN_SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(240);
+    let seeds = sim_seeds();
     let kinds = [
         Censor::Namespace,
         Censor::Sender,

@@ -642,10 +642,21 @@ impl ShareMessage {
 
 /// `version ‖ count(4) ‖ count × (len(4) ‖ Envelope)`.
 pub fn encode_gossip(cts: &[Arc<Verified>]) -> Vec<u8> {
+    encode_envelopes(cts.iter().map(|ct| ct.envelope()))
+}
+
+/// The gossip encoding of envelopes: `version ‖ count(4) ‖ count × (len(4) ‖ envelope)` (what
+/// [`decode_gossip`] reads back).
+pub fn encode_envelopes<I>(envelopes: I) -> Vec<u8>
+where
+    I: IntoIterator<Item = Envelope>,
+    I::IntoIter: ExactSizeIterator,
+{
+    let envelopes = envelopes.into_iter();
     let mut out = vec![GOSSIP_VERSION];
-    out.extend_from_slice(&(cts.len() as u32).to_be_bytes());
-    for ct in cts {
-        let b = ct.envelope().to_bytes();
+    out.extend_from_slice(&(envelopes.len() as u32).to_be_bytes());
+    for e in envelopes {
+        let b = e.to_bytes();
         out.extend_from_slice(&(b.len() as u32).to_be_bytes());
         out.extend_from_slice(&b);
     }
