@@ -26,6 +26,7 @@ use curtain::ledger::release::ReleasedBatch;
 use curtain::ledger::{Height, KeyEpoch, Namespace};
 use curtain::node::{
     self as node, channel,
+    core::attest::{Attestor, CommitteeIdentity},
     core::epochs::EpochTable,
     core::member::{Member, ShareMessage},
     core::mempool::{Mempool, MempoolConfig, Source},
@@ -162,6 +163,19 @@ fn run(seed: u64, old: &[usize], new: &[usize]) -> Outcome {
             }
         }
 
+        let signatures: BTreeMap<KeyEpoch, CommitteeIdentity> = infos
+            .iter()
+            .map(|(e, info)| {
+                let c = CheckedCommittee::check(info).expect("committee");
+                (
+                    KeyEpoch(*e),
+                    CommitteeIdentity {
+                        id: c.id,
+                        members: c.members,
+                    },
+                )
+            })
+            .collect();
         let wire: Arc<Mutex<Vec<SentBatch>>> = Arc::default();
         let mut handles: Vec<NodeHandle> = Vec::new();
         let mut streams = Vec::new();
@@ -211,6 +225,10 @@ fn run(seed: u64, old: &[usize], new: &[usize]) -> Outcome {
                 gossip: ch.next().unwrap(),
                 lists: ch.next().unwrap(),
             };
+            let sk = ids
+                .iter()
+                .find(|k| k.public_key() == *pk)
+                .expect("one of the five");
             let mut my_shares: BTreeMap<KeyEpoch, KeyShare> = BTreeMap::new();
             let mut epochs = Vec::new();
             for (e, (k, (members, public))) in [&k0, &k1].iter().zip(&publics).enumerate() {
@@ -236,6 +254,7 @@ fn run(seed: u64, old: &[usize], new: &[usize]) -> Outcome {
                     keys.clone(),
                     my_shares,
                     Height(1),
+                    Attestor::new(sk.clone(), signatures.clone()),
                 ),
                 BlockLimits::default(),
             );

@@ -22,6 +22,7 @@ use curtain::ledger::{Height, KeyEpoch};
 use curtain::node::settings::ClientLimits;
 use curtain::node::{
     self as node, channel,
+    core::attest::Attestor,
     core::member::Member,
     core::mempool::{Mempool, MempoolConfig},
     core::reveal::{Collector, CollectorConfig},
@@ -233,7 +234,19 @@ pub(super) fn node(a: NodeArgs) -> anyhow::Result<()> {
             }
             let member = Member::new(
                 pool,
-                Collector::new(CollectorConfig::default(), keys, decryption, Height(1)),
+                Collector::new(
+                    CollectorConfig::default(),
+                    keys,
+                    decryption,
+                    Height(1),
+                    Attestor::new(
+                        identity.clone(),
+                        committees
+                            .iter()
+                            .map(|c| (c.key_epoch, c.signatures()))
+                            .collect(),
+                    ),
+                ),
                 BlockLimits::default(),
             );
             let (tx, rx) = mpsc::unbounded_channel();

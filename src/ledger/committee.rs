@@ -80,8 +80,12 @@ fn hex32(field: &'static str, text: &str) -> Result<[u8; 32], CommitteeError> {
 #[derive(Clone, Debug)]
 pub struct CheckedCommittee {
     pub id: [u8; 32],
+    pub key_epoch: KeyEpoch,
     pub key: CommitteeKey,
     pub verifier: FinalityVerifier,
+    /// Members' ed25519 identities in index order: what their signed messages (share
+    /// batches, inclusion lists) are checked against.
+    pub members: Vec<[u8; 32]>,
 }
 
 impl CheckedCommittee {
@@ -119,7 +123,13 @@ impl CheckedCommittee {
                 computed: hex::encode(id),
             });
         }
-        Ok(Self { id, key, verifier })
+        Ok(Self {
+            id,
+            key_epoch: info.key_epoch,
+            key,
+            verifier,
+            members,
+        })
     }
 
     /// Whether `next` holds the same keys as `self`: the same encryption key (`PK1`, `Δ`, and

@@ -212,7 +212,7 @@ fn g2(bytes: &[u8; G2_LEN]) -> Result<PublicKey, FinalityError> {
     Ok(p)
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(super) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;

@@ -7,9 +7,11 @@
 pub mod block;
 pub mod committee;
 pub mod envelope;
+pub mod evidence;
 pub mod finality;
 pub mod release;
 pub mod rln;
+pub mod signed;
 
 pub use curtain_crypto::{KeyEpoch, Namespace};
 

@@ -9,6 +9,7 @@ use super::consensus::{ConsensusScheme, PublicKey};
 use super::core::mempool::MempoolConfig;
 use super::core::rln::RlnSettings;
 use crate::ledger::Height;
+use crate::node::core::attest::CommitteeIdentity;
 use crate::protocol::json::{CommitteeInfo, MemberInfo, RlnInfo};
 use bytes::Bytes;
 use commonware_codec::{Decode as _, DecodeExt as _, Encode as _};
@@ -412,21 +413,32 @@ impl Committee {
         )
     }
 
-    /// The committee identity (SPEC.md §7.4): what clients pin.
-    pub fn id(&self) -> [u8; 32] {
-        let members: Vec<[u8; 32]> = self
-            .identities
+    /// Members' ed25519 identities in index order.
+    fn member_keys(&self) -> Vec<[u8; 32]> {
+        self.identities
             .iter()
             .map(|p| p.as_ref().try_into().expect("ed25519 keys are 32 bytes"))
-            .collect();
+            .collect()
+    }
+
+    /// The committee identity (SPEC.md §7.4): what clients pin.
+    pub fn id(&self) -> [u8; 32] {
         crate::ledger::committee::committee_id(&crate::ledger::committee::CommitteeParts {
             key_epoch: self.key_epoch,
             n: self.encryption_key.n() as u32,
             t: self.encryption_key.t() as u32,
             encryption_key: &self.encryption_key.to_bytes(),
             consensus_public: &self.consensus_public.encode(),
-            members: &members,
+            members: &self.member_keys(),
         })
+    }
+
+    /// What members' signatures are checked against (SPEC.md §2.6).
+    pub fn signatures(&self) -> CommitteeIdentity {
+        CommitteeIdentity {
+            id: self.id(),
+            members: self.member_keys(),
+        }
     }
 
     /// What `GET /v1/committee` tells clients.

@@ -3,6 +3,7 @@
 
 use crate::adversary::{Behaviour, Censor, Pk, Tap};
 use crate::scenario::{Scenario, Wire, INCLUSION, NAMESPACE};
+use commonware_codec::Encode as _;
 use commonware_cryptography::bls12381::{dkg::feldman_desmedt::Output, primitives::group::Share};
 use commonware_cryptography::{
     bls12381::{
@@ -16,10 +17,12 @@ use commonware_runtime::{deterministic, Handle, IoBuf, Quota, Spawner as _, Supe
 use commonware_utils::channel::oneshot;
 use commonware_utils::{channel::mpsc, ordered::Set, N3f1, NZU32};
 use curtain::ledger::block::BlockLimits;
+use curtain::ledger::committee::{committee_id, CommitteeParts};
 use curtain::ledger::release::ReleasedBatch;
 use curtain::ledger::{Height, KeyEpoch};
 use curtain::node::{
     self as node, channel,
+    core::attest::{Attestor, CommitteeIdentity},
     core::member::Member,
     core::mempool::{Mempool, MempoolConfig},
     core::reveal::{Collector, CollectorConfig},
@@ -34,6 +37,8 @@ use std::sync::{Arc, Mutex};
 pub(crate) struct Keys {
     /// Identities, sorted: a member's index is its place in the sorted set.
     pub(crate) pks: Vec<Pk>,
+    /// The identity keys, in the same order.
+    pub(crate) sks: Vec<ed25519::PrivateKey>,
     pub(crate) participants: Set<Pk>,
     pub(crate) output: Output<MinSig, Pk>,
     pub(crate) consensus_shares: Vec<Share>,
@@ -63,11 +68,33 @@ impl Keys {
                 .map(|pk| consensus_shares.get_value(pk).expect("share").clone())
                 .collect(),
             pks,
+            sks: by_pk.into_iter().map(|(_, k)| k).collect(),
             participants,
             output,
             key: Arc::new(key),
         };
         (keys, shares)
+    }
+
+    /// What members' signatures are checked against: the committee identity over the dealt
+    /// keys, as `GET /v1/committee` would serve it.
+    pub(crate) fn signatures(&self) -> CommitteeIdentity {
+        let members: Vec<[u8; 32]> = self
+            .pks
+            .iter()
+            .map(|p| p.as_ref().try_into().expect("32 bytes"))
+            .collect();
+        CommitteeIdentity {
+            id: committee_id(&CommitteeParts {
+                key_epoch: KeyEpoch(0),
+                n: self.pks.len() as u32,
+                t: self.key.t() as u32,
+                encryption_key: &self.key.to_bytes(),
+                consensus_public: &self.output.public().encode(),
+                members: &members,
+            }),
+            members,
+        }
     }
 }
 
@@ -312,6 +339,10 @@ impl Committee {
                     KeyShare::from_bytes(&self.shares[i]).expect("share"),
                 )]),
                 Height(1),
+                Attestor::new(
+                    keys.sks[i].clone(),
+                    BTreeMap::from([(KeyEpoch(0), keys.signatures())]),
+                ),
             ),
             BlockLimits::default(),
         )

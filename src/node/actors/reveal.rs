@@ -68,13 +68,18 @@ impl<S: Sender<PublicKey = PublicKey>> Reveal<S> {
                     let _ = self.releases.send(batch);
                 }
                 Effect::Fault(evidence) => {
-                    self.stats
-                        .faults
-                        .get_or_create(&FaultyMember {
-                            member: evidence.member(),
-                        })
-                        .inc();
-                    warn!(member = evidence.member(), "faulty share batch");
+                    let member = evidence.accused().member();
+                    if let Some(member) = member {
+                        self.stats
+                            .faults
+                            .get_or_create(&FaultyMember { member })
+                            .inc();
+                    }
+                    warn!(
+                        ?member,
+                        kind = evidence.kind().name(),
+                        "evidence: faulty share batch"
+                    );
                 }
             }
         }

@@ -3,16 +3,17 @@
 //! epochs made by the real ceremony code (a DKG, then a reshare that removes one member and
 //! adds another).
 
+use super::attest::{Attestor, CommitteeIdentity};
 use super::chain::{verify_chain_block, ChainBlock};
 use super::epochs::EpochTable;
 use super::mempool::{Mempool, MempoolConfig, Reject, Source};
 use super::reveal::{batch_id, Collector, CollectorConfig, Effect, FinalizedBlock};
-use super::testkit::{committee, encrypted, rng};
+use super::testkit::{committee, encrypted, identity_of, rng};
 use crate::dkg::{local, Pk, Sk, Timeouts};
 use crate::ledger::block::{Block, BlockError, BlockLimits};
 use crate::ledger::envelope::Verified;
 use crate::ledger::{Height, KeyEpoch, Namespace};
-use commonware_cryptography::Signer as _;
+use commonware_cryptography::{ed25519, Signer as _};
 use curtain_crypto::{CommitteeKey, Decryption, KeyShare};
 use rand_chacha::ChaCha20Rng;
 use std::collections::{BTreeMap, HashSet};
@@ -180,9 +181,22 @@ fn each_height_is_decrypted_by_the_committee_active_there() {
         (KeyEpoch(0), Arc::new(k0.outcome.key.clone())),
         (KeyEpoch(1), Arc::new(k1.outcome.key.clone())),
     ]);
+    let identity = |ks: &[ed25519::PrivateKey], epoch: u8| CommitteeIdentity {
+        id: [epoch; 32],
+        members: ks.iter().map(identity_of).collect(),
+    };
+    let signatures = BTreeMap::from([
+        (KeyEpoch(0), identity(&old, 0)),
+        (KeyEpoch(1), identity(&new, 1)),
+    ]);
     let mut peers: Vec<Peer> = union
         .iter()
         .map(|pk| {
+            let sk = old
+                .iter()
+                .chain(&new)
+                .find(|k| k.public_key() == *pk)
+                .unwrap();
             let mut shares: BTreeMap<KeyEpoch, KeyShare> = BTreeMap::new();
             if let Some(s) = k0.shares.get(pk) {
                 shares.insert(KeyEpoch(0), s.key_share());
@@ -196,6 +210,7 @@ fn each_height_is_decrypted_by_the_committee_active_there() {
                     keys.clone(),
                     shares,
                     Height(1),
+                    Attestor::new(sk.clone(), signatures.clone()),
                 )
                 .with_epochs(table.clone(), roster.clone()),
                 released: Vec::new(),
@@ -232,7 +247,15 @@ fn each_height_is_decrypted_by_the_committee_active_there() {
     }
     // a peer cannot pass off another member's batch as its own
     let s = k0.shares.values().next().unwrap().key_share();
-    let forged = s.decryption_shares(batch_id(&blocks[0].block().digest(), KeyEpoch(0)), &[]);
+    let digest = blocks[0].block().digest();
+    let forged = Attestor::new(old[s.index() as usize].clone(), signatures.clone())
+        .sign_batch(
+            KeyEpoch(0),
+            Height(1),
+            digest,
+            s.decryption_shares(batch_id(&digest, KeyEpoch(0)), &[]),
+        )
+        .unwrap();
     let wrong_peer = (0..5)
         .find(|p| roster[&KeyEpoch(0)][s.index() as usize] != *p)
         .unwrap();
@@ -271,7 +294,7 @@ fn each_height_is_decrypted_by_the_committee_active_there() {
                     }
                 }
                 Effect::Release(b) => peers[from as usize].released.push(b),
-                Effect::Fault(f) => panic!("an honest member was named: {}", f.member()),
+                Effect::Fault(f) => panic!("an honest member was named: {:?}", f.accused()),
             }
         }
     }

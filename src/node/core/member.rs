@@ -14,9 +14,10 @@ use super::rln::{RlnState, SlashingEvidence};
 use crate::ledger::block::{Block, BlockError, BlockLimits};
 use crate::ledger::envelope::{Envelope, Verified, MAX_ENVELOPE_LEN};
 use crate::ledger::release::ReleasedBatch;
+use crate::ledger::signed::SignedBatch;
 use crate::ledger::{CtId, Digest, Height};
 use curtain_crypto::{
-    encoding::Reader, CommitteeKey, DecodeError, Decryption, KeyEpoch, Namespace, ShareBatch,
+    encoding::Reader, CommitteeKey, DecodeError, Decryption, KeyEpoch, Namespace,
 };
 use rand_core::CryptoRng;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -312,7 +313,7 @@ impl Member {
 
     /// A batch recomputed for a released height (see [`Answer::Recompute`]), kept to answer
     /// the next request for it.
-    pub fn recomputed(&mut self, height: u64, batch: ShareBatch) {
+    pub fn recomputed(&mut self, height: u64, batch: SignedBatch) {
         self.collector.recomputed(height, batch);
     }
 
@@ -563,7 +564,7 @@ impl Member {
     pub fn on_share_batch<R: CryptoRng + ?Sized>(
         &mut self,
         from: u32,
-        batch: ShareBatch,
+        batch: SignedBatch,
         now_ms: u64,
         rng: &mut R,
     ) -> Result<Vec<Effect>, MessageError> {
@@ -597,11 +598,11 @@ impl Member {
     }
 }
 
-/// What travels on the shares channel: `0x00 ‖ ShareBatch` or a request for a batch lost on
+/// What travels on the shares channel: `0x00 ‖ SignedBatch` or a request for a batch lost on
 /// the way, `0x01 ‖ height(8) ‖ batch_id(32)`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ShareMessage {
-    Batch(ShareBatch),
+    Batch(SignedBatch),
     Request { height: u64, batch_id: [u8; 32] },
 }
 
@@ -624,7 +625,9 @@ impl ShareMessage {
 
     pub fn decode(bytes: &[u8], max_batch: usize) -> Result<Self, DecodeError> {
         match bytes.split_first() {
-            Some((0, rest)) => Ok(Self::Batch(ShareBatch::from_bytes_capped(rest, max_batch)?)),
+            Some((0, rest)) => Ok(Self::Batch(SignedBatch::from_bytes_capped(
+                rest, max_batch,
+            )?)),
             Some((1, rest)) => {
                 let mut r = Reader::new(rest);
                 let height = r.u64("share request height")?;

@@ -5,6 +5,7 @@
 //! members' inclusion lists, `member` ties them into one member, `rln` is anonymous
 //! admission and `epochs` the key-epoch table.
 
+pub mod attest;
 pub mod chain;
 pub mod epochs;
 pub mod inclusion;

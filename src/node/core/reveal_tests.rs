@@ -2,11 +2,14 @@
 //! in-memory network (with a withholding or lying member), the designated windows, requests
 //! for batches, and the released batches a third party verifies.
 
+use super::attest::Attestor;
 use super::mempool::{Mempool, MempoolConfig, Source};
 use super::reveal::*;
 use super::testkit::{accepted, committee, ct, dup, rng, Committee};
 use crate::ledger::block::{Block, BlockLimits};
+use crate::ledger::evidence::{Accused, Evidence, EvidenceError, Judge, WrongShares};
 use crate::ledger::release::*;
+use crate::ledger::signed::SignedBatch;
 use crate::ledger::{Height, KeyEpoch};
 use curtain_crypto::{Decryption, EncodedCiphertext, ShareBatch};
 use rand_chacha::ChaCha20Rng;
@@ -15,9 +18,12 @@ use std::sync::Arc;
 
 struct Member {
     collector: Collector,
+    /// What it signs with (a lying member signs its wrong batch too).
+    attestor: Attestor,
     log: ReleaseLog,
     released: Vec<Vec<u8>>,
-    faults: Vec<u32>,
+    /// Evidence it made.
+    faults: Vec<Evidence>,
     /// Batch ids this member sent its batch for, in order.
     shared: Vec<[u8; 32]>,
 }
@@ -39,6 +45,7 @@ fn members_with(c: &Committee, cfg: CollectorConfig) -> Vec<Member> {
         .iter()
         .map(|s| Member {
             collector: c.collector(s, cfg),
+            attestor: c.attestor(s.index()),
             log: ReleaseLog::after(&Block::genesis()),
             released: Vec::new(),
             faults: Vec::new(),
@@ -76,7 +83,7 @@ fn chain(c: &Committee, k: u64, per: usize, r: &mut ChaCha20Rng) -> Vec<Finalize
 fn deliver(
     ms: &mut [Member],
     now_ms: u64,
-    mut inbox: Vec<(u32, ShareBatch)>,
+    mut inbox: Vec<(u32, SignedBatch)>,
     withhold: Option<u32>,
     tamper: Option<u32>,
     r: &mut ChaCha20Rng,
@@ -86,7 +93,7 @@ fn deliver(
             continue;
         }
         let batch = if Some(from) == tamper {
-            corrupt(&batch)
+            corrupt(&ms[from as usize].attestor, &batch)
         } else {
             batch
         };
@@ -103,7 +110,7 @@ fn deliver(
     }
 }
 
-fn apply(m: &mut Member, me: u32, fx: Vec<Effect>, inbox: &mut Vec<(u32, ShareBatch)>) {
+fn apply(m: &mut Member, me: u32, fx: Vec<Effect>, inbox: &mut Vec<(u32, SignedBatch)>) {
     for e in fx {
         match e {
             Effect::Broadcast(b) => {
@@ -114,13 +121,101 @@ fn apply(m: &mut Member, me: u32, fx: Vec<Effect>, inbox: &mut Vec<(u32, ShareBa
                 m.log.append(&rb).unwrap();
                 m.released.push(rb.to_bytes());
             }
-            Effect::Fault(f) => m.faults.push(f.member()),
+            Effect::Fault(f) => m.faults.push(f),
         }
     }
 }
 
-/// Swaps a batch's first two shares: well-formed, on the curve, and wrong.
-fn corrupt(b: &ShareBatch) -> ShareBatch {
+/// A piece of wrong-shares evidence against member 3, altered: none holds.
+fn wrong_share_evidence_cannot_be_forged(
+    c: &Committee,
+    real: &Evidence,
+    judge: &Judge<'_>,
+    r: &mut ChaCha20Rng,
+) {
+    let Evidence::WrongShares(w) = real else {
+        panic!("not wrong shares")
+    };
+    let s = w.signed();
+    let (block, cts) = (w.block().clone(), w.ciphertexts().to_vec());
+    let piece = |signed: SignedBatch, block: &Block, cts: &[EncodedCiphertext]| {
+        Evidence::WrongShares(Box::new(WrongShares::new(
+            signed,
+            block.clone(),
+            cts.to_vec(),
+        )))
+    };
+    // the wrong batch signed by another member (its key, its index): a signature over
+    // someone else's batch
+    let framed = c
+        .attestor(2)
+        .sign_batch(s.key_epoch(), s.height(), s.block(), s.batch().clone())
+        .unwrap();
+    assert_eq!(
+        piece(framed, &block, &cts).verify(judge, r).unwrap_err(),
+        EvidenceError::BadSignature
+    );
+    // a correct batch, properly signed, presented as wrong
+    let honest = c.shares[3].decryption_shares(
+        s.batch_id(),
+        &cts.iter()
+            .map(|ct| curtain_crypto::verify(&c.key, ct.decode().unwrap()).unwrap())
+            .collect::<Vec<_>>(),
+    );
+    let honest = c
+        .attestor(3)
+        .sign_batch(s.key_epoch(), s.height(), s.block(), honest)
+        .unwrap();
+    assert_eq!(
+        piece(honest, &block, &cts).verify(judge, r).unwrap_err(),
+        EvidenceError::NotWrong
+    );
+    // the right batch with other ciphertexts, or another block
+    let mut other = cts.clone();
+    other.swap(0, 1);
+    assert!(matches!(
+        piece(s.clone(), &block, &other)
+            .verify(judge, r)
+            .unwrap_err(),
+        EvidenceError::NotTheCiphertexts { position: Some(0) }
+    ));
+    assert_eq!(
+        piece(s.clone(), &Block::genesis(), &[])
+            .verify(judge, r)
+            .unwrap_err(),
+        EvidenceError::NotTheBlock
+    );
+    // against another key epoch's committee, or none
+    let mut later = c.checked();
+    later.key_epoch = KeyEpoch(1);
+    assert!(real
+        .verify(
+            &Judge {
+                committees: &[later],
+                rln: None
+            },
+            r
+        )
+        .is_err());
+    // every truncation is a typed decode error, never a panic
+    let bytes = real.to_bytes();
+    for cut in [0, 1, 2, 6, 100, bytes.len() / 2, bytes.len() - 1] {
+        assert!(Evidence::from_bytes(&bytes[..cut]).is_err(), "cut at {cut}");
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(Evidence::from_bytes(&longer).is_err());
+}
+
+/// Swaps a batch's first two shares: well-formed, on the curve, and wrong; signed by its
+/// member all the same.
+fn corrupt(attestor: &Attestor, b: &SignedBatch) -> SignedBatch {
+    attestor
+        .sign_batch(b.key_epoch(), b.height(), b.block(), swapped(b.batch()))
+        .unwrap()
+}
+
+fn swapped(b: &ShareBatch) -> ShareBatch {
     let mut bytes = b.to_bytes();
     if b.len() >= 2 {
         let (head, tail) = bytes[41..].split_at_mut(96);
@@ -157,7 +252,7 @@ fn finalize_everywhere(
     fin: &FinalizedBlock,
     now_ms: u64,
     r: &mut ChaCha20Rng,
-) -> Vec<(u32, ShareBatch)> {
+) -> Vec<(u32, SignedBatch)> {
     let mut inbox = Vec::new();
     for (i, m) in ms.iter_mut().enumerate() {
         let fx = m.collector.on_finalized(fin.clone(), now_ms, r).unwrap();
@@ -167,7 +262,7 @@ fn finalize_everywhere(
 }
 
 /// Every member's clock reaches `now_ms`; returns what they broadcast (undelivered).
-fn tick_everywhere(ms: &mut [Member], now_ms: u64, r: &mut ChaCha20Rng) -> Vec<(u32, ShareBatch)> {
+fn tick_everywhere(ms: &mut [Member], now_ms: u64, r: &mut ChaCha20Rng) -> Vec<(u32, SignedBatch)> {
     let mut inbox = Vec::new();
     for (i, m) in ms.iter_mut().enumerate() {
         let fx = m.collector.on_tick(now_ms, r);
@@ -238,18 +333,38 @@ fn honest_members_release_identical_verifiable_logs() {
 }
 
 #[test]
-fn wrong_shares_are_named_and_withheld_shares_do_not_stall() {
+fn wrong_shares_become_evidence_and_withheld_shares_do_not_stall() {
     let mut r = rng(8);
     let c = committee(4, 3, &mut r);
     let fins = chain(&c, 2, 5, &mut r);
     let mut ms = members(&c);
-    // member 3 lies: every honest member names it and still releases
+    // member 3 lies: every honest member makes evidence against it, the same piece, that a
+    // third party checks with the committee alone; and still releases
     finalize_all(&mut ms, &fins, None, Some(3), &mut r);
+    let checked = [c.checked()];
+    let judge = Judge {
+        committees: &checked,
+        rln: None,
+    };
+    let mut ids = HashSet::new();
     for m in &ms[..3] {
         assert_eq!(m.released.len(), 2);
         assert_eq!(m.released, ms[0].released);
-        assert_eq!(m.faults, vec![3], "named once, then ignored");
+        assert_eq!(m.faults.len(), 1, "named once, then ignored");
+        let e = Evidence::from_bytes(&m.faults[0].to_bytes()).unwrap();
+        assert_eq!(e, m.faults[0]);
+        let verdict = e.verify(&judge, &mut r).unwrap();
+        assert_eq!(
+            verdict.accused,
+            Accused::Member {
+                key_epoch: KeyEpoch(0),
+                index: 3
+            }
+        );
+        ids.insert(e.id());
     }
+    assert!(ids.len() <= 2, "one piece per wrong batch seen");
+    wrong_share_evidence_cannot_be_forged(&c, &ms[0].faults[0], &judge, &mut r);
     // member 1 withholds: the other three suffice (t = 3)
     let mut ms = members(&c);
     finalize_all(&mut ms, &fins, Some(1), None, &mut r);
@@ -474,18 +589,53 @@ fn early_shares_are_kept_and_heights_release_in_order() {
     }
     assert_eq!(ms[0].released, ms[1].released);
     assert_eq!(ms[0].released.len(), 3);
-    // impersonation is refused
+    // impersonation is refused: a batch of member 2's, relayed by member 1 or signed by it
+    let fin = &fins[0];
     let b = reveal(
         &BTreeMap::from([(KeyEpoch(0), Arc::new(dup(&c.shares[2])))]),
         KeyEpoch(0),
-        &fins[0],
+        fin,
     )
     .remove(0);
+    let signed = |by: u32| {
+        c.attestor(by)
+            .sign_batch(
+                KeyEpoch(0),
+                fin.block().height,
+                fin.block().digest(),
+                b.clone(),
+            )
+            .unwrap()
+    };
     assert_eq!(
-        ms[0].collector.on_shares(1, b, 0, &mut r).unwrap_err(),
+        ms[0]
+            .collector
+            .on_shares(1, signed(2), 0, &mut r)
+            .unwrap_err(),
         ShareError::Impersonation {
             from: 1,
             claimed: 2
+        }
+    );
+    assert_eq!(
+        ms[0]
+            .collector
+            .on_shares(2, signed(1), 0, &mut r)
+            .unwrap_err(),
+        ShareError::BadSignature { from: 2 }
+    );
+    // signed for another height than its block's
+    let elsewhere = c
+        .attestor(2)
+        .sign_batch(KeyEpoch(0), Height(9), fin.block().digest(), b.clone())
+        .unwrap();
+    let mut fresh = c.collector(&c.shares[0], CollectorConfig::default());
+    fresh.on_finalized(fin.clone(), 0, &mut r).unwrap();
+    assert_eq!(
+        fresh.on_shares(2, elsewhere, 0, &mut r).unwrap_err(),
+        ShareError::WrongHeight {
+            from: 2,
+            height: fin.height()
         }
     );
 }

@@ -1,9 +1,13 @@
 //! Fixtures the cores' tests share: seeded randomness, a dealt committee, test ciphertexts
 //! and the admission helpers.
 
+use super::attest::{Attestor, CommitteeIdentity};
 use super::mempool::{Admission, Source};
 use super::reveal::{Collector, CollectorConfig};
+use crate::ledger::committee::CheckedCommittee;
+use crate::ledger::finality::FinalityVerifier;
 use crate::ledger::{Height, KeyEpoch, Namespace};
+use commonware_cryptography::{ed25519, Signer as _};
 use curtain_crypto::{deal, encrypt, Ciphertext, CommitteeKey, KeyShare, Label, Padding};
 use rand::SeedableRng as _;
 use rand_chacha::ChaCha20Rng;
@@ -16,11 +20,15 @@ pub(super) fn rng(seed: u64) -> ChaCha20Rng {
     ChaCha20Rng::seed_from_u64(seed)
 }
 
-/// A committee's encryption key and its members' key shares, dealt at key epoch 0.
+/// A committee's encryption key, its members' key shares and identity keys, at key epoch 0.
 pub(super) struct Committee {
     pub(super) key: Arc<CommitteeKey>,
     pub(super) shares: Vec<KeyShare>,
+    pub(super) identities: Vec<ed25519::PrivateKey>,
 }
+
+/// The committee identity the tests' members sign for.
+pub(super) const COMMITTEE_ID: [u8; 32] = [0xc0; 32];
 
 /// `n` members, threshold `t`.
 pub(super) fn committee(n: usize, t: usize, r: &mut ChaCha20Rng) -> Committee {
@@ -28,6 +36,7 @@ pub(super) fn committee(n: usize, t: usize, r: &mut ChaCha20Rng) -> Committee {
     Committee {
         key: Arc::new(key),
         shares,
+        identities: (0..n as u64).map(ed25519::PrivateKey::from_seed).collect(),
     }
 }
 
@@ -40,8 +49,46 @@ impl Committee {
             BTreeMap::from([(KeyEpoch(0), self.key.clone())]),
             BTreeMap::from([(KeyEpoch(0), dup(share))]),
             Height(1),
+            self.attestor(share.index()),
         )
     }
+
+    /// What member `index` signs with, knowing the committee at key epoch 0.
+    pub(super) fn attestor(&self, index: u32) -> Attestor {
+        Attestor::new(
+            self.identities[index as usize].clone(),
+            BTreeMap::from([(KeyEpoch(0), self.signatures())]),
+        )
+    }
+
+    pub(super) fn signatures(&self) -> CommitteeIdentity {
+        CommitteeIdentity {
+            id: COMMITTEE_ID,
+            members: self.identities.iter().map(identity_of).collect(),
+        }
+    }
+
+    /// The committee as a third party checks evidence against it (no consensus key here: a
+    /// placeholder verifier that no finality proof in these tests reaches).
+    pub(super) fn checked(&self) -> CheckedCommittee {
+        CheckedCommittee {
+            id: COMMITTEE_ID,
+            key_epoch: KeyEpoch(0),
+            key: (*self.key).clone(),
+            verifier: FinalityVerifier::new(
+                b"unused",
+                blst::min_sig::SecretKey::key_gen(&[1; 32], &[])
+                    .unwrap()
+                    .sk_to_pk(),
+            ),
+            members: self.signatures().members,
+        }
+    }
+}
+
+/// The 32 bytes of an identity key's public key.
+pub(super) fn identity_of(k: &ed25519::PrivateKey) -> [u8; 32] {
+    k.public_key().as_ref().try_into().unwrap()
 }
 
 /// Key shares are deliberately not `Clone`; tests copy one through its encoding.

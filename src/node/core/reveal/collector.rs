@@ -16,7 +16,7 @@ struct Group {
     batch_id: [u8; 32],
     positions: Vec<usize>,
     cts: Vec<VerifiedCiphertext>,
-    batches: BTreeMap<u32, ShareBatch>,
+    batches: BTreeMap<u32, SignedBatch>,
     /// Whether this member's batch is in `batches` (it holds a share of the epoch and made it).
     mine: bool,
     done: Option<curtain_crypto::Combined>,
@@ -57,6 +57,8 @@ impl Default for CollectorConfig {
 
 pub struct Collector {
     cfg: CollectorConfig,
+    /// Signs this member's batches and checks peers'.
+    attestor: Attestor,
     keys: BTreeMap<KeyEpoch, Arc<CommitteeKey>>,
     /// Shared with a [`Resharer`] while it works; zeroized when the last holder drops it.
     my_shares: BTreeMap<KeyEpoch, Arc<KeyShare>>,
@@ -65,14 +67,14 @@ pub struct Collector {
     /// batch id → (height, group index) for slots held.
     index: HashMap<[u8; 32], (u64, usize)>,
     /// Batches that arrived before their block was final here, oldest first per member.
-    early: BTreeMap<u32, VecDeque<ShareBatch>>,
+    early: BTreeMap<u32, VecDeque<SignedBatch>>,
     /// Members caught sending a wrong batch, per key epoch: their later batches are ignored.
     faulty: BTreeSet<(KeyEpoch, u32)>,
     /// (height, batch id) of recently released heights: late batches for them are dropped,
     /// not buffered, and peers' requests for them may be recomputed.
     released: VecDeque<(u64, [u8; 32])>,
     /// Batches recomputed for peers, newest last.
-    recomputed: VecDeque<(u64, ShareBatch)>,
+    recomputed: VecDeque<(u64, SignedBatch)>,
     /// Each peer's recomputation budget.
     reshare_budget: HashMap<u32, RequestBudget>,
     /// Every member shares at once for heights up to this one (set by a fallback).
@@ -80,7 +82,7 @@ pub struct Collector {
     /// Per (epoch, member index): its last batch for a block final here.
     heard: HashMap<(KeyEpoch, u32), Heard>,
     /// This member's last `SENT_MEMORY` batches with their heights, oldest first.
-    sent: VecDeque<(u64, ShareBatch)>,
+    sent: VecDeque<(u64, SignedBatch)>,
     /// Which committee decrypts each height, and how long old shares are kept.
     epochs: EpochTable,
     /// Per key epoch, the peer (as the actors number authenticated senders) of each member
@@ -111,6 +113,7 @@ impl Collector {
         keys: BTreeMap<KeyEpoch, Arc<CommitteeKey>>,
         my_shares: BTreeMap<KeyEpoch, KeyShare>,
         next_release: Height,
+        attestor: Attestor,
     ) -> Self {
         let epochs = EpochTable::single(keys.keys().next().copied().unwrap_or_default());
         let my_shares = my_shares
@@ -120,6 +123,7 @@ impl Collector {
         let next_release = next_release.get();
         Self {
             cfg,
+            attestor,
             keys,
             my_shares,
             next_release,
@@ -216,15 +220,6 @@ impl Collector {
             .collect()
     }
 
-    /// This member's batches for a finalized block (for a peer asking after release here).
-    pub fn reveal_mine(&self, fin: &FinalizedBlock) -> Vec<ShareBatch> {
-        reveal(
-            &self.my_shares,
-            self.epochs.epoch_at(Height(fin.height())),
-            fin,
-        )
-    }
-
     pub fn faulty_members(&self) -> impl Iterator<Item = &(KeyEpoch, u32)> {
         self.faulty.iter()
     }
@@ -259,7 +254,15 @@ impl Collector {
                 done: None,
             };
             if self.shares_at_once(h, &g) {
-                share_mine(&self.my_shares, &mut self.sent, h, &mut g, &mut effects);
+                share_mine(
+                    &self.attestor,
+                    &self.my_shares,
+                    &mut self.sent,
+                    h,
+                    digest,
+                    &mut g,
+                    &mut effects,
+                );
             }
             slot_groups.push(g);
         }
@@ -280,7 +283,7 @@ impl Collector {
             .iter()
             .map(|g| (g.batch_id, g.epoch))
             .collect();
-        let mut adopted = Vec::new();
+        let mut adopted: Vec<(u32, KeyEpoch, SignedBatch)> = Vec::new();
         for (from, q) in self.early.iter_mut() {
             q.retain(|b| match ids.get(&b.batch_id()) {
                 Some(epoch) => {
@@ -290,7 +293,7 @@ impl Collector {
                 None => true,
             });
         }
-        let adopted: Vec<ShareBatch> = adopted
+        let adopted: Vec<SignedBatch> = adopted
             .into_iter()
             .filter(|(from, epoch, b)| self.peer_of(*epoch, b.member()) == Some(*from))
             .map(|(_, _, b)| b)
@@ -333,8 +336,18 @@ impl Collector {
         let mut effects = Vec::new();
         for h in stalled {
             self.eager_until = self.eager_until.max(h + self.cfg.eager_heights);
-            for g in &mut self.slots.get_mut(&h).expect("listed").groups {
-                share_mine(&self.my_shares, &mut self.sent, h, g, &mut effects);
+            let slot = self.slots.get_mut(&h).expect("listed");
+            let digest = slot.fin.block.digest();
+            for g in &mut slot.groups {
+                share_mine(
+                    &self.attestor,
+                    &self.my_shares,
+                    &mut self.sent,
+                    h,
+                    digest,
+                    g,
+                    &mut effects,
+                );
             }
             self.progress(h, rng, &mut effects);
         }
@@ -365,31 +378,27 @@ impl Collector {
     }
 
     /// A share batch arrived from peer `from` (authenticated by the p2p layer) at `now_ms`.
-    /// The batch claims a member index of the epoch that decrypts its block; that member must
-    /// be `from` (for a block not final here yet: in some epoch, checked again on adoption).
+    /// It must be signed by the member of its key epoch it names, and that member must be
+    /// `from`: a batch kept here is one its member can be held to (SPEC.md §2.6).
     pub fn on_shares<R: CryptoRng + ?Sized>(
         &mut self,
         from: u32,
-        batch: ShareBatch,
+        batch: SignedBatch,
         now_ms: u64,
         rng: &mut R,
     ) -> Result<Vec<Effect>, ShareError> {
         let claimed = batch.member();
-        let genuine = match self.index.get(&batch.batch_id()) {
-            Some(&(h, gi)) => {
-                let epoch = self.slots[&h].groups[gi].epoch;
-                self.peer_of(epoch, claimed) == Some(from)
-            }
-            None => self
-                .keys
-                .keys()
-                .any(|e| self.peer_of(*e, claimed) == Some(from)),
-        };
-        if !genuine {
+        if self.peer_of(batch.key_epoch(), claimed) != Some(from) {
             return Err(ShareError::Impersonation { from, claimed });
+        }
+        if !self.attestor.check_batch(&batch) {
+            return Err(ShareError::BadSignature { from });
         }
         let mut effects = Vec::new();
         match self.index.get(&batch.batch_id()) {
+            Some(&(h, _)) if batch.height().get() != h => {
+                return Err(ShareError::WrongHeight { from, height: h });
+            }
             Some(&(h, _)) => {
                 self.store(batch, now_ms);
                 self.progress(h, rng, &mut effects);
@@ -409,7 +418,7 @@ impl Collector {
     }
 
     /// This member's batch `batch_id`, if it made it recently (for a peer that asks again).
-    pub fn my_batch(&self, batch_id: &[u8; 32]) -> Option<&ShareBatch> {
+    pub fn my_batch(&self, batch_id: &[u8; 32]) -> Option<&SignedBatch> {
         self.sent
             .iter()
             .rev()
@@ -438,7 +447,9 @@ impl Collector {
         let Some(&(h, gi)) = self.index.get(batch_id) else {
             return self.on_released_request(peer, height, batch_id, now_ms);
         };
-        let g = &mut self.slots.get_mut(&h).expect("indexed").groups[gi];
+        let slot = self.slots.get_mut(&h).expect("indexed");
+        let digest = slot.fin.block.digest();
+        let g = &mut slot.groups[gi];
         let Some(share) = self.my_shares.get(&g.epoch) else {
             return Answer::NoShare;
         };
@@ -447,10 +458,22 @@ impl Collector {
         }
         if g.done.is_some() {
             // combined here without it: the asker alone needs it
-            return Answer::Batch(share.decryption_shares(g.batch_id, &g.cts));
+            let mine = share.decryption_shares(g.batch_id, &g.cts);
+            return match self.attestor.sign_batch(g.epoch, Height(h), digest, mine) {
+                Some(b) => Answer::Batch(b),
+                None => Answer::NoShare,
+            };
         }
         let mut effects = Vec::new();
-        share_mine(&self.my_shares, &mut self.sent, h, g, &mut effects);
+        share_mine(
+            &self.attestor,
+            &self.my_shares,
+            &mut self.sent,
+            h,
+            digest,
+            g,
+            &mut effects,
+        );
         self.progress(h, rng, &mut effects);
         Answer::Made(effects)
     }
@@ -492,12 +515,13 @@ impl Collector {
             epoch,
             share: share.clone(),
             keys: self.keys.clone(),
+            attestor: self.attestor.clone(),
         })
     }
 
     /// Keeps a batch recomputed for a peer (a [`Resharer`]'s result), for the next peer that
     /// asks for the same height.
-    pub fn recomputed(&mut self, height: u64, batch: ShareBatch) {
+    pub fn recomputed(&mut self, height: u64, batch: SignedBatch) {
         if self.recomputed.iter().any(|(h, _)| *h == height) {
             return;
         }
@@ -507,7 +531,7 @@ impl Collector {
         self.recomputed.push_back((height, batch));
     }
 
-    fn store(&mut self, batch: ShareBatch, now_ms: u64) {
+    fn store(&mut self, batch: SignedBatch, now_ms: u64) {
         let Some(&(h, gi)) = self.index.get(&batch.batch_id()) else {
             return;
         };
@@ -530,10 +554,13 @@ impl Collector {
     /// order.
     fn progress<R: CryptoRng + ?Sized>(&mut self, h: u64, rng: &mut R, effects: &mut Vec<Effect>) {
         let slot = self.slots.get_mut(&h).expect("slot exists");
+        let fin = &slot.fin;
+        let digest = fin.block.digest();
         for g in slot.groups.iter_mut().filter(|g| g.done.is_none()) {
             let key = &self.keys[&g.epoch];
             while g.done.is_none() && g.batches.len() >= key.t() {
-                let batches: Vec<ShareBatch> = g.batches.values().cloned().collect();
+                let batches: Vec<ShareBatch> =
+                    g.batches.values().map(|b| b.batch().clone()).collect();
                 let faults = match combine(key, g.batch_id, &g.cts, &batches, rng) {
                     Ok(c) => {
                         let f = c.faults.clone();
@@ -544,14 +571,32 @@ impl Collector {
                 };
                 let caught = !faults.is_empty();
                 for f in faults {
-                    g.batches.remove(&f.member());
+                    let Some(signed) = g.batches.remove(&f.member()) else {
+                        continue;
+                    };
                     if self.faulty.insert((g.epoch, f.member())) {
-                        effects.push(Effect::Fault(f));
+                        effects.push(Effect::Fault(Evidence::WrongShares(Box::new(
+                            WrongShares::new(
+                                signed,
+                                fin.block.clone(),
+                                fin.cts.iter().map(|ct| ct.encoded().clone()).collect(),
+                            ),
+                        ))));
                     }
                 }
                 // A designated member lied: this member's batch may be needed now, and
                 // with it the group may combine.
-                if !(caught && share_mine(&self.my_shares, &mut self.sent, h, g, effects)) {
+                if !(caught
+                    && share_mine(
+                        &self.attestor,
+                        &self.my_shares,
+                        &mut self.sent,
+                        h,
+                        digest,
+                        g,
+                        effects,
+                    ))
+                {
                     break;
                 }
             }
@@ -578,12 +623,15 @@ impl Collector {
     }
 }
 
-/// Makes, keeps and sends this member's batch for `g` at height `h`, once; false if it had
-/// made it already, the group is done, or this member holds no share of the epoch.
+/// Makes, signs, keeps and sends this member's batch for `g` at height `h` (block `digest`),
+/// once; false if it had made it already, the group is done, or this member holds no share
+/// of the epoch.
 fn share_mine(
+    attestor: &Attestor,
     my_shares: &BTreeMap<KeyEpoch, Arc<KeyShare>>,
-    sent: &mut VecDeque<(u64, ShareBatch)>,
+    sent: &mut VecDeque<(u64, SignedBatch)>,
     h: u64,
+    digest: Digest,
     g: &mut Group,
     effects: &mut Vec<Effect>,
 ) -> bool {
@@ -593,7 +641,14 @@ fn share_mine(
     let Some(share) = my_shares.get(&g.epoch) else {
         return false;
     };
-    let mine = share.decryption_shares(g.batch_id, &g.cts);
+    let Some(mine) = attestor.sign_batch(
+        g.epoch,
+        Height(h),
+        digest,
+        share.decryption_shares(g.batch_id, &g.cts),
+    ) else {
+        return false;
+    };
     g.batches.insert(mine.member(), mine.clone());
     g.mine = true;
     if sent.len() >= SENT_MEMORY {

@@ -3,26 +3,26 @@
 //! batches, combines them optimistically, names faulty members, and emits released batches in
 //! height order.
 
+use super::attest::Attestor;
 use super::chain::{verify_ciphertexts, ChainBlock};
 use super::epochs::EpochTable;
 use crate::ledger::block::{Block, BlockError};
 use crate::ledger::envelope::Verified;
+use crate::ledger::evidence::{Evidence, WrongShares};
 use crate::ledger::release::{ReleasedBatch, ReleasedEntry, ReleasedNamespace};
+pub use crate::ledger::signed::batch_id;
+use crate::ledger::signed::SignedBatch;
 use crate::ledger::{CtId, Digest, Height, KeyEpoch};
 use curtain_crypto::{
-    combine, CombineError, CommitteeKey, FaultEvidence, KeyShare, Namespace, ShareBatch,
-    VerifiedCiphertext,
+    combine, CombineError, CommitteeKey, KeyShare, Namespace, ShareBatch, VerifiedCiphertext,
 };
 use rand_core::CryptoRng;
-use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 mod collector;
 
 pub use collector::{Collector, CollectorConfig};
-
-const DST_SHARE_BATCH: &[u8] = b"curtain/v1/share-batch";
 
 /// A block the consensus engine reported final, with its certificate and its ciphertexts in
 /// committed order. The constructor is private to the node: only the finalization handler of
@@ -63,15 +63,6 @@ impl FinalizedBlock {
     pub fn ciphertexts(&self) -> &[Arc<Verified>] {
         &self.cts
     }
-}
-
-/// The id binding a share batch to one key epoch's part of one finalized block.
-pub fn batch_id(block: &Digest, epoch: KeyEpoch) -> [u8; 32] {
-    Sha256::new_with_prefix(DST_SHARE_BATCH)
-        .chain_update(block.0)
-        .chain_update(epoch.to_be_bytes())
-        .finalize()
-        .into()
 }
 
 /// This member's share batch for a finalized block decrypted by the committee of key epoch
@@ -118,18 +109,18 @@ pub fn designated(height: u64, index: u32, n: usize, t: usize) -> bool {
 #[derive(Clone, Debug)]
 pub enum Effect {
     /// Send this member's batch to every other member.
-    Broadcast(ShareBatch),
+    Broadcast(SignedBatch),
     /// Persist and publish, in this order (heights are consecutive).
     Release(ReleasedBatch),
-    /// Persist and report: a member sent a wrong batch.
-    Fault(FaultEvidence),
+    /// Persist and serve: a member signed a wrong batch (verified evidence).
+    Fault(Evidence),
 }
 
 /// How [`Collector::on_request`] answers a peer's request for this member's batch.
 #[derive(Debug)]
 pub enum Answer {
     /// Send it to the asker.
-    Batch(ShareBatch),
+    Batch(SignedBatch),
     /// Made now: the effects broadcast it (others at that height may wait too) and may
     /// release heights it completed here.
     Made(Vec<Effect>),
@@ -173,6 +164,7 @@ pub struct Resharer {
     epoch: KeyEpoch,
     share: Arc<KeyShare>,
     keys: BTreeMap<KeyEpoch, Arc<CommitteeKey>>,
+    attestor: Attestor,
 }
 
 impl std::fmt::Debug for Resharer {
@@ -191,6 +183,8 @@ pub enum ReshareError {
     WrongBlock(u64),
     #[error("a body of the stored block does not verify: {0}")]
     Invalid(#[from] BlockError),
+    #[error("no committee of key epoch {0} to sign for")]
+    UnknownEpoch(KeyEpoch),
 }
 
 impl Resharer {
@@ -206,13 +200,16 @@ impl Resharer {
         &self,
         block: &ChainBlock,
         rng: &mut R,
-    ) -> Result<ShareBatch, ReshareError> {
+    ) -> Result<SignedBatch, ReshareError> {
         let b = block.block();
         if b.height.get() != self.height || batch_id(&b.digest(), self.epoch) != self.batch_id {
             return Err(ReshareError::WrongBlock(self.height));
         }
         let cts = verify_ciphertexts(block.bodies(), &self.keys, rng)?;
-        Ok(self.share.decryption_shares(self.batch_id, &cts))
+        let mine = self.share.decryption_shares(self.batch_id, &cts);
+        self.attestor
+            .sign_batch(self.epoch, b.height, b.digest(), mine)
+            .ok_or(ReshareError::UnknownEpoch(self.epoch))
     }
 }
 
@@ -220,6 +217,10 @@ impl Resharer {
 pub enum ShareError {
     #[error("batch claims member {claimed} but came from member {from}")]
     Impersonation { from: u32, claimed: u32 },
+    #[error("batch from member {from} is not signed by it for a committee known here")]
+    BadSignature { from: u32 },
+    #[error("batch from member {from} is signed for another height than its block's ({height})")]
+    WrongHeight { from: u32, height: u64 },
     #[error("no open key epoch for this batch")]
     UnknownEpoch(KeyEpoch),
 }
