@@ -266,8 +266,11 @@ impl CommitteeKey {
 
 serde_via_bytes!(CommitteeKey);
 
-/// `Σ_k α^k·C_k` (Horner with a small public evaluation point).
-fn eval_commitments(commitments: &[blst_p2_affine], alpha: u64) -> blst_p2_affine {
+/// `Σ_k α^k·C_k`: a public polynomial with coefficients in G2 (constant term first) at a small
+/// public point, by Horner (variable time). A member's verification key is its value at
+/// `index + 1`; public so the node-free consensus-vote check (`curtain::ledger::votes`) gets
+/// partial public keys without unsafe blst calls of its own.
+pub fn eval_commitments(commitments: &[blst_p2_affine], alpha: u64) -> blst_p2_affine {
     let mut acc = blst_p2::default();
     for c in commitments.iter().rev() {
         acc = group::g2_mul_small(&acc, alpha);

@@ -40,7 +40,8 @@ pub use combine::{
 };
 pub use error::{DecodeError, EncryptError, KeyError, PointError, ValidityError};
 pub use key::{
-    deal, partial_g1_matches, threshold_range, CommitteeKey, EncryptionKey, KeyShare, MAX_MEMBERS,
+    deal, eval_commitments, partial_g1_matches, threshold_range, CommitteeKey, EncryptionKey,
+    KeyShare, MAX_MEMBERS,
 };
 pub use label::{Label, MAX_SENDER_LEN};
 pub use newtype::{KeyEpoch, Namespace};

@@ -16,15 +16,15 @@
 
 use super::{Digest, CONSENSUS_NAMESPACE};
 use blst::min_sig::{PublicKey, Signature};
-use blst::BLST_ERROR;
+use blst::{blst_p2_affine, BLST_ERROR};
 
 /// commonware's MinSig message DST (`G1_MESSAGE`).
-const DST: &[u8] = b"BLS_SIG_BLS12381G1_XMD:SHA-256_SSWU_RO_POP_";
+pub(super) const DST: &[u8] = b"BLS_SIG_BLS12381G1_XMD:SHA-256_SSWU_RO_POP_";
 /// simplex's suffix for finalize votes and certificates.
-const FINALIZE_SUFFIX: &[u8] = b"_FINALIZE";
+pub(super) const FINALIZE_SUFFIX: &[u8] = b"_FINALIZE";
 /// commonware's `Mode::NonZeroCounter`, the only sharing mode `ModeVersion::v0` accepts.
 const MODE_NON_ZERO_COUNTER: u8 = 0;
-const G1_LEN: usize = 48;
+pub(super) const G1_LEN: usize = 48;
 const G2_LEN: usize = 96;
 /// Longest encoded finalization: three 10-byte varints, the payload and the signature.
 pub const MAX_FINALIZATION_LEN: usize = 3 * 10 + 32 + G1_LEN;
@@ -115,12 +115,24 @@ pub struct FinalityVerifier {
     finalize_namespace: Vec<u8>,
 }
 
-impl FinalityVerifier {
-    /// A verifier for curtain's consensus namespace from the committee's public polynomial
-    /// (commonware `Sharing<MinSig>` encoding, as `GET /v1/committee` serves it) of a committee
-    /// of `members`; decoded with commonware's bounds (`ModeVersion::v0`, total and degree at
-    /// most `members`, every coefficient a valid G2 point).
-    pub fn from_consensus_public(encoded: &[u8], members: usize) -> Result<Self, FinalityError> {
+/// The committee's consensus public polynomial, decoded once for both uses: its constant term
+/// checks certificates ([`FinalityVerifier`]), its value at a member's evaluation point checks
+/// that member's partial signatures (`super::votes`).
+#[derive(Clone, Debug)]
+pub struct ConsensusPublic {
+    /// Coefficients, constant term first; each a valid, non-identity G2 point.
+    coefficients: Vec<blst_p2_affine>,
+    /// The sharing's participant count: partial keys exist for indices `0..total`.
+    total: u32,
+}
+
+impl ConsensusPublic {
+    /// Decodes the commonware `Sharing<MinSig>` encoding (as `GET /v1/committee` serves it) of
+    /// a committee of `members` with commonware's bounds: `mode(1) = 0` (`NonZeroCounter`, the
+    /// only mode `ModeVersion::v0` accepts) `‖ total(4, BE) ‖ varint(u32) coefficient count ‖
+    /// coefficients(96 each, compressed G2)`, total and count in `1..=members`, every
+    /// coefficient a G2 point in the subgroup and not the identity (as commonware's decoder).
+    pub fn from_bytes(encoded: &[u8], members: usize) -> Result<Self, FinalityError> {
         let mut r = Cursor(encoded);
         if r.u8("sharing mode")? != MODE_NON_ZERO_COUNTER {
             return Err(FinalityError::Invalid {
@@ -142,12 +154,47 @@ impl FinalityVerifier {
                 reason: "not in 1..=members",
             });
         }
-        let identity = g2(&r.array::<G2_LEN>("polynomial coefficient")?)?;
-        for _ in 1..coefficients {
-            g2(&r.array::<G2_LEN>("polynomial coefficient")?)?;
-        }
+        let coefficients = (0..coefficients)
+            .map(|_| g2(&r.array::<G2_LEN>("polynomial coefficient")?).map(Into::into))
+            .collect::<Result<Vec<_>, _>>()?;
         r.finish()?;
-        Ok(Self::new(CONSENSUS_NAMESPACE, identity))
+        Ok(Self {
+            coefficients,
+            total: total as u32,
+        })
+    }
+
+    /// The sharing's participant count `n`: signer indices `0..n` have partial keys.
+    pub fn total(&self) -> u32 {
+        self.total
+    }
+
+    /// The committee's threshold public key: the polynomial's constant term.
+    pub fn identity(&self) -> PublicKey {
+        self.coefficients[0].into()
+    }
+
+    /// A verifier of certificates under curtain's consensus namespace.
+    pub fn verifier(&self) -> FinalityVerifier {
+        FinalityVerifier::new(CONSENSUS_NAMESPACE, self.identity())
+    }
+
+    /// The public key of signer `index`'s share: the polynomial at `index + 1` (commonware's
+    /// `Mode::NonZeroCounter`: `f(0)` is the secret, so participant `i` gets `f(i + 1)`).
+    /// `None` for `index >= total`, as commonware's `Sharing::partial_public`.
+    pub fn partial_key(&self, index: u32) -> Option<PublicKey> {
+        (index < self.total).then(|| {
+            curtain_crypto::eval_commitments(&self.coefficients, u64::from(index) + 1).into()
+        })
+    }
+}
+
+impl FinalityVerifier {
+    /// A verifier for curtain's consensus namespace from the committee's public polynomial
+    /// (commonware `Sharing<MinSig>` encoding) of a committee of `members`: see
+    /// [`ConsensusPublic::from_bytes`].
+    pub fn from_consensus_public(encoded: &[u8], members: usize) -> Result<Self, FinalityError> {
+        Ok(ConsensusPublic::from_bytes(encoded, members)?.verifier())
     }
 
     /// A verifier for certificates signed under `namespace` by the key `identity`.
@@ -167,12 +214,7 @@ impl FinalityVerifier {
 
     /// What the committee signs to finalize `f`'s proposal.
     pub fn message(&self, f: &Finalization) -> Vec<u8> {
-        let proposal = f.proposal_bytes();
-        let mut out = Vec::with_capacity(5 + self.finalize_namespace.len() + proposal.len());
-        put_varint(&mut out, self.finalize_namespace.len() as u64);
-        out.extend_from_slice(&self.finalize_namespace);
-        out.extend_from_slice(&proposal);
-        out
+        union_unique(&self.finalize_namespace, &f.proposal_bytes())
     }
 
     /// Checks an encoded finalization; returns the digest of the block it finalizes.
@@ -192,7 +234,8 @@ impl FinalityVerifier {
     }
 }
 
-fn g1(bytes: &[u8; G1_LEN]) -> Result<Signature, FinalityError> {
+/// A signature as commonware decodes one: a valid G1 point in the subgroup, not the identity.
+pub(super) fn g1(bytes: &[u8; G1_LEN]) -> Result<Signature, FinalityError> {
     let point = |error| FinalityError::Point {
         field: "signature",
         error,
@@ -212,6 +255,16 @@ fn g2(bytes: &[u8; G2_LEN]) -> Result<PublicKey, FinalityError> {
     Ok(p)
 }
 
+/// commonware's `union_unique`: `varint(len(namespace)) ‖ namespace ‖ message`, what a
+/// namespaced BLS signature signs.
+pub(super) fn union_unique(namespace: &[u8], message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(5 + namespace.len() + message.len());
+    put_varint(&mut out, namespace.len() as u64);
+    out.extend_from_slice(namespace);
+    out.extend_from_slice(message);
+    out
+}
+
 pub(super) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
@@ -221,20 +274,28 @@ pub(super) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 }
 
 /// A bounded reader of commonware-encoded fields.
-struct Cursor<'a>(&'a [u8]);
+pub(super) struct Cursor<'a>(pub(super) &'a [u8]);
 
-impl Cursor<'_> {
-    fn u8(&mut self, what: &'static str) -> Result<u8, FinalityError> {
+impl<'a> Cursor<'a> {
+    /// The next `n` bytes.
+    pub(super) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], FinalityError> {
+        if self.0.len() < n {
+            return Err(FinalityError::Truncated(what));
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Ok(head)
+    }
+
+    pub(super) fn u8(&mut self, what: &'static str) -> Result<u8, FinalityError> {
         Ok(self.array::<1>(what)?[0])
     }
 
-    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], FinalityError> {
-        if self.0.len() < N {
-            return Err(FinalityError::Truncated(what));
-        }
-        let (head, tail) = self.0.split_at(N);
-        self.0 = tail;
-        Ok(head.try_into().expect("split at N"))
+    pub(super) fn array<const N: usize>(
+        &mut self,
+        what: &'static str,
+    ) -> Result<[u8; N], FinalityError> {
+        Ok(self.take(N, what)?.try_into().expect("took N"))
     }
 
     /// commonware's canonical LEB128 of a `bits`-bit unsigned integer: no zero byte after the
@@ -258,15 +319,15 @@ impl Cursor<'_> {
         }
     }
 
-    fn varint(&mut self, what: &'static str) -> Result<u64, FinalityError> {
+    pub(super) fn varint(&mut self, what: &'static str) -> Result<u64, FinalityError> {
         self.varint_bits(what, 64)
     }
 
-    fn varint_u32(&mut self, what: &'static str) -> Result<u32, FinalityError> {
+    pub(super) fn varint_u32(&mut self, what: &'static str) -> Result<u32, FinalityError> {
         Ok(self.varint_bits(what, 32)? as u32)
     }
 
-    fn finish(self) -> Result<(), FinalityError> {
+    pub(super) fn finish(self) -> Result<(), FinalityError> {
         match self.0.len() {
             0 => Ok(()),
             n => Err(FinalityError::TrailingBytes(n)),

@@ -1,6 +1,6 @@
 //! What the committee orders and releases, as a third party sees it: blocks and their digests
 //! (SPEC.md §5.2), released batches and their check (§5.4), the finality proof's check
-//! (§5.4), the committee identity (§7.4), and the envelopes blocks carry with their anonymous-admission (RLN) parts (§8.11).
+//! (§5.4), the committee identity (§7.4), the envelopes blocks carry with their anonymous-admission (RLN) parts (§8.11), and evidence of consensus equivocation (`votes`).
 //! Node-free (no commonware, no storage, no server): the node builds and serves these,
 //! the wallet SDK verifies them, with one implementation.
 
@@ -12,6 +12,7 @@ pub mod finality;
 pub mod release;
 pub mod rln;
 pub mod signed;
+pub mod votes;
 
 pub use curtain_crypto::{KeyEpoch, Namespace};
 

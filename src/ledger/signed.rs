@@ -24,15 +24,6 @@ const SIGNED_BATCH_VERSION: u8 = 1;
 /// Bytes before the batch in a signed batch's encoding.
 const SIGNED_BATCH_HEADER: usize = 1 + 8 + 8 + 32 + SIGNATURE_LEN;
 
-/// `varint(len(namespace)) ‖ namespace ‖ message`: what commonware's ed25519 signs.
-pub fn signed_payload(namespace: &[u8], message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(namespace.len() + message.len() + 2);
-    super::finality::put_varint(&mut out, namespace.len() as u64);
-    out.extend_from_slice(namespace);
-    out.extend_from_slice(message);
-    out
-}
-
 /// Whether `signature` is `identity`'s over `message` in `namespace` (ZIP-215).
 pub fn verify(
     identity: &[u8; 32],
@@ -44,7 +35,7 @@ pub fn verify(
         return false;
     };
     let sig = ed25519_zebra::Signature::from_bytes(signature);
-    key.verify(&sig, &signed_payload(namespace, message))
+    key.verify(&sig, &super::finality::union_unique(namespace, message))
         .is_ok()
 }
 
@@ -208,19 +199,5 @@ impl SignedBatch {
             batch_bytes: rest.into(),
             batch_digest: Sha256::digest(rest).into(),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn varint_prefix_is_leb128() {
-        assert_eq!(signed_payload(b"ab", b"c"), b"\x02abc");
-        let long = vec![7u8; 200];
-        let p = signed_payload(&long, b"");
-        assert_eq!(&p[..2], &[0xc8, 0x01]);
-        assert_eq!(p.len(), 202);
     }
 }
