@@ -6,7 +6,7 @@
 //! Node-free: the node computes it from its committee file and the SDK from
 //! [`CommitteeInfo`], both through [`committee_id`].
 
-use super::finality::FinalityVerifier;
+use super::finality::{ConsensusPublic, FinalityVerifier};
 use super::KeyEpoch;
 use crate::protocol::json::CommitteeInfo;
 use curtain_crypto::CommitteeKey;
@@ -83,6 +83,8 @@ pub struct CheckedCommittee {
     pub key_epoch: KeyEpoch,
     pub key: CommitteeKey,
     pub verifier: FinalityVerifier,
+    /// The consensus public polynomial: members' votes are checked against it.
+    pub consensus: ConsensusPublic,
     /// Members' ed25519 identities in index order: what their signed messages (share
     /// batches, inclusion lists) are checked against.
     pub members: Vec<[u8; 32]>,
@@ -102,8 +104,9 @@ impl CheckedCommittee {
         }
         let consensus =
             hex::decode(&info.consensus_public).map_err(|e| invalid("consensus_public", e))?;
-        let verifier = FinalityVerifier::from_consensus_public(&consensus, info.n)
+        let public = ConsensusPublic::from_bytes(&consensus, info.n)
             .map_err(|e| invalid("consensus_public", e))?;
+        let verifier = public.verifier();
         let members = info
             .members
             .iter()
@@ -128,6 +131,7 @@ impl CheckedCommittee {
             key_epoch: info.key_epoch,
             key,
             verifier,
+            consensus: public,
             members,
         })
     }

@@ -5,6 +5,10 @@
 //! Kinds, each proving what it says and nothing more:
 //! - **wrong shares**: a share batch signed by member `i` for a block, the block, and its
 //!   ciphertexts; the batch fails the check against `i`'s verification key.
+//! - **equivocation**: two conflicting consensus votes of member `i` for one round (two
+//!   notarizes or two finalizes of different proposals, or a nullify and a finalize), as
+//!   commonware simplex reports them, checked against the consensus public polynomial
+//!   ([`super::votes`]).
 //! - **double signal** (RLN): two valid signals of one anonymous sender with one nullifier;
 //!   it names the sender, not a member.
 //!
@@ -15,6 +19,7 @@ use super::block::{Block, BlockLimits};
 use super::committee::CheckedCommittee;
 use super::rln::{EvidenceError as RlnEvidenceError, SlashingEvidence};
 use super::signed::SignedBatch;
+use super::votes::{Conflict, VoteError};
 use super::KeyEpoch;
 use curtain_circuits::VerifyingKey;
 use curtain_crypto::encoding::Reader;
@@ -37,16 +42,18 @@ const MAX_EVIDENCE_CIPHERTEXTS: usize = 1 << 16;
 #[serde(rename_all = "snake_case")]
 pub enum EvidenceKind {
     WrongShares,
+    Equivocation,
     DoubleSignal,
 }
 
 impl EvidenceKind {
-    pub const ALL: [Self; 2] = [Self::WrongShares, Self::DoubleSignal];
+    pub const ALL: [Self; 3] = [Self::WrongShares, Self::Equivocation, Self::DoubleSignal];
 
     /// The kind byte of the encoding.
     pub const fn code(self) -> u8 {
         match self {
             Self::WrongShares => 1,
+            Self::Equivocation => 2,
             Self::DoubleSignal => 4,
         }
     }
@@ -55,6 +62,7 @@ impl EvidenceKind {
     pub const fn name(self) -> &'static str {
         match self {
             Self::WrongShares => "wrong_shares",
+            Self::Equivocation => "equivocation",
             Self::DoubleSignal => "double_signal",
         }
     }
@@ -230,7 +238,14 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Evidence {
     WrongShares(Box<WrongShares>),
+    Equivocation(Box<Conflict>),
     DoubleSignal(Box<SlashingEvidence>),
+}
+
+impl From<SlashingEvidence> for Evidence {
+    fn from(e: SlashingEvidence) -> Self {
+        Self::DoubleSignal(Box::new(e))
+    }
 }
 
 /// What evidence is checked against: the committees of the key epochs it may name, and the
@@ -262,6 +277,7 @@ impl Evidence {
     pub fn kind(&self) -> EvidenceKind {
         match self {
             Self::WrongShares(_) => EvidenceKind::WrongShares,
+            Self::Equivocation(_) => EvidenceKind::Equivocation,
             Self::DoubleSignal(_) => EvidenceKind::DoubleSignal,
         }
     }
@@ -273,10 +289,13 @@ impl Evidence {
                 key_epoch: w.signed.key_epoch(),
                 index: w.signed.member(),
             },
+            // consensus epochs are key epochs (SPEC.md §9.8)
+            Self::Equivocation(c) => Accused::Member {
+                key_epoch: KeyEpoch(c.first().round().0),
+                index: c.first().signer,
+            },
             Self::DoubleSignal(d) => Accused::Sender {
-                nullifier: d.first.1.statement.to_bytes()[40..72]
-                    .try_into()
-                    .expect("the nullifier's 32 bytes"),
+                nullifier: d.first.1.nullifier(),
             },
         }
     }
@@ -285,7 +304,7 @@ impl Evidence {
     pub fn height(&self) -> Option<super::Height> {
         match self {
             Self::WrongShares(w) => Some(w.signed.height()),
-            Self::DoubleSignal(_) => None,
+            Self::Equivocation(_) | Self::DoubleSignal(_) => None,
         }
     }
 
@@ -299,6 +318,16 @@ impl Evidence {
             Self::WrongShares(w) => {
                 let committee = judge.committee(w.signed.key_epoch())?;
                 format!("wrong share batch: {}", w.verify(committee, rng)?)
+            }
+            Self::Equivocation(c) => {
+                let committee = judge.committee(KeyEpoch(c.first().round().0))?;
+                let a = c.verify(&committee.consensus)?;
+                format!(
+                    "conflicting votes ({:?}) at epoch {} view {}",
+                    c.kind(),
+                    a.epoch,
+                    a.view
+                )
             }
             Self::DoubleSignal(d) => {
                 let vk = judge.rln.ok_or(EvidenceError::NoRlnKey)?;
@@ -317,6 +346,7 @@ impl Evidence {
         let mut out = vec![EVIDENCE_VERSION, self.kind().code()];
         match self {
             Self::WrongShares(w) => w.write(&mut out),
+            Self::Equivocation(c) => out.extend_from_slice(&c.to_bytes()),
             Self::DoubleSignal(d) => out.extend_from_slice(&d.to_bytes()),
         }
         out
@@ -333,6 +363,10 @@ impl Evidence {
         let evidence = match kind {
             k if k == EvidenceKind::WrongShares.code() => {
                 Self::WrongShares(Box::new(WrongShares::read(&mut r)?))
+            }
+            k if k == EvidenceKind::Equivocation.code() => {
+                let body = r.take(r.remaining(), "evidence body")?;
+                Self::Equivocation(Box::new(Conflict::from_bytes(body)?))
             }
             k if k == EvidenceKind::DoubleSignal.code() => {
                 let body = r.take(r.remaining(), "evidence body")?;
@@ -388,6 +422,8 @@ pub enum EvidenceError {
     NotTheCiphertexts { position: Option<u32> },
     #[error("the share batch is correct: no fault")]
     NotWrong,
+    #[error("equivocation: {0}")]
+    Vote(#[from] VoteError),
     #[error("double signal: {0}")]
     DoubleSignal(#[from] RlnEvidenceError),
     #[error("anonymous senders' evidence needs the RLN verifying key")]

@@ -124,7 +124,8 @@ where
     member.set_epochs(table.clone(), roster);
 
     // Durable state first: a restarted member resumes from its logs.
-    let (logs, restored) = persist::Actor::open(&context, &prefix).await;
+    let evidence = persist::EvidenceHub::default();
+    let (logs, restored) = persist::Actor::open(&context, &prefix, evidence.clone()).await;
     member.restore(&restored.released);
     // The release stream always starts at height 1: a restarted member first replays its log.
     for batch in &restored.released {
@@ -219,5 +220,5 @@ where
     );
     handles.extend(admission_handles);
     info!(epoch = ordering.epoch, "member started");
-    (NodeHandle::new(member, admit, latency), handles)
+    (NodeHandle::new(member, admit, latency, evidence), handles)
 }

@@ -2,7 +2,7 @@
 //! to the admission actor; reads take a snapshot from the core.
 
 use super::actors::admission;
-use super::actors::persist::ReleaseLatency;
+use super::actors::persist::{EvidenceHub, ReleaseLatency};
 use super::actors::SharedMember;
 use super::core::mempool::{Admission, Source};
 use super::core::rln::SlashingEvidence;
@@ -16,6 +16,7 @@ pub struct NodeHandle {
     member: SharedMember,
     admit: admission::Mailbox,
     latency: ReleaseLatency,
+    evidence: EvidenceHub,
 }
 
 impl NodeHandle {
@@ -23,12 +24,19 @@ impl NodeHandle {
         member: SharedMember,
         admit: admission::Mailbox,
         latency: ReleaseLatency,
+        evidence: EvidenceHub,
     ) -> Self {
         Self {
             member,
             admit,
             latency,
+            evidence,
         }
+    }
+
+    /// The evidence this member holds (durable, verified), and new pieces as they come.
+    pub fn evidence(&self) -> &EvidenceHub {
+        &self.evidence
     }
 
     /// Admits client submissions; what was accepted is durable when this returns, and is

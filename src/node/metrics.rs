@@ -14,8 +14,8 @@ pub(crate) struct NodeMetrics {
     pub(crate) mempool_size: metrics::Gauge,
     pub(crate) shares_sent: metrics::Counter,
     pub(crate) shares_received: metrics::Counter,
-    /// Share batches that failed verification, by the member that sent them.
-    pub(crate) faults: metrics::CounterFamily<FaultyMember>,
+    /// Pieces of evidence made durable here, by kind and accused party.
+    pub(crate) evidence: metrics::CounterFamily<EvidenceLabels>,
     pub(crate) release_latency: metrics::Histogram,
     /// Ciphertexts per finalized block.
     pub(crate) block_ciphertexts: metrics::Histogram,
@@ -41,8 +41,11 @@ const COUNT_BUCKETS: [f64; 11] = [
 ];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, metrics::EncodeLabelSet)]
-pub(crate) struct FaultyMember {
-    pub(crate) member: u32,
+pub(crate) struct EvidenceLabels {
+    /// `wrong_shares`, `equivocation`, `double_signal`.
+    pub(crate) kind: String,
+    /// The accused member's index, or `sender` for an anonymous sender.
+    pub(crate) accused: String,
 }
 
 impl NodeMetrics {
@@ -54,7 +57,10 @@ impl NodeMetrics {
             mempool_size: context.gauge("mempool_size", "pending ciphertexts"),
             shares_sent: context.counter("shares_sent", "share batches sent"),
             shares_received: context.counter("shares_received", "share batches received"),
-            faults: context.family("faults", "wrong share batches, by sending member"),
+            evidence: context.family(
+                "evidence",
+                "pieces of evidence made durable, by kind and accused member",
+            ),
             release_latency: context.histogram(
                 "release_latency_seconds",
                 "finalization delivered to durable release, per height",

@@ -12,6 +12,7 @@ mod metrics;
 pub mod settings;
 mod timeouts;
 
+pub use actors::persist::EvidenceHub;
 pub(crate) use consensus::D;
 pub use consensus::{channel, ConsensusEpoch, ConsensusScheme, PublicKey};
 pub use engine::{start, Channels, EngineConfig};

@@ -7,6 +7,7 @@
 use super::ordering::Marshal;
 use super::persist::{self, ReleaseLatency};
 use super::{index_of, unix_ms, SharedMember};
+use crate::ledger::evidence::Evidence;
 use crate::ledger::release::ReleasedBatch;
 use crate::ledger::Height;
 use crate::node::consensus::{PublicKey, D};
@@ -14,7 +15,7 @@ use crate::node::core::chain::ChainBlock;
 use crate::node::core::epochs::EpochTable;
 use crate::node::core::member::ShareMessage;
 use crate::node::core::reveal::{Answer, Effect};
-use crate::node::metrics::{FaultyMember, NodeMetrics};
+use crate::node::metrics::NodeMetrics;
 use crate::node::timeouts::Timeouts;
 use commonware_codec::Encode as _;
 use commonware_consensus::{marshal::Update, types::Height as CwHeight};
@@ -67,20 +68,7 @@ impl<S: Sender<PublicKey = PublicKey>> Reveal<S> {
                 Effect::Release(batch) => {
                     let _ = self.releases.send(batch);
                 }
-                Effect::Fault(evidence) => {
-                    let member = evidence.accused().member();
-                    if let Some(member) = member {
-                        self.stats
-                            .faults
-                            .get_or_create(&FaultyMember { member })
-                            .inc();
-                    }
-                    warn!(
-                        ?member,
-                        kind = evidence.kind().name(),
-                        "evidence: faulty share batch"
-                    );
-                }
+                Effect::Fault(evidence) => self.persist.evidence([evidence]),
             }
         }
     }
@@ -204,7 +192,8 @@ async fn finalizer<E, S>(
             }
             (fx, m.take_new_evidence())
         });
-        io.persist.evidence(evidence);
+        io.persist
+            .evidence(evidence.into_iter().map(Evidence::from));
         match effects {
             Ok(fx) => io.apply(fx).await,
             Err(e) => warn!(height, error = %e, "finalized block refused"),

@@ -8,6 +8,7 @@
 pub mod attest;
 pub mod chain;
 pub mod epochs;
+pub mod evidence;
 pub mod inclusion;
 pub mod member;
 pub mod mempool;

@@ -1,15 +1,19 @@
 //! The member's durable logs: released batches (synced before they are published), accepted
-//! mempool entries (synced before a client's submission is acknowledged) and slashing
-//! evidence; and what a restarted member reads back from them (SPEC.md §5.6).
+//! mempool entries (synced before a client's submission is acknowledged) and evidence
+//! (SPEC.md §2.6); and what a restarted member reads back from them (SPEC.md §5.6).
 
+pub(crate) mod evidence;
 pub(crate) mod store;
+
+pub use evidence::EvidenceHub;
 
 use super::SharedMember;
 use crate::ledger::envelope::{Envelope, Verified};
+use crate::ledger::evidence::Evidence;
 use crate::ledger::release::ReleasedBatch;
 use crate::ledger::CtId;
 use crate::node::core::rln::SlashingEvidence;
-use crate::node::metrics::NodeMetrics;
+use crate::node::metrics::{EvidenceLabels, NodeMetrics};
 use bytes::Bytes;
 use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage, Supervisor};
 use commonware_utils::channel::{mpsc, oneshot};
@@ -27,8 +31,8 @@ pub(crate) struct Persist {
     /// orders it itself), so gossip-only groups skip the sync (half of a member's syncs at low
     /// rates) and become durable with the next synced group.
     sync: bool,
-    /// Slashing evidence found meanwhile (appended to the slashing log, always synced).
-    evidence: Vec<SlashingEvidence>,
+    /// Evidence found meanwhile (appended to the evidence log, always synced).
+    evidence: Vec<Evidence>,
     /// Told once written; dropped unanswered if the write fails (the node then stops).
     durable: Option<oneshot::Sender<()>>,
 }
@@ -58,14 +62,16 @@ impl Mailbox {
         let _ = self.0.send(Persist {
             cts,
             sync,
-            evidence,
+            evidence: evidence.into_iter().map(Evidence::from).collect(),
             durable: Some(durable),
         });
         written
     }
 
-    /// Makes `evidence` durable, then hands it to the slasher.
-    pub(crate) fn evidence(&self, evidence: Vec<SlashingEvidence>) {
+    /// Makes verified `evidence` durable, then adds it to the book (and hands double signals
+    /// to the slasher).
+    pub(crate) fn evidence(&self, evidence: impl IntoIterator<Item = Evidence>) {
+        let evidence: Vec<Evidence> = evidence.into_iter().collect();
         if !evidence.is_empty() {
             let _ = self.0.send(Persist {
                 cts: Vec::new(),
@@ -117,14 +123,16 @@ pub(crate) struct Restored {
 pub(crate) struct Actor<E: Storage + Clock + Metrics> {
     releases: RecordLog<E>,
     mempool: RecordLog<E>,
-    slashing: RecordLog<E>,
+    evidence: RecordLog<E>,
+    book: EvidenceHub,
     /// `(position, id)` of every mempool record not pruned yet.
     logged: VecDeque<(u64, CtId)>,
 }
 
 impl<E: Storage + Clock + Metrics + Spawner + Supervisor> Actor<E> {
-    /// Opens the logs under `prefix` and reads them back. Storage failures are fatal.
-    pub(crate) async fn open(context: &E, prefix: &str) -> (Self, Restored) {
+    /// Opens the logs under `prefix` and reads them back (the evidence into `book`). Storage
+    /// failures are fatal.
+    pub(crate) async fn open(context: &E, prefix: &str, book: EvidenceHub) -> (Self, Restored) {
         let (releases, logged) =
             RecordLog::open(context.child("release_log"), &format!("{prefix}-releases"))
                 .await
@@ -145,18 +153,25 @@ impl<E: Storage + Clock + Metrics + Spawner + Supervisor> Actor<E> {
             .collect();
         let logged = replayed.iter().map(|(p, ct)| (*p, ct.id())).collect();
         let pending = replayed.into_iter().map(|(_, ct)| ct).collect();
-        let (slashing, slashes) =
-            RecordLog::open(context.child("slashing_log"), &format!("{prefix}-slashing"))
+        let (evidence_log, pieces) =
+            RecordLog::open(context.child("evidence_log"), &format!("{prefix}-evidence"))
                 .await
-                .expect("slashing log");
-        let evidence = slashes
+                .expect("evidence log");
+        let mut evidence = Vec::new();
+        for piece in pieces
             .iter()
-            .filter_map(|r| SlashingEvidence::from_bytes(r).ok())
-            .collect();
+            .map(|r| Evidence::from_bytes(r).expect("own evidence log decodes"))
+        {
+            let _ = book.insert(&piece);
+            if let Evidence::DoubleSignal(d) = piece {
+                evidence.push(*d);
+            }
+        }
         let actor = Self {
             releases,
             mempool,
-            slashing,
+            evidence: evidence_log,
+            book,
             logged,
         };
         (
@@ -190,15 +205,23 @@ impl<E: Storage + Clock + Metrics + Spawner + Supervisor> Actor<E> {
         let Self {
             releases,
             mempool,
-            slashing,
+            evidence,
+            book,
             logged,
         } = self;
         let handles = vec![
-            context.child("release_writer").spawn(move |ctx| {
-                release_writer(ctx, stats, releases, release_rx, published, latency)
+            context.child("release_writer").spawn({
+                let stats = stats.clone();
+                move |ctx| release_writer(ctx, stats, releases, release_rx, published, latency)
             }),
             context.child("mempool_writer").spawn(move |_| {
-                mempool_writer(mempool, slashing, logged, member, persist_rx, slasher)
+                let evidence = EvidenceWriter {
+                    log: evidence,
+                    book,
+                    stats,
+                    slasher,
+                };
+                mempool_writer(mempool, evidence, logged, member, persist_rx)
             }),
         ];
         (Mailbox(persist_tx), release_tx, handles)
@@ -246,6 +269,59 @@ async fn release_writer<E: Storage + Clock + Metrics>(
     }
 }
 
+/// The evidence log, the book it feeds and who else learns of new pieces.
+struct EvidenceWriter<E: Storage + Clock + Metrics> {
+    log: RecordLog<E>,
+    book: EvidenceHub,
+    stats: NodeMetrics,
+    slasher: mpsc::UnboundedSender<SlashingEvidence>,
+}
+
+impl<E: Storage + Clock + Metrics> EvidenceWriter<E> {
+    /// Appends (synced) the pieces the book does not have yet, then adds them to it: a piece
+    /// served is a piece that survives a crash.
+    async fn write(&mut self, pieces: Vec<Evidence>) {
+        let mut fresh: Vec<Evidence> = Vec::new();
+        for e in pieces {
+            let id = e.id();
+            if self.book.admits(&e).is_ok() && fresh.iter().all(|f| f.id() != id) {
+                fresh.push(e);
+            }
+        }
+        if fresh.is_empty() {
+            return;
+        }
+        let records: Vec<Bytes> = fresh.iter().map(|e| e.to_bytes().into()).collect();
+        self.log
+            .append(records)
+            .await
+            .expect("evidence log write (a storage failure is fatal)");
+        for e in fresh {
+            let accused = e.accused();
+            warn!(
+                kind = e.kind().name(),
+                ?accused,
+                height = ?e.height(),
+                id = hex::encode(e.id()),
+                "evidence"
+            );
+            self.stats
+                .evidence
+                .get_or_create(&EvidenceLabels {
+                    kind: e.kind().name().to_owned(),
+                    accused: accused
+                        .member()
+                        .map_or_else(|| "sender".to_owned(), |m| m.to_string()),
+                })
+                .inc();
+            let _ = self.book.insert(&e);
+            if let Evidence::DoubleSignal(d) = e {
+                let _ = self.slasher.send(*d);
+            }
+        }
+    }
+}
+
 /// Most submissions made durable by one sync.
 const MAX_GROUP_COMMIT: usize = 1024;
 
@@ -258,11 +334,10 @@ const PRUNE_EVERY: usize = 32;
 /// (a restart finalizes it again from there); once rejected (its epoch ended) it is not needed.
 async fn mempool_writer<E: Storage + Clock + Metrics>(
     mut log: RecordLog<E>,
-    mut slash_log: RecordLog<E>,
+    mut evidence_writer: EvidenceWriter<E>,
     mut logged: VecDeque<(u64, CtId)>,
     member: SharedMember,
     mut rx: mpsc::UnboundedReceiver<Persist>,
-    slasher: mpsc::UnboundedSender<SlashingEvidence>,
 ) {
     let mut since_prune = 0;
     while let Some(first) = rx.recv().await {
@@ -279,27 +354,11 @@ async fn mempool_writer<E: Storage + Clock + Metrics>(
             records.push(ct.envelope().to_bytes().into());
             ids.push(ct.id());
         }
-        let evidence: Vec<Bytes> = group
-            .iter()
-            .flat_map(|p| p.evidence.iter())
-            .map(|e| e.to_bytes().into())
+        let pieces: Vec<Evidence> = group
+            .iter_mut()
+            .flat_map(|p| std::mem::take(&mut p.evidence))
             .collect();
-        if !evidence.is_empty() {
-            for e in group.iter().flat_map(|p| p.evidence.iter()) {
-                warn!(
-                    first = hex::encode(e.first.0),
-                    second = hex::encode(e.second.0),
-                    "rln slashing evidence: a double signal"
-                );
-            }
-            slash_log
-                .append(evidence)
-                .await
-                .expect("slashing log write (a storage failure is fatal)");
-            for e in group.iter().flat_map(|p| p.evidence.iter()) {
-                let _ = slasher.send(e.clone());
-            }
-        }
+        evidence_writer.write(pieces).await;
         if records.is_empty() {
             group.into_iter().for_each(Persist::done);
             continue;
