@@ -5,9 +5,13 @@ use super::attest::{Attestor, CommitteeIdentity};
 use super::mempool::{Admission, Source};
 use super::reveal::{Collector, CollectorConfig};
 use crate::ledger::committee::CheckedCommittee;
-use crate::ledger::finality::FinalityVerifier;
+use crate::ledger::finality::ConsensusPublic;
 use crate::ledger::{Height, KeyEpoch, Namespace};
+use commonware_codec::Encode as _;
+use commonware_cryptography::bls12381::dkg::feldman_desmedt::deal as consensus_deal;
+use commonware_cryptography::bls12381::primitives::{sharing::Mode, variant::MinSig};
 use commonware_cryptography::{ed25519, Signer as _};
+use commonware_utils::{ordered::Set, N3f1};
 use curtain_crypto::{deal, encrypt, Ciphertext, CommitteeKey, KeyShare, Label, Padding};
 use rand::SeedableRng as _;
 use rand_chacha::ChaCha20Rng;
@@ -68,19 +72,26 @@ impl Committee {
         }
     }
 
-    /// The committee as a third party checks evidence against it (no consensus key here: a
-    /// placeholder verifier that no finality proof in these tests reaches).
+    /// The committee as a third party checks evidence against it (with a consensus key
+    /// dealt here: these tests sign no votes with it).
     pub(super) fn checked(&self) -> CheckedCommittee {
+        let mut pks: Vec<ed25519::PublicKey> =
+            self.identities.iter().map(|k| k.public_key()).collect();
+        pks.sort();
+        let (output, _) = consensus_deal::<MinSig, _, N3f1>(
+            &mut rng(0),
+            Mode::NonZeroCounter,
+            Set::try_from(pks).unwrap(),
+        )
+        .unwrap();
+        let consensus =
+            ConsensusPublic::from_bytes(&output.public().encode(), self.identities.len()).unwrap();
         CheckedCommittee {
             id: COMMITTEE_ID,
             key_epoch: KeyEpoch(0),
             key: (*self.key).clone(),
-            verifier: FinalityVerifier::new(
-                b"unused",
-                blst::min_sig::SecretKey::key_gen(&[1; 32], &[])
-                    .unwrap()
-                    .sk_to_pk(),
-            ),
+            verifier: consensus.verifier(),
+            consensus,
             members: self.signatures().members,
         }
     }
