@@ -166,6 +166,7 @@ where
         },
         peers,
         blocker,
+        persist.clone(),
     )
     .await;
     handles.extend(ordering.handles);

@@ -30,9 +30,11 @@ pub(crate) enum Behaviour {
     Withholds,
     /// Follows the protocol and floods every peer with share requests (`Scenario::floods`).
     FloodsShareRequests,
-    /// Two copies with the same keys: one talks only to `primary`, the other to the rest.
+    /// Two copies with the same keys: one talks only to `primary`, the other to the rest
+    /// (its votes to everyone if `votes_to_all`).
     Twins {
         primary: Vec<Pk>,
+        votes_to_all: bool,
     },
     /// Tries to keep accepted ciphertexts out of the chain (`Scenario::censors`).
     Censor(Censor),
@@ -210,9 +212,21 @@ impl Committee {
                 | Behaviour::Withholds
                 | Behaviour::FloodsShareRequests
                 | Behaviour::Censor(_) => return Some(to.clone()),
-                Behaviour::Twins { primary } => primary,
+                Behaviour::Twins { primary, .. } => primary,
             };
             let is_primary = origin == SplitOrigin::Primary;
+            if !is_primary
+                && id == channel::VOTE
+                && matches!(
+                    behaviour,
+                    Behaviour::Twins {
+                        votes_to_all: true,
+                        ..
+                    }
+                )
+            {
+                return Some(to.clone());
+            }
             // consensus messages travel on the key epoch's subchannel
             if id == channel::VOTE {
                 let vote = commonware_p2p::utils::mux::parse(msg.clone())

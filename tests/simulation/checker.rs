@@ -10,6 +10,7 @@ use commonware_consensus::simplex::types::Finalization;
 use commonware_cryptography::certificate::Verifier as _;
 use commonware_cryptography::sha256;
 use commonware_parallel::Sequential;
+use curtain::ledger::evidence::{Accused, Evidence, EvidenceKind, Judge};
 use curtain::ledger::finality::FinalityVerifier;
 use curtain::ledger::release::ReleasedBatch;
 use curtain::ledger::{Digest, Height, KeyEpoch};
@@ -48,6 +49,51 @@ pub(crate) fn check(run: &Run) {
     released_once_and_verified(run, longest);
     shares_only_for_final_blocks(run, longest);
     honest_members_release_all_and_name_only_the_faulty(run);
+    evidence_holds_and_names_only_the_faulty(run);
+}
+
+/// Every piece of evidence an honest member holds verifies node-free, with the committee
+/// alone, and names a member that did the faulty thing: the one with wrong shares for wrong
+/// shares, the twins for equivocation. Returns, per honest member, whom it accuses.
+pub(crate) fn evidence_holds_and_names_only_the_faulty(
+    run: &Run,
+) -> Vec<BTreeSet<(EvidenceKind, u32)>> {
+    let sc = run.scenario;
+    let committees = [run.committee.clone()];
+    let judge = Judge {
+        committees: &committees,
+        rln: None,
+    };
+    let mut rng = rand::rng();
+    let mut accused = Vec::new();
+    for i in (0..sc.n).filter(|&i| sc.honest(i)) {
+        let mut mine = BTreeSet::new();
+        for r in &run.evidence[i] {
+            let e = Evidence::from_bytes(&r.bytes).expect("held evidence decodes");
+            assert_eq!(e.id(), r.id);
+            let verdict = e.verify(&judge, &mut rng).unwrap_or_else(|err| {
+                panic!("member {i} holds evidence that does not hold: {err}")
+            });
+            let Accused::Member { index, .. } = verdict.accused else {
+                panic!("no anonymous sender here")
+            };
+            let faulty = match e.kind() {
+                EvidenceKind::WrongShares => sc.wrong_shares,
+                EvidenceKind::Equivocation => sc.twins,
+                EvidenceKind::DoubleSignal => None,
+            };
+            assert_eq!(
+                faulty,
+                Some(index as usize),
+                "seed {}: member {i} accuses member {index} ({})",
+                sc.seed,
+                verdict.fault,
+            );
+            mine.insert((e.kind(), index));
+        }
+        accused.push(mine);
+    }
+    accused
 }
 
 /// Every member's log is a prefix of the longest one, byte for byte (content; finality

@@ -23,6 +23,7 @@ use curtain::ledger::{Height, KeyEpoch};
 use curtain::node::{
     self as node, channel,
     core::attest::{Attestor, CommitteeIdentity},
+    core::evidence::{Filter, Record},
     core::member::Member,
     core::mempool::{Mempool, MempoolConfig},
     core::reveal::{Collector, CollectorConfig},
@@ -194,6 +195,18 @@ impl Members {
         self.streams[who] = Some(rx);
     }
 
+    /// Per member, its evidence book.
+    pub(crate) fn evidence(&self) -> Vec<Vec<Record>> {
+        self.handles
+            .iter()
+            .map(|h| {
+                h.as_ref()
+                    .map(|h| h.evidence().page(&Filter::default(), 0, usize::MAX))
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
     /// Per member, the members it named for wrong shares.
     pub(crate) fn faulty(&self) -> Vec<Vec<u32>> {
         self.handles
@@ -263,7 +276,7 @@ impl Committee {
             let tap = move |inner| Tap { inner, censor };
             let (primary_tx, secondary_tx) = tx.split_with(self.forwarder(i, id, &behaviour));
             match &behaviour {
-                Behaviour::Twins { primary } => {
+                Behaviour::Twins { primary, .. } => {
                     let primary = primary.clone();
                     let (primary_rx, secondary_rx) = rx.split_with(
                         self.context.child("twin_split"),

@@ -14,7 +14,8 @@ mod scenario;
 
 use adversary::Censor;
 use checker::{
-    check, commonware_certified, inclusion_bound, node_free_verifier, ordered_within_bound,
+    check, commonware_certified, evidence_holds_and_names_only_the_faulty, inclusion_bound,
+    node_free_verifier, ordered_within_bound,
 };
 use commonware_codec::Encode as _;
 use commonware_cryptography::{
@@ -25,6 +26,7 @@ use commonware_cryptography::{
     ed25519, Signer as _,
 };
 use commonware_utils::{ordered::Set, N3f1};
+use curtain::ledger::evidence::EvidenceKind;
 use curtain::ledger::finality::{self, FinalityVerifier};
 use curtain::node::ConsensusScheme;
 use scenario::{run, Scenario, NAMESPACE};
@@ -138,9 +140,9 @@ fn an_absent_member_does_not_stall_the_others() {
 }
 
 #[test]
-fn wrong_shares_are_named_and_do_not_change_the_output() {
+fn wrong_shares_become_evidence_and_do_not_change_the_output() {
     // n = 7, t = 5: the member with a wrong key share is outvoted in every combine; members
-    // whose first t batches include it name it
+    // whose first t batches include it name it, with evidence a third party verifies
     let run = run(Scenario {
         wrong_shares: Some(0),
         ..Scenario::new(300, 7, 14)
@@ -149,6 +151,32 @@ fn wrong_shares_are_named_and_do_not_change_the_output() {
     for (i, f) in run.faulty.iter().enumerate().skip(1) {
         assert_eq!(f, &vec![0], "member {i} names member 0");
     }
+    let accused = evidence_holds_and_names_only_the_faulty(&run);
+    for (i, a) in accused.iter().enumerate() {
+        assert_eq!(
+            a,
+            &BTreeSet::from([(EvidenceKind::WrongShares, 0)]),
+            "honest member {} holds evidence against member 0",
+            i + 1
+        );
+    }
+}
+
+#[test]
+fn evidence_survives_a_crash_and_names_no_crashed_member() {
+    // member 0 has a wrong share; member 1 is killed mid-run and restarted from its storage:
+    // its evidence against 0 is there after the restart, and the crash itself (a liveness
+    // fault) is evidence against nobody
+    let run = run(Scenario {
+        wrong_shares: Some(0),
+        crash: Some((1, Duration::from_millis(1200), Duration::from_secs(3))),
+        ..Scenario::new(310, 7, 200)
+    });
+    check(&run);
+    let accused = evidence_holds_and_names_only_the_faulty(&run);
+    assert!(accused
+        .iter()
+        .all(|a| a == &BTreeSet::from([(EvidenceKind::WrongShares, 0)])));
 }
 
 #[test]
@@ -205,6 +233,13 @@ fn an_equivocating_leader_gets_nothing_ordered_twice_or_revealed_early() {
             ..Scenario::new(seed, 4, 40)
         });
         check(&run);
+        // equivocation evidence, if an honest member saw both twins' votes, names a twin
+        // (`check` verified it node-free)
+        let accused = evidence_holds_and_names_only_the_faulty(&run);
+        eprintln!(
+            "seed {seed}: equivocation evidence at {} honest members",
+            accused.iter().filter(|a| !a.is_empty()).count()
+        );
         let mut by_view: BTreeMap<u64, BTreeSet<[u8; 32]>> = BTreeMap::new();
         for (view, _, payload) in &run.wire.twin_votes {
             by_view.entry(*view).or_default().insert(*payload);
@@ -215,6 +250,27 @@ fn an_equivocating_leader_gets_nothing_ordered_twice_or_revealed_early() {
         equivocated,
         "in some view the twins voted for two different blocks"
     );
+}
+
+#[test]
+fn evidence_of_equivocation_names_the_twins_and_verifies_node_free() {
+    // the twins' second copy votes to everyone: the first copy's side sees two votes of one
+    // member for one view; simplex reports it, the member verifies it into evidence that
+    // checks against the committee alone (`check` verifies every piece and that it names
+    // the twins)
+    let found = (720..736).any(|seed| {
+        let run = run(Scenario {
+            twins: Some(0),
+            twins_vote_to_all: true,
+            ..Scenario::new(seed, 4, 40)
+        });
+        check(&run);
+        let accused = evidence_holds_and_names_only_the_faulty(&run);
+        accused
+            .iter()
+            .any(|a| a.contains(&(EvidenceKind::Equivocation, 0)))
+    });
+    assert!(found, "some run made equivocation evidence");
 }
 
 /// How many random seeds a seeds test runs: `CURTAIN_SIM_SEEDS`, default 240.
@@ -239,7 +295,10 @@ fn random_seeds(half: u64) {
             2 => sc.absent = Some(who),
             3 => sc.isolated = Some((who, Duration::from_secs(5))),
             4 => sc.withholds = Some(who),
-            5 => sc.twins = Some(who),
+            5 => {
+                sc.twins = Some(who);
+                sc.twins_vote_to_all = seed % 4 < 2;
+            }
             _ => {}
         }
         check(&run(sc));

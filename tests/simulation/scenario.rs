@@ -13,8 +13,11 @@ use commonware_runtime::{
     deterministic, Clock as _, Metrics as _, Runner as _, Spawner as _, Supervisor as _,
 };
 use commonware_utils::NZUsize;
+use curtain::ledger::committee::CheckedCommittee;
+use curtain::ledger::finality::ConsensusPublic;
 use curtain::ledger::release::ReleasedBatch;
 use curtain::ledger::{Height, KeyEpoch, Namespace};
+use curtain::node::core::evidence::Record;
 use curtain::node::core::inclusion::InclusionConfig;
 use curtain::node::core::mempool::{Reject, Source};
 use curtain::node::core::reveal::batch_id;
@@ -28,7 +31,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The namespace the simulated committee signs under.
-pub(crate) const NAMESPACE: &[u8] = b"curtain-sim";
+/// Members sign consensus messages under curtain's namespace, so that the node-free checks
+/// (finality proofs, equivocation evidence) apply to the simulation as to a deployment.
+pub(crate) const NAMESPACE: &[u8] = curtain::ledger::CONSENSUS_NAMESPACE;
 
 /// Inclusion lists in the simulation: the defaults' rule with shorter delays (Δ = 200 ms,
 /// Δ' = 300 ms, a 50 ms tick), so that a censor leading soon after an acceptance meets the
@@ -71,6 +76,9 @@ pub(crate) struct Scenario {
     /// the other to the rest: as leader it proposes two blocks for one view, and it
     /// double-votes.
     pub(crate) twins: Option<usize>,
+    /// The twins' second copy sends its votes to everyone, so the first copy's side sees
+    /// both of the member's votes in a view where they differ (an equivocation it can prove).
+    pub(crate) twins_vote_to_all: bool,
     /// A member that, besides following the protocol, floods every peer with share requests
     /// at its p2p quota: for released heights with their real batch ids (each a
     /// recomputation if answered) and with random ones.
@@ -92,6 +100,7 @@ impl Scenario {
             crash: None,
             withholds: None,
             twins: None,
+            twins_vote_to_all: false,
             floods: None,
             censors: None,
         }
@@ -117,6 +126,7 @@ impl Scenario {
         } else if Some(i) == self.twins {
             Behaviour::Twins {
                 primary: vec![pks[(i + 1) % self.n].clone()],
+                votes_to_all: self.twins_vote_to_all,
             }
         } else {
             Behaviour::Honest
@@ -131,6 +141,10 @@ pub(crate) struct Run {
     pub(crate) releases: Vec<Vec<ReleasedBatch>>,
     /// Per member: the members it caught sending wrong shares.
     pub(crate) faulty: Vec<Vec<u32>>,
+    /// Per member: its evidence book at the end (empty for an absent member).
+    pub(crate) evidence: Vec<Vec<Record>>,
+    /// The committee as a third party checks evidence against it.
+    pub(crate) committee: CheckedCommittee,
     pub(crate) submitted: BTreeSet<[u8; 32]>,
     pub(crate) wire: Wire,
     pub(crate) key: Arc<CommitteeKey>,
@@ -216,16 +230,29 @@ pub(crate) fn run(sc: Scenario) -> Run {
         let took = context.current().duration_since(started_at).unwrap();
         let wire = std::mem::take(&mut *committee.wire.lock().unwrap());
         let omissions_refused = metric_sum(&context.encode(), "inclusion_omissions_total");
+        let signatures = committee.keys.signatures();
         let Keys {
             participants,
             output,
             key,
             ..
         } = committee.keys;
+        let consensus = ConsensusPublic::from_bytes(&output.public().encode(), sc.n)
+            .expect("the committee's polynomial decodes");
+        let checked = CheckedCommittee {
+            id: signatures.id,
+            key_epoch: KeyEpoch(0),
+            key: (*key).clone(),
+            verifier: consensus.verifier(),
+            consensus,
+            members: signatures.members,
+        };
         Run {
             scenario: sc,
             wire,
             faulty: members.faulty(),
+            evidence: members.evidence(),
+            committee: checked,
             releases,
             submitted,
             verifier: ConsensusScheme::verifier(NAMESPACE, participants, output.public().clone()),

@@ -4,7 +4,9 @@
 
 mod orchestrator;
 
-use super::{index_of, unix_ms, SharedMember};
+use super::{index_of, persist, unix_ms, SharedMember};
+use crate::ledger::evidence::Evidence;
+use crate::ledger::votes::Conflict;
 use crate::ledger::{Height, KeyEpoch};
 use crate::node::consensus::{ConsensusEpoch, ConsensusScheme, EpochSchemes, PublicKey, D};
 use crate::node::core::chain::ChainBlock;
@@ -90,6 +92,7 @@ pub(crate) async fn start<E, S, R, M, B>(
     channels: ConsensusChannels<S, R>,
     peers: M,
     blocker: B,
+    persist: persist::Mailbox,
 ) -> Ordering
 where
     E: Clock + CryptoRng + Spawner + Storage + Metrics + Supervisor,
@@ -215,6 +218,7 @@ where
     if let Some(d) = floor_digest {
         let _ = enter_tx.send((current, d));
     }
+    let (conflicts_tx, conflicts_rx) = mpsc::channel(orchestrator::CONFLICT_QUEUE);
     let orchestrator = Orchestrator {
         epochs,
         table,
@@ -225,7 +229,13 @@ where
         prefix: prefix.to_string(),
         marshal: marshal_mailbox.clone(),
         muxes: (vote_handle, cert_handle, res_handle),
+        conflicts: conflicts_tx,
     };
+    handles.push(
+        context
+            .child("conflicts")
+            .spawn(move |ctx| conflict_checker(ctx, conflicts_rx, persist)),
+    );
     handles.push(
         context
             .child("orchestrator")
@@ -341,6 +351,25 @@ where
                 warn!(height, view, ?leader, error = %e, "rejecting proposal");
                 false
             }
+        }
+    }
+}
+
+/// Verifies the conflicting votes simplex reported (simplex reports the second vote before
+/// checking its signature) and makes the genuine ones evidence (SPEC.md §2.6).
+async fn conflict_checker<E: CryptoRng>(
+    mut rng: E,
+    mut queue: mpsc::Receiver<orchestrator::Conflict>,
+    persist: persist::Mailbox,
+) {
+    while let Some((scheme, activity)) = queue.recv().await {
+        if !activity.verify(&mut rng, scheme.as_ref(), &Sequential) {
+            debug!("a reported conflict does not verify: ignored");
+            continue;
+        }
+        match Conflict::from_activity(&activity) {
+            Some(c) => persist.evidence([Evidence::Equivocation(Box::new(c))]),
+            None => warn!("a verified conflict has no evidence encoding"),
         }
     }
 }

@@ -6,14 +6,17 @@ use crate::node::consensus::{ConsensusEpoch, ConsensusScheme, PublicKey, D};
 use crate::node::core::chain::ChainBlock;
 use crate::node::core::epochs::EpochTable;
 use crate::node::timeouts::Timeouts;
+use commonware_actor::Feedback;
 use commonware_consensus::{
     marshal::standard::Inline,
     simplex::{
         self,
         config::{Floor, ForwardPolicy, SkipPolicy},
         elector::RoundRobin,
+        types::Activity,
     },
     types::{Epoch, Height as CwHeight, ViewDelta},
+    Reporter, Reporters,
 };
 use commonware_cryptography::sha256::Sha256;
 use commonware_p2p::{Blocker, Sender};
@@ -22,6 +25,7 @@ use commonware_runtime::{buffer::paged::CacheRef, Clock, Handle, Metrics, Spawne
 use commonware_utils::{channel::mpsc, vec::NonEmptyVec, NZDuration, NZUsize};
 use futures::FutureExt as _;
 use rand_core::CryptoRng;
+use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, warn};
 
@@ -47,6 +51,39 @@ where
     pub(super) prefix: String,
     pub(super) marshal: Marshal,
     pub(super) muxes: (Mux<S>, Mux<S>, Mux<S>),
+    pub(super) conflicts: mpsc::Sender<Conflict>,
+}
+
+/// A fault simplex reported, with the scheme of the epoch it is of.
+pub(super) type Conflict = (Arc<ConsensusScheme>, Activity<ConsensusScheme, D>);
+
+/// Conflicts simplex reports wait here to be verified into evidence; a flood beyond this is
+/// dropped (simplex blocks a peer once it caught it, so honest runs see a handful).
+pub(super) const CONFLICT_QUEUE: usize = 64;
+
+/// simplex's reports of conflicting votes (every other activity goes to marshal only), queued
+/// for [`super::conflict_checker`]: verifying costs pairings, not to be spent on simplex's
+/// task.
+#[derive(Clone)]
+struct Conflicts {
+    scheme: Arc<ConsensusScheme>,
+    queue: mpsc::Sender<Conflict>,
+}
+
+impl Reporter for Conflicts {
+    type Activity = Activity<ConsensusScheme, D>;
+
+    fn report(&mut self, activity: Self::Activity) -> Feedback {
+        if matches!(
+            activity,
+            Activity::ConflictingNotarize(_)
+                | Activity::ConflictingFinalize(_)
+                | Activity::NullifyFinalize(_)
+        ) {
+            let _ = self.queue.try_send((self.scheme.clone(), activity));
+        }
+        Feedback::Ok
+    }
 }
 
 /// How often a member that runs no engine asks for the boundary it waits for.
@@ -142,7 +179,13 @@ where
                 blocker: self.blocker.clone(),
                 automaton: self.inline.clone(),
                 relay: self.inline.clone(),
-                reporter: self.inline.clone(),
+                reporter: Reporters::from((
+                    self.inline.clone(),
+                    Conflicts {
+                        scheme: Arc::new(spec.scheme.clone()),
+                        queue: self.conflicts.clone(),
+                    },
+                )),
                 strategy: Sequential,
                 partition,
                 mailbox_size: NZUsize!(1024),
@@ -159,7 +202,8 @@ where
                 fetch_timeout: NZDuration!(Duration::from_secs(1)),
                 fetch_retry_delay: Duration::from_millis(100),
                 forward: ForwardPolicy::Disabled,
-                track_historical_votes: false,
+                // conflicting votes of past views are reported too (SPEC.md §2.6)
+                track_historical_votes: true,
             },
         );
         let (v, c, r) = &mut self.muxes;
