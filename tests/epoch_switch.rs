@@ -266,6 +266,10 @@ fn run(seed: u64, old: &[usize], new: &[usize]) -> Outcome {
                 member,
                 timeouts: Default::default(),
                 partition: format!("peer{p}"),
+                committees: infos
+                    .values()
+                    .map(|i| CheckedCommittee::check(i).expect("committee"))
+                    .collect(),
             };
             let (tx, rx) = mpsc::unbounded_channel();
             let (handle_tx, handle_rx) = oneshot::channel();

@@ -18,6 +18,7 @@ use curtain::dkg::{
     MemberShares,
 };
 use curtain::ledger::block::BlockLimits;
+use curtain::ledger::committee::CheckedCommittee;
 use curtain::ledger::{Height, KeyEpoch};
 use curtain::node::settings::ClientLimits;
 use curtain::node::{
@@ -174,6 +175,14 @@ pub(super) fn node(a: NodeArgs) -> anyhow::Result<()> {
         info.add(c.info(&mempool));
     }
 
+    // evidence from peers is checked against exactly what clients are served
+    let judged = committees
+        .iter()
+        .map(|c| {
+            CheckedCommittee::check(&c.info(&mempool))
+                .with_context(|| format!("key epoch {}: committee", c.key_epoch))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let (api_limits, open_files) = api_limits(&node.limits, reserved_files(peers.len()))?;
     let resources = Arc::new(Resources::new(&api_limits, open_files));
     tracing::info!(
@@ -261,6 +270,7 @@ pub(super) fn node(a: NodeArgs) -> anyhow::Result<()> {
                     timeouts: Timeouts::default(),
                     // the peer position; for a committee that never switched, its member index
                     partition: format!("member{index}"),
+                    committees: judged,
                 },
                 channels,
                 oracle.clone(),

@@ -13,6 +13,7 @@ use super::core::member::Member;
 use super::handle::NodeHandle;
 use super::metrics::NodeMetrics;
 use super::timeouts::Timeouts;
+use crate::ledger::committee::CheckedCommittee;
 use crate::ledger::release::ReleasedBatch;
 use crate::ledger::KeyEpoch;
 use commonware_consensus::types::Height as CwHeight;
@@ -37,6 +38,9 @@ pub struct EngineConfig {
     pub timeouts: Timeouts,
     /// Storage partition prefix (unique per member).
     pub partition: String,
+    /// The committees of the key epochs in `epochs`, as evidence is checked against them
+    /// (SPEC.md §2.6): what a peer's evidence must hold under.
+    pub committees: Vec<CheckedCommittee>,
 }
 
 impl EngineConfig {
@@ -49,6 +53,7 @@ impl EngineConfig {
         member: Member,
         timeouts: Timeouts,
         partition: String,
+        committee: CheckedCommittee,
     ) -> Self {
         Self {
             me,
@@ -62,6 +67,7 @@ impl EngineConfig {
             member,
             timeouts,
             partition,
+            committees: vec![committee],
         }
     }
 
@@ -119,6 +125,7 @@ where
         mut member,
         timeouts,
         partition: prefix,
+        committees,
     } = cfg;
     let limits = *member.limits();
     member.set_epochs(table.clone(), roster);
@@ -189,6 +196,7 @@ where
     }
 
     let (share_out, share_in) = channels.shares;
+    let (evidence_tx, evidence_rx) = mpsc::channel(super::actors::evidence::INBOX);
     let reveal = Reveal::new(
         member.clone(),
         share_out,
@@ -197,6 +205,7 @@ where
         ordering.marshal.clone(),
         persist.clone(),
         latency.clone(),
+        evidence_tx,
     );
     reveal.apply(resumed).await;
     handles.extend(reveal.start(
@@ -208,6 +217,9 @@ where
         table,
         ordering.enter,
         &timeouts,
+        evidence.clone(),
+        committees,
+        evidence_rx,
     ));
     let (admit, admission_handles) = admission::start(
         &context,

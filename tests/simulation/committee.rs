@@ -17,7 +17,8 @@ use commonware_runtime::{deterministic, Handle, IoBuf, Quota, Spawner as _, Supe
 use commonware_utils::channel::oneshot;
 use commonware_utils::{channel::mpsc, ordered::Set, N3f1, NZU32};
 use curtain::ledger::block::BlockLimits;
-use curtain::ledger::committee::{committee_id, CommitteeParts};
+use curtain::ledger::committee::{committee_id, CheckedCommittee, CommitteeParts};
+use curtain::ledger::finality::ConsensusPublic;
 use curtain::ledger::release::ReleasedBatch;
 use curtain::ledger::{Height, KeyEpoch};
 use curtain::node::{
@@ -95,6 +96,22 @@ impl Keys {
                 members: &members,
             }),
             members,
+        }
+    }
+
+    /// The committee as a third party (and a member, for its peers' evidence) checks
+    /// evidence against it.
+    pub(crate) fn checked(&self) -> CheckedCommittee {
+        let signatures = self.signatures();
+        let consensus = ConsensusPublic::from_bytes(&self.output.public().encode(), self.pks.len())
+            .expect("the committee's polynomial decodes");
+        CheckedCommittee {
+            id: signatures.id,
+            key_epoch: KeyEpoch(0),
+            key: (*self.key).clone(),
+            verifier: consensus.verifier(),
+            consensus,
+            members: signatures.members,
         }
     }
 }
@@ -368,6 +385,7 @@ impl Committee {
             member,
             Timeouts::default(),
             partition.to_string(),
+            keys.checked(),
         )
     }
 }

@@ -160,6 +160,23 @@ fn wrong_shares_become_evidence_and_do_not_change_the_output() {
             i + 1
         );
     }
+    same_evidence_everywhere(&run);
+}
+
+/// Every honest member holds the same pieces (members relay what they make or receive).
+fn same_evidence_everywhere(run: &scenario::Run) {
+    let ids = |i: usize| -> BTreeSet<[u8; 32]> { run.evidence[i].iter().map(|r| r.id).collect() };
+    let honest: Vec<usize> = (0..run.scenario.n)
+        .filter(|&i| run.scenario.honest(i))
+        .collect();
+    for &i in &honest[1..] {
+        assert_eq!(
+            ids(i),
+            ids(honest[0]),
+            "members {} and {i} hold the same evidence",
+            honest[0]
+        );
+    }
 }
 
 #[test]
@@ -266,9 +283,13 @@ fn evidence_of_equivocation_names_the_twins_and_verifies_node_free() {
         });
         check(&run);
         let accused = evidence_holds_and_names_only_the_faulty(&run);
-        accused
+        let found = accused
             .iter()
-            .any(|a| a.contains(&(EvidenceKind::Equivocation, 0)))
+            .any(|a| a.contains(&(EvidenceKind::Equivocation, 0)));
+        if found {
+            same_evidence_everywhere(&run);
+        }
+        found
     });
     assert!(found, "some run made equivocation evidence");
 }

@@ -14,7 +14,6 @@ use commonware_runtime::{
 };
 use commonware_utils::NZUsize;
 use curtain::ledger::committee::CheckedCommittee;
-use curtain::ledger::finality::ConsensusPublic;
 use curtain::ledger::release::ReleasedBatch;
 use curtain::ledger::{Height, KeyEpoch, Namespace};
 use curtain::node::core::evidence::Record;
@@ -230,23 +229,13 @@ pub(crate) fn run(sc: Scenario) -> Run {
         let took = context.current().duration_since(started_at).unwrap();
         let wire = std::mem::take(&mut *committee.wire.lock().unwrap());
         let omissions_refused = metric_sum(&context.encode(), "inclusion_omissions_total");
-        let signatures = committee.keys.signatures();
+        let checked = committee.keys.checked();
         let Keys {
             participants,
             output,
             key,
             ..
         } = committee.keys;
-        let consensus = ConsensusPublic::from_bytes(&output.public().encode(), sc.n)
-            .expect("the committee's polynomial decodes");
-        let checked = CheckedCommittee {
-            id: signatures.id,
-            key_epoch: KeyEpoch(0),
-            key: (*key).clone(),
-            verifier: consensus.verifier(),
-            consensus,
-            members: signatures.members,
-        };
         Run {
             scenario: sc,
             wire,

@@ -11,6 +11,7 @@
 //! and never across an await, so no actor waits on another's IO.
 
 pub(crate) mod admission;
+pub(crate) mod evidence;
 pub(crate) mod ordering;
 pub(crate) mod persist;
 pub(crate) mod reveal;

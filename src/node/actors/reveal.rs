@@ -4,9 +4,11 @@
 //! metrics (SPEC.md §5.3). Four tasks: the finalizer, the share receiver, the fallback tick
 //! and the share retry.
 
+use super::evidence;
 use super::ordering::Marshal;
-use super::persist::{self, ReleaseLatency};
+use super::persist::{self, EvidenceHub, ReleaseLatency};
 use super::{index_of, unix_ms, SharedMember};
+use crate::ledger::committee::CheckedCommittee;
 use crate::ledger::evidence::Evidence;
 use crate::ledger::release::ReleasedBatch;
 use crate::ledger::Height;
@@ -39,6 +41,8 @@ pub(crate) struct Reveal<S> {
     mailbox: Marshal,
     persist: persist::Mailbox,
     latency: ReleaseLatency,
+    /// Pieces of evidence peers sent, for the evidence checker.
+    evidence_in: mpsc::Sender<evidence::Incoming>,
 }
 
 impl<S> Clone for Reveal<S> {
@@ -51,6 +55,7 @@ impl<S> Clone for Reveal<S> {
             mailbox: self.mailbox.clone(),
             persist: self.persist.clone(),
             latency: self.latency.clone(),
+            evidence_in: self.evidence_in.clone(),
         }
     }
 }
@@ -88,6 +93,7 @@ impl<S: Sender<PublicKey = PublicKey>> Reveal<S> {
         mailbox: Marshal,
         persist: persist::Mailbox,
         latency: ReleaseLatency,
+        evidence_in: mpsc::Sender<evidence::Incoming>,
     ) -> Self {
         Self {
             member,
@@ -97,12 +103,14 @@ impl<S: Sender<PublicKey = PublicKey>> Reveal<S> {
             mailbox,
             persist,
             latency,
+            evidence_in,
         }
     }
 
-    /// Starts the four tasks. `updates` are marshal's; `enter` is told `(epoch, genesis)` when
-    /// the last height of a key epoch is final here (the ordering actor starts the next
-    /// epoch's engine on it).
+    /// Starts the four tasks, and the two of the evidence exchange (relaying `book`'s new
+    /// pieces, checking peers' from `evidence_in` against `committees`). `updates` are
+    /// marshal's; `enter` is told `(epoch, genesis)` when the last height of a key epoch is
+    /// final here (the ordering actor starts the next epoch's engine on it).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn start<E, R>(
         self,
@@ -114,6 +122,9 @@ impl<S: Sender<PublicKey = PublicKey>> Reveal<S> {
         table: EpochTable,
         enter: mpsc::UnboundedSender<(u64, D)>,
         timeouts: &Timeouts,
+        book: EvidenceHub,
+        committees: Vec<CheckedCommittee>,
+        evidence_in: mpsc::Receiver<evidence::Incoming>,
     ) -> Vec<Handle<()>>
     where
         E: Clock + CryptoRng + Spawner + Supervisor,
@@ -121,6 +132,22 @@ impl<S: Sender<PublicKey = PublicKey>> Reveal<S> {
     {
         let (fallback, retry) = (timeouts.share_fallback_tick, timeouts.share_retry);
         vec![
+            context.child("evidence_relay").spawn({
+                let (io, book) = (self.clone(), book.clone());
+                move |_| {
+                    evidence::relay(book, move |piece| {
+                        let io = io.clone();
+                        async move {
+                            io.send(Recipients::All, ShareMessage::Evidence(piece), false)
+                                .await
+                        }
+                    })
+                }
+            }),
+            context.child("evidence_check").spawn({
+                let persist = self.persist.clone();
+                move |ctx| evidence::check_incoming(ctx, book, persist, committees, evidence_in)
+            }),
             context.child("finalizer").spawn({
                 let io = self.clone();
                 move |ctx| finalizer(ctx, io, updates, table, enter)
@@ -282,6 +309,11 @@ async fn share_receiver<E, S, R>(
                             resharing.store(false, Ordering::Release);
                         });
                     }
+                }
+            }
+            Ok(ShareMessage::Evidence(piece)) => {
+                if io.evidence_in.try_send((from, piece)).is_err() {
+                    debug!(from, "evidence from a peer dropped: the checker is busy");
                 }
             }
             Err(e) => warn!(from, error = %e, "bad share message"),

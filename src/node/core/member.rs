@@ -13,6 +13,7 @@ use super::reveal::{Answer, Collector, Effect, FinalizedBlock, ShareError};
 use super::rln::{RlnState, SlashingEvidence};
 use crate::ledger::block::{Block, BlockError, BlockLimits};
 use crate::ledger::envelope::{Envelope, Verified, MAX_ENVELOPE_LEN};
+use crate::ledger::evidence::MAX_EVIDENCE_LEN;
 use crate::ledger::release::ReleasedBatch;
 use crate::ledger::signed::SignedBatch;
 use crate::ledger::{CtId, Digest, Height};
@@ -598,12 +599,14 @@ impl Member {
     }
 }
 
-/// What travels on the shares channel: `0x00 ‖ SignedBatch` or a request for a batch lost on
-/// the way, `0x01 ‖ height(8) ‖ batch_id(32)`.
+/// What travels on the shares channel: `0x00 ‖ SignedBatch`, a request for a batch lost on
+/// the way, `0x01 ‖ height(8) ‖ batch_id(32)`, or a piece of evidence, `0x02 ‖ Evidence`
+/// (SPEC.md §2.6; checked by its receiver, not here).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ShareMessage {
     Batch(SignedBatch),
     Request { height: u64, batch_id: [u8; 32] },
+    Evidence(Vec<u8>),
 }
 
 impl ShareMessage {
@@ -620,6 +623,7 @@ impl ShareMessage {
                 out.extend_from_slice(batch_id);
                 out
             }
+            Self::Evidence(e) => [&[2u8][..], e].concat(),
         }
     }
 
@@ -635,6 +639,13 @@ impl ShareMessage {
                 r.finish()?;
                 Ok(Self::Request { height, batch_id })
             }
+            Some((2, rest)) if rest.len() <= MAX_EVIDENCE_LEN => Ok(Self::Evidence(rest.to_vec())),
+            Some((2, rest)) => Err(DecodeError::Length {
+                field: "evidence",
+                len: rest.len(),
+                min: 0,
+                max: MAX_EVIDENCE_LEN,
+            }),
             _ => Err(DecodeError::Invalid {
                 field: "share message",
                 reason: "unknown tag",
