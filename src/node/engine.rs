@@ -44,10 +44,9 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// A committee that never switches key epochs: key epoch `epoch` from genesis on.
+    /// A committee that never switches key epochs: `committee`'s key epoch from genesis on.
     pub fn single(
         me: PublicKey,
-        epoch: u64,
         participants: Vec<PublicKey>,
         scheme: ConsensusScheme,
         member: Member,
@@ -55,15 +54,16 @@ impl EngineConfig {
         partition: String,
         committee: CheckedCommittee,
     ) -> Self {
+        let epoch = committee.key_epoch;
         Self {
             me,
             peers: participants.clone(),
             epochs: vec![ConsensusEpoch {
-                epoch,
+                epoch: epoch.get(),
                 members: participants,
                 scheme,
             }],
-            table: EpochTable::single(KeyEpoch(epoch)),
+            table: EpochTable::single(epoch),
             member,
             timeouts,
             partition,

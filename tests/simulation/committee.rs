@@ -379,7 +379,6 @@ impl Committee {
         .with_inclusion(INCLUSION);
         EngineConfig::single(
             keys.pks[i].clone(),
-            0,
             keys.pks.clone(),
             scheme,
             member,
