@@ -511,7 +511,7 @@ struct Transport {
     transport: &'static str,
 }
 
-/// The client budget's metrics (SPEC.md §5.8): the descriptor limit, open connections per
+/// The client budget's metrics (SPEC.md §5.10): the descriptor limit, open connections per
 /// transport (sampled when `/metrics` is read) and HTTP connections turned away by reason.
 #[derive(Clone)]
 struct ApiMetrics {

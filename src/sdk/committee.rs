@@ -26,7 +26,7 @@ impl std::str::FromStr for CommitteeId {
 }
 
 impl CommitteeId {
-    /// The identity of the committee a `committee.json` (SPEC.md §5.8) describes, read
+    /// The identity of the committee a `committee.json` (SPEC.md §5.10) describes, read
     /// without the node: its `encryption_key` (whence `n` and `t`), `consensus_public`,
     /// `key_epoch` and `participants[].identity` in order.
     pub fn from_committee_json(json: &str) -> Result<Self, SdkError> {
