@@ -10,6 +10,9 @@ use common::{http, poll, Nodes, PASSPHRASE};
 use curtain::dkg::keystore::{self, EpochShares, KdfParams, MemberSecrets, Passphrase};
 use curtain::ledger::evidence::{Accused, EvidenceKind};
 use curtain::protocol::json::{EvidenceItem, EvidencePage};
+use curtain::protocol::quic;
+use curtain::sdk::quic::{QuicClient, QuicMember};
+use curtain::sdk::SdkError;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -160,6 +163,41 @@ fn wrong_shares_become_evidence_anyone_verifies_and_it_survives_a_sigkill() {
     );
     assert!(out.status.success(), "get: {}", text(&out));
     assert_eq!(std::fs::read(&fetched).unwrap(), raw);
+
+    // the same reads over QUIC
+    let quic = QuicMember {
+        addr: nodes.committee.participants[0].quic.expect("QUIC address"),
+        fingerprint: quic::parse_fingerprint(
+            &std::fs::read_to_string(dir.join("node0/data/quic.fingerprint")).unwrap(),
+        )
+        .unwrap(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let q = QuicClient::new(vec![quic]).unwrap();
+        let page = q
+            .evidence(0, Some(EvidenceKind::WrongShares), Some(3), 0, 256)
+            .await
+            .unwrap();
+        assert!(page.evidence.contains(&item), "{page:?}");
+        let id: [u8; 32] = hex::decode(&item.id).unwrap().try_into().unwrap();
+        assert_eq!(q.evidence_by_id(0, &id).await.unwrap(), Some(item.clone()));
+        assert_eq!(q.evidence_by_id(0, &[0; 32]).await.unwrap(), None);
+        let refused = q.evidence(0, None, None, 0, 0).await;
+        assert!(
+            matches!(&refused, Err(SdkError::Refused { code, .. }) if code == "malformed"),
+            "{refused:?}"
+        );
+        let mut sub = q.subscribe_evidence(0, item.seq).await.unwrap();
+        let first = tokio::time::timeout(Duration::from_secs(10), sub.next())
+            .await
+            .expect("in time")
+            .unwrap();
+        assert_eq!(first, Some(item.clone()));
+    });
 
     // no honest member is accused, by any honest member
     for addr in &api[..3] {
