@@ -888,6 +888,49 @@ mod tests {
         ));
     }
 
+    /// Evidence that does not decode, committees that do not check and evidence of a key
+    /// epoch no committee given covers each have their typed error.
+    #[test]
+    fn verify_evidence_refuses_with_typed_reasons() {
+        use crate::ledger::block::Block;
+        use crate::ledger::evidence::WrongShares;
+        use crate::ledger::signed::SignedBatch;
+        assert!(matches!(
+            verify_evidence(b"not evidence", &[], None),
+            Err(SdkError::Evidence(_))
+        ));
+        let block = Block::new(Digest::default(), Height(4), Vec::new());
+        let mut batch = vec![1u8];
+        batch.extend([7u8; 32]);
+        batch.extend(3u32.to_be_bytes());
+        batch.extend(0u32.to_be_bytes());
+        let signed = SignedBatch::sign(
+            &[0; 32],
+            KeyEpoch(5),
+            Height(4),
+            block.digest(),
+            curtain_crypto::ShareBatch::from_bytes(&batch).unwrap(),
+            |_| [0; 64],
+        );
+        let piece =
+            Evidence::WrongShares(Box::new(WrongShares::new(signed, block, Vec::new()))).to_bytes();
+        assert!(matches!(
+            verify_evidence(&piece, &[], None),
+            Err(SdkError::Evidence(EvidenceError::NoCommittee(KeyEpoch(5))))
+        ));
+        let info: CommitteeInfo = serde_json::from_value(serde_json::json!({
+            "key": "00", "key_id": "", "committee_id": "", "key_epoch": 5, "n": 1, "t": 1,
+            "consensus_public": "", "members": [], "namespaces": null,
+            "max_plaintext_bytes": 0, "max_sender_bytes": 0, "client_rate_per_s": 0,
+            "client_burst": 0
+        }))
+        .unwrap();
+        assert!(matches!(
+            verify_evidence(&piece, &[info], None),
+            Err(SdkError::Committee(_))
+        ));
+    }
+
     /// A quorum of the committee the answers claim and of the members asked: a liar claiming
     /// a small committee still needs most of the members asked.
     #[test]
