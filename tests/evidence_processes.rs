@@ -9,7 +9,7 @@ mod common;
 use common::{http, poll, Nodes, PASSPHRASE};
 use curtain::dkg::keystore::{self, EpochShares, KdfParams, MemberSecrets, Passphrase};
 use curtain::ledger::evidence::{Accused, EvidenceKind};
-use curtain::protocol::json::{EvidenceItem, EvidencePage};
+use curtain::protocol::json::{ErrorBody, EvidenceItem, EvidencePage};
 use curtain::protocol::quic;
 use curtain::sdk::quic::{QuicClient, QuicMember};
 use curtain::sdk::SdkError;
@@ -109,6 +109,27 @@ fn wrong_shares_become_evidence_anyone_verifies_and_it_survives_a_sigkill() {
     );
     assert_eq!(item.kind, EvidenceKind::WrongShares);
     assert!(matches!(item.accused, Accused::Member { index: 3, .. }));
+
+    // the member's whole router: a bad query and a wrong method get their typed errors
+    for (method, path, status, code) in [
+        ("GET", "/v1/evidence?kind=nonsense", 400, "malformed"),
+        ("GET", "/v1/evidence?limit=300", 400, "malformed"),
+        (
+            "GET",
+            &format!("/v1/evidence/{}", "0".repeat(64)),
+            404,
+            "not_found",
+        ),
+        ("POST", "/v1/evidence", 405, "method_not_allowed"),
+    ] {
+        let (got, body) = http(api[0], method, path, b"").unwrap();
+        let body: ErrorBody = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            (got, body.error.code.as_str()),
+            (status, code),
+            "{method} {path}"
+        );
+    }
 
     // the raw encoding, and the item's hex: both are what the id names
     let (code, raw) = get(api[0], &format!("/v1/evidence/{}?format=raw", item.id)).unwrap();
