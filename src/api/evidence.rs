@@ -29,6 +29,10 @@ pub const MAX_EVIDENCE_PER_PAGE: usize = 256;
 pub const DEFAULT_EVIDENCE_PAGE: usize = 64;
 /// Pieces a stream reads from the book at a time.
 const STREAM_PAGE: usize = 16;
+/// Bytes of canonical encodings one page or one read of a stream holds, beyond its first
+/// piece: a piece of wrong shares carries its block's ciphertexts (megabytes), and a page
+/// of them at the full `limit` would take gigabytes as hex.
+pub const MAX_PAGE_ENCODED: usize = 8 << 20;
 
 #[derive(Clone)]
 pub(super) struct EvidenceApi {
@@ -61,11 +65,27 @@ pub(crate) fn item(r: &Record) -> EvidenceItem {
     }
 }
 
+/// The first of `records` whose encodings fit in [`MAX_PAGE_ENCODED`] (at least one), and
+/// whether any were cut.
+fn bounded(mut records: Vec<Record>) -> (Vec<Record>, bool) {
+    let mut total = 0;
+    let keep = records
+        .iter()
+        .position(|r| {
+            total += r.bytes.len();
+            total > MAX_PAGE_ENCODED
+        })
+        .map_or(records.len(), |i| i.max(1));
+    let cut = keep < records.len();
+    records.truncate(keep);
+    (records, cut)
+}
+
 /// A page of `hub` (the `next` rule of [`EvidencePage`]).
 pub(crate) fn page_of(hub: &EvidenceHub, filter: &Filter, from: u64, limit: usize) -> EvidencePage {
-    let records = hub.page(filter, from, limit);
+    let (records, cut) = bounded(hub.page(filter, from, limit));
     let next = match records.last() {
-        Some(last) if records.len() == limit => Some(last.seq + 1),
+        Some(last) if cut || records.len() == limit => Some(last.seq + 1),
         _ => None,
     };
     EvidencePage {
@@ -181,7 +201,7 @@ impl Follower {
     /// so nothing is skipped. `None` once the member is gone.
     pub(crate) async fn next(&mut self) -> Option<Vec<Record>> {
         loop {
-            let page = self.hub.page(&Filter::default(), self.next, STREAM_PAGE);
+            let (page, _) = bounded(self.hub.page(&Filter::default(), self.next, STREAM_PAGE));
             if let Some(last) = page.last() {
                 self.next = last.seq + 1;
                 return Some(page);
@@ -351,6 +371,30 @@ pub(crate) mod tests {
         ] {
             refused(&get(addr, bad).await, 400, "malformed");
         }
+    }
+
+    /// A page stops at `MAX_PAGE_ENCODED` bytes of encodings (with at least one piece) and
+    /// then says where to go on.
+    #[test]
+    fn evidence_pages_are_bounded_in_bytes() {
+        let record = |seq: u64, len: usize| Record {
+            seq,
+            id: [0; 32],
+            kind: EvidenceKind::WrongShares,
+            accused: Accused::Member {
+                key_epoch: KeyEpoch(0),
+                index: 0,
+            },
+            height: None,
+            bytes: vec![0u8; len].into(),
+        };
+        let third = MAX_PAGE_ENCODED / 3;
+        let (kept, cut) = bounded((0..5).map(|s| record(s, third)).collect());
+        assert_eq!((kept.len(), cut), (3, true));
+        let (kept, cut) = bounded(vec![record(0, MAX_PAGE_ENCODED + 1), record(1, 1)]);
+        assert_eq!((kept.len(), cut), (1, true));
+        let (kept, cut) = bounded((0..4).map(|s| record(s, 10)).collect());
+        assert_eq!((kept.len(), cut), (4, false));
     }
 
     /// One piece by id, as JSON or raw; an unknown id is `404 not_found`, a bad one `400`.

@@ -149,7 +149,8 @@ pub struct EvidenceItem {
 }
 
 /// `GET /v1/evidence`: items in `seq` order from `from`; `next` is the `from` of the next
-/// page when this one is full, `null` when nothing more matches now.
+/// page when this one stopped early (at `limit` items, or at 8 MiB of encodings), `null`
+/// when nothing more matches now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EvidencePage {
     pub evidence: Vec<EvidenceItem>,
