@@ -5,7 +5,11 @@ use super::*;
 
 /// A costly read route: at most `limit` run at once (tower's `ConcurrencyLimit`); beyond
 /// that, `LoadShed` answers `503 overloaded` at once instead of queueing.
-fn shed(route: MethodRouter<Api>, limit: usize, what: &'static str) -> MethodRouter<Api> {
+pub(super) fn shed<S: Clone + Send + Sync + 'static>(
+    route: MethodRouter<S>,
+    limit: usize,
+    what: &'static str,
+) -> MethodRouter<S> {
     route.layer(
         tower::ServiceBuilder::new()
             .layer(HandleErrorLayer::new(
@@ -18,6 +22,10 @@ fn shed(route: MethodRouter<Api>, limit: usize, what: &'static str) -> MethodRou
 
 pub(super) fn router(api: Api) -> Router {
     let reads = api.limits.reads;
+    let evidence = evidence::EvidenceApi {
+        hub: api.node.evidence().clone(),
+        streams: api.streams.clone(),
+    };
     Router::new()
         .route("/health", get(health))
         .route("/metrics", shed(get(prometheus), reads, "metrics"))
@@ -39,6 +47,7 @@ pub(super) fn router(api: Api) -> Router {
         .route("/v1/rln/registry", get(rln_registry))
         .route("/v1/rln/leaves", get(rln_leaves))
         .route("/v1/slashing", get(slashing))
+        .merge(evidence::router(evidence, reads))
         .fallback(errors::no_route)
         .method_not_allowed_fallback(errors::wrong_method)
         .with_state(api)
@@ -66,6 +75,9 @@ pub(super) const ROUTES: &[(&str, &str, &[u16])] = &[
     ("get", "/v1/rln/registry", &[200, 404]),
     ("get", "/v1/rln/leaves", &[200, 404]),
     ("get", "/v1/slashing", &[200]),
+    ("get", "/v1/evidence", &[200, 400, 503]),
+    ("get", "/v1/evidence/stream", &[200, 400, 503]),
+    ("get", "/v1/evidence/{id}", &[200, 400, 404, 503]),
 ];
 
 fn no_rln() -> Response {

@@ -7,6 +7,7 @@
 
 pub mod budget;
 mod errors;
+pub mod evidence;
 mod http;
 mod index;
 pub mod listener;

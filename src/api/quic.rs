@@ -8,10 +8,12 @@
 //! admission as HTTP (`NodeHandle::submit` with `Source::Client(ip)`).
 
 use super::budget::{Budget, Permit};
+use super::evidence::{self, Follower, MAX_EVIDENCE_PER_PAGE};
 use super::index::ReleaseIndex;
 use super::rejection;
 use crate::ledger::envelope::Envelope;
 use crate::ledger::{Height, Namespace};
+use crate::node::core::evidence::Filter;
 use crate::node::core::mempool::Source;
 use crate::node::settings::{write_secret, ConfigError};
 use crate::node::NodeHandle;
@@ -253,6 +255,39 @@ impl Server {
                 finish(send, answer(kind::COMMITTEE, &json)).await
             }
             Request::Subscribe { namespace, from } => self.subscribe(send, namespace, from).await,
+            Request::EvidencePage {
+                kind: k,
+                member,
+                from,
+                limit,
+            } => {
+                let out = if limit == 0 || limit as usize > MAX_EVIDENCE_PER_PAGE {
+                    error(
+                        "malformed",
+                        format!("limit {limit}: between 1 and {MAX_EVIDENCE_PER_PAGE}"),
+                    )
+                } else {
+                    let filter = Filter { kind: k, member };
+                    let page =
+                        evidence::page_of(self.node.evidence(), &filter, from, limit as usize);
+                    answer(
+                        kind::EVIDENCE_PAGE,
+                        &serde_json::to_vec(&page).expect("serializes"),
+                    )
+                };
+                finish(send, out).await
+            }
+            Request::Evidence { id } => {
+                let out = match self.node.evidence().get(&id) {
+                    Some(r) => answer(
+                        kind::EVIDENCE,
+                        &serde_json::to_vec(&evidence::item(&r)).expect("serializes"),
+                    ),
+                    None => error("not_found", "no such evidence here"),
+                };
+                finish(send, out).await
+            }
+            Request::SubscribeEvidence { from } => self.subscribe_evidence(send, from).await,
         }
     }
 
@@ -313,6 +348,40 @@ impl Server {
             tokio::select! {
                 _ = self.releases.wait_beyond(next) => {}
                 _ = send.stopped() => return,
+            }
+        }
+    }
+}
+
+impl Server {
+    /// Sends the evidence book from `seq = from`, then each new piece (as the HTTP stream
+    /// does), until the client stops the stream or the connection ends.
+    async fn subscribe_evidence(&self, mut send: quinn::SendStream, from: u64) {
+        let Ok(_permit) = self.subscriptions.clone().try_acquire_owned() else {
+            return finish(
+                send,
+                error("overloaded", "too many concurrent subscriptions"),
+            )
+            .await;
+        };
+        let mut follower = Follower::new(self.node.evidence().clone(), from);
+        loop {
+            let records = tokio::select! {
+                records = follower.next() => match records {
+                    Some(r) => r,
+                    None => return,
+                },
+                _ = send.stopped() => return,
+            };
+            for r in &records {
+                let json = serde_json::to_vec(&evidence::item(r)).expect("serializes");
+                if send
+                    .write_all(&answer(kind::EVIDENCE, &json))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
             }
         }
     }

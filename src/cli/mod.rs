@@ -6,6 +6,7 @@ mod client;
 mod committee;
 mod devnet;
 mod dkg;
+mod evidence;
 mod node;
 
 use clap::{Parser, Subcommand};
@@ -66,6 +67,12 @@ enum Command {
     ///
     /// Example: curtain status --node http://127.0.0.1:19200 --node http://127.0.0.1:19201
     Status(client::StatusArgs),
+    /// Evidence of faults: check a piece against the committee alone, or read a member's.
+    ///
+    /// Examples: curtain evidence verify piece.bin --committee committee.json
+    ///           curtain evidence list --node http://127.0.0.1:19200
+    #[command(subcommand, verbatim_doc_comment)]
+    Evidence(evidence::EvidenceCommand),
     /// Run one committee member.
     ///
     /// Example: curtain node --config ./committee/node0/node.toml
@@ -114,6 +121,7 @@ impl Cli {
             Command::Submit(args) => client::submit(args),
             Command::Watch(args) => client::watch(args),
             Command::Status(args) => client::status(args),
+            Command::Evidence(command) => evidence::run(command),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The JSON shapes of the client API, shared by the server (`api`) and the wallet SDK
 //! (`sdk`); nothing here depends on the node.
 
+use crate::ledger::evidence::{Accused, EvidenceKind};
 use crate::ledger::{Height, KeyEpoch, Namespace};
 use serde::{Deserialize, Serialize};
 
@@ -126,6 +127,34 @@ pub struct SlashingItem {
     pub recovered_secret: String,
     /// The whole evidence encoding (hex), as a slashing transaction carries it after `0x02`.
     pub encoded: String,
+}
+
+/// One piece of evidence a member holds (SPEC.md §2.6): `GET /v1/evidence`'s items, the
+/// `evidence` events of `GET /v1/evidence/stream`, and `GET /v1/evidence/{id}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceItem {
+    /// Its place in this member's book (0, 1, …; stable across the member's restarts, not
+    /// across members).
+    pub seq: u64,
+    /// `SHA-256("curtain/v1/evidence" ‖ encoded)`, hex: the same fault has one id everywhere.
+    pub id: String,
+    pub kind: EvidenceKind,
+    pub accused: Accused,
+    /// The height it is about, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<Height>,
+    /// The canonical encoding, hex: what `curtain evidence verify` and
+    /// `sdk::verify_evidence` check against the committee.
+    pub encoded: String,
+}
+
+/// `GET /v1/evidence`: items in `seq` order from `from`; `next` is the `from` of the next
+/// page when this one stopped early (at `limit` items, or at 8 MiB of encodings), `null`
+/// when nothing more matches now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidencePage {
+    pub evidence: Vec<EvidenceItem>,
+    pub next: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,6 +6,7 @@
 //! answer body is `kind(1) ‖ payload`. Encodings are those of the HTTP API: envelopes as
 //! `application/octet-stream`, receipts, errors and batches as their JSON.
 
+use crate::ledger::evidence::EvidenceKind;
 use crate::ledger::{Height, Namespace};
 use crate::protocol::json::MAX_BODY;
 use sha2::{Digest as _, Sha256};
@@ -35,6 +36,15 @@ pub mod op {
     pub const RELEASE: u8 = 3;
     /// no args; answer: one `COMMITTEE`.
     pub const COMMITTEE: u8 = 4;
+    /// `args` = `from(u64 BE) ‖ limit(u32 BE) ‖ kind(1) ‖ has_member(1) ‖ member(u32 BE)`,
+    /// `kind` 0 for any or an evidence kind's code, `member` ignored unless `has_member` is
+    /// 1; answer: one `EVIDENCE_PAGE` or `ERROR` (what `GET /v1/evidence` answers).
+    pub const EVIDENCE_PAGE: u8 = 5;
+    /// `args` = `id(32)`; answer: one `EVIDENCE` or `ERROR` (`not_found`).
+    pub const EVIDENCE: u8 = 6;
+    /// `args` = `from(u64 BE)`; answers: `EVIDENCE` per piece from `seq = from` on, in
+    /// order, until either side ends the stream; or one `ERROR`.
+    pub const SUBSCRIBE_EVIDENCE: u8 = 7;
 }
 
 /// Answer kinds.
@@ -50,14 +60,35 @@ pub mod kind {
     pub const RELEASE: u8 = 3;
     /// JSON `CommitteeInfo`.
     pub const COMMITTEE: u8 = 4;
+    /// JSON `EvidencePage`.
+    pub const EVIDENCE_PAGE: u8 = 5;
+    /// JSON `EvidenceItem`.
+    pub const EVIDENCE: u8 = 6;
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
     Submit(Vec<u8>),
-    Subscribe { namespace: Namespace, from: Height },
-    Release { height: Height },
+    Subscribe {
+        namespace: Namespace,
+        from: Height,
+    },
+    Release {
+        height: Height,
+    },
     Committee,
+    EvidencePage {
+        kind: Option<EvidenceKind>,
+        member: Option<u32>,
+        from: u64,
+        limit: u32,
+    },
+    Evidence {
+        id: [u8; 32],
+    },
+    SubscribeEvidence {
+        from: u64,
+    },
 }
 
 /// Why a frame or request was refused; each has a stable error code.
@@ -109,6 +140,27 @@ impl Request {
                 out.extend_from_slice(&height.to_be_bytes());
             }
             Self::Committee => out.push(op::COMMITTEE),
+            Self::EvidencePage {
+                kind,
+                member,
+                from,
+                limit,
+            } => {
+                out.push(op::EVIDENCE_PAGE);
+                out.extend_from_slice(&from.to_be_bytes());
+                out.extend_from_slice(&limit.to_be_bytes());
+                out.push(kind.map_or(0, EvidenceKind::code));
+                out.push(u8::from(member.is_some()));
+                out.extend_from_slice(&member.unwrap_or(0).to_be_bytes());
+            }
+            Self::Evidence { id } => {
+                out.push(op::EVIDENCE);
+                out.extend_from_slice(id);
+            }
+            Self::SubscribeEvidence { from } => {
+                out.push(op::SUBSCRIBE_EVIDENCE);
+                out.extend_from_slice(&from.to_be_bytes());
+            }
         }
         out
     }
@@ -133,9 +185,43 @@ impl Request {
                 height: Height(u64_at(0)),
             }),
             (op::COMMITTEE, 0) => Ok(Self::Committee),
-            (op::SUBSCRIBE | op::RELEASE | op::COMMITTEE, _) => {
-                Err(FrameError::Malformed("wrong argument length"))
+            (op::EVIDENCE_PAGE, 18) => {
+                let kind = match args[12] {
+                    0 => None,
+                    code => Some(
+                        EvidenceKind::ALL
+                            .into_iter()
+                            .find(|k| k.code() == code)
+                            .ok_or(FrameError::Malformed("unknown evidence kind"))?,
+                    ),
+                };
+                let member = match args[13] {
+                    0 => None,
+                    1 => Some(u32::from_be_bytes(
+                        args[14..18].try_into().expect("length checked"),
+                    )),
+                    _ => return Err(FrameError::Malformed("has_member is 0 or 1")),
+                };
+                Ok(Self::EvidencePage {
+                    kind,
+                    member,
+                    from: u64_at(0),
+                    limit: u32::from_be_bytes(args[8..12].try_into().expect("length checked")),
+                })
             }
+            (op::EVIDENCE, 32) => Ok(Self::Evidence {
+                id: args.try_into().expect("length checked"),
+            }),
+            (op::SUBSCRIBE_EVIDENCE, 8) => Ok(Self::SubscribeEvidence { from: u64_at(0) }),
+            (
+                op::SUBSCRIBE
+                | op::RELEASE
+                | op::COMMITTEE
+                | op::EVIDENCE_PAGE
+                | op::EVIDENCE
+                | op::SUBSCRIBE_EVIDENCE,
+                _,
+            ) => Err(FrameError::Malformed("wrong argument length")),
             (other, _) => Err(FrameError::UnknownOp(other)),
         }
     }
@@ -312,6 +398,20 @@ mod tests {
             },
             Request::Release { height: Height(9) },
             Request::Committee,
+            Request::EvidencePage {
+                kind: None,
+                member: None,
+                from: 0,
+                limit: 64,
+            },
+            Request::EvidencePage {
+                kind: Some(EvidenceKind::DoubleSignal),
+                member: Some(3),
+                from: 1 << 50,
+                limit: u32::MAX,
+            },
+            Request::Evidence { id: [9; 32] },
+            Request::SubscribeEvidence { from: 77 },
         ] {
             assert_eq!(Request::from_bytes(&r.to_bytes()), Ok(r));
         }
@@ -333,6 +433,29 @@ mod tests {
         );
         assert_eq!(
             Request::from_bytes(&[VERSION, op::COMMITTEE, 0]).map_err(|e| e.code()),
+            Err("malformed")
+        );
+        // evidence requests: an unknown kind code, a bad flag, a short id
+        let mut page = Request::EvidencePage {
+            kind: None,
+            member: Some(1),
+            from: 0,
+            limit: 1,
+        }
+        .to_bytes();
+        page[2 + 12] = 3;
+        assert_eq!(
+            Request::from_bytes(&page),
+            Err(FrameError::Malformed("unknown evidence kind"))
+        );
+        page[2 + 12] = 0;
+        page[2 + 13] = 2;
+        assert_eq!(
+            Request::from_bytes(&page).map_err(|e| e.code()),
+            Err("malformed")
+        );
+        assert_eq!(
+            Request::from_bytes(&[VERSION, op::EVIDENCE, 1, 2]).map_err(|e| e.code()),
             Err("malformed")
         );
     }

@@ -8,10 +8,13 @@
 //! module without commonware, axum or storage (finality is checked by [`FinalityVerifier`]).
 
 use crate::ledger::committee::{committee_id, CheckedCommittee, CommitteeParts};
+use crate::ledger::evidence::{Evidence, EvidenceError, EvidenceKind, Judge, Verdict};
 use crate::ledger::finality::{FinalityVerifier, MAX_PROOF_DISTANCE};
 use crate::ledger::release::{ReleaseError, ReleasedBatch};
 use crate::ledger::Height;
-use crate::protocol::json::{CommitteeInfo, ErrorBody, NodeStatus, PageJson, Receipt, TxStatus};
+use crate::protocol::json::{
+    CommitteeInfo, ErrorBody, EvidenceItem, EvidencePage, NodeStatus, PageJson, Receipt, TxStatus,
+};
 use curtain_crypto::{encrypt, Ciphertext, CommitteeKey, KeyEpoch, Label, Namespace, Padding};
 use rand_core::CryptoRng;
 use std::future::Future;
@@ -66,6 +69,12 @@ pub enum SdkError {
         /// The members that accepted it, in order.
         accepted: Vec<usize>,
     },
+    /// A committee given to [`verify_evidence`] does not check.
+    #[error("committee: {0}")]
+    Committee(#[from] crate::ledger::committee::CommitteeError),
+    /// The evidence does not hold: why.
+    #[error("evidence does not hold: {0}")]
+    Evidence(#[from] EvidenceError),
     #[error("released batch at height {height} does not verify: {reason}")]
     Unverified { height: Height, reason: String },
     /// Connecting with a pin: members answered, none with the pinned committee.
@@ -525,6 +534,37 @@ impl Client {
             .map_err(|e| unverified(batch.height, &e))
     }
 
+    /// A page of the evidence member `node` holds (`GET /v1/evidence`), as
+    /// [`EvidenceReader::page`] reads it.
+    pub async fn evidence(
+        &self,
+        node: usize,
+        kind: Option<EvidenceKind>,
+        member: Option<u32>,
+        from: u64,
+        limit: usize,
+    ) -> Result<EvidencePage, SdkError> {
+        self.evidence_reader(node)?
+            .page(kind, member, from, limit)
+            .await
+    }
+
+    /// One piece of evidence member `node` holds, as [`EvidenceReader::get`] reads it.
+    pub async fn evidence_by_id(
+        &self,
+        node: usize,
+        id: &[u8; 32],
+    ) -> Result<Option<EvidenceItem>, SdkError> {
+        self.evidence_reader(node)?.get(id).await
+    }
+
+    fn evidence_reader(&self, node: usize) -> Result<EvidenceReader, SdkError> {
+        Ok(EvidenceReader {
+            http: self.http.clone(),
+            node: self.node(node)?.to_string(),
+        })
+    }
+
     /// Release-latency samples (ms) of member `node`.
     pub async fn release_latencies(&self, node: usize) -> Result<Vec<f64>, SdkError> {
         #[derive(serde::Deserialize)]
@@ -536,6 +576,107 @@ impl Client {
             .await?
             .samples_ms)
     }
+}
+
+/// Largest body read for one piece of evidence as JSON: its encoding in hex, and the rest.
+pub const MAX_EVIDENCE_ANSWER: usize = 2 * crate::ledger::evidence::MAX_EVIDENCE_LEN + (64 << 10);
+
+/// Reads one member's evidence book over HTTP. Nothing it reads is trusted: each piece is
+/// checked to be what its id names, and whether it holds is [`verify_evidence`]'s question,
+/// answered with a committee the caller trusts. So it needs no committee (unlike [`Client`]).
+#[derive(Clone)]
+pub struct EvidenceReader {
+    http: reqwest::Client,
+    node: String,
+}
+
+impl EvidenceReader {
+    /// A reader of the member at `node` (base URL, e.g. `http://127.0.0.1:8100`).
+    pub fn new(node: impl Into<String>) -> Result<Self, SdkError> {
+        Ok(Self {
+            http: http_client()?,
+            node: node.into().trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// Up to `limit` pieces (1..=256) with `seq ≥ from`, of `kind` and accusing `member` if
+    /// given. A page longer than [`MAX_BATCH_ANSWER`] is asked again with `limit = 1`.
+    pub async fn page(
+        &self,
+        kind: Option<EvidenceKind>,
+        member: Option<u32>,
+        from: u64,
+        limit: usize,
+    ) -> Result<EvidencePage, SdkError> {
+        let mut base = format!("{}/v1/evidence?from={from}", self.node);
+        if let Some(k) = kind {
+            base.push_str(&format!("&kind={}", k.name()));
+        }
+        if let Some(m) = member {
+            base.push_str(&format!("&member={m}"));
+        }
+        let url = |limit: usize| format!("{base}&limit={limit}");
+        let page: EvidencePage = match get_json(&self.http, &url(limit), MAX_BATCH_ANSWER).await {
+            Err(SdkError::TooLarge { .. }) if limit > 1 => {
+                get_json(&self.http, &url(1), MAX_EVIDENCE_ANSWER).await?
+            }
+            page => page?,
+        };
+        for item in &page.evidence {
+            item_bytes(item)?;
+        }
+        Ok(page)
+    }
+
+    /// The piece with `id`; `None` if the member does not hold it.
+    pub async fn get(&self, id: &[u8; 32]) -> Result<Option<EvidenceItem>, SdkError> {
+        let url = format!("{}/v1/evidence/{}", self.node, hex::encode(id));
+        let item: EvidenceItem = match get_json(&self.http, &url, MAX_EVIDENCE_ANSWER).await {
+            Ok(item) => item,
+            Err(SdkError::Refused { status: 404, .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if item_bytes(&item)?.0 != *id {
+            return Err(SdkError::Protocol("evidence for another id".into()));
+        }
+        Ok(Some(item))
+    }
+}
+
+/// An item's id and canonical encoding, checked to agree.
+pub fn item_bytes(item: &EvidenceItem) -> Result<([u8; 32], Vec<u8>), SdkError> {
+    let bytes = hex::decode(&item.encoded)
+        .map_err(|_| SdkError::Protocol("evidence encoding is not hex".into()))?;
+    let id = crate::ledger::evidence::id_of(&bytes);
+    if hex::encode(id) != item.id {
+        return Err(SdkError::Protocol(format!(
+            "evidence {} is not what its encoding hashes to",
+            item.id
+        )));
+    }
+    Ok((id, bytes))
+}
+
+/// Checks a piece of evidence (its canonical encoding) as a third party, with nothing but
+/// the committees given (what `GET /v1/committee` serves, each checked against its own
+/// committee id: pin those ids out of band) and, for anonymous senders' evidence, the RLN
+/// verifying key. `Ok` names whom it accuses and the fault; [`SdkError::Evidence`] says why
+/// it does not hold.
+pub fn verify_evidence(
+    bytes: &[u8],
+    committees: &[CommitteeInfo],
+    rln: Option<&curtain_circuits::VerifyingKey>,
+) -> Result<Verdict, SdkError> {
+    let committees = committees
+        .iter()
+        .map(CheckedCommittee::check)
+        .collect::<Result<Vec<_>, _>>()?;
+    let evidence = Evidence::from_bytes(bytes)?;
+    let judge = Judge {
+        committees: &committees,
+        rln,
+    };
+    Ok(evidence.verify(&judge, &mut rand::rng())?)
 }
 
 /// Links `batch` to the block its finality proof certifies (`certified`): itself, or a
@@ -744,6 +885,49 @@ mod tests {
             Err(SdkError::TooLarge {
                 limit: MAX_SMALL_ANSWER
             })
+        ));
+    }
+
+    /// Evidence that does not decode, committees that do not check and evidence of a key
+    /// epoch no committee given covers each have their typed error.
+    #[test]
+    fn verify_evidence_refuses_with_typed_reasons() {
+        use crate::ledger::block::Block;
+        use crate::ledger::evidence::WrongShares;
+        use crate::ledger::signed::SignedBatch;
+        assert!(matches!(
+            verify_evidence(b"not evidence", &[], None),
+            Err(SdkError::Evidence(_))
+        ));
+        let block = Block::new(Digest::default(), Height(4), Vec::new());
+        let mut batch = vec![1u8];
+        batch.extend([7u8; 32]);
+        batch.extend(3u32.to_be_bytes());
+        batch.extend(0u32.to_be_bytes());
+        let signed = SignedBatch::sign(
+            &[0; 32],
+            KeyEpoch(5),
+            Height(4),
+            block.digest(),
+            curtain_crypto::ShareBatch::from_bytes(&batch).unwrap(),
+            |_| [0; 64],
+        );
+        let piece =
+            Evidence::WrongShares(Box::new(WrongShares::new(signed, block, Vec::new()))).to_bytes();
+        assert!(matches!(
+            verify_evidence(&piece, &[], None),
+            Err(SdkError::Evidence(EvidenceError::NoCommittee(KeyEpoch(5))))
+        ));
+        let info: CommitteeInfo = serde_json::from_value(serde_json::json!({
+            "key": "00", "key_id": "", "committee_id": "", "key_epoch": 5, "n": 1, "t": 1,
+            "consensus_public": "", "members": [], "namespaces": null,
+            "max_plaintext_bytes": 0, "max_sender_bytes": 0, "client_rate_per_s": 0,
+            "client_burst": 0
+        }))
+        .unwrap();
+        assert!(matches!(
+            verify_evidence(&piece, &[info], None),
+            Err(SdkError::Committee(_))
         ));
     }
 

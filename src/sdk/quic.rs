@@ -5,9 +5,12 @@
 //! still verified with [`super::Client::verify_release_via`].
 
 use super::SdkError;
+use crate::ledger::evidence::EvidenceKind;
 use crate::ledger::release::ReleasedBatch;
 use crate::ledger::{Height, Namespace};
-use crate::protocol::json::{BatchJson, CommitteeInfo, ErrorBody, Receipt};
+use crate::protocol::json::{
+    BatchJson, CommitteeInfo, ErrorBody, EvidenceItem, EvidencePage, Receipt,
+};
 use crate::protocol::quic::{self, kind, PinnedCert, Request};
 use curtain_crypto::Ciphertext;
 use std::net::SocketAddr;
@@ -211,6 +214,73 @@ impl QuicClient {
         }
     }
 
+    /// A page of the evidence member `i` holds (what `GET /v1/evidence` answers): up to
+    /// `limit` (1..=256) pieces with `seq ≥ from`, of `kind` and accusing `member` if given.
+    /// Each piece is checked to be what its id names; whether it holds is
+    /// [`super::verify_evidence`]'s question.
+    pub async fn evidence(
+        &self,
+        i: usize,
+        kind: Option<EvidenceKind>,
+        member: Option<u32>,
+        from: u64,
+        limit: u32,
+    ) -> Result<EvidencePage, SdkError> {
+        let request = Request::EvidencePage {
+            kind,
+            member,
+            from,
+            limit,
+        };
+        match self.call(i, &request).await? {
+            (kind::EVIDENCE_PAGE, payload) => {
+                let page: EvidencePage = serde_json::from_slice(&payload)
+                    .map_err(|e| SdkError::Protocol(e.to_string()))?;
+                for item in &page.evidence {
+                    super::item_bytes(item)?;
+                }
+                Ok(page)
+            }
+            (k, _) => Err(SdkError::Protocol(format!("answer kind {k} to evidence"))),
+        }
+    }
+
+    /// The piece of evidence `id` member `i` holds; `None` if it holds none.
+    pub async fn evidence_by_id(
+        &self,
+        i: usize,
+        id: &[u8; 32],
+    ) -> Result<Option<EvidenceItem>, SdkError> {
+        match self.call(i, &Request::Evidence { id: *id }).await {
+            Ok((kind::EVIDENCE, payload)) => {
+                let item: EvidenceItem = serde_json::from_slice(&payload)
+                    .map_err(|e| SdkError::Protocol(e.to_string()))?;
+                if super::item_bytes(&item)?.0 != *id {
+                    return Err(SdkError::Protocol("evidence for another id".into()));
+                }
+                Ok(Some(item))
+            }
+            Ok((k, _)) => Err(SdkError::Protocol(format!("answer kind {k} to evidence"))),
+            Err(SdkError::Refused { code, .. }) if code == "not_found" => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Follows member `i`'s evidence book from `seq = from`: every piece it holds, then each
+    /// new one, in order. Resume after a failure with [`EvidenceSubscription::resume_from`].
+    pub async fn subscribe_evidence(
+        &self,
+        i: usize,
+        from: u64,
+    ) -> Result<EvidenceSubscription, SdkError> {
+        let (send, recv) = self.open(i, &Request::SubscribeEvidence { from }).await?;
+        Ok(EvidenceSubscription {
+            _send: send,
+            recv,
+            next: from,
+        })
+    }
+
     /// Follows `namespace` at member `i` from height `from`: the batches holding its entries,
     /// in height order, as they are released. Resume after a failure with
     /// [`Subscription::resume_from`].
@@ -266,6 +336,47 @@ impl Subscription {
 
     /// The height to subscribe from to continue where this subscription stopped.
     pub fn resume_from(&self) -> Height {
+        self.next
+    }
+}
+
+/// A member's evidence book followed over one QUIC stream.
+pub struct EvidenceSubscription {
+    // kept so the stream stays open
+    _send: quinn::SendStream,
+    recv: quinn::RecvStream,
+    next: u64,
+}
+
+impl EvidenceSubscription {
+    /// The next piece (checked to be what its id names); `Ok(None)` if the member ended the
+    /// stream.
+    pub async fn next(&mut self) -> Result<Option<EvidenceItem>, SdkError> {
+        let Some(frame) = quic::read_frame(&mut self.recv, quic::MAX_ANSWER)
+            .await
+            .map_err(transport)?
+        else {
+            return Ok(None);
+        };
+        match split(frame)? {
+            (kind::EVIDENCE, payload) => {
+                let item: EvidenceItem = serde_json::from_slice(&payload)
+                    .map_err(|e| SdkError::Protocol(e.to_string()))?;
+                if item.seq < self.next {
+                    return Err(SdkError::Protocol("evidence out of order".into()));
+                }
+                super::item_bytes(&item)?;
+                self.next = item.seq + 1;
+                Ok(Some(item))
+            }
+            (k, _) => Err(SdkError::Protocol(format!(
+                "answer kind {k} in an evidence subscription"
+            ))),
+        }
+    }
+
+    /// The `seq` to subscribe from to continue where this subscription stopped.
+    pub fn resume_from(&self) -> u64 {
         self.next
     }
 }
