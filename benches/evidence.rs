@@ -50,7 +50,11 @@ fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let sizes = if sizes.is_empty() { vec![512, 2048] } else { sizes };
+    let sizes = if sizes.is_empty() {
+        vec![512, 2048]
+    } else {
+        sizes
+    };
     println!(
         "evidence bench, (n, t) = (4, 3), rayon threads {}, load {:?}",
         rayon::current_num_threads(),
@@ -99,7 +103,10 @@ fn row(b: usize) {
             ids: cts.iter().map(|c| c.id()).collect(),
         }],
     );
-    let verified: Vec<_> = cts.iter().map(|c| verify(&key, c.clone()).unwrap()).collect();
+    let verified: Vec<_> = cts
+        .iter()
+        .map(|c| verify(&key, c.clone()).unwrap())
+        .collect();
     let bid = batch_id(&block.digest(), KeyEpoch(0));
     let batch = shares[3].decryption_shares(bid, &verified);
     let sign_ms = time(|| {
