@@ -57,11 +57,9 @@ impl Default for CollectorConfig {
 
 pub struct Collector {
     cfg: CollectorConfig,
-    /// Signs this member's batches and checks peers'.
-    attestor: Attestor,
     keys: BTreeMap<KeyEpoch, Arc<CommitteeKey>>,
-    /// Shared with a [`Resharer`] while it works; zeroized when the last holder drops it.
-    my_shares: BTreeMap<KeyEpoch, Arc<KeyShare>>,
+    /// This member's shares, signer and recent batches.
+    mine: Mine,
     next_release: u64,
     slots: BTreeMap<u64, Slot>,
     /// batch id → (height, group index) for slots held.
@@ -81,8 +79,6 @@ pub struct Collector {
     eager_until: u64,
     /// Per (epoch, member index): its last batch for a block final here.
     heard: HashMap<(KeyEpoch, u32), Heard>,
-    /// This member's last `SENT_MEMORY` batches with their heights, oldest first.
-    sent: VecDeque<(u64, SignedBatch)>,
     /// Which committee decrypts each height, and how long old shares are kept.
     epochs: EpochTable,
     /// Per key epoch, the peer (as the actors number authenticated senders) of each member
@@ -123,9 +119,12 @@ impl Collector {
         let next_release = next_release.get();
         Self {
             cfg,
-            attestor,
             keys,
-            my_shares,
+            mine: Mine {
+                attestor,
+                shares: my_shares,
+                sent: VecDeque::new(),
+            },
             next_release,
             slots: BTreeMap::new(),
             index: HashMap::new(),
@@ -136,7 +135,6 @@ impl Collector {
             reshare_budget: HashMap::new(),
             eager_until: 0,
             heard: HashMap::new(),
-            sent: VecDeque::new(),
             epochs,
             roster: BTreeMap::new(),
         }
@@ -158,7 +156,7 @@ impl Collector {
 
     /// The key epochs this member still holds a share of.
     pub fn share_epochs(&self) -> impl Iterator<Item = KeyEpoch> + '_ {
-        self.my_shares.keys().copied()
+        self.mine.shares.keys().copied()
     }
 
     /// The peer that member `index` of key epoch `epoch` is.
@@ -173,7 +171,8 @@ impl Collector {
     /// drain included: nobody can need a batch of them any more (SPEC.md §9.8).
     fn drop_spent_shares(&mut self) {
         let (epochs, next) = (&self.epochs, self.next_release);
-        self.my_shares
+        self.mine
+            .shares
             .retain(|e, _| epochs.shares_needed(*e, Height(next)));
     }
 
@@ -254,15 +253,7 @@ impl Collector {
                 done: None,
             };
             if self.shares_at_once(h, &g) {
-                share_mine(
-                    &self.attestor,
-                    &self.my_shares,
-                    &mut self.sent,
-                    h,
-                    digest,
-                    &mut g,
-                    &mut effects,
-                );
+                self.mine.share(h, digest, &mut g, &mut effects);
             }
             slot_groups.push(g);
         }
@@ -309,7 +300,7 @@ impl Collector {
     /// designated, or the collector is eager after a fallback, or a member of the epoch has
     /// been caught lying (the designated ones may then not be enough).
     fn shares_at_once(&self, h: u64, g: &Group) -> bool {
-        let Some(share) = self.my_shares.get(&g.epoch) else {
+        let Some(share) = self.mine.shares.get(&g.epoch) else {
             return false;
         };
         let key = &self.keys[&g.epoch];
@@ -339,15 +330,7 @@ impl Collector {
             let slot = self.slots.get_mut(&h).expect("listed");
             let digest = slot.fin.block.digest();
             for g in &mut slot.groups {
-                share_mine(
-                    &self.attestor,
-                    &self.my_shares,
-                    &mut self.sent,
-                    h,
-                    digest,
-                    g,
-                    &mut effects,
-                );
+                self.mine.share(h, digest, g, &mut effects);
             }
             self.progress(h, rng, &mut effects);
         }
@@ -391,7 +374,7 @@ impl Collector {
         if self.peer_of(batch.key_epoch(), claimed) != Some(from) {
             return Err(ShareError::Impersonation { from, claimed });
         }
-        if !self.attestor.check_batch(&batch) {
+        if !self.mine.attestor.check_batch(&batch) {
             return Err(ShareError::BadSignature { from });
         }
         let mut effects = Vec::new();
@@ -419,7 +402,8 @@ impl Collector {
 
     /// This member's batch `batch_id`, if it made it recently (for a peer that asks again).
     pub fn my_batch(&self, batch_id: &[u8; 32]) -> Option<&SignedBatch> {
-        self.sent
+        self.mine
+            .sent
             .iter()
             .rev()
             .map(|(_, b)| b)
@@ -450,7 +434,7 @@ impl Collector {
         let slot = self.slots.get_mut(&h).expect("indexed");
         let digest = slot.fin.block.digest();
         let g = &mut slot.groups[gi];
-        let Some(share) = self.my_shares.get(&g.epoch) else {
+        let Some(share) = self.mine.shares.get(&g.epoch) else {
             return Answer::NoShare;
         };
         if let Some(b) = g.batches.get(&share.index()) {
@@ -459,21 +443,17 @@ impl Collector {
         if g.done.is_some() {
             // combined here without it: the asker alone needs it
             let mine = share.decryption_shares(g.batch_id, &g.cts);
-            return match self.attestor.sign_batch(g.epoch, Height(h), digest, mine) {
+            return match self
+                .mine
+                .attestor
+                .sign_batch(g.epoch, Height(h), digest, mine)
+            {
                 Some(b) => Answer::Batch(b),
                 None => Answer::NoShare,
             };
         }
         let mut effects = Vec::new();
-        share_mine(
-            &self.attestor,
-            &self.my_shares,
-            &mut self.sent,
-            h,
-            digest,
-            g,
-            &mut effects,
-        );
+        self.mine.share(h, digest, g, &mut effects);
         self.progress(h, rng, &mut effects);
         Answer::Made(effects)
     }
@@ -493,7 +473,7 @@ impl Collector {
             return Answer::Batch(b.clone());
         }
         let epoch = self.epochs.epoch_at(Height(height));
-        let Some(share) = self.my_shares.get(&epoch) else {
+        let Some(share) = self.mine.shares.get(&epoch) else {
             return Answer::NoShare;
         };
         let budget = self.reshare_budget.entry(peer).or_insert(RequestBudget {
@@ -515,7 +495,7 @@ impl Collector {
             epoch,
             share: share.clone(),
             keys: self.keys.clone(),
-            attestor: self.attestor.clone(),
+            attestor: self.mine.attestor.clone(),
         })
     }
 
@@ -586,17 +566,7 @@ impl Collector {
                 }
                 // A designated member lied: this member's batch may be needed now, and
                 // with it the group may combine.
-                if !(caught
-                    && share_mine(
-                        &self.attestor,
-                        &self.my_shares,
-                        &mut self.sent,
-                        h,
-                        digest,
-                        g,
-                        effects,
-                    ))
-                {
+                if !(caught && self.mine.share(h, digest, g, effects)) {
                     break;
                 }
             }
@@ -623,40 +593,44 @@ impl Collector {
     }
 }
 
-/// Makes, signs, keeps and sends this member's batch for `g` at height `h` (block `digest`),
-/// once; false if it had made it already, the group is done, or this member holds no share
-/// of the epoch.
-fn share_mine(
-    attestor: &Attestor,
-    my_shares: &BTreeMap<KeyEpoch, Arc<KeyShare>>,
-    sent: &mut VecDeque<(u64, SignedBatch)>,
-    h: u64,
-    digest: Digest,
-    g: &mut Group,
-    effects: &mut Vec<Effect>,
-) -> bool {
-    if g.mine || g.done.is_some() {
-        return false;
+/// This member's part: its key shares, what it signs with, and the batches it made lately.
+struct Mine {
+    /// Signs this member's batches and checks peers'.
+    attestor: Attestor,
+    /// Shared with a [`Resharer`] while it works; zeroized when the last holder drops it.
+    shares: BTreeMap<KeyEpoch, Arc<KeyShare>>,
+    /// Its last `SENT_MEMORY` batches with their heights, oldest first.
+    sent: VecDeque<(u64, SignedBatch)>,
+}
+
+impl Mine {
+    /// Makes, signs, keeps and sends this member's batch for `g` at height `h` (block
+    /// `digest`), once; false if it had made it already, the group is done, or this member
+    /// holds no share of the epoch.
+    fn share(&mut self, h: u64, digest: Digest, g: &mut Group, effects: &mut Vec<Effect>) -> bool {
+        if g.mine || g.done.is_some() {
+            return false;
+        }
+        let Some(share) = self.shares.get(&g.epoch) else {
+            return false;
+        };
+        let Some(mine) = self.attestor.sign_batch(
+            g.epoch,
+            Height(h),
+            digest,
+            share.decryption_shares(g.batch_id, &g.cts),
+        ) else {
+            return false;
+        };
+        g.batches.insert(mine.member(), mine.clone());
+        g.mine = true;
+        if self.sent.len() >= SENT_MEMORY {
+            self.sent.pop_front();
+        }
+        self.sent.push_back((h, mine.clone()));
+        effects.push(Effect::Broadcast(mine));
+        true
     }
-    let Some(share) = my_shares.get(&g.epoch) else {
-        return false;
-    };
-    let Some(mine) = attestor.sign_batch(
-        g.epoch,
-        Height(h),
-        digest,
-        share.decryption_shares(g.batch_id, &g.cts),
-    ) else {
-        return false;
-    };
-    g.batches.insert(mine.member(), mine.clone());
-    g.mine = true;
-    if sent.len() >= SENT_MEMORY {
-        sent.pop_front();
-    }
-    sent.push_back((h, mine.clone()));
-    effects.push(Effect::Broadcast(mine));
-    true
 }
 
 /// Assembles the released batch: entries in block order, grouped by namespace as the block is.
