@@ -14,6 +14,8 @@ use curtain::dkg::{Pk, Sk};
 use curtain::secrets::sealed::{seal, KdfParams, Passphrase};
 use curtain::ledger::block::{Block, NamespaceBatch};
 use curtain::ledger::envelope::{admissions_digest, Envelope, RlnProof};
+use curtain::ledger::evidence::{Evidence, WrongShares};
+use curtain::ledger::signed::SignedBatch;
 use curtain::ledger::release::{ReleasedBatch, ReleasedEntry, ReleasedNamespace};
 use curtain::ledger::{Digest, Height, KeyEpoch, Namespace};
 use curtain::node::core::chain::ChainBlock;
@@ -171,7 +173,36 @@ fn write_all() {
     // shares and gossip
     let verified: Vec<_> = cts.iter().map(|c| verify(&key, c.clone()).unwrap()).collect();
     let batch = shares[1].decryption_shares([9; 32], &verified);
-    put("share_message", "batch", &ShareMessage::Batch(batch.clone()).encode());
+    // a decode seed: the signature is not checked by the decoder
+    let signed = SignedBatch::sign(
+        &[7; 32],
+        KeyEpoch(0),
+        Height(6),
+        Digest([3; 32]),
+        batch.clone(),
+        |_| [5; 64],
+    );
+    put("share_message", "batch", &ShareMessage::Batch(signed.clone()).encode());
+    // evidence: a (not necessarily holding) wrong-shares piece, well-formed
+    let evidence_block = Block::new(
+        Digest([3; 32]),
+        Height(6),
+        vec![NamespaceBatch {
+            namespace: Namespace(1),
+            ids: cts.iter().map(|c| c.id()).collect(),
+        }],
+    );
+    let evidence = Evidence::WrongShares(Box::new(WrongShares::new(
+        signed,
+        evidence_block,
+        cts.iter().map(|c| c.encoded().clone()).collect(),
+    )));
+    put("evidence", "wrong_shares", &evidence.to_bytes());
+    put(
+        "share_message",
+        "evidence",
+        &ShareMessage::Evidence(evidence.to_bytes()).encode(),
+    );
     put(
         "share_message",
         "request",

@@ -1,4 +1,5 @@
-//! The shares channel: `ShareMessage::decode` (`0x00 ‖ ShareBatch` or a request) and
+//! The shares channel: `ShareMessage::decode` (`0x00 ‖ SignedBatch`, a request, or
+//! `0x02 ‖ Evidence`) and
 //! `ShareBatch::from_bytes{,_capped}`. Canonical: re-encoding gives back exactly the input.
 #![no_main]
 use curtain::node::core::member::ShareMessage;

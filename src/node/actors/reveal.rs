@@ -1,8 +1,8 @@
 //! The reveal actor: marshal's finalized blocks go to the core's finalization path (this
 //! member's shares), peers' share batches and requests to its collector, and what the core
-//! returns is carried out: share batches to peers, releases to the persist actor, faults to
-//! metrics (SPEC.md §5.3). Four tasks: the finalizer, the share receiver, the fallback tick
-//! and the share retry.
+//! returns is carried out: share batches to peers, releases and evidence to the persist actor
+//! (SPEC.md §5.3, §5.9). Six tasks: the finalizer, the share receiver, the fallback tick, the
+//! share retry, and the evidence exchange's relay and checker (`super::evidence`).
 
 use super::evidence;
 use super::ordering::Marshal;

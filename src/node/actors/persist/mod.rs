@@ -158,10 +158,14 @@ impl<E: Storage + Clock + Metrics + Spawner + Supervisor> Actor<E> {
                 .await
                 .expect("evidence log");
         let mut evidence = Vec::new();
-        for piece in pieces
-            .iter()
-            .map(|r| Evidence::from_bytes(r).expect("own evidence log decodes"))
-        {
+        // a damaged record loses that piece here (peers hold it too), not the member
+        for piece in pieces.iter().filter_map(|r| match Evidence::from_bytes(r) {
+            Ok(e) => Some(e),
+            Err(error) => {
+                warn!(%error, "an evidence log record does not decode: skipped");
+                None
+            }
+        }) {
             let _ = book.insert(&piece);
             if let Evidence::DoubleSignal(d) = piece {
                 evidence.push(*d);
