@@ -117,6 +117,17 @@ fn accused(a: &Accused) -> String {
 }
 
 fn verify(a: VerifyArgs) -> anyhow::Result<()> {
+    // hex text of the largest piece, and a trailing newline
+    let most = 2 * curtain::ledger::evidence::MAX_EVIDENCE_LEN as u64 + 2;
+    let size = std::fs::metadata(&a.file)
+        .with_context(|| format!("reading {}", a.file.display()))?
+        .len();
+    if size > most {
+        bail!(
+            "{}: {size} bytes is more than evidence may be",
+            a.file.display()
+        );
+    }
     let raw = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
     let bytes = evidence_bytes(raw);
     let committees = a
