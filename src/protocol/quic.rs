@@ -37,8 +37,8 @@ pub mod op {
     /// no args; answer: one `COMMITTEE`.
     pub const COMMITTEE: u8 = 4;
     /// `args` = `from(u64 BE) ‖ limit(u32 BE) ‖ kind(1) ‖ has_member(1) ‖ member(u32 BE)`,
-    /// `kind` 0 for any or an evidence kind's code, `member` ignored unless `has_member` is
-    /// 1; answer: one `EVIDENCE_PAGE` or `ERROR` (what `GET /v1/evidence` answers).
+    /// `kind` 0 for any or an evidence kind's code, `member` the filter if `has_member` is
+    /// 1 and zero otherwise (one encoding per request); answer: one `EVIDENCE_PAGE` or `ERROR` (what `GET /v1/evidence` answers).
     pub const EVIDENCE_PAGE: u8 = 5;
     /// `args` = `id(32)`; answer: one `EVIDENCE` or `ERROR` (`not_found`).
     pub const EVIDENCE: u8 = 6;
@@ -195,11 +195,12 @@ impl Request {
                             .ok_or(FrameError::Malformed("unknown evidence kind"))?,
                     ),
                 };
-                let member = match args[13] {
-                    0 => None,
-                    1 => Some(u32::from_be_bytes(
-                        args[14..18].try_into().expect("length checked"),
-                    )),
+                let member = u32::from_be_bytes(args[14..18].try_into().expect("length checked"));
+                // one encoding per request: without a member, its field is zero
+                let member = match (args[13], member) {
+                    (0, 0) => None,
+                    (0, _) => return Err(FrameError::Malformed("member set without has_member")),
+                    (1, m) => Some(m),
                     _ => return Err(FrameError::Malformed("has_member is 0 or 1")),
                 };
                 Ok(Self::EvidencePage {
