@@ -265,6 +265,14 @@ pub(crate) mod tests {
     use std::net::SocketAddr;
     use std::time::Duration;
 
+    /// Adds a piece to the book as the persist actor does, with its encoding.
+    fn add(
+        hub: &EvidenceHub,
+        e: &Evidence,
+    ) -> Result<crate::node::core::evidence::Record, crate::node::core::evidence::NotAdded> {
+        hub.insert(e, e.to_bytes().into())
+    }
+
     /// A piece of wrong-shares evidence against `member` at `height` (it decodes; it does not
     /// verify, which the book does not ask).
     pub(crate) fn piece(member: u32, height: u64) -> Evidence {
@@ -322,7 +330,7 @@ pub(crate) mod tests {
         let hub = EvidenceHub::default();
         for h in 1..=5 {
             for m in [1, 3] {
-                hub.insert(&piece(m, h)).unwrap();
+                add(&hub, &piece(m, h)).unwrap();
             }
         }
         let addr = serve(hub.clone(), 4).await;
@@ -402,7 +410,7 @@ pub(crate) mod tests {
     async fn evidence_by_id_answers_json_raw_and_typed_errors() {
         let hub = EvidenceHub::default();
         let e = piece(3, 2);
-        hub.insert(&e).unwrap();
+        add(&hub, &e).unwrap();
         let addr = serve(hub, 4).await;
         let id = hex::encode(e.id());
 
@@ -467,7 +475,7 @@ pub(crate) mod tests {
     async fn evidence_stream_replays_then_follows_without_gaps() {
         let hub = EvidenceHub::default();
         for h in 1..=3 {
-            hub.insert(&piece(1, h)).unwrap();
+            add(&hub, &piece(1, h)).unwrap();
         }
         let addr = serve(hub.clone(), 1).await;
         let mut r = reqwest::get(format!("http://{addr}/v1/evidence/stream?from=1"))
@@ -482,12 +490,12 @@ pub(crate) mod tests {
         // the only permit is held: another stream is shed
         refused(&get(addr, "/v1/evidence/stream").await, 503, "overloaded");
         // live, then more than the feed holds at once
-        hub.insert(&piece(2, 1)).unwrap();
+        add(&hub, &piece(2, 1)).unwrap();
         assert_eq!(event(&mut r, &mut buf).await.0, 3);
         let burst = 1100u64;
         for h in 0..burst {
             // one accused each: the book keeps only a few pieces per accused
-            hub.insert(&piece(100 + h as u32, 1)).unwrap();
+            add(&hub, &piece(100 + h as u32, 1)).unwrap();
         }
         for want in 4..4 + burst {
             assert_eq!(event(&mut r, &mut buf).await.0, want);

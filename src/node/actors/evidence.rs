@@ -8,7 +8,7 @@
 
 use super::persist::{EvidenceHub, Mailbox as Persist};
 use crate::ledger::committee::CheckedCommittee;
-use crate::ledger::evidence::{Evidence, EvidenceKind, Judge};
+use crate::ledger::evidence::{id_of, Evidence, EvidenceKind, Judge};
 use commonware_runtime::Clock;
 use commonware_utils::channel::mpsc;
 use rand_core::CryptoRng;
@@ -79,7 +79,7 @@ pub(crate) async fn check_incoming<E: Clock + CryptoRng>(
                 continue;
             }
         };
-        if hub.get(&e.id()).is_some() {
+        if hub.get(&id_of(&bytes)).is_some() {
             continue;
         }
         match e.verify(&judge, &mut context) {

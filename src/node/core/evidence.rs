@@ -86,9 +86,10 @@ impl EvidenceBook {
         Ok(())
     }
 
-    /// Adds a verified piece; returns its record.
-    pub fn insert(&mut self, e: &Evidence) -> Result<Record, NotAdded> {
-        let bytes: Arc<[u8]> = e.to_bytes().into();
+    /// Adds a verified piece, given its encoding (`e.to_bytes()`, which its caller has
+    /// already made to write or relay it); returns its record.
+    pub fn insert(&mut self, e: &Evidence, bytes: Arc<[u8]>) -> Result<Record, NotAdded> {
+        debug_assert_eq!(*bytes, *e.to_bytes());
         let id = crate::ledger::evidence::id_of(&bytes);
         self.admits(&id, e)?;
         let record = Record {

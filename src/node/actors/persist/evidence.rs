@@ -31,13 +31,13 @@ impl EvidenceHub {
     }
 
     /// Whether the book would add `e` (so that only what it adds is written).
-    pub(crate) fn admits(&self, e: &Evidence) -> Result<(), NotAdded> {
-        self.with(|b| b.admits(&e.id(), e))
+    pub(crate) fn admits(&self, id: &[u8; 32], e: &Evidence) -> Result<(), NotAdded> {
+        self.with(|b| b.admits(id, e))
     }
 
-    /// Adds a durable piece and tells the streams.
-    pub(crate) fn insert(&self, e: &Evidence) -> Result<Record, NotAdded> {
-        let r = self.with(|b| b.insert(e))?;
+    /// Adds a durable piece, given its encoding, and tells the streams.
+    pub(crate) fn insert(&self, e: &Evidence, bytes: Arc<[u8]>) -> Result<Record, NotAdded> {
+        let r = self.with(|b| b.insert(e, bytes))?;
         let _ = self.feed.send(r.clone());
         Ok(r)
     }

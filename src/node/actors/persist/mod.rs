@@ -9,7 +9,7 @@ pub use evidence::EvidenceHub;
 
 use super::SharedMember;
 use crate::ledger::envelope::{Envelope, Verified};
-use crate::ledger::evidence::Evidence;
+use crate::ledger::evidence::{id_of, Evidence};
 use crate::ledger::release::ReleasedBatch;
 use crate::ledger::CtId;
 use crate::node::core::rln::SlashingEvidence;
@@ -159,14 +159,14 @@ impl<E: Storage + Clock + Metrics + Spawner + Supervisor> Actor<E> {
                 .expect("evidence log");
         let mut evidence = Vec::new();
         // a damaged record loses that piece here (peers hold it too), not the member
-        for piece in pieces.iter().filter_map(|r| match Evidence::from_bytes(r) {
-            Ok(e) => Some(e),
+        for (piece, bytes) in pieces.iter().filter_map(|r| match Evidence::from_bytes(r) {
+            Ok(e) => Some((e, Arc::<[u8]>::from(&r[..]))),
             Err(error) => {
                 warn!(%error, "an evidence log record does not decode: skipped");
                 None
             }
         }) {
-            let _ = book.insert(&piece);
+            let _ = book.insert(&piece, bytes);
             if let Evidence::DoubleSignal(d) = piece {
                 evidence.push(*d);
             }
@@ -285,28 +285,33 @@ impl<E: Storage + Clock + Metrics> EvidenceWriter<E> {
     /// Appends (synced) the pieces the book does not have yet, then adds them to it: a piece
     /// served is a piece that survives a crash.
     async fn write(&mut self, pieces: Vec<Evidence>) {
-        let mut fresh: Vec<Evidence> = Vec::new();
+        // each piece is encoded once: its id, the log record and the book's copy
+        let mut fresh: Vec<(Evidence, Arc<[u8]>, [u8; 32])> = Vec::new();
         for e in pieces {
-            let id = e.id();
-            if self.book.admits(&e).is_ok() && fresh.iter().all(|f| f.id() != id) {
-                fresh.push(e);
+            let bytes: Arc<[u8]> = e.to_bytes().into();
+            let id = id_of(&bytes);
+            if self.book.admits(&id, &e).is_ok() && fresh.iter().all(|(_, _, f)| *f != id) {
+                fresh.push((e, bytes, id));
             }
         }
         if fresh.is_empty() {
             return;
         }
-        let records: Vec<Bytes> = fresh.iter().map(|e| e.to_bytes().into()).collect();
+        let records: Vec<Bytes> = fresh
+            .iter()
+            .map(|(_, b, _)| Bytes::copy_from_slice(b))
+            .collect();
         self.log
             .append(records)
             .await
             .expect("evidence log write (a storage failure is fatal)");
-        for e in fresh {
+        for (e, bytes, id) in fresh {
             let accused = e.accused();
             warn!(
                 kind = e.kind().name(),
                 ?accused,
                 height = ?e.height(),
-                id = hex::encode(e.id()),
+                id = hex::encode(id),
                 "evidence"
             );
             self.stats
@@ -318,7 +323,7 @@ impl<E: Storage + Clock + Metrics> EvidenceWriter<E> {
                         .map_or_else(|| "sender".to_owned(), |m| m.to_string()),
                 })
                 .inc();
-            let _ = self.book.insert(&e);
+            let _ = self.book.insert(&e, bytes);
             if let Evidence::DoubleSignal(d) = e {
                 let _ = self.slasher.send(*d);
             }
